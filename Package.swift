@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "stylediff",
+    products: [
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "PNGIO", targets: ["PNGIO"]),
+        .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
+        .executable(name: "stylediff-bench", targets: ["StyleDiffBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C bindings (one small target per library)
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .target(
+            name: "CSentencePiece",
+            path: "Sources/CSentencePiece",
+            linkerSettings: [.linkedLibrary("sentencepiece")]
+        ),
+        .target(name: "CPeakProbe", path: "Sources/CPeakProbe"),
+
+        // MARK: Libraries
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "SafeTensors", dependencies: ["Tensors"]),
+        .target(name: "PNGIO", dependencies: ["CPNG"]),
+        .target(name: "TextTokenizer", dependencies: ["CSentencePiece"]),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "StyleDiffBench",
+            dependencies: [
+                "Tensors", "CPeakProbe", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .testTarget(name: "PNGIOTests", dependencies: ["PNGIO"]),
+        .testTarget(
+            name: "TextTokenizerTests",
+            dependencies: ["TextTokenizer"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,44 @@
+// Multi-head scaled dot-product attention (torch `F.scaled_dot_product_attention` on heads
+// split from the channel axis, as diffusers' attention processor does).
+
+extension Tensor {
+    /// q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]; softmax(q k^T * scale) v per head,
+    /// scale defaulting to 1/sqrt(D). Work items are (batch, head, block of 64 query rows),
+    /// each computed by one thread, so results do not depend on the thread count.
+    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float? = nil) throws -> Tensor {
+        guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape == v.shape,
+              q.shape[0] == k.shape[0], q.shape[2] == k.shape[2] else {
+            throw TensorError.shapeMismatch("attention: q \(q.shape), k \(k.shape), v \(v.shape)")
+        }
+        let (b, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
+        let lk = k.shape[1]
+        guard heads > 0, width % heads == 0 else {
+            throw TensorError.invalidArgument("attention: width \(width) not divisible by \(heads) heads")
+        }
+        let d = width / heads
+        let s = scale ?? 1 / Float(d).squareRoot()
+        var out = Tensor(zeros: q.shape)
+        let qp = q.pointer, kp = k.pointer, vp = v.pointer, op = out.mutablePointer()
+        let rowBlock = 64
+        let blocks = (lq + rowBlock - 1) / rowBlock
+        Parallelism.forEachRange(b * heads * blocks) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * max(lk, 1))
+            defer { scores.deallocate() }
+            for item in range {
+                let bi = item / (heads * blocks), h = (item / blocks) % heads, blk = item % blocks
+                let r0 = blk * rowBlock, rows = min(rowBlock, lq - r0)
+                let qBase = qp + (bi * lq + r0) * width + h * d
+                let kBase = kp + bi * lk * width + h * d
+                let vBase = vp + bi * lk * width + h * d
+                GEMM.single(m: rows, n: lk, k: d, a: qBase, lda: width, transposeA: false,
+                            b: kBase, ldb: width, transposeB: true,
+                            c: scores, ldc: lk, alpha: s, beta: 0)
+                for r in 0..<rows { softmaxRow(scores + r * lk, lk) }
+                GEMM.single(m: rows, n: d, k: lk, a: scores, lda: lk, transposeA: false,
+                            b: vBase, ldb: width, transposeB: false,
+                            c: op + (bi * lq + r0) * width + h * d, ldc: width, alpha: 1, beta: 0)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,86 @@
+// 2-D convolution on NHWC feature maps as im2col + GEMM (groups = 1, square kernels).
+//
+// Weights are packed once from PyTorch's [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin] so that
+// each im2col row is kh*kw contiguous runs of Cin input channels. 1x1 stride-1 convolutions
+// skip im2col. Output rows are processed in blocks so im2col memory stays bounded for large
+// images; GEMM rows do not depend on the block, so blocking changes no result.
+
+extension Tensor {
+    /// Repacks a PyTorch convolution weight [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin].
+    public static func packConvolutionWeight(_ weight: Tensor) throws -> Tensor {
+        guard weight.rank == 4 else {
+            throw TensorError.invalidShape("convolution weight must be [Cout, Cin, kh, kw], got \(weight.shape)")
+        }
+        return try weight.permuted([0, 2, 3, 1])
+    }
+
+    /// Convolution of [N, H, W, Cin] with a packed weight [Cout, kh, kw, Cin] and bias [Cout]
+    /// -> [N, Ho, Wo, Cout], Ho = (H + 2 padding - kh) / stride + 1 (torch `nn.Conv2d`).
+    public func conv2d(packedWeight weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+        guard rank == 4, weight.rank == 4, weight.shape[3] == shape[3], weight.shape[1] == weight.shape[2] else {
+            throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], packed weight \(weight.shape) [Cout, kh, kw, Cin]")
+        }
+        guard stride >= 1, padding >= 0 else {
+            throw TensorError.invalidArgument("conv2d: stride \(stride), padding \(padding)")
+        }
+        let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, kernel) = (weight.shape[0], weight.shape[1])
+        if let bias, bias.shape != [cout] {
+            throw TensorError.shapeMismatch("conv2d: bias \(bias.shape) for \(cout) output channels")
+        }
+        let ho = (h + 2 * padding - kernel) / stride + 1
+        let wo = (w + 2 * padding - kernel) / stride + 1
+        guard h + 2 * padding >= kernel, w + 2 * padding >= kernel, ho > 0, wo > 0 else {
+            throw TensorError.invalidShape("conv2d: input \(shape) too small for kernel \(kernel), padding \(padding)")
+        }
+        let k = kernel * kernel * cin
+        let rows = n * ho * wo
+        var out = Tensor(zeros: [n, ho, wo, cout])
+        let dst = out.mutablePointer()
+        if let bias {
+            let b = bias.pointer
+            Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
+                for r in range { (dst + r * cout).update(from: b, count: cout) }
+            }
+        }
+        let beta: Float = bias == nil ? 0 : 1
+        if kernel == 1 && stride == 1 && padding == 0 {
+            GEMM.multiply(m: rows, n: cout, k: cin, a: pointer, lda: cin,
+                          b: weight.pointer, ldb: cin, transposeB: true,
+                          c: dst, ldc: cout, beta: beta)
+            return out
+        }
+        // Rows per block: im2col of at most ~8M floats (32 MB), shape-determined.
+        let block = max(1, min(rows, 8_388_608 / max(k, 1)))
+        let columns = TensorStorage(count: min(rows, block) * k)
+        let col = columns.pointer, src = pointer
+        var start = 0
+        while start < rows {
+            let count = min(block, rows - start)
+            Parallelism.forEachRange(count, minimumPerTask: 16) { range in
+                for local in range {
+                    let r = start + local
+                    let b = r / (ho * wo), oy = (r / wo) % ho, ox = r % wo
+                    var d = col + local * k
+                    for ky in 0..<kernel {
+                        let iy = oy * stride - padding + ky
+                        for kx in 0..<kernel {
+                            let ix = ox * stride - padding + kx
+                            if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                d.update(from: src + ((b * h + iy) * w + ix) * cin, count: cin)
+                            } else {
+                                d.update(repeating: 0, count: cin)
+                            }
+                            d += cin
+                        }
+                    }
+                }
+            }
+            GEMM.multiply(m: count, n: cout, k: k, a: col, lda: k,
+                          b: weight.pointer, ldb: k, transposeB: true,
+                          c: dst + start * cout, ldc: cout, beta: beta)
+            start += count
+        }
+        return out
+    }
+}

@@ -1,0 +1,58 @@
+// Linear layers and batched matrix products, all through `GEMM`.
+
+extension Tensor {
+    /// y = x W^T + b over the last axis (torch `nn.Linear`): x [..., in], weight [out, in],
+    /// bias [out] or nil -> [..., out].
+    public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
+        guard weight.rank == 2, let inFeatures = shape.last, weight.shape[1] == inFeatures else {
+            throw TensorError.shapeMismatch("linear: input \(shape), weight \(weight.shape)")
+        }
+        let outFeatures = weight.shape[0]
+        if let bias, bias.shape != [outFeatures] {
+            throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
+        }
+        let rows = inFeatures == 0 ? count : count / inFeatures
+        var out = Tensor(zeros: Array(shape.dropLast()) + [outFeatures])
+        let dst = out.mutablePointer()
+        if let bias {
+            let b = bias.pointer
+            for r in 0..<rows { (dst + r * outFeatures).update(from: b, count: outFeatures) }
+        }
+        GEMM.multiply(
+            m: rows, n: outFeatures, k: inFeatures,
+            a: pointer, lda: inFeatures,
+            b: weight.pointer, ldb: inFeatures, transposeB: true,
+            c: dst, ldc: outFeatures, beta: bias == nil ? 0 : 1)
+        return out
+    }
+
+    /// Batched matrix product: self [B, M, K] x other [B, K, N] -> [B, M, N]
+    /// (other [B, N, K] when `transposeOther`).
+    public func batchedMatmul(_ other: Tensor, transposeOther: Bool = false) throws -> Tensor {
+        guard rank == 3, other.rank == 3, shape[0] == other.shape[0] else {
+            throw TensorError.shapeMismatch("batchedMatmul: \(shape) x \(other.shape)")
+        }
+        let (b, m, k) = (shape[0], shape[1], shape[2])
+        let n = transposeOther ? other.shape[1] : other.shape[2]
+        guard (transposeOther ? other.shape[2] : other.shape[1]) == k else {
+            throw TensorError.shapeMismatch("batchedMatmul: \(shape) x \(other.shape)")
+        }
+        var out = Tensor(zeros: [b, m, n])
+        let a = pointer, bp = other.pointer, c = out.mutablePointer()
+        let ldb = transposeOther ? k : n
+        if b >= Parallelism.threadCount {
+            Parallelism.forEach(b) { i in
+                GEMM.single(m: m, n: n, k: k, a: a + i * m * k, lda: k, transposeA: false,
+                            b: bp + i * k * n, ldb: ldb, transposeB: transposeOther,
+                            c: c + i * m * n, ldc: n, alpha: 1, beta: 0)
+            }
+        } else {
+            for i in 0..<b {
+                GEMM.multiply(m: m, n: n, k: k, a: a + i * m * k, lda: k,
+                              b: bp + i * k * n, ldb: ldb, transposeB: transposeOther,
+                              c: c + i * m * n, ldc: n)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,126 @@
+// Group normalisation over NHWC feature maps, layer normalisation over the last axis, and
+// softmax over the last axis. Statistics are accumulated in Double (two passes), which keeps
+// results within a few ulps of PyTorch's float kernels.
+
+import Foundation
+
+extension Tensor {
+    /// torch `nn.GroupNorm(groups, C, eps)` on [N, ..., C] (channels last): statistics per
+    /// sample and group over all positions and the group's C/groups channels. With `silu`
+    /// the activation is fused (x * sigmoid(x) after the affine transform).
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float, silu: Bool = false) throws -> Tensor {
+        guard rank >= 2, let c = shape.last else {
+            throw TensorError.invalidShape("groupNorm needs [N, ..., C], got \(shape)")
+        }
+        guard groups > 0, c % groups == 0 else {
+            throw TensorError.invalidArgument("groupNorm: \(c) channels not divisible by \(groups) groups")
+        }
+        if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("groupNorm weight \(weight.shape) for \(c) channels") }
+        if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("groupNorm bias \(bias.shape) for \(c) channels") }
+        let n = shape[0]
+        let positions = c == 0 || n == 0 ? 0 : count / (n * c)
+        let per = c / groups
+        var mean = [Float](repeating: 0, count: n * groups)
+        var rstd = [Float](repeating: 0, count: n * groups)
+        let src = pointer
+        mean.withUnsafeMutableBufferPointer { meanBuffer in
+            rstd.withUnsafeMutableBufferPointer { rstdBuffer in
+                let mp = meanBuffer.baseAddress!, rp = rstdBuffer.baseAddress!
+                Parallelism.forEach(n * groups) { task in
+                    let b = task / groups, g = task % groups
+                    let base = src + b * positions * c + g * per
+                    var sum = 0.0
+                    for p in 0..<positions {
+                        let row = base + p * c
+                        for j in 0..<per { sum += Double(row[j]) }
+                    }
+                    let m = sum / Double(positions * per)
+                    var sq = 0.0
+                    for p in 0..<positions {
+                        let row = base + p * c
+                        for j in 0..<per { let d = Double(row[j]) - m; sq += d * d }
+                    }
+                    mp[task] = Float(m)
+                    rp[task] = Float(1 / (sq / Double(positions * per) + Double(epsilon)).squareRoot())
+                }
+            }
+        }
+        var out = Tensor(zeros: shape)
+        let dst = out.mutablePointer()
+        let gamma = weight?.pointer, betaP = bias?.pointer
+        mean.withUnsafeBufferPointer { mb in
+            rstd.withUnsafeBufferPointer { rb in
+                let mp = mb.baseAddress!, rp = rb.baseAddress!
+                Parallelism.forEachRange(n * positions, minimumPerTask: 64) { range in
+                    var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+                    var lastBatch = -1
+                    for r in range {
+                        let b = r / positions
+                        if b != lastBatch {
+                            for ch in 0..<c {
+                                let t = b * groups + ch / per
+                                let s = rp[t] * (gamma?[ch] ?? 1)
+                                scale[ch] = s
+                                shift[ch] = (betaP?[ch] ?? 0) - mp[t] * s
+                            }
+                            lastBatch = b
+                        }
+                        let s = src + r * c, d = dst + r * c
+                        if silu {
+                            for ch in 0..<c { let y = s[ch] * scale[ch] + shift[ch]; d[ch] = y / (1 + expf(-y)) }
+                        } else {
+                            for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// torch `nn.LayerNorm(C, eps)` over the last axis.
+    public func layerNorm(weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        guard let c = shape.last, c > 0 else { throw TensorError.invalidShape("layerNorm of \(shape)") }
+        if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("layerNorm weight \(weight.shape) for \(c)") }
+        if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("layerNorm bias \(bias.shape) for \(c)") }
+        var out = Tensor(zeros: shape)
+        let src = pointer, dst = out.mutablePointer()
+        let gamma = weight?.pointer, beta = bias?.pointer
+        Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in
+            for r in range {
+                let s = src + r * c, d = dst + r * c
+                var sum = 0.0
+                for j in 0..<c { sum += Double(s[j]) }
+                let m = sum / Double(c)
+                var sq = 0.0
+                for j in 0..<c { let v = Double(s[j]) - m; sq += v * v }
+                let rs = Float(1 / (sq / Double(c) + Double(epsilon)).squareRoot())
+                let mf = Float(m)
+                for j in 0..<c { d[j] = (s[j] - mf) * rs * (gamma?[j] ?? 1) + (beta?[j] ?? 0) }
+            }
+        }
+        return out
+    }
+
+    /// Softmax over the last axis (max-subtracted).
+    public func softmax() throws -> Tensor {
+        guard let c = shape.last, c > 0 else { throw TensorError.invalidShape("softmax of \(shape)") }
+        var out = self
+        let d = out.mutablePointer()
+        Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in
+            for r in range { softmaxRow(d + r * c, c) }
+        }
+        return out
+    }
+}
+
+/// In-place softmax of one row of `n` floats.
+@inline(__always)
+func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for j in 0..<n { m = max(m, row[j]) }
+    var sum: Float = 0
+    for j in 0..<n { let e = expf(row[j] - m); row[j] = e; sum += e }
+    let inv = 1 / sum
+    for j in 0..<n { row[j] *= inv }
+}

@@ -1,0 +1,89 @@
+// SentencePiece model (libsentencepiece, through the CSentencePiece C shim): encode text to
+// ids and decode ids to text. Loading a missing or corrupt model throws; the C++ side never
+// throws across the boundary.
+
+import CSentencePiece
+import Foundation
+
+public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+    case cannotLoad(file: String, reason: String)
+    case encodeFailed(reason: String)
+    case decodeFailed(reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotLoad(let f, let r): return "\(f): cannot load SentencePiece model: \(r)"
+        case .encodeFailed(let r): return "SentencePiece encode failed: \(r)"
+        case .decodeFailed(let r): return "SentencePiece decode failed: \(r)"
+        }
+    }
+}
+
+public final class SentencePieceTokenizer: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let lock = NSLock()
+    public let path: String
+
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw TokenizerError.cannotLoad(file: path, reason: "no such file")
+        }
+        var error = [CChar](repeating: 0, count: 512)
+        guard let h = spm_load(path, &error, error.count) else {
+            throw TokenizerError.cannotLoad(file: path, reason: cString(error))
+        }
+        handle = h
+        self.path = path
+    }
+
+    deinit { spm_free(handle) }
+
+    public var vocabularySize: Int { Int(spm_vocab_size(handle)) }
+    public var unknownID: Int32 { spm_unk_id(handle) }
+    /// Beginning-of-sentence id, or -1 when the model has none.
+    public var beginID: Int32 { spm_bos_id(handle) }
+    /// End-of-sentence id, or -1 when the model has none.
+    public var endID: Int32 { spm_eos_id(handle) }
+    /// Padding id, or -1 when the model has none.
+    public var paddingID: Int32 { spm_pad_id(handle) }
+
+    /// The id of a piece, or the unknown id.
+    public func id(ofPiece piece: String) -> Int32 { spm_piece_to_id(handle, piece) }
+
+    /// Encodes UTF-8 text into piece ids (no begin/end ids added).
+    public func encode(_ text: String) throws -> [Int32] {
+        lock.lock(); defer { lock.unlock() }
+        let utf8 = Array(text.utf8)
+        var error = [CChar](repeating: 0, count: 512)
+        var capacity = max(16, utf8.count + 8)
+        while true {
+            var ids = [Int32](repeating: 0, count: capacity)
+            var count = 0
+            let rc = utf8.withUnsafeBufferPointer { u in
+                u.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(u.count, 1)) { p in
+                    spm_encode(handle, p, u.count, &ids, capacity, &count, &error, error.count)
+                }
+            }
+            guard rc == 0 else { throw TokenizerError.encodeFailed(reason: cString(error)) }
+            if count <= capacity { return Array(ids.prefix(count)) }
+            capacity = count
+        }
+    }
+
+    /// Decodes ids into text; ids outside the vocabulary are an error.
+    public func decode(_ ids: [Int32]) throws -> String {
+        lock.lock(); defer { lock.unlock() }
+        var error = [CChar](repeating: 0, count: 512)
+        var out: UnsafeMutablePointer<CChar>?
+        let rc = spm_decode(handle, ids, ids.count, &out, &error, error.count)
+        guard rc == 0, let out else { throw TokenizerError.decodeFailed(reason: cString(error)) }
+        defer { spm_free_string(out) }
+        return String(cString: out)
+    }
+}
+
+/// The text of a NUL-terminated C buffer.
+private func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,49 @@
+// The same chain of operations gives the same bytes at 1, 2 and 4 threads and across runs.
+
+import Testing
+@testable import Tensors
+
+@Suite(.serialized) struct DeterminismTests {
+    /// conv 3x3 -> group norm + SiLU -> strided conv -> attention over positions -> linear,
+    /// at sizes that make GEMM split its work across threads.
+    func chain() throws -> Tensor {
+        let x = randomTensor([2, 16, 16, 64], seed: 1)
+        let w1 = try Tensor.packConvolutionWeight(randomTensor([96, 64, 3, 3], seed: 2, range: -0.1...0.1))
+        var h = try x.conv2d(packedWeight: w1, bias: randomTensor([96], seed: 3), stride: 1, padding: 1)
+        h = try h.groupNorm(groups: 32, weight: randomTensor([96], seed: 4), bias: randomTensor([96], seed: 5), epsilon: 1e-5, silu: true)
+        let w2 = try Tensor.packConvolutionWeight(randomTensor([128, 96, 3, 3], seed: 6, range: -0.1...0.1))
+        h = try h.conv2d(packedWeight: w2, bias: nil, stride: 2, padding: 1)
+        let tokens = try h.reshaped([2, 64, 128])
+        let q = try tokens.linear(weight: randomTensor([128, 128], seed: 7, range: -0.1...0.1))
+        let kv = try tokens.linear(weight: randomTensor([256, 128], seed: 8, range: -0.1...0.1))
+        let parts = try kv.splitLastAxis([128, 128])
+        let a = try Tensor.attention(query: q, key: parts[0], value: parts[1], heads: 4)
+        return try a.layerNorm(weight: nil, bias: nil, epsilon: 1e-5).linear(weight: randomTensor([320, 128], seed: 9), bias: randomTensor([320], seed: 10))
+    }
+
+    @Test func sameBytesAtEveryThreadCount() throws {
+        defer { Parallelism.setThreadCount(0) }
+        Parallelism.setThreadCount(1)
+        let reference = bytes(try chain())
+        #expect(bytes(try chain()) == reference, "two runs at 1 thread differ")
+        for threads in [2, 3, 4] {
+            Parallelism.setThreadCount(threads)
+            #expect(bytes(try chain()) == reference, "\(threads) threads differ from 1 thread")
+        }
+    }
+
+    @Test func gemmSplitIsBitIdenticalToOneCall() {
+        defer { Parallelism.setThreadCount(0) }
+        for (m, n, k) in [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (300, 17, 999)] {
+            let a = randomTensor([m * k], seed: 1), b = randomTensor([k * n], seed: 2)
+            var results: [[UInt32]] = []
+            for threads in [1, 2, 4] {
+                Parallelism.setThreadCount(threads)
+                var c = Tensor(zeros: [m * n])
+                GEMM.multiply(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n, c: c.mutablePointer(), ldc: n)
+                results.append(bytes(c))
+            }
+            #expect(results[1] == results[0] && results[2] == results[0], "gemm \(m)x\(n)x\(k) differs across thread counts")
+        }
+    }
+}

@@ -1,0 +1,200 @@
+// Fast kernels against their plain reference twins on random shapes, odd sizes included.
+// Tolerance: max |fast - reference| <= 1e-5 x max(1, max |reference|) unless stated.
+
+import Foundation
+import Testing
+@testable import Tensors
+
+@Suite struct KernelTests {
+    static let tolerance: Float = 1e-5
+
+    @Test(arguments: [
+        (1, 1, 1), (3, 7, 5), (17, 33, 65), (64, 48, 200), (257, 130, 31), (5, 300, 1000),
+    ])
+    func gemmMatchesReference(m: Int, n: Int, k: Int) throws {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = randomTensor([m * k], seed: 1), b = randomTensor([k * n], seed: 2)
+            let c0 = randomTensor([m * n], seed: 3)
+            var fast = c0, slow = c0
+            let lda = ta ? m : k, ldb = tb ? k : n
+            GEMM.multiply(m: m, n: n, k: k, a: a.pointer, lda: lda, transposeA: ta, b: b.pointer, ldb: ldb,
+                          transposeB: tb, c: fast.mutablePointer(), ldc: n, alpha: 0.5, beta: 0.25)
+            GEMM.reference(m: m, n: n, k: k, a: a.pointer, lda: lda, transposeA: ta, b: b.pointer, ldb: ldb,
+                           transposeB: tb, c: slow.mutablePointer(), ldc: n, alpha: 0.5, beta: 0.25)
+            let err = try relativeError(fast, slow)
+            #expect(err <= 1e-5 * Float(k).squareRoot(), "gemm \(m)x\(n)x\(k) ta=\(ta) tb=\(tb): max error \(err)")
+        }
+    }
+
+    @Test(arguments: [
+        // [N, H, W, Cin], Cout, kernel, stride, padding
+        ([1, 7, 5, 3], 4, 3, 1, 1), ([1, 7, 5, 3], 5, 3, 2, 1), ([2, 8, 8, 6], 7, 1, 1, 0),
+        ([1, 9, 6, 5], 3, 3, 1, 0), ([2, 5, 5, 17], 9, 3, 2, 1), ([1, 16, 16, 32], 64, 3, 1, 1),
+        ([1, 4, 4, 2], 3, 1, 2, 0),
+    ])
+    func convolutionMatchesReference(shape: [Int], cout: Int, kernel: Int, stride: Int, padding: Int) throws {
+        let x = randomTensor(shape, seed: 10)
+        let w = randomTensor([cout, shape[3], kernel, kernel], seed: 11)
+        let b = randomTensor([cout], seed: 12)
+        let fast = try x.conv2d(packedWeight: try Tensor.packConvolutionWeight(w), bias: b, stride: stride, padding: padding)
+        let slow = Reference.conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
+        #expect(fast.shape == slow.shape)
+        let err = try relativeError(fast, slow)
+        #expect(err <= Self.tolerance * 10, "conv \(shape) -> \(cout), k\(kernel) s\(stride) p\(padding): max error \(err)")
+    }
+
+    @Test func convolutionRejectsBadInput() throws {
+        let x = randomTensor([1, 4, 4, 3], seed: 1)
+        let w = try Tensor.packConvolutionWeight(randomTensor([2, 5, 3, 3], seed: 2))
+        #expect(throws: TensorError.self) { try x.conv2d(packedWeight: w, bias: nil) }
+        let w2 = try Tensor.packConvolutionWeight(randomTensor([2, 3, 3, 3], seed: 2))
+        #expect(throws: TensorError.self) { try x.conv2d(packedWeight: w2, bias: randomTensor([3], seed: 1)) }
+        #expect(throws: TensorError.self) { try x.conv2d(packedWeight: w2, bias: nil, stride: 0) }
+        let tiny = randomTensor([1, 1, 1, 3], seed: 1)
+        #expect(throws: TensorError.self) { try tiny.conv2d(packedWeight: w2, bias: nil, padding: 0) }
+    }
+
+    @Test(arguments: [([1, 7, 5, 3], 1), ([2, 4, 4, 8], 4), ([1, 3, 3, 12], 3), ([2, 16, 16, 64], 32), ([3, 10, 6], 2)])
+    func groupNormMatchesReference(shape: [Int], groups: Int) throws {
+        let x = randomTensor(shape, seed: 20, range: -3...5)
+        let c = shape.last!
+        let g = randomTensor([c], seed: 21), b = randomTensor([c], seed: 22)
+        let fast = try x.groupNorm(groups: groups, weight: g, bias: b, epsilon: 1e-6)
+        let slow = Reference.groupNorm(x, groups: groups, weight: g, bias: b, epsilon: 1e-6)
+        let err = try relativeError(fast, slow)
+        #expect(err <= Self.tolerance, "groupNorm \(shape) g\(groups): max error \(err)")
+        let fused = try x.groupNorm(groups: groups, weight: g, bias: b, epsilon: 1e-6, silu: true)
+        let err2 = try relativeError(fused, slow.silu())
+        #expect(err2 <= Self.tolerance, "groupNorm+silu: max error \(err2)")
+    }
+
+    @Test func groupNormRejectsIndivisibleChannels() {
+        let x = randomTensor([1, 3, 7, 5], seed: 1)
+        #expect(throws: TensorError.invalidArgument("groupNorm: 5 channels not divisible by 2 groups")) {
+            try x.groupNorm(groups: 2, weight: nil, bias: nil, epsilon: 1e-5)
+        }
+    }
+
+    @Test(arguments: [[1, 1], [3, 7], [2, 5, 33], [4, 77, 128]])
+    func layerNormAndSoftmaxMatchReference(shape: [Int]) throws {
+        let x = randomTensor(shape, seed: 30, range: -4...4)
+        let c = shape.last!
+        let g = randomTensor([c], seed: 31), b = randomTensor([c], seed: 32)
+        let ln = try x.layerNorm(weight: g, bias: b, epsilon: 1e-5)
+        #expect(try relativeError(ln, Reference.layerNorm(x, weight: g, bias: b, epsilon: 1e-5)) <= Self.tolerance)
+        let sm = try x.softmax()
+        #expect(try relativeError(sm, Reference.softmax(x)) <= Self.tolerance)
+    }
+
+    @Test(arguments: [(1, 5, 3, 8, 1), (2, 7, 13, 12, 3), (2, 130, 77, 64, 8), (1, 64, 64, 40, 5)])
+    func attentionMatchesReference(batch: Int, lq: Int, lk: Int, width: Int, heads: Int) throws {
+        let q = randomTensor([batch, lq, width], seed: 40, range: -2...2)
+        let k = randomTensor([batch, lk, width], seed: 41, range: -2...2)
+        let v = randomTensor([batch, lk, width], seed: 42)
+        let fast = try Tensor.attention(query: q, key: k, value: v, heads: heads)
+        let slow = Reference.attention(query: q, key: k, value: v, heads: heads)
+        let err = try relativeError(fast, slow)
+        #expect(err <= Self.tolerance, "attention b\(batch) lq\(lq) lk\(lk) w\(width) h\(heads): max error \(err)")
+    }
+
+    @Test func attentionRejectsBadHeads() {
+        let q = randomTensor([1, 4, 10], seed: 1)
+        #expect(throws: TensorError.self) { try Tensor.attention(query: q, key: q, value: q, heads: 3) }
+    }
+
+    @Test func linearMatchesReference() throws {
+        let x = randomTensor([2, 9, 37], seed: 50), w = randomTensor([23, 37], seed: 51), b = randomTensor([23], seed: 52)
+        let y = try x.linear(weight: w, bias: b)
+        #expect(y.shape == [2, 9, 23])
+        var expected = Tensor(zeros: [18, 23])
+        let e = expected.mutablePointer()
+        for r in 0..<18 { for o in 0..<23 {
+            var s = Double(b.pointer[o])
+            for i in 0..<37 { s += Double(x.pointer[r * 37 + i]) * Double(w.pointer[o * 37 + i]) }
+            e[r * 23 + o] = Float(s)
+        } }
+        #expect(try relativeError(try y.reshaped([18, 23]), expected) <= Self.tolerance)
+        #expect(throws: TensorError.self) { try x.linear(weight: randomTensor([3, 36], seed: 1)) }
+    }
+
+    @Test func batchedMatmulMatchesReference() throws {
+        let a = randomTensor([3, 5, 7], seed: 60), b = randomTensor([3, 7, 4], seed: 61)
+        let c = try a.batchedMatmul(b)
+        for i in 0..<3 { for r in 0..<5 { for j in 0..<4 {
+            var s = 0.0
+            for p in 0..<7 { s += Double(a.pointer[(i * 5 + r) * 7 + p]) * Double(b.pointer[(i * 7 + p) * 4 + j]) }
+            #expect(abs(Double(c.pointer[(i * 5 + r) * 4 + j]) - s) < 1e-5)
+        } } }
+        let bt = try b.permuted([0, 2, 1])
+        let c2 = try a.batchedMatmul(bt, transposeOther: true)
+        #expect(try c2.maxAbsoluteDifference(c) <= 1e-6)
+    }
+
+    @Test func activations() throws {
+        let x = try Tensor(shape: [6], values: [-3, -1, -0.5, 0, 0.7, 2.5])
+        for (i, v) in x.scalars.enumerated() {
+            let dv = Double(v)
+            #expect(abs(Double(x.silu().scalars[i]) - dv / (1 + Foundation.exp(-dv))) < 1e-6)
+            #expect(abs(Double(x.gelu().scalars[i]) - 0.5 * dv * (1 + erf(dv / 2.0.squareRoot()))) < 1e-6)
+            #expect(abs(Double(x.quickGELU().scalars[i]) - dv / (1 + Foundation.exp(-1.702 * dv))) < 1e-6)
+        }
+        let h = randomTensor([2, 3, 10], seed: 70)
+        let parts = try h.splitLastAxis([5, 5])
+        let expected = try parts[0] * parts[1].gelu()
+        #expect(try h.geglu().maxAbsoluteDifference(expected) <= 1e-6)
+        #expect(throws: TensorError.self) { try randomTensor([2, 3], seed: 1).geglu() }
+    }
+
+    @Test func shapeOperations() throws {
+        let a = randomTensor([2, 3, 4, 5], seed: 80), b = randomTensor([2, 3, 4, 2], seed: 81)
+        let c = try Tensor.concatenateLastAxis([a, b])
+        #expect(c.shape == [2, 3, 4, 7])
+        let back = try c.splitLastAxis([5, 2])
+        #expect(back[0].shape == a.shape && bytes(back[0]) == bytes(a))
+        #expect(bytes(back[1]) == bytes(b))
+        #expect(throws: TensorError.self) { try Tensor.concatenateLastAxis([a, randomTensor([2, 3, 5, 1], seed: 1)]) }
+        let up = try a.upsampleNearest2x()
+        #expect(up.shape == [2, 6, 8, 5])
+        for y in 0..<6 { for x in 0..<8 { for ch in 0..<5 {
+            #expect(up.pointer[((1 * 6 + y) * 8 + x) * 5 + ch] == a.pointer[((1 * 3 + y / 2) * 4 + x / 2) * 5 + ch])
+        } } }
+        let p = try a.permuted([0, 3, 1, 2])
+        #expect(p.shape == [2, 5, 3, 4])
+        #expect(p.pointer[((1 * 5 + 2) * 3 + 1) * 4 + 3] == a.pointer[((1 * 3 + 1) * 4 + 3) * 5 + 2])
+        #expect(bytes(try p.permuted([0, 2, 3, 1])) == bytes(a))
+        let stacked = try Tensor.concatenateFirstAxis([a, a])
+        #expect(stacked.shape == [4, 3, 4, 5])
+        #expect(bytes(try stacked.slicingFirstAxis(2..<4)) == bytes(a))
+        #expect(throws: TensorError.self) { try a.reshaped([7, -1]) }
+        #expect(try a.reshaped([6, -1]).shape == [6, 20])
+    }
+
+    @Test func channelVectorBroadcast() throws {
+        let x = randomTensor([2, 3, 3, 4], seed: 90), v = randomTensor([2, 4], seed: 91)
+        let y = try x.addingChannelVector(v)
+        for b in 0..<2 { for p in 0..<9 { for ch in 0..<4 {
+            #expect(y.pointer[(b * 9 + p) * 4 + ch] == x.pointer[(b * 9 + p) * 4 + ch] + v.pointer[b * 4 + ch])
+        } } }
+        #expect(throws: TensorError.self) { try x.addingChannelVector(randomTensor([3, 4], seed: 1)) }
+    }
+
+    @Test func timestepEmbeddingFollowsFormula() throws {
+        for (flip, shift) in [(true, Float(0)), (false, Float(1))] {
+            let e = try Tensor.timestepEmbedding(timesteps: [0, 1, 999], dimension: 32, flipSinToCos: flip, downscaleFrequencyShift: shift)
+            for (row, t) in [0.0, 1.0, 999.0].enumerated() { for i in 0..<16 {
+                let f = Foundation.exp(-Foundation.log(10000.0) * Double(i) / (16 - Double(shift)))
+                let (s, c) = (Foundation.sin(t * f), Foundation.cos(t * f))
+                let first = Double(e.pointer[row * 32 + i]), second = Double(e.pointer[row * 32 + 16 + i])
+                #expect(abs(first - (flip ? c : s)) < 2e-4 && abs(second - (flip ? s : c)) < 2e-4, "t=\(t) i=\(i)")
+            } }
+        }
+    }
+
+    @Test func copyOnWriteKeepsValues() throws {
+        let a = randomTensor([4], seed: 1)
+        var b = a
+        b.mutablePointer()[0] = 42
+        #expect(a.scalars[0] != 42 && b.scalars[0] == 42)
+        #expect(throws: TensorError.self) { try Tensor(shape: [2, 2], values: [1, 2, 3]) }
+    }
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Stage 1 of the default model: trains the 64x64 <-> 16x16x4 AutoencoderKL on the style dataset.
+
+Runs for --minutes, checkpoints (model, EMA, optimizer, step, RNG) to --ckpt every
+--save-minutes, and resumes from that checkpoint when it exists (or from --init, a diffusers
+folder such as the shipped Weights/default/vae). Logs held-out PSNR of the EMA weights.
+Export: --export DIR writes the EMA weights with save_pretrained (config.json + safetensors).
+
+  python3 tools/train_vae.py --data /var/tmp/sd/data --ckpt /var/tmp/sd/ckpt/vae.pt \
+      --minutes 150 --export /var/tmp/sd/export/vae
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL
+from PIL import Image
+
+# The architecture: three blocks (two downsamplings), no mid attention, lean channels so that
+# CPU training gets many steps per hour (../shared/TRAINING.md).
+VAE_CONFIG = dict(
+    in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
+    down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
+    block_out_channels=[32, 64, 128], layers_per_block=1, norm_num_groups=32,
+    act_fn="silu", mid_block_add_attention=False, scaling_factor=1.0,
+)
+
+
+def load_split(data, split):
+    recs = [json.loads(l) for l in open(os.path.join(data, "manifest.jsonl"))]
+    recs = [r for r in recs if r["split"] == split]
+    arr = np.stack([np.asarray(Image.open(os.path.join(data, r["file"])).convert("RGB"))
+                    for r in recs])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # uint8 [N, 3, 64, 64]
+
+
+def to_model(x_uint8):
+    return x_uint8.float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def psnr(model, images, batch=64):
+    total, n = 0.0, 0
+    for i in range(0, len(images), batch):
+        x = to_model(images[i:i + batch])
+        y = model.decode(model.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+        mse = ((y - x) / 2).pow(2).flatten(1).mean(1)
+        total += (10 * torch.log10(1 / mse.clamp_min(1e-10))).sum().item()
+        n += len(x)
+    return total / n
+
+
+@torch.no_grad()
+def latent_stats(model, images, batch=64):
+    zs = [model.encode(to_model(images[i:i + batch])).latent_dist.mode()
+          for i in range(0, min(len(images), 2048), batch)]
+    z = torch.cat(zs)
+    return z.std().item(), z.std(dim=(0, 2, 3)).tolist(), z.mean().item()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--ckpt", required=True, help="checkpoint file (outside git)")
+    ap.add_argument("--init", help="diffusers VAE folder to start from when no checkpoint")
+    ap.add_argument("--minutes", type=float, default=150)
+    ap.add_argument("--save-minutes", type=float, default=10)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--kl", type=float, default=1e-6)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--export", help="write the EMA model here (diffusers layout) at the end")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    train, held = load_split(args.data, "train"), load_split(args.data, "heldout")
+    print(f"train {len(train)} heldout {len(held)}", flush=True)
+    model = AutoencoderKL(**VAE_CONFIG)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    step, elapsed = 0, 0.0
+    if os.path.exists(args.ckpt):
+        state = torch.load(args.ckpt, weights_only=False)
+        model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"]); step = state["step"]; elapsed = state["elapsed"]
+        torch.set_rng_state(state["rng"])
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)", flush=True)
+    elif args.init:
+        model = AutoencoderKL.from_pretrained(args.init, torch_dtype=torch.float32)
+        ema = copy.deepcopy(model).requires_grad_(False)
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+        print(f"initialised from {args.init}", flush=True)
+    print(f"parameters {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M", flush=True)
+
+    def save():
+        os.makedirs(os.path.dirname(os.path.abspath(args.ckpt)), exist_ok=True)
+        tmp = args.ckpt + ".tmp"
+        torch.save(dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(),
+                        step=step, elapsed=elapsed, rng=torch.get_rng_state(),
+                        config=VAE_CONFIG, args=vars(args)), tmp)
+        os.replace(tmp, args.ckpt)
+
+    start, last_save, last_log = time.time(), time.time(), time.time()
+    session_budget = args.minutes * 60
+    model.train()
+    while time.time() - start < session_budget:
+        idx = torch.randint(0, len(train), (args.batch,))
+        x = to_model(train[idx])
+        if torch.rand(()) < 0.5:
+            x = x.flip(3)
+        post = model.encode(x).latent_dist
+        y = model.decode(post.sample()).sample
+        rec = F.l1_loss(y, x) + 0.5 * F.mse_loss(y, x)
+        loss = rec + args.kl * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        # Cosine decay over a nominal 60k steps, floor 10%.
+        for g in opt.param_groups:
+            g["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step, 60000) / 60000)))
+        opt.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        step += 1
+        now = time.time()
+        if now - last_log > 300:
+            elapsed += now - last_log
+            last_log = now
+            print(f"step {step} loss {loss.item():.4f} rec {rec.item():.4f} "
+                  f"heldout PSNR (EMA) {psnr(ema, held[:512]):.2f} dB  "
+                  f"trained {elapsed / 60:.1f} min", flush=True)
+        if now - last_save > args.save_minutes * 60:
+            save(); last_save = now
+    elapsed += time.time() - last_log
+    save()
+    p = psnr(ema, held)
+    std, per_channel, mean = latent_stats(ema, train)
+    print(f"final step {step} heldout PSNR {p:.2f} dB; latent std {std:.3f} "
+          f"per channel {[round(s, 3) for s in per_channel]} mean {mean:.3f}; "
+          f"scaling_factor {1 / std:.4f}", flush=True)
+    if args.export:
+        ema.register_to_config(scaling_factor=round(1 / std, 5))
+        ema.save_pretrained(args.export)
+        with open(os.path.join(args.export, "training.json"), "w") as f:
+            json.dump(dict(step=step, minutes=elapsed / 60, heldout_psnr_db=p,
+                           latent_std=std, latent_std_per_channel=per_channel,
+                           args=vars(args)), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
