@@ -42,7 +42,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
-        .testTarget(name: "PNGIOTests", dependencies: ["PNGIO"]),
+        .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
         .testTarget(
             name: "TextTokenizerTests",
             dependencies: ["TextTokenizer"],
