@@ -1,0 +1,50 @@
+// stylediff-bench: release-build benchmarks, reported against a reference measured in the
+// same invocation (the machine's FMA peak, OpenBLAS's own threading).
+
+import ArgumentParser
+import Foundation
+
+@main
+struct StyleDiffBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stylediff-bench",
+        abstract: "Benchmarks of the stylediff engine (build with -c release).",
+        subcommands: [GEMMBenchmark.self]
+    )
+}
+
+/// Options shared by every benchmark.
+struct BenchmarkOptions: ParsableArguments {
+    @Option(help: "Timed repetitions per measurement; the median is reported.")
+    var repeats: Int = 5
+
+    @Option(help: "Thread counts to measure, comma-separated.")
+    var threads: String = "1,2"
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard threadCounts.count > 0 else { throw ValidationError("--threads must list positive integers, e.g. 1,2") }
+    }
+
+    var threadCounts: [Int] {
+        let parts = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return [] }
+        return parts.compactMap { $0 }
+    }
+}
+
+/// Median wall-clock seconds of `repeats` runs of `body` after one warm-up run.
+func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
