@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "PNGIO", targets: ["PNGIO"]),
         .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
+        .library(name: "Models", targets: ["Models"]),
         .executable(name: "stylediff-bench", targets: ["StyleDiffBench"]),
     ],
     dependencies: [
@@ -29,6 +30,7 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["Tensors"]),
         .target(name: "PNGIO", dependencies: ["CPNG"]),
         .target(name: "TextTokenizer", dependencies: ["CSentencePiece"]),
+        .target(name: "Models", dependencies: ["Tensors", "SafeTensors"]),
 
         // MARK: Executables
         .executableTarget(
@@ -42,6 +44,8 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
         .testTarget(
             name: "TextTokenizerTests",

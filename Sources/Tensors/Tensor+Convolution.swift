@@ -17,10 +17,20 @@ extension Tensor {
     /// Convolution of [N, H, W, Cin] with a packed weight [Cout, kh, kw, Cin] and bias [Cout]
     /// -> [N, Ho, Wo, Cout], Ho = (H + 2 padding - kh) / stride + 1 (torch `nn.Conv2d`).
     public func conv2d(packedWeight weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+        try conv2d(packedWeight: weight, bias: bias, stride: stride,
+                   padding: (top: padding, left: padding, bottom: padding, right: padding))
+    }
+
+    /// The same with separate zero padding per side (diffusers' VAE downsampler pads only
+    /// bottom and right: `F.pad(x, (0, 1, 0, 1))` before a stride-2 convolution).
+    public func conv2d(
+        packedWeight weight: Tensor, bias: Tensor?, stride: Int,
+        padding: (top: Int, left: Int, bottom: Int, right: Int)
+    ) throws -> Tensor {
         guard rank == 4, weight.rank == 4, weight.shape[3] == shape[3], weight.shape[1] == weight.shape[2] else {
             throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], packed weight \(weight.shape) [Cout, kh, kw, Cin]")
         }
-        guard stride >= 1, padding >= 0 else {
+        guard stride >= 1, padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0 else {
             throw TensorError.invalidArgument("conv2d: stride \(stride), padding \(padding)")
         }
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
@@ -28,9 +38,10 @@ extension Tensor {
         if let bias, bias.shape != [cout] {
             throw TensorError.shapeMismatch("conv2d: bias \(bias.shape) for \(cout) output channels")
         }
-        let ho = (h + 2 * padding - kernel) / stride + 1
-        let wo = (w + 2 * padding - kernel) / stride + 1
-        guard h + 2 * padding >= kernel, w + 2 * padding >= kernel, ho > 0, wo > 0 else {
+        let paddedH = h + padding.top + padding.bottom, paddedW = w + padding.left + padding.right
+        let ho = (paddedH - kernel) / stride + 1
+        let wo = (paddedW - kernel) / stride + 1
+        guard paddedH >= kernel, paddedW >= kernel, ho > 0, wo > 0 else {
             throw TensorError.invalidShape("conv2d: input \(shape) too small for kernel \(kernel), padding \(padding)")
         }
         let k = kernel * kernel * cin
@@ -44,7 +55,7 @@ extension Tensor {
             }
         }
         let beta: Float = bias == nil ? 0 : 1
-        if kernel == 1 && stride == 1 && padding == 0 {
+        if kernel == 1 && stride == 1 && paddedH == h && paddedW == w {
             GEMM.multiply(m: rows, n: cout, k: cin, a: pointer, lda: cin,
                           b: weight.pointer, ldb: cin, transposeB: true,
                           c: dst, ldc: cout, beta: beta)
@@ -63,9 +74,9 @@ extension Tensor {
                     let b = r / (ho * wo), oy = (r / wo) % ho, ox = r % wo
                     var d = col + local * k
                     for ky in 0..<kernel {
-                        let iy = oy * stride - padding + ky
+                        let iy = oy * stride - padding.top + ky
                         for kx in 0..<kernel {
-                            let ix = ox * stride - padding + kx
+                            let ix = ox * stride - padding.left + kx
                             if iy >= 0 && iy < h && ix >= 0 && ix < w {
                                 d.update(from: src + ((b * h + iy) * w + ix) * cin, count: cin)
                             } else {

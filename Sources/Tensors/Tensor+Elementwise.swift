@@ -5,7 +5,7 @@ import Foundation
 extension Tensor {
     /// Applies `f` to every element into a new tensor, threaded.
     @inline(__always)
-    func mapElements(_ f: @escaping (Float) -> Float) -> Tensor {
+    public func mapElements(_ f: @escaping (Float) -> Float) -> Tensor {
         var out = Tensor(zeros: shape)
         let src = pointer, dst = out.mutablePointer()
         Parallelism.forEachRange(count, minimumPerTask: 16384) { range in

@@ -43,6 +43,22 @@ import Testing
         #expect(err <= Self.tolerance * 10, "conv \(shape) -> \(cout), k\(kernel) s\(stride) p\(padding): max error \(err)")
     }
 
+    @Test func asymmetricPaddingMatchesExplicitlyPaddedInput() throws {
+        // diffusers' VAE downsampler: pad bottom and right by one, then stride-2 conv.
+        let x = randomTensor([2, 6, 7, 3], seed: 13)
+        let w = randomTensor([4, 3, 3, 3], seed: 14), b = randomTensor([4], seed: 15)
+        var padded = Tensor(zeros: [2, 7, 8, 3])
+        let p = padded.mutablePointer()
+        for n in 0..<2 { for y in 0..<6 { for xx in 0..<7 { for c in 0..<3 {
+            p[((n * 7 + y) * 8 + xx) * 3 + c] = x.pointer[((n * 6 + y) * 7 + xx) * 3 + c]
+        } } } }
+        let fast = try x.conv2d(packedWeight: try Tensor.packConvolutionWeight(w), bias: b, stride: 2,
+                                padding: (top: 0, left: 0, bottom: 1, right: 1))
+        let slow = Reference.conv2d(padded, weight: w, bias: b, stride: 2, padding: 0)
+        #expect(fast.shape == [2, 3, 3, 4])
+        #expect(try relativeError(fast, slow) <= Self.tolerance * 10)
+    }
+
     @Test func convolutionRejectsBadInput() throws {
         let x = randomTensor([1, 4, 4, 3], seed: 1)
         let w = try Tensor.packConvolutionWeight(randomTensor([2, 5, 3, 3], seed: 2))

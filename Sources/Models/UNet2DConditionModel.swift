@@ -1,0 +1,112 @@
+// Port of diffusers UNet2DConditionModel.forward (models/unets/unet_2d_condition.py) for the
+// configurations UNet2DConditionConfiguration accepts. Tensors are NHWC; the latent's height
+// and width must be divisible by 2^(number of blocks - 1) (no odd-size upsampling).
+
+import Foundation
+import Tensors
+
+public struct UNet2DConditionModel {
+    public let configuration: UNet2DConditionConfiguration
+    let convIn: Conv2d
+    let timeLinear1: Linear, timeLinear2: Linear
+    let downBlocks: [DownBlock]
+    let midBlock: MidBlock?
+    let upBlocks: [UpBlock]
+    let normOut: GroupNorm
+    let convOut: Conv2d
+
+    /// Loads config.json and the safetensors weights of a diffusers `unet` folder.
+    public init(directory: String) throws {
+        let (config, weights) = try ModelFolder.files(directory)
+        let store = try WeightStore(path: weights)
+        try self.init(configuration: try UNet2DConditionConfiguration.load(path: config), store: store)
+        try store.finish()
+    }
+
+    public init(configuration c: UNet2DConditionConfiguration, store: WeightStore) throws {
+        try c.validate(file: store.file.path)
+        configuration = c
+        let file = store.file.path
+        let n = c.blockOutChannels.count
+        let channels = c.blockOutChannels
+        let heads = try c.attentionHeadDim.expanded(n, field: "attention_head_dim", file: file)
+        let layers = try c.layersPerBlock.expanded(n, field: "layers_per_block", file: file)
+        let crossDims = try c.crossAttentionDim.expanded(n, field: "cross_attention_dim", file: file)
+        let transformerLayers = try c.transformerLayersPerBlock.expanded(n, field: "transformer_layers_per_block", file: file)
+        let onlyCross = try c.onlyCrossAttention.expanded(n, field: "only_cross_attention", file: file)
+        let timeChannels = c.timeEmbeddingDim ?? channels[0] * 4
+
+        convIn = try Conv2d(store, "conv_in", inChannels: c.inChannels, outChannels: channels[0], kernel: c.convInKernel)
+        timeLinear1 = try Linear(store, "time_embedding.linear_1", inFeatures: channels[0], outFeatures: timeChannels)
+        timeLinear2 = try Linear(store, "time_embedding.linear_2", inFeatures: timeChannels, outFeatures: timeChannels)
+
+        func settings(_ i: Int, _ isCrossAttention: Bool) -> CrossAttentionSettings? {
+            isCrossAttention ? CrossAttentionSettings(heads: heads[i], transformerLayers: transformerLayers[i],
+                                                      crossAttentionDimension: crossDims[i], linearProjection: c.useLinearProjection,
+                                                      onlyCrossAttention: onlyCross[i]) : nil
+        }
+        var down: [DownBlock] = []
+        var output = channels[0]
+        for i in 0..<n {
+            let input = output
+            output = channels[i]
+            down.append(try DownBlock(store, "down_blocks.\(i)", inChannels: input, outChannels: output, layers: layers[i],
+                                      timeEmbeddingChannels: timeChannels, groups: c.normNumGroups, epsilon: c.normEps,
+                                      outputScaleFactor: c.resnetOutScaleFactor,
+                                      crossAttention: settings(i, c.downBlockTypes[i] == "CrossAttnDownBlock2D"),
+                                      addDownsample: i < n - 1, downsamplePadding: c.downsamplePadding))
+        }
+        downBlocks = down
+        midBlock = c.midBlockType == nil ? nil : try MidBlock(
+            store, "mid_block", channels: channels[n - 1], timeEmbeddingChannels: timeChannels, groups: c.normNumGroups,
+            epsilon: c.normEps, outputScaleFactor: c.midBlockScaleFactor, crossAttention: settings(n - 1, true), selfAttention: false)
+
+        var up: [UpBlock] = []
+        let reversedChannels = Array(channels.reversed())
+        output = reversedChannels[0]
+        for i in 0..<n {
+            let previous = output
+            output = reversedChannels[i]
+            let input = reversedChannels[min(i + 1, n - 1)]
+            let r = n - 1 - i  // the matching down block's index for per-block lists
+            up.append(try UpBlock(store, "up_blocks.\(i)", inChannels: input, outChannels: output, previousOutputChannels: previous,
+                                  layers: layers[r] + 1, timeEmbeddingChannels: timeChannels, groups: c.normNumGroups,
+                                  epsilon: c.normEps, outputScaleFactor: c.resnetOutScaleFactor,
+                                  crossAttention: settings(r, c.upBlockTypes[i] == "CrossAttnUpBlock2D"), addUpsample: i < n - 1))
+        }
+        upBlocks = up
+        normOut = try GroupNorm(store, "conv_norm_out", groups: c.normNumGroups, channels: channels[0], epsilon: c.normEps)
+        convOut = try Conv2d(store, "conv_out", inChannels: channels[0], outChannels: c.outChannels, kernel: c.convOutKernel)
+    }
+
+    /// The noise prediction. sample [N, H, W, in_channels], one timestep per batch item,
+    /// context [N, L, cross_attention_dim] -> [N, H, W, out_channels].
+    public func callAsFunction(_ sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
+        let c = configuration
+        let scale = 1 << (c.blockOutChannels.count - 1)
+        guard sample.rank == 4, sample.shape[3] == c.inChannels, sample.shape[1] % scale == 0, sample.shape[2] % scale == 0 else {
+            throw ModelError.invalidInput("UNet sample \(sample.shape) must be [N, H, W, \(c.inChannels)] with H and W divisible by \(scale)")
+        }
+        guard timesteps.count == sample.shape[0], context.rank == 3, context.shape[0] == sample.shape[0] else {
+            throw ModelError.invalidInput("UNet: \(timesteps.count) timesteps and context \(context.shape) for batch \(sample.shape[0])")
+        }
+        let tProj = try Tensor.timestepEmbedding(timesteps: timesteps, dimension: c.blockOutChannels[0],
+                                                 flipSinToCos: c.flipSinToCos, downscaleFrequencyShift: Float(c.freqShift))
+        let emb = try timeLinear2(timeLinear1(tProj).silu())
+
+        var h = try convIn(c.centerInputSample ? sample.mapElements { 2 * $0 - 1 } : sample)
+        var skips: [Tensor] = [h]
+        for block in downBlocks {
+            let (out, states) = try block(h, timeEmbedding: emb, context: context)
+            h = out
+            skips += states
+        }
+        if let midBlock { h = try midBlock(h, timeEmbedding: emb, context: context) }
+        for block in upBlocks {
+            let used = Array(skips.suffix(block.skipCount))
+            skips.removeLast(block.skipCount)
+            h = try block(h, skips: used, timeEmbedding: emb, context: context)
+        }
+        return try convOut(normOut(h, silu: true))
+    }
+}

@@ -1,0 +1,96 @@
+// The strict loader: a missing, renamed, reshaped or extra tensor, and unsupported or
+// malformed configuration fields, are errors naming the tensor or field.
+
+import Foundation
+import Testing
+@testable import Models
+import SafeTensors
+import Tensors
+
+@Suite struct LoaderTests {
+    let folder = NSTemporaryDirectory() + "loader-\(UUID().uuidString)"
+
+    /// A copy of a fixture model with its weights edited and its config patched.
+    func variant(_ fixture: String, edit: (inout [(String, Tensor)]) throws -> Void = { _ in },
+                 config patch: [String: Any] = [:]) throws -> String {
+        let source = fixtures + "/" + fixture
+        let dir = folder + "/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = try SafetensorsFile(path: source + "/diffusion_pytorch_model.safetensors")
+        var tensors = try file.names.map { ($0, try file.tensor($0)) }
+        try edit(&tensors)
+        try SafetensorsWriter.write(tensors, to: dir + "/diffusion_pytorch_model.safetensors")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        for (k, v) in patch { config[k] = v }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        return dir
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: folder) }
+
+    @Test func tensorEditsAreErrors() throws {
+        defer { cleanup() }
+        let name = "decoder.mid_block.attentions.0.to_q.weight"
+        let removed = try variant("vae_attention") { $0.removeAll { $0.0 == name } }
+        #expect(throws: ModelError.missingTensor(file: removed + "/diffusion_pytorch_model.safetensors", tensor: name, expectedShape: [32, 32])) {
+            try AutoencoderKL(directory: removed)
+        }
+        let renamed = try variant("vae_attention") { ts in
+            ts = ts.map { ($0.0 == name ? "decoder.mid_block.attentions.0.query.weight" : $0.0, $0.1) }
+        }
+        #expect(throws: ModelError.missingTensor(file: renamed + "/diffusion_pytorch_model.safetensors", tensor: name, expectedShape: [32, 32])) {
+            try AutoencoderKL(directory: renamed)
+        }
+        let reshaped = try variant("vae_attention") { ts in
+            ts = try ts.map { ($0.0, $0.0 == name ? try $0.1.reshaped([16, 64]) : $0.1) }
+        }
+        #expect(throws: ModelError.tensorShapeMismatch(file: reshaped + "/diffusion_pytorch_model.safetensors", tensor: name, expected: [32, 32], actual: [16, 64])) {
+            try AutoencoderKL(directory: reshaped)
+        }
+        let extra = try variant("vae_attention") { $0.append(("decoder.extra.weight", Tensor(zeros: [3]))) }
+        #expect(throws: ModelError.unexpectedTensors(file: extra + "/diffusion_pytorch_model.safetensors", tensors: ["decoder.extra.weight"])) {
+            try AutoencoderKL(directory: extra)
+        }
+        let unetMissing = try variant("unet_conv_int") { $0.removeAll { $0.0 == "up_blocks.1.attentions.1.proj_out.bias" } }
+        #expect(throws: ModelError.self) { try UNet2DConditionModel(directory: unetMissing) }
+    }
+
+    @Test func configurationErrorsNameTheField() throws {
+        defer { cleanup() }
+        let shift = try variant("unet_conv_int", config: ["resnet_time_scale_shift": "scale_shift"])
+        #expect(throws: ModelError.unsupportedConfiguration(file: shift + "/config.json", field: "resnet_time_scale_shift", value: "\"scale_shift\"")) {
+            try UNet2DConditionModel(directory: shift)
+        }
+        let unknown = try variant("unet_conv_int", config: ["fancy_new_option": 3])
+        #expect(throws: ModelError.unsupportedConfiguration(file: unknown + "/config.json", field: "fancy_new_option", value: "3")) {
+            try UNet2DConditionModel(directory: unknown)
+        }
+        let block = try variant("unet_conv_int", config: ["down_block_types": ["SimpleCrossAttnDownBlock2D", "DownBlock2D"]])
+        #expect(throws: ModelError.unsupportedConfiguration(file: block + "/config.json", field: "down_block_types", value: "\"SimpleCrossAttnDownBlock2D\"")) {
+            try UNet2DConditionModel(directory: block)
+        }
+        let heads = try variant("unet_conv_int", config: ["attention_head_dim": [4, 4, 4]])
+        #expect(throws: ModelError.invalidConfiguration(file: heads + "/config.json", reason: "'attention_head_dim' has 3 entries for 2 blocks")) {
+            try UNet2DConditionModel(directory: heads)
+        }
+        let wrongType = try variant("unet_conv_int", config: ["block_out_channels": "wide"])
+        #expect(throws: ModelError.self) { try UNet2DConditionModel(directory: wrongType) }
+        let latents = try variant("vae_attention", config: ["latents_mean": [0.1, 0.2, 0.3, 0.4]])
+        #expect(throws: ModelError.unsupportedConfiguration(file: latents + "/config.json", field: "latents_mean", value: "[0.1,0.2,0.3,0.4]")) {
+            try AutoencoderKL(directory: latents)
+        }
+        #expect(throws: ModelError.missingFile(path: folder + "/absent")) { try AutoencoderKL(directory: folder + "/absent") }
+    }
+
+    @Test func badInputsAreErrors() throws {
+        let unet = try UNet2DConditionModel(directory: fixtures + "/unet_conv_int")
+        let context = Tensor(zeros: [1, 7, 24])
+        #expect(throws: ModelError.self) { try unet(Tensor(zeros: [1, 15, 16, 4]), timesteps: [1], context: context) }
+        #expect(throws: ModelError.self) { try unet(Tensor(zeros: [1, 16, 16, 3]), timesteps: [1], context: context) }
+        #expect(throws: ModelError.self) { try unet(Tensor(zeros: [1, 16, 16, 4]), timesteps: [1, 2], context: context) }
+        #expect(throws: (any Error).self) { try unet(Tensor(zeros: [1, 16, 16, 4]), timesteps: [1], context: Tensor(zeros: [1, 7, 23])) }
+        let vae = try AutoencoderKL(directory: fixtures + "/vae_attention")
+        #expect(throws: ModelError.self) { try vae.encode(Tensor(zeros: [1, 30, 32, 3])) }
+        #expect(throws: ModelError.self) { try vae.decode(Tensor(zeros: [1, 8, 8, 3])) }
+    }
+}

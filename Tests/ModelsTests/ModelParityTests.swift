@@ -1,0 +1,50 @@
+// Parity with diffusers on the tiny fixture models written by tools/make_fixtures.py:
+// max |swift - diffusers| <= 1e-4 x max(1, max |diffusers|), the difference printed.
+
+import Foundation
+import Testing
+@testable import Models
+import SafeTensors
+import Tensors
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures").path
+
+/// NCHW (PyTorch) -> NHWC.
+func nhwc(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]) }
+
+func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String, tolerance: Float = 1e-4) throws {
+    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) vs \(expected.shape)")
+    guard actual.shape == expected.shape else { return }
+    let diff = try actual.maxAbsoluteDifference(expected)
+    let bound = tolerance * max(1, expected.maxAbsolute)
+    print("\(what): max |swift - diffusers| = \(diff) (bound \(bound), max |diffusers| = \(expected.maxAbsolute))")
+    #expect(diff <= bound, "\(what): max |swift - diffusers| = \(diff) > \(bound)")
+}
+
+@Suite struct ModelParityTests {
+    @Test(arguments: ["unet_conv_int", "unet_linear_list_f16"])
+    func unetMatchesDiffusers(variant: String) throws {
+        let folder = fixtures + "/" + variant
+        let unet = try UNet2DConditionModel(directory: folder)
+        let io = try SafetensorsFile(path: folder + "/io.safetensors")
+        let sample = try nhwc(io.tensor("sample"))
+        let context = try io.tensor("encoder_hidden_states")
+        for t in [981, 1] {
+            let out = try unet(sample, timesteps: [Float(t), Float(t)], context: context)
+            try expectClose(out, try nhwc(io.tensor("output_t\(t)")), "\(variant) t=\(t)")
+        }
+    }
+
+    @Test(arguments: ["vae_attention", "vae_plain_f16"])
+    func vaeMatchesDiffusers(variant: String) throws {
+        let folder = fixtures + "/" + variant
+        let vae = try AutoencoderKL(directory: folder)
+        let io = try SafetensorsFile(path: folder + "/io.safetensors")
+        let dist = try vae.encode(try nhwc(io.tensor("image")))
+        try expectClose(dist.mean, try nhwc(io.tensor("mean")), "\(variant) encode mean")
+        try expectClose(dist.logVariance, try nhwc(io.tensor("logvar")), "\(variant) encode logvar")
+        let decoded = try vae.decode(try nhwc(io.tensor("latent")))
+        try expectClose(decoded, try nhwc(io.tensor("decoded")), "\(variant) decode")
+    }
+}
