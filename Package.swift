@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "StyleDiffBench",
             dependencies: [
-                "Tensors", "CPeakProbe", "COpenBLAS",
+                "Tensors", "Models", "SafeTensors", "CPeakProbe", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -14,6 +14,7 @@ public struct Conv2d {
     ) throws {
         let w = try store.tensor(prefix + ".weight", shape: [outChannels, inChannels, kernel, kernel])
         packedWeight = try Tensor.packConvolutionWeight(w)
+        store.release(prefix + ".weight")
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outChannels]) : nil
         self.stride = stride
         let p = padding ?? (kernel - 1) / 2

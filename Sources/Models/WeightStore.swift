@@ -24,6 +24,9 @@ public final class WeightStore {
         return try file.tensor(name)
     }
 
+    /// Drops the file pages of `name` from memory after the model copied it elsewhere.
+    public func release(_ name: String) { file.releasePages(of: name) }
+
     /// Whether the file holds `name` (a model uses this only for optional parts).
     public func contains(_ name: String) -> Bool { file.entries[name] != nil }
 

@@ -167,6 +167,20 @@ public final class SafetensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + dataOffset + e.begin, count: e.end - e.begin)
     }
 
+    /// Tells the kernel that the pages holding only this tensor's bytes will not be needed
+    /// (after a model has copied the tensor into another layout), so they stop counting
+    /// toward resident memory. Reading the tensor again still works: the pages come back
+    /// from the file.
+    public func releasePages(of name: String) {
+        guard let e = entries[name] else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base) + dataOffset + e.begin
+        let end = Int(bitPattern: base) + dataOffset + e.end
+        let alignedStart = (start + page - 1) / page * page, alignedEnd = end / page * page
+        guard alignedEnd > alignedStart, let p = UnsafeMutableRawPointer(bitPattern: alignedStart) else { return }
+        _ = madvise(p, alignedEnd - alignedStart, MADV_DONTNEED)
+    }
+
     /// A tensor as Float32 (F32 without a copy when aligned; F16, BF16 and F64 converted).
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw SafetensorsError.missingTensor(file: path, tensor: name) }

@@ -19,6 +19,18 @@ public enum GEMM {
         alpha: Float = 1, beta: Float = 0
     ) {
         guard m > 0, n > 0 else { return }
+        Profiler.measure("gemm") {
+            multiplyUnprofiled(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+                               transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
+
+    static func multiplyUnprofiled(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+    ) {
         let threads = Parallelism.threadCount
         let flops = 2 * m * n * max(k, 1)
         if threads == 1 || flops < 4_000_000 {
@@ -59,7 +71,7 @@ public enum GEMM {
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
     ) {
         if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
             return
         }
         cblas_sgemm(

@@ -6,6 +6,10 @@ extension Tensor {
     /// scale defaulting to 1/sqrt(D). Work items are (batch, head, block of 64 query rows),
     /// each computed by one thread, so results do not depend on the thread count.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float? = nil) throws -> Tensor {
+        try Profiler.measure("attention (QK^T, softmax, PV)") { try attentionUnprofiled(query: q, key: k, value: v, heads: heads, scale: scale) }
+    }
+
+    static func attentionUnprofiled(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float?) throws -> Tensor {
         guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape == v.shape,
               q.shape[0] == k.shape[0], q.shape[2] == k.shape[2] else {
             throw TensorError.shapeMismatch("attention: q \(q.shape), k \(k.shape), v \(v.shape)")
@@ -17,7 +21,7 @@ extension Tensor {
         }
         let d = width / heads
         let s = scale ?? 1 / Float(d).squareRoot()
-        var out = Tensor(zeros: q.shape)
+        var out = Tensor(uninitialized: q.shape)
         let qp = q.pointer, kp = k.pointer, vp = v.pointer, op = out.mutablePointer()
         let rowBlock = 64
         let blocks = (lq + rowBlock - 1) / rowBlock

@@ -46,7 +46,7 @@ extension Tensor {
         }
         let k = kernel * kernel * cin
         let rows = n * ho * wo
-        var out = Tensor(zeros: [n, ho, wo, cout])
+        var out = Tensor(uninitialized: [n, ho, wo, cout])
         let dst = out.mutablePointer()
         if let bias {
             let b = bias.pointer
@@ -63,11 +63,12 @@ extension Tensor {
         }
         // Rows per block: im2col of at most ~8M floats (32 MB), shape-determined.
         let block = max(1, min(rows, 8_388_608 / max(k, 1)))
-        let columns = TensorStorage(count: min(rows, block) * k)
+        let columns = TensorStorage(count: min(rows, block) * k, zeroed: false)
         let col = columns.pointer, src = pointer
         var start = 0
         while start < rows {
             let count = min(block, rows - start)
+            Profiler.measure("im2col") {
             Parallelism.forEachRange(count, minimumPerTask: 16) { range in
                 for local in range {
                     let r = start + local
@@ -86,6 +87,7 @@ extension Tensor {
                         }
                     }
                 }
+            }
             }
             GEMM.multiply(m: count, n: cout, k: k, a: col, lda: k,
                           b: weight.pointer, ldb: k, transposeB: true,

@@ -6,7 +6,12 @@ extension Tensor {
     /// Applies `f` to every element into a new tensor, threaded.
     @inline(__always)
     public func mapElements(_ f: @escaping (Float) -> Float) -> Tensor {
-        var out = Tensor(zeros: shape)
+        Profiler.measure("elementwise") { mapElementsUnprofiled(f) }
+    }
+
+    @inline(__always)
+    func mapElementsUnprofiled(_ f: @escaping (Float) -> Float) -> Tensor {
+        var out = Tensor(uninitialized: shape)
         let src = pointer, dst = out.mutablePointer()
         Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
             for i in range { dst[i] = f(src[i]) }
@@ -17,10 +22,15 @@ extension Tensor {
     /// Combines two same-shaped tensors elementwise into a new tensor, threaded.
     @inline(__always)
     func zipElements(_ other: Tensor, _ name: String, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
+        try Profiler.measure("elementwise") { try zipElementsUnprofiled(other, name, f) }
+    }
+
+    @inline(__always)
+    func zipElementsUnprofiled(_ other: Tensor, _ name: String, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
         guard shape == other.shape else {
             throw TensorError.shapeMismatch("\(name): \(shape) vs \(other.shape)")
         }
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         let a = pointer, b = other.pointer, dst = out.mutablePointer()
         Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
             for i in range { dst[i] = f(a[i], b[i]) }
@@ -55,8 +65,10 @@ extension Tensor {
             throw TensorError.shapeMismatch("add: \(shape) vs \(other.shape)")
         }
         let dst = mutablePointer(), src = other.pointer
-        Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
-            for i in range { dst[i] += src[i] }
+        Profiler.measure("elementwise") {
+            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+                for i in range { dst[i] += src[i] }
+            }
         }
     }
 
@@ -71,16 +83,18 @@ extension Tensor {
         guard vector.rank == 1 || (rank >= 2 && shape[0] == batches) else {
             throw TensorError.shapeMismatch("addingChannelVector: batch of \(shape) vs \(vector.shape)")
         }
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         let rows = c == 0 ? 0 : count / c
         let rowsPerBatch = rows / batches
         let src = pointer, v = vector.pointer, dst = out.mutablePointer()
+        Profiler.measure("elementwise") {
         Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
             for r in range {
                 let vb = v + (r / max(rowsPerBatch, 1)) * c
                 let s = src + r * c, d = dst + r * c
                 for j in 0..<c { d[j] = s[j] + vb[j] }
             }
+        }
         }
         return out
     }
@@ -108,9 +122,10 @@ extension Tensor {
         let d = twice / 2
         var outShape = shape
         outShape[outShape.count - 1] = d
-        var out = Tensor(zeros: outShape)
+        var out = Tensor(uninitialized: outShape)
         let rows = d == 0 ? 0 : count / twice
         let src = pointer, dst = out.mutablePointer()
+        Profiler.measure("geglu") {
         Parallelism.forEachRange(rows, minimumPerTask: 16) { range in
             for r in range {
                 let s = src + r * twice, o = dst + r * d
@@ -119,6 +134,7 @@ extension Tensor {
                     o[j] = s[j] * (0.5 * g * (1 + erff(g * 0.70710678118654752)))
                 }
             }
+        }
         }
         return out
     }

@@ -12,7 +12,7 @@ extension Tensor {
             throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
         }
         let rows = inFeatures == 0 ? count : count / inFeatures
-        var out = Tensor(zeros: Array(shape.dropLast()) + [outFeatures])
+        var out = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
         let dst = out.mutablePointer()
         if let bias {
             let b = bias.pointer
@@ -37,7 +37,7 @@ extension Tensor {
         guard (transposeOther ? other.shape[2] : other.shape[1]) == k else {
             throw TensorError.shapeMismatch("batchedMatmul: \(shape) x \(other.shape)")
         }
-        var out = Tensor(zeros: [b, m, n])
+        var out = Tensor(uninitialized: [b, m, n])
         let a = pointer, bp = other.pointer, c = out.mutablePointer()
         let ldb = transposeOther ? k : n
         if b >= Parallelism.threadCount {

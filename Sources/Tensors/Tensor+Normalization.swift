@@ -9,6 +9,10 @@ extension Tensor {
     /// sample and group over all positions and the group's C/groups channels. With `silu`
     /// the activation is fused (x * sigmoid(x) after the affine transform).
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float, silu: Bool = false) throws -> Tensor {
+        try Profiler.measure("groupnorm") { try groupNormUnprofiled(groups: groups, weight: weight, bias: bias, epsilon: epsilon, silu: silu) }
+    }
+
+    func groupNormUnprofiled(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float, silu: Bool) throws -> Tensor {
         guard rank >= 2, let c = shape.last else {
             throw TensorError.invalidShape("groupNorm needs [N, ..., C], got \(shape)")
         }
@@ -45,7 +49,7 @@ extension Tensor {
                 }
             }
         }
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         let dst = out.mutablePointer()
         let gamma = weight?.pointer, betaP = bias?.pointer
         mean.withUnsafeBufferPointer { mb in
@@ -80,10 +84,14 @@ extension Tensor {
 
     /// torch `nn.LayerNorm(C, eps)` over the last axis.
     public func layerNorm(weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
+        try Profiler.measure("layernorm") { try layerNormUnprofiled(weight: weight, bias: bias, epsilon: epsilon) }
+    }
+
+    func layerNormUnprofiled(weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
         guard let c = shape.last, c > 0 else { throw TensorError.invalidShape("layerNorm of \(shape)") }
         if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("layerNorm weight \(weight.shape) for \(c)") }
         if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("layerNorm bias \(bias.shape) for \(c)") }
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         let src = pointer, dst = out.mutablePointer()
         let gamma = weight?.pointer, beta = bias?.pointer
         Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in

@@ -5,6 +5,10 @@ extension Tensor {
     /// Concatenates tensors along the last axis; all other dimensions must agree
     /// (a UNet skip connection in NHWC).
     public static func concatenateLastAxis(_ parts: [Tensor]) throws -> Tensor {
+        try Profiler.measure("copy (concat, split, upsample)") { try concatenateLastAxisUnprofiled(parts) }
+    }
+
+    static func concatenateLastAxisUnprofiled(_ parts: [Tensor]) throws -> Tensor {
         guard let first = parts.first else { throw TensorError.invalidArgument("concatenate of nothing") }
         let lead = Array(first.shape.dropLast())
         for p in parts where Array(p.shape.dropLast()) != lead || p.rank != first.rank {
@@ -12,7 +16,7 @@ extension Tensor {
         }
         let widths = parts.map { $0.shape.last ?? 0 }
         let total = widths.reduce(0, +)
-        var out = Tensor(zeros: lead + [total])
+        var out = Tensor(uninitialized: lead + [total])
         let rows = lead.reduce(1, *)
         let dst = out.mutablePointer()
         Parallelism.forEachRange(rows, minimumPerTask: 64) { range in
@@ -29,6 +33,10 @@ extension Tensor {
 
     /// Splits the last axis into pieces of the given widths.
     public func splitLastAxis(_ widths: [Int]) throws -> [Tensor] {
+        try Profiler.measure("copy (concat, split, upsample)") { try splitLastAxisUnprofiled(widths) }
+    }
+
+    func splitLastAxisUnprofiled(_ widths: [Int]) throws -> [Tensor] {
         guard let c = shape.last, widths.reduce(0, +) == c, widths.allSatisfy({ $0 >= 0 }) else {
             throw TensorError.shapeMismatch("split \(shape) into \(widths)")
         }
@@ -37,7 +45,7 @@ extension Tensor {
         var offset = 0
         var result: [Tensor] = []
         for w in widths {
-            var part = Tensor(zeros: lead + [w])
+            var part = Tensor(uninitialized: lead + [w])
             let dst = part.mutablePointer(), src = pointer, o = offset
             Parallelism.forEachRange(rows, minimumPerTask: 64) { range in
                 for r in range { (dst + r * w).update(from: src + r * c + o, count: w) }
@@ -78,9 +86,13 @@ extension Tensor {
     /// Nearest-neighbour 2x upsampling of [N, H, W, C] to [N, 2H, 2W, C]
     /// (torch `interpolate(scale_factor=2.0, mode="nearest")`).
     public func upsampleNearest2x() throws -> Tensor {
+        try Profiler.measure("copy (concat, split, upsample)") { try upsampleUnprofiled() }
+    }
+
+    func upsampleUnprofiled() throws -> Tensor {
         guard rank == 4 else { throw TensorError.invalidShape("upsample needs [N, H, W, C], got \(shape)") }
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-        var out = Tensor(zeros: [n, 2 * h, 2 * w, c])
+        var out = Tensor(uninitialized: [n, 2 * h, 2 * w, c])
         let src = pointer, dst = out.mutablePointer()
         Parallelism.forEachRange(n * 2 * h, minimumPerTask: 4) { range in
             for row in range {
@@ -102,7 +114,7 @@ extension Tensor {
         var inStrides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * shape[i + 1] }
         let strides = order.map { inStrides[$0] }
-        var out = Tensor(zeros: outShape)
+        var out = Tensor(uninitialized: outShape)
         let src = pointer, dst = out.mutablePointer()
         let inner = outShape.last ?? 1, innerStride = strides.last ?? 1
         let rows = inner == 0 ? 0 : count / inner

@@ -18,11 +18,17 @@ public final class TensorStorage: @unchecked Sendable {
     public let isReadOnly: Bool
     private let owner: AnyObject?
 
-    /// Allocates `count` floats set to zero.
-    public init(count: Int) {
+    /// Allocates `count` floats, set to zero unless `zeroed` is false (for outputs that a
+    /// kernel overwrites entirely).
+    public init(count: Int, zeroed: Bool = true) {
+        _ = TensorStorage.allocatorConfigured
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+        if zeroed {
+            raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+        } else {
+            raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        }
         pointer = raw.assumingMemoryBound(to: Float.self)
         owner = nil
         isReadOnly = false
@@ -39,6 +45,17 @@ public final class TensorStorage: @unchecked Sendable {
     deinit {
         if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() }
     }
+
+    /// glibc returns blocks above its mmap threshold (128 KB, adapting up to 32 MB) to the
+    /// system on free, so every large activation would be page-faulted and zeroed by the kernel
+    /// again. Keeping them in the heap lets successive evaluations reuse the memory.
+    private static let allocatorConfigured: Bool = {
+        #if os(Linux)
+        _ = glibcMallopt(-3, 32 << 20)   // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, 256 << 20)  // M_TRIM_THRESHOLD
+        #endif
+        return true
+    }()
 }
 
 /// A Float32 tensor. Value semantics: copies share storage until one of them is mutated.
@@ -54,6 +71,12 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public init(zeros shape: [Int]) {
         self.shape = shape
         storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    /// A tensor whose values are unspecified: for kernel outputs written in full.
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        storage = TensorStorage(count: shape.reduce(1, *), zeroed: false)
     }
 
     /// A tensor filled with `value`.
@@ -138,3 +161,9 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return m
     }
 }
+
+#if os(Linux)
+/// glibc's mallopt(3), which the Glibc module does not import (malloc.h).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

@@ -1,0 +1,123 @@
+// `stylediff-bench unet`: one UNet evaluation of batch 2 (classifier-free guidance) at a
+// 16x16 latent, median seconds per thread count, peak resident memory, and (with --profile)
+// where the time goes. tools/bench_reference.py runs this next to PyTorch on the same weights
+// and inputs and prints the ratio; tools/make_sd15_random.py creates the SD 1.5-architecture model.
+
+import ArgumentParser
+import Foundation
+import Models
+import SafeTensors
+import Tensors
+
+struct UNetBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unet",
+        abstract: "Time one batch-2 UNet evaluation at a 16x16 latent.",
+        discussion: """
+            MODEL is a diffusers unet folder (config.json + safetensors). For the SD 1.5 \
+            architecture, create one with: python3 tools/make_sd15_random.py --out DIR \
+            (then pass DIR/unet). Inputs come from MODEL/bench_inputs.safetensors when present.
+            """)
+
+    @Argument(help: "A diffusers UNet folder.")
+    var model: String
+
+    @OptionGroup var options: BenchmarkOptions
+
+    @Flag(help: "Print the time per operation category (at the last thread count).")
+    var profile = false
+
+    @Option(help: "Write the UNet output (NCHW, F32) to this safetensors file.")
+    var output: String?
+
+    @Option(help: "Inputs (sample NCHW, encoder_hidden_states, timesteps); default MODEL/bench_inputs.safetensors, else seeded values.")
+    var inputs: String?
+
+    struct Result: Codable {
+        var threads: Int
+        var medianSeconds: Double
+    }
+
+    struct Report: Codable {
+        var model: String
+        var loadSeconds: Double
+        var results: [Result]
+        var peakResidentMB: Double
+        var profile: [String: Double]?
+    }
+
+    func run() throws {
+        let loadStart = Date()
+        let unet = try UNet2DConditionModel(directory: model)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let c = unet.configuration
+        let crossDim: Int = {
+            if case .one(let d) = c.crossAttentionDim { return d }
+            if case .many(let ds) = c.crossAttentionDim { return ds[0] }
+            return 768
+        }()
+        var sample = Tensor(zeros: [2, 16, 16, c.inChannels])
+        var context = Tensor(zeros: [2, 77, crossDim])
+        var timesteps: [Float] = [500, 500]
+        let inputs = self.inputs ?? model + "/bench_inputs.safetensors"
+        if self.inputs != nil || FileManager.default.fileExists(atPath: inputs) {
+            let f = try SafetensorsFile(path: inputs)
+            sample = try f.tensor("sample").permuted([0, 2, 3, 1])
+            context = try f.tensor("encoder_hidden_states")
+            timesteps = try f.tensor("timesteps").scalars
+        } else {
+            fill(&sample, seed: 1)
+            fill(&context, seed: 2)
+        }
+        var results: [Result] = []
+        var out = sample
+        for t in options.threadCounts {
+            Parallelism.setThreadCount(t)
+            let s = try medianSeconds(repeats: options.repeats) { out = try unet(sample, timesteps: timesteps, context: context) }
+            results.append(Result(threads: t, medianSeconds: s))
+        }
+        var profileTable: [String: Double]?
+        if profile {
+            Profiler.start()
+            let start = Date()
+            _ = try unet(sample, timesteps: timesteps, context: context)
+            let total = Date().timeIntervalSince(start)
+            let rows = Profiler.stop()
+            var table = Dictionary(uniqueKeysWithValues: rows.map { ($0.category, $0.seconds) })
+            table["other (bias copies, embeddings, allocation)"] = max(0, total - rows.map(\.seconds).reduce(0, +))
+            table["total"] = total
+            profileTable = table
+        }
+        Parallelism.setThreadCount(0)
+        if let output {
+            try SafetensorsWriter.write([("output", try out.permuted([0, 3, 1, 2]))], to: output)
+        }
+        let report = Report(model: model, loadSeconds: loadSeconds, results: results,
+                            peakResidentMB: peakResidentMegabytes(), profile: profileTable)
+        if options.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print(String(format: "model %@ (loaded in %.2f s), peak resident %.0f MB", model, loadSeconds, report.peakResidentMB))
+        for r in results { print(String(format: "threads %d: %.4f s per batch-2 evaluation (median of %d)", r.threads, r.medianSeconds, options.repeats)) }
+        if let table = profileTable, let total = table["total"] {
+            print("\nwhere the time goes (threads \(options.threadCounts.last ?? 1), one evaluation):")
+            for (k, v) in table.sorted(by: { $0.value > $1.value }) where k != "total" {
+                print("  " + k.padding(toLength: 45, withPad: " ", startingAt: 0) + String(format: " %8.4f s  %5.1f%%", v, 100 * v / total))
+            }
+        }
+    }
+}
+
+/// Peak resident memory of this process image (VmHWM; unlike ru_maxrss it is not inherited
+/// from a parent across fork and exec).
+func peakResidentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kilobytes / 1024
+    }
+    return 0
+}

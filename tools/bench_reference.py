@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Times PyTorch (diffusers) and stylediff on the same UNet weights and inputs in one
+invocation: one batch-2 evaluation at a 16x16 latent, medians per thread count, the ratio,
+peak resident memory of each engine (each runs in its own process), and the largest
+difference between their outputs.
+
+  swift build -c release --product stylediff-bench
+  python3 tools/bench_reference.py unet --model /var/tmp/sd/sd15/unet --threads 1,2 --repeats 5
+
+Create the SD 1.5-architecture model with tools/make_sd15_random.py first.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_SWIFT = os.path.join(HERE, "..", ".build", "release", "stylediff-bench")
+
+
+def peak_resident_mb():
+    """VmHWM of this process image (ru_maxrss would include a parent's peak across exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def torch_worker(model, threads, repeats, output, inputs_out):
+    import torch
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import load_file, save_file
+    torch.set_num_threads(threads)
+    unet = UNet2DConditionModel.from_pretrained(model, torch_dtype=torch.float32).eval()
+    path = os.path.join(model, "bench_inputs.safetensors")
+    if os.path.exists(path):
+        inputs = load_file(path)
+        sample, context, t = inputs["sample"], inputs["encoder_hidden_states"], inputs["timesteps"]
+    else:
+        g = torch.Generator().manual_seed(1)
+        cross = unet.config.cross_attention_dim
+        cross = cross[0] if isinstance(cross, (list, tuple)) else cross
+        sample = torch.randn(2, unet.config.in_channels, 16, 16, generator=g)
+        context = torch.randn(2, 77, cross, generator=g)
+        t = torch.tensor([500.0, 500.0])
+    if inputs_out:
+        save_file({"sample": sample.contiguous(), "encoder_hidden_states": context.contiguous(), "timesteps": t}, inputs_out)
+    times = []
+    with torch.inference_mode():
+        out = unet(sample, t, context).sample
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = unet(sample, t, context).sample
+            times.append(time.perf_counter() - start)
+    if output:
+        save_file({"output": out.contiguous()}, output)
+    times.sort()
+    peak_mb = peak_resident_mb()
+    print(json.dumps({"median": times[len(times) // 2], "peak_mb": peak_mb}))
+
+
+def run_unet(args):
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in [int(x) for x in args.threads.split(",")]:
+            torch_out, swift_out = os.path.join(tmp, f"torch{t}.st"), os.path.join(tmp, f"swift{t}.st")
+            used_inputs = os.path.join(tmp, f"inputs{t}.st")
+            env = dict(os.environ, OMP_NUM_THREADS=str(t))
+            tr = subprocess.run([sys.executable, __file__, "torch-worker", "--model", args.model, "--threads", str(t),
+                                 "--repeats", str(args.repeats), "--output", torch_out, "--inputs-out", used_inputs],
+                                capture_output=True, text=True, env=env)
+            if tr.returncode != 0:
+                sys.exit(f"PyTorch run failed:\n{tr.stderr}")
+            torch_res = json.loads(tr.stdout.strip().splitlines()[-1])
+            sr = subprocess.run([args.swift, "unet", args.model, "--threads", str(t), "--repeats", str(args.repeats),
+                                 "--json", "--output", swift_out, "--inputs", used_inputs], capture_output=True, text=True)
+            if sr.returncode != 0:
+                sys.exit(f"stylediff run failed:\n{sr.stderr}")
+            swift_res = json.loads(sr.stdout)
+            from safetensors.torch import load_file
+            a, b = load_file(torch_out)["output"], load_file(swift_out)["output"]
+            diff = (a - b).abs().max().item() / max(1.0, a.abs().max().item())
+            rows.append((t, torch_res["median"], swift_res["results"][0]["medianSeconds"],
+                         torch_res["peak_mb"], swift_res["peakResidentMB"], diff))
+    print(f"UNet {args.model}: one batch-2 evaluation at a 16x16 latent, median of {args.repeats}")
+    print("threads  PyTorch s  stylediff s  speed-up (PyTorch/stylediff)  peak MB PyTorch  peak MB stylediff  max rel diff")
+    for t, pt, sw, pm, sm, d in rows:
+        print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {pt / sw:28.2f}  {pm:15.0f}  {sm:17.0f}  {d:12.2e}")
+    if args.json:
+        print(json.dumps([dict(threads=t, pytorch_s=pt, stylediff_s=sw, ratio=pt / sw, pytorch_peak_mb=pm,
+                               stylediff_peak_mb=sm, max_relative_difference=d) for t, pt, sw, pm, sm, d in rows]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    u = sub.add_parser("unet")
+    u.add_argument("--model", required=True)
+    u.add_argument("--threads", default="1,2")
+    u.add_argument("--repeats", type=int, default=5)
+    u.add_argument("--swift", default=DEFAULT_SWIFT)
+    u.add_argument("--json", action="store_true")
+    w = sub.add_parser("torch-worker")
+    w.add_argument("--model", required=True)
+    w.add_argument("--threads", type=int, required=True)
+    w.add_argument("--repeats", type=int, required=True)
+    w.add_argument("--output")
+    w.add_argument("--inputs-out")
+    args = ap.parse_args()
+    if args.mode == "unet":
+        run_unet(args)
+    else:
+        torch_worker(args.model, args.threads, args.repeats, args.output, args.inputs_out)
+
+
+if __name__ == "__main__":
+    main()
