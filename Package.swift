@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PNGIO", targets: ["PNGIO"]),
         .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Schedulers", targets: ["Schedulers"]),
         .executable(name: "stylediff-bench", targets: ["StyleDiffBench"]),
     ],
     dependencies: [
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "PNGIO", dependencies: ["CPNG"]),
         .target(name: "TextTokenizer", dependencies: ["CSentencePiece"]),
         .target(name: "Models", dependencies: ["Tensors", "SafeTensors"]),
+        .target(name: "Schedulers", dependencies: ["Tensors"]),
 
         // MARK: Executables
         .executableTarget(
@@ -45,7 +47,8 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors", "Schedulers"]),
+        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
         .testTarget(
             name: "TextTokenizerTests",

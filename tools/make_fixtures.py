@@ -9,7 +9,7 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int
+  python3 tools/make_fixtures.py --only unet_conv_int   (or rng, schedulers)
 """
 import argparse
 import json
@@ -17,7 +17,8 @@ import os
 import shutil
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
+                       EulerDiscreteScheduler, UNet2DConditionModel)
 from safetensors.torch import save_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
@@ -98,8 +99,108 @@ def make_vae(name, cfg):
     with torch.no_grad():
         dist = model.encode(image).latent_dist
         decoded = model.decode(latent).sample
-    io = {"image": image, "mean": dist.mean, "logvar": dist.logvar, "latent": latent, "decoded": decoded}
+        sampled = dist.sample(generator=torch.Generator("cpu").manual_seed(7))
+    io = {"image": image, "mean": dist.mean, "logvar": dist.logvar, "latent": latent, "decoded": decoded,
+          "sample_seed7": sampled}
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(folder, "io.safetensors"))
+
+
+RNG_SEEDS = [0, 1, 42, 123456789, 2**32 + 7]
+RNG_SHAPES = [(1,), (15,), (16,), (17,), (4, 16, 16), (2, 4, 16, 16)]
+
+
+def make_rng():
+    """torch.randn for several seeds and shapes, and one generator used for a sequence of
+    calls (odd sizes leave a cached normal in the generator that the next small call uses)."""
+    out = {}
+    for seed in RNG_SEEDS:
+        for shape in RNG_SHAPES:
+            g = torch.Generator("cpu").manual_seed(seed)
+            out[f"seed{seed}_" + "x".join(map(str, shape))] = torch.randn(shape, generator=g)
+    g = torch.Generator("cpu").manual_seed(7)
+    for i, shape in enumerate([(3,), (5,), (20,), (1,), (2, 4, 8, 8), (7,)]):
+        out[f"sequence{i}_" + "x".join(map(str, shape))] = torch.randn(shape, generator=g)
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(ROOT, "rng.safetensors"))
+
+
+SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler,
+              "dpmpp": DPMSolverMultistepScheduler}
+SD_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+# Loop cases: (name, scheduler, config overrides, step kwargs, seed for the step noise or None)
+LOOP_CASES = [
+    ("ddpm", "ddpm", dict(clip_sample=False), {}, 11),
+    ("ddpm_log_clip_linear", "ddpm", dict(variance_type="fixed_small_log", beta_schedule="linear", beta_start=0.0001, beta_end=0.02), {}, 12),
+    ("ddpm_vpred_trailing", "ddpm", dict(prediction_type="v_prediction", timestep_spacing="trailing", rescale_betas_zero_snr=True, clip_sample=False), {}, 13),
+    ("ddim", "ddim", dict(clip_sample=False, set_alpha_to_one=False, steps_offset=1), {}, None),
+    ("ddim_eta", "ddim", dict(clip_sample=False), dict(eta=0.5), 14),
+    ("ddim_vpred_cos", "ddim", dict(prediction_type="v_prediction", beta_schedule="squaredcos_cap_v2", timestep_spacing="linspace"), {}, None),
+    ("ddim_sample_trailing", "ddim", dict(prediction_type="sample", timestep_spacing="trailing", clip_sample_range=0.8), {}, None),
+    ("euler", "euler", {}, {}, None),
+    ("euler_leading_vpred", "euler", dict(timestep_spacing="leading", steps_offset=1, prediction_type="v_prediction"), {}, None),
+    ("dpmpp", "dpmpp", {}, {}, None),
+    ("dpmpp_trailing_vpred", "dpmpp", dict(timestep_spacing="trailing", prediction_type="v_prediction"), {}, None),
+    ("dpmpp_leading_sample", "dpmpp", dict(timestep_spacing="leading", prediction_type="sample", steps_offset=1), {}, None),
+]
+
+
+def fake_model(x, t):
+    """The fake denoiser of the loop tests: a fixed linear function of the sample and timestep."""
+    return 0.8 * x + 0.05 * (float(t) / 1000.0)
+
+
+def make_schedulers():
+    """Timesteps for every scheduler x spacing x steps x strength, and 20-step sampling loops
+    (txt2img and img2img at strength 0.6) with a fake model, every intermediate sample kept."""
+    timesteps = {}
+    for name, cls in SCHEDULERS.items():
+        for spacing in ("leading", "linspace", "trailing"):
+            for steps in (10, 20, 50):
+                sched = cls(**SD_SCHEDULE, timestep_spacing=spacing, steps_offset=1 if spacing == "leading" else 0)
+                sched.set_timesteps(steps)
+                full = sched.timesteps.tolist()
+                for strength in (1.0, 0.6, 0.3):
+                    init_timestep = min(int(steps * strength), steps)
+                    t_start = max(steps - init_timestep, 0)
+                    timesteps[f"{name}_{spacing}_{steps}_{strength}"] = dict(
+                        timesteps=full[t_start * sched.order:], start_index=t_start)
+    tensors = {}
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.randn(1, 4, 8, 8, generator=g)
+    image_latent = torch.randn(1, 4, 8, 8, generator=g) * 0.5
+    tensors["initial_noise"] = x0
+    tensors["image_latent"] = image_latent
+    for case, kind, overrides, kwargs, seed in LOOP_CASES:
+        config = dict(SD_SCHEDULE, **overrides)
+        for mode, strength in (("txt2img", 1.0), ("img2img", 0.6)):
+            sched = SCHEDULERS[kind](**config)
+            sched.set_timesteps(20)
+            ts = sched.timesteps
+            start = 0
+            if mode == "txt2img":
+                x = x0 * sched.init_noise_sigma
+            else:
+                start = 20 - min(int(20 * strength), 20)
+                ts = sched.timesteps[start:]
+                if hasattr(sched, "set_begin_index"):
+                    sched.set_begin_index(start)
+                x = sched.add_noise(image_latent, x0, ts[:1])
+            tensors[f"{case}_{mode}_start"] = x.clone()
+            gen = torch.Generator().manual_seed(seed) if seed is not None else None
+            for i, t in enumerate(ts):
+                model_in = sched.scale_model_input(x, t)
+                eps = fake_model(model_in, t)
+                x = sched.step(eps, t, x, generator=gen, **kwargs).prev_sample
+                tensors[f"{case}_{mode}_step{i}"] = x.clone()
+            timesteps[f"loop_{case}_{mode}"] = dict(timesteps=ts.tolist(), start_index=start,
+                                                   config=config, kind=kind, eta=kwargs.get("eta", 0.0), seed=seed,
+                                                   init_noise_sigma=float(sched.init_noise_sigma))
+    for kind, cls in SCHEDULERS.items():
+        for schedule in ("linear", "scaled_linear", "squaredcos_cap_v2"):
+            sched = cls(num_train_timesteps=1000, beta_schedule=schedule)
+            tensors[f"alphas_cumprod_{kind}_{schedule}"] = sched.alphas_cumprod.clone()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "schedulers.safetensors"))
+    with open(os.path.join(ROOT, "schedulers.json"), "w") as f:
+        json.dump(timesteps, f, indent=0, sort_keys=True)
 
 
 def main():
@@ -113,6 +214,10 @@ def main():
     for name, cfg in VAES.items():
         if args.only in (None, name):
             make_vae(name, cfg)
+    if args.only in (None, "rng"):
+        make_rng()
+    if args.only in (None, "schedulers"):
+        make_schedulers()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
     print(f"fixtures: {total / 1e6:.2f} MB under {os.path.normpath(ROOT)}")
 

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 @testable import Models
 import SafeTensors
+import Schedulers
 import Tensors
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -46,5 +47,10 @@ func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String, tolerance
         try expectClose(dist.logVariance, try nhwc(io.tensor("logvar")), "\(variant) encode logvar")
         let decoded = try vae.decode(try nhwc(io.tensor("latent")))
         try expectClose(decoded, try nhwc(io.tensor("decoded")), "\(variant) decode")
+        // latent_dist.sample(generator=torch.Generator("cpu").manual_seed(7))
+        var generator = TorchGenerator(seed: 7)
+        let s = dist.mean.shape
+        let noise = try generator.randnChannelsLast(batch: s[0], channels: s[3], height: s[1], width: s[2])
+        try expectClose(try dist.sample(noise: noise), try nhwc(io.tensor("sample_seed7")), "\(variant) seeded sample")
     }
 }

@@ -1,0 +1,108 @@
+// The sampling-loop interface shared by DDPM, DDIM, Euler and DPM-Solver++.
+//
+// A scheduler is an immutable value made for one number of inference steps. Its step maths is
+// pure: the sample, the model output, the step index, the caller's generator and an explicit
+// state (the multistep history) go in, the previous sample comes out; nothing is global.
+// Steps are addressed by index into `timesteps` (diffusers' step_index), which also covers
+// img2img, where the loop starts at `startIndex(strength:)`.
+
+import Tensors
+
+public protocol Scheduler: Sendable {
+    /// The timestep fed to the model at each step (integers for DDPM/DDIM/DPM-Solver++,
+    /// possibly fractional for Euler).
+    var timesteps: [Float] { get }
+    /// Standard deviation of the initial noise for text-to-image.
+    var initialNoiseSigma: Float { get }
+    /// The model input at step `index` (scale_model_input).
+    func scaleModelInput(_ sample: Tensor, stepIndex index: Int) throws -> Tensor
+    /// One denoising step from `timesteps[index]`.
+    func step(modelOutput: Tensor, stepIndex index: Int, sample: Tensor, state: inout SchedulerState,
+              generator: inout TorchGenerator) throws -> Tensor
+    /// Noises a clean latent to the noise level of step `index` (img2img's add_noise).
+    func addNoise(_ original: Tensor, noise: Tensor, stepIndex index: Int) throws -> Tensor
+}
+
+/// History a multistep scheduler carries between steps; start each loop with a fresh value.
+public struct SchedulerState: Sendable {
+    public var modelOutputs: [Tensor] = []
+    public var lowerOrderCount = 0
+    public init() {}
+}
+
+/// The schedulers stylediff implements.
+public enum SchedulerKind: String, CaseIterable, Sendable {
+    case ddim, ddpm, euler, dpmpp
+
+    /// A scheduler of this kind for `steps` inference steps.
+    public func make(_ configuration: SchedulerConfiguration, steps: Int, eta: Float = 0) throws -> any Scheduler {
+        switch self {
+        case .ddim: return try DDIMScheduler(configuration, steps: steps, eta: eta)
+        case .ddpm: return try DDPMScheduler(configuration, steps: steps)
+        case .euler: return try EulerDiscreteScheduler(configuration, steps: steps)
+        case .dpmpp: return try DPMSolverMultistepScheduler(configuration, steps: steps)
+        }
+    }
+}
+
+extension Scheduler {
+    /// img2img (diffusers StableDiffusionImg2ImgPipeline.get_timesteps): the first step index
+    /// kept for `strength` in (0, 1]: steps - min(Int(steps * strength), steps).
+    public func startIndex(strength: Double) throws -> Int {
+        guard strength > 0, strength <= 1 else { throw SchedulerError.invalidArgument("strength \(strength) must be in (0, 1]") }
+        let n = timesteps.count
+        let kept = min(Int(Double(n) * strength), n)
+        guard kept > 0 else {
+            throw SchedulerError.invalidArgument("strength \(strength) keeps no step out of \(n); raise the strength or the step count")
+        }
+        return max(n - kept, 0)
+    }
+
+    func checkIndex(_ index: Int) throws {
+        guard index >= 0, index < timesteps.count else {
+            throw SchedulerError.invalidArgument("step index \(index) outside 0..<\(timesteps.count)")
+        }
+    }
+}
+
+/// Timesteps for leading / linspace / trailing spacing as diffusers' DDPM and DDIM compute them.
+func discreteTimesteps(spacing: String, steps: Int, trainSteps: Int, offset: Int) throws -> [Int] {
+    guard steps >= 1, steps <= trainSteps else {
+        throw SchedulerError.invalidArgument("\(steps) inference steps; must be 1...\(trainSteps)")
+    }
+    switch spacing {
+    case "linspace":
+        return NumPy.linspace(0, Double(trainSteps - 1), steps).map { Int(NumPy.round($0)) }.reversed()
+    case "leading":
+        let ratio = trainSteps / steps
+        return (0..<steps).map { $0 * ratio + offset }.reversed()
+    default:
+        let ratio = Double(trainSteps) / Double(steps)
+        return NumPy.arange(Double(trainSteps), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
+    }
+}
+
+/// out[i] = f(a[i], b[i]) for two same-shaped tensors.
+func combine(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
+    guard a.shape == b.shape else { throw SchedulerError.invalidArgument("shapes \(a.shape) and \(b.shape) differ") }
+    var out = Tensor(zeros: a.shape)
+    let pa = a.pointer, pb = b.pointer, o = out.mutablePointer()
+    for i in 0..<a.count { o[i] = f(pa[i], pb[i]) }
+    return out
+}
+
+/// out[i] = f(a[i]).
+func transform(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
+    var out = Tensor(zeros: a.shape)
+    let pa = a.pointer, o = out.mutablePointer()
+    for i in 0..<a.count { o[i] = f(pa[i]) }
+    return out
+}
+
+/// Noise in torch's order for a channels-last sample [N, H, W, C].
+func noiseLike(_ sample: Tensor, _ generator: inout TorchGenerator) throws -> Tensor {
+    guard sample.rank == 4 else {
+        return try Tensor(shape: sample.shape, values: generator.randn(count: sample.count))
+    }
+    return try generator.randnChannelsLast(batch: sample.shape[0], channels: sample.shape[3], height: sample.shape[1], width: sample.shape[2])
+}
