@@ -9,7 +9,7 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, rng, schedulers)
 """
 import argparse
 import json
@@ -103,6 +103,24 @@ def make_vae(name, cfg):
     io = {"image": image, "mean": dist.mean, "logvar": dist.logvar, "latent": latent, "decoded": decoded,
           "sample_seed7": sampled}
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(folder, "io.safetensors"))
+
+
+def make_clip():
+    """A tiny random CLIPTextModel (quick_gelu) and its last_hidden_state for two id rows."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+    torch.manual_seed(8)
+    cfg = CLIPTextConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=16, hidden_act="quick_gelu",
+                         pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    model = CLIPTextModel(cfg).eval()
+    randomise_norms(model, 9)
+    folder = os.path.join(ROOT, "clip_text")
+    model.save_pretrained(folder, safe_serialization=True)
+    ids = torch.tensor([[1, 5, 17, 99, 2, 0, 0, 0, 0, 0, 0, 0], [1, 42, 43, 44, 45, 46, 47, 2, 0, 0, 0, 0]])
+    with torch.no_grad():
+        out = model(input_ids=ids).last_hidden_state
+    save_file({"input_ids": ids.to(torch.float32), "last_hidden_state": out.contiguous()},
+              os.path.join(folder, "io.safetensors"))
 
 
 RNG_SEEDS = [0, 1, 42, 123456789, 2**32 + 7]
@@ -214,6 +232,8 @@ def main():
     for name, cfg in VAES.items():
         if args.only in (None, name):
             make_vae(name, cfg)
+    if args.only in (None, "clip_text"):
+        make_clip()
     if args.only in (None, "rng"):
         make_rng()
     if args.only in (None, "schedulers"):

@@ -76,15 +76,16 @@ public enum Reference {
     }
 
     /// Multi-head attention straight from the definition.
-    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int) -> Tensor {
+    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, causal: Bool = false) -> Tensor {
         let (b, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
         let lk = k.shape[1], d = width / heads
         let scale = 1 / Double(d).squareRoot()
         var out = Tensor(zeros: q.shape)
         let o = out.mutablePointer(), qp = q.pointer, kp = k.pointer, vp = v.pointer
         for bi in 0..<b { for h in 0..<heads { for i in 0..<lq {
-            var scores = [Double](repeating: 0, count: lk)
-            for j in 0..<lk {
+            let visible = causal ? min(lk, i + 1) : lk
+            var scores = [Double](repeating: 0, count: visible)
+            for j in 0..<visible {
                 var s = 0.0
                 for t in 0..<d { s += Double(qp[(bi * lq + i) * width + h * d + t]) * Double(kp[(bi * lk + j) * width + h * d + t]) }
                 scores[j] = s * scale
@@ -94,7 +95,7 @@ public enum Reference {
             let total = e.reduce(0, +)
             for t in 0..<d {
                 var acc = 0.0
-                for j in 0..<lk { acc += e[j] / total * Double(vp[(bi * lk + j) * width + h * d + t]) }
+                for j in 0..<visible { acc += e[j] / total * Double(vp[(bi * lk + j) * width + h * d + t]) }
                 o[(bi * lq + i) * width + h * d + t] = Float(acc)
             }
         } } }

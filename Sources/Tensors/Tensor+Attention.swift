@@ -3,13 +3,16 @@
 
 extension Tensor {
     /// q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]; softmax(q k^T * scale) v per head,
-    /// scale defaulting to 1/sqrt(D). Work items are (batch, head, block of 64 query rows),
-    /// each computed by one thread, so results do not depend on the thread count.
-    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float? = nil) throws -> Tensor {
-        try Profiler.measure("attention (QK^T, softmax, PV)") { try attentionUnprofiled(query: q, key: k, value: v, heads: heads, scale: scale) }
+    /// scale defaulting to 1/sqrt(D). With `causal`, query i attends to keys 0...i only (CLIP's
+    /// text encoder). Work items are (batch, head, block of 64 query rows), each computed by
+    /// one thread, so results do not depend on the thread count.
+    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float? = nil, causal: Bool = false) throws -> Tensor {
+        try Profiler.measure("attention (QK^T, softmax, PV)") {
+            try attentionUnprofiled(query: q, key: k, value: v, heads: heads, scale: scale, causal: causal)
+        }
     }
 
-    static func attentionUnprofiled(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float?) throws -> Tensor {
+    static func attentionUnprofiled(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float?, causal: Bool) throws -> Tensor {
         guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape == v.shape,
               q.shape[0] == k.shape[0], q.shape[2] == k.shape[2] else {
             throw TensorError.shapeMismatch("attention: q \(q.shape), k \(k.shape), v \(v.shape)")
@@ -37,6 +40,11 @@ extension Tensor {
                 GEMM.single(m: rows, n: lk, k: d, a: qBase, lda: width, transposeA: false,
                             b: kBase, ldb: width, transposeB: true,
                             c: scores, ldc: lk, alpha: s, beta: 0)
+                if causal {
+                    for r in 0..<rows where r0 + r + 1 < lk {
+                        (scores + r * lk + r0 + r + 1).update(repeating: -.infinity, count: lk - (r0 + r + 1))
+                    }
+                }
                 for r in 0..<rows { softmaxRow(scores + r * lk, lk) }
                 GEMM.single(m: rows, n: d, k: lk, a: scores, lda: lk, transposeA: false,
                             b: vBase, ldb: width, transposeB: false,

@@ -72,6 +72,20 @@ extension Tensor {
         return out
     }
 
+    /// Embedding lookup: rows `ids` of a table [V, D] -> [ids.count, D]; an id outside 0..<V
+    /// is an error.
+    public func gatherRows(_ ids: [Int32]) throws -> Tensor {
+        guard rank == 2 else { throw TensorError.invalidShape("gatherRows needs a [V, D] table, got \(shape)") }
+        let (v, d) = (shape[0], shape[1])
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= v }) {
+            throw TensorError.invalidArgument("id \(bad) outside the table of \(v) rows")
+        }
+        var out = Tensor(uninitialized: [ids.count, d])
+        let dst = out.mutablePointer()
+        for (r, id) in ids.enumerated() { (dst + r * d).update(from: pointer + Int(id) * d, count: d) }
+        return out
+    }
+
     /// Rows `range` of the first axis, copied.
     public func slicingFirstAxis(_ range: Range<Int>) throws -> Tensor {
         guard rank >= 1, range.lowerBound >= 0, range.upperBound <= shape[0] else {

@@ -113,6 +113,27 @@ import Testing
         #expect(err <= Self.tolerance, "attention b\(batch) lq\(lq) lk\(lk) w\(width) h\(heads): max error \(err)")
     }
 
+    @Test(arguments: [(1, 5, 5, 8, 1), (2, 77, 77, 64, 4), (2, 70, 70, 12, 3)])
+    func causalAttentionMatchesReference(batch: Int, lq: Int, lk: Int, width: Int, heads: Int) throws {
+        let q = randomTensor([batch, lq, width], seed: 43, range: -2...2)
+        let k = randomTensor([batch, lk, width], seed: 44, range: -2...2)
+        let v = randomTensor([batch, lk, width], seed: 45)
+        let fast = try Tensor.attention(query: q, key: k, value: v, heads: heads, causal: true)
+        let slow = Reference.attention(query: q, key: k, value: v, heads: heads, causal: true)
+        #expect(try relativeError(fast, slow) <= Self.tolerance)
+        // The first query sees only the first key: its output is v[0].
+        #expect(abs(fast.pointer[0] - v.pointer[0]) <= 1e-6)
+    }
+
+    @Test func gatherRowsLooksUpAndChecksIds() throws {
+        let table = randomTensor([5, 3], seed: 46)
+        let rows = try table.gatherRows([4, 0, 4])
+        #expect(rows.shape == [3, 3])
+        #expect(Array(rows.scalars[0..<3]) == Array(table.scalars[12..<15]))
+        #expect(throws: TensorError.self) { try table.gatherRows([5]) }
+        #expect(throws: TensorError.self) { try table.gatherRows([-1]) }
+    }
+
     @Test func attentionRejectsBadHeads() {
         let q = randomTensor([1, 4, 10], seed: 1)
         #expect(throws: TensorError.self) { try Tensor.attention(query: q, key: q, value: q, heads: 3) }
