@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--export", help="write the EMA model here (diffusers layout) at the end")
+    ap.add_argument("--export-only", action="store_true", help="export the checkpoint without training")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -109,7 +110,7 @@ def main():
         os.replace(tmp, args.ckpt)
 
     start, last_save, last_log = time.time(), time.time(), time.time()
-    session_budget = args.minutes * 60
+    session_budget = 0 if args.export_only else args.minutes * 60
     model.train()
     while time.time() - start < session_budget:
         idx = torch.randint(0, len(train), (args.batch,))
@@ -141,8 +142,9 @@ def main():
                   f"trained {elapsed / 60:.1f} min", flush=True)
         if now - last_save > args.save_minutes * 60:
             save(); last_save = now
-    elapsed += time.time() - last_log
-    save()
+    if not args.export_only:
+        elapsed += time.time() - last_log
+        save()
     p = psnr(ema, held)
     std, per_channel, mean = latent_stats(ema, train)
     print(f"final step {step} heldout PSNR {p:.2f} dB; latent std {std:.3f} "

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Stage 2 of the default model: tokenizer, text encoder, style encoder and UNet with decoupled
+style cross-attention (IP-Adapter), trained jointly on latents of the frozen stage-1 VAE.
+
+  python3 tools/train_model.py prepare --data D --vae V --work W     # tokenizer + cached latents
+  python3 tools/train_model.py train --work W --minutes 120          # resumes from W/ckpt.pt
+  python3 tools/train_model.py export --work W --vae V --out Weights/default
+
+Architecture (sized for CPU training, ../shared/TRAINING.md):
+- tokenizer: SentencePiece unigram (vocab 1024, pad 0, unk 1, eos 2, no bos) trained on the
+  prompt corpus; prompts are encoded, an eos appended, cut/padded to 16 ids.
+- text encoder: transformers CLIPTextModel (hidden 128, 3 layers, 4 heads, quick_gelu).
+- style encoder: StyleEncoder below, a small strided CNN on the 64x64 reference image giving a
+  256-d embedding, then diffusers' ImageProjection to 4 style tokens of width 128.
+- UNet: diffusers UNet2DConditionModel, 16x16x4 latent, channels (64, 128, 128); every
+  cross-attention uses IPAdapterAttnProcessor2_0, i.e. out = attn(q, text) + scale * attn(q, style)
+  with separate to_k_ip / to_v_ip projections, so style strength is a number at inference.
+Training teaches style, not content: the style reference is another content drawn in the same
+style. Text and style are dropped at random (classifier-free guidance); text names the style
+in about half of the samples, so style can come from text, an image, or both.
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+MAX_TOKENS = 16
+STYLE_TOKENS = 4
+CROSS_DIM = 128
+EMBED_DIM = 256
+SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+UNET_CONFIG = dict(
+    sample_size=16, in_channels=4, out_channels=4, block_out_channels=(64, 128, 128), layers_per_block=1,
+    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    cross_attention_dim=CROSS_DIM, attention_head_dim=4, norm_num_groups=32)
+TEXT_CONFIG = dict(hidden_size=CROSS_DIM, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4,
+                   max_position_embeddings=MAX_TOKENS, hidden_act="quick_gelu", pad_token_id=0, bos_token_id=2,
+                   eos_token_id=2)
+STYLE_CONFIG = dict(channels=[32, 64, 128, 128], groups=8, embed_dim=EMBED_DIM, tokens=STYLE_TOKENS,
+                    cross_attention_dim=CROSS_DIM)
+
+
+class StyleEncoder(nn.Module):
+    """64x64 RGB in [-1, 1] -> STYLE_TOKENS tokens [B, T, CROSS_DIM]. Four stride-2 3x3 convs,
+    each followed by GroupNorm and SiLU, mean and max pooled (256-d), then diffusers'
+    ImageProjection (linear to T x width, LayerNorm). A zero embedding means 'no style image'."""
+
+    def __init__(self, channels, groups, embed_dim, tokens, cross_attention_dim):
+        super().__init__()
+        from diffusers.models.embeddings import ImageProjection
+        layers, cin = [], 3
+        for c in channels:
+            layers += [nn.Conv2d(cin, c, 3, stride=2, padding=1), nn.GroupNorm(groups, c), nn.SiLU()]
+            cin = c
+        self.convs = nn.Sequential(*layers)
+        self.pool_proj = nn.Linear(2 * cin, embed_dim)
+        self.image_proj = ImageProjection(image_embed_dim=embed_dim, cross_attention_dim=cross_attention_dim,
+                                          num_image_text_embeds=tokens)
+
+    def embed(self, x):
+        h = self.convs(x)
+        return self.pool_proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
+
+    def forward(self, x):
+        return self.image_proj(self.embed(x))
+
+
+def make_unet():
+    from diffusers import UNet2DConditionModel
+    from diffusers.models.attention_processor import AttnProcessor2_0, IPAdapterAttnProcessor2_0
+    unet = UNet2DConditionModel(**UNET_CONFIG)
+    procs = {}
+    for name in unet.attn_processors.keys():
+        if name.endswith("attn2.processor"):
+            block = name.split(".")[0]
+            if block == "mid_block":
+                hidden = unet.config.block_out_channels[-1]
+            elif block == "up_blocks":
+                hidden = list(reversed(unet.config.block_out_channels))[int(name.split(".")[1])]
+            else:
+                hidden = unet.config.block_out_channels[int(name.split(".")[1])]
+            procs[name] = IPAdapterAttnProcessor2_0(hidden_size=hidden, cross_attention_dim=CROSS_DIM,
+                                                    num_tokens=(STYLE_TOKENS,), scale=1.0)
+        else:
+            procs[name] = AttnProcessor2_0()
+    unet.set_attn_processor(procs)
+    return unet
+
+
+def set_style_scale(unet, scale):
+    for p in unet.attn_processors.values():
+        if hasattr(p, "to_k_ip"):
+            p.scale = [scale]
+
+
+def unet_forward(unet, latents, t, text, style_tokens):
+    return unet(latents, t, encoder_hidden_states=(text, [style_tokens])).sample
+
+
+class Models(nn.Module):
+    def __init__(self, vocab):
+        super().__init__()
+        from transformers import CLIPTextConfig, CLIPTextModel
+        self.text = CLIPTextModel(CLIPTextConfig(vocab_size=vocab, **TEXT_CONFIG))
+        self.style = StyleEncoder(**STYLE_CONFIG)
+        self.unet = make_unet()
+
+
+def tokenize(sp, prompts):
+    ids = torch.zeros(len(prompts), MAX_TOKENS, dtype=torch.long)
+    for i, p in enumerate(prompts):
+        row = (sp.encode(p) if p else [])[: MAX_TOKENS - 1] + [2]
+        ids[i, : len(row)] = torch.tensor(row)
+    return ids
+
+
+def strip_style(prompt):
+    return prompt.rsplit(",", 1)[0] if prompt.endswith(" style") else prompt
+
+
+# ----------------------------------------------------------------------------- prepare
+
+def prepare(args):
+    import sentencepiece as spm
+    from diffusers import AutoencoderKL
+    spm.set_random_generator_seed(0)
+    os.makedirs(args.work, exist_ok=True)
+    corpus = os.path.join(args.data, "prompts.txt")
+    extra = os.path.join(args.work, "corpus.txt")
+    with open(corpus) as f, open(extra, "w") as g:
+        lines = [l.strip() for l in f if l.strip()]
+        for l in lines:  # the corpus also holds the style-less forms used in training
+            g.write(l + "\n" + strip_style(l) + "\n")
+    spm.SentencePieceTrainer.train(input=extra, model_prefix=os.path.join(args.work, "tokenizer"), vocab_size=1024,
+                                   model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=-1,
+                                   eos_id=2, normalization_rule_name="identity", num_threads=1, minloglevel=2)
+    recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
+    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
+    images = torch.from_numpy(np.stack([np.asarray(Image.open(os.path.join(args.data, r["file"])).convert("RGB"))
+                                        for r in recs])).permute(0, 3, 1, 2).contiguous()
+    latents = []
+    with torch.no_grad():
+        for i in range(0, len(images), 128):
+            x = images[i:i + 128].float() / 127.5 - 1
+            latents.append(vae.encode(x).latent_dist.mean * vae.config.scaling_factor)
+    torch.save(dict(records=recs, images=images, latents=torch.cat(latents), scaling_factor=vae.config.scaling_factor),
+               os.path.join(args.work, "cache.pt"))
+    print(f"cached {len(recs)} latents, latent std {torch.cat(latents).std():.3f}")
+
+
+# ----------------------------------------------------------------------------- train
+
+def train(args):
+    import sentencepiece as spm
+    from diffusers import DDPMScheduler
+    torch.set_num_threads(args.threads)
+    cache = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
+    recs, images, latents = cache["records"], cache["images"], cache["latents"]
+    train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
+    by_style = {}
+    for i in train_idx:
+        by_style.setdefault(recs[i]["style"], []).append(i)
+    models = Models(sp.get_piece_size())
+    ema = copy.deepcopy(models).requires_grad_(False)
+    opt = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
+    sched = DDPMScheduler(**SCHEDULE)
+    alphas = sched.alphas_cumprod
+    ckpt = os.path.join(args.work, "ckpt.pt")
+    step, elapsed = 0, 0.0
+    if os.path.exists(ckpt):
+        s = torch.load(ckpt, weights_only=False)
+        models.load_state_dict(s["models"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
+        step, elapsed = s["step"], s["elapsed"]
+        random.setstate(s["py_rng"]); torch.set_rng_state(s["rng"])
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
+    else:
+        random.seed(args.seed); torch.manual_seed(args.seed)
+    params = sum(p.numel() for p in models.parameters())
+    print(f"parameters: {params / 1e6:.2f} M (unet {sum(p.numel() for p in models.unet.parameters()) / 1e6:.2f} M)", flush=True)
+
+    def save():
+        tmp = ckpt + ".tmp"
+        torch.save(dict(models=models.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
+                        elapsed=elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(args)), tmp)
+        os.replace(tmp, ckpt)
+
+    start = last = last_save = time.time()
+    losses = []
+    while time.time() - start < args.minutes * 60:
+        idx = random.sample(train_idx, args.batch)
+        prompts, refs = [], []
+        for i in idx:
+            r = recs[i]
+            u = random.random()
+            prompts.append("" if u < 0.1 else strip_style(r["prompt"]) if u < 0.55 else r["prompt"])
+            others = [j for j in random.sample(by_style[r["style"]], min(8, len(by_style[r["style"]])))
+                      if recs[j]["content"] != r["content"]]
+            refs.append(others[0] if others else i)
+        x0 = latents[idx]
+        ref_images = images[refs].float() / 127.5 - 1
+        drop_style = (torch.rand(args.batch) < 0.15).float()[:, None]
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, 1000, (args.batch,))
+        a = alphas[t][:, None, None, None]
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        text = models.text(input_ids=tokenize(sp, prompts)).last_hidden_state
+        style_embed = models.style.embed(ref_images) * (1 - drop_style)
+        style_tokens = models.style.image_proj(style_embed)
+        pred = unet_forward(models.unet, xt, t, text, style_tokens)
+        loss = F.mse_loss(pred, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
+        opt.step()
+        with torch.no_grad():
+            d = min(0.999, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), models.parameters()):
+                pe.lerp_(pm, 1 - d)
+        step += 1
+        losses.append(loss.item())
+        now = time.time()
+        if now - last > 120:
+            elapsed += now - last
+            last = now
+            print(f"step {step} loss {np.mean(losses[-100:]):.4f} trained {elapsed / 60:.1f} min "
+                  f"({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)", flush=True)
+        if now - last_save > args.save_minutes * 60:
+            save(); last_save = now
+    elapsed += time.time() - last
+    save()
+    print(f"stopped at step {step}, {elapsed / 60:.1f} min trained in all", flush=True)
+
+
+# ----------------------------------------------------------------------------- export
+
+def export(args):
+    """Writes the EMA weights in diffusers layout (fp16) plus tokenizer, scheduler, recipe."""
+    import shutil
+    import sentencepiece as spm
+    from diffusers import AutoencoderKL, DDIMScheduler
+    from safetensors.torch import save_file
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
+    s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False)
+    models = Models(sp.get_piece_size())
+    models.load_state_dict(s["ema"])
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    models.text.to(torch.float16).save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
+    # The UNet without its IP-Adapter processors (plain diffusers), the style branch separately.
+    unet = models.unet
+    # IP-Adapter file layout (what diffusers' load_ip_adapter reads): image_proj.{proj,norm}.*,
+    # ip_adapter.{1 + 2n}.to_{k,v}_ip.weight for the n-th cross-attention in processor order.
+    ip_state = {}
+    n = 0
+    for name, proc in unet.attn_processors.items():
+        if hasattr(proc, "to_k_ip"):
+            ip_state[f"ip_adapter.{1 + 2 * n}.to_k_ip.weight"] = proc.to_k_ip[0].weight.detach().half().contiguous()
+            ip_state[f"ip_adapter.{1 + 2 * n}.to_v_ip.weight"] = proc.to_v_ip[0].weight.detach().half().contiguous()
+            n += 1
+    for k, v in models.style.image_proj.state_dict().items():
+        ip_state["image_proj." + k.replace("image_embeds.", "proj.")] = v.half().contiguous()
+    from diffusers import UNet2DConditionModel
+    plain = UNet2DConditionModel(**UNET_CONFIG)
+    missing, unexpected = plain.load_state_dict({k: v for k, v in unet.state_dict().items() if "processor" not in k}, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    plain.to(torch.float16).save_pretrained(os.path.join(out, "unet"), safe_serialization=True)
+    os.makedirs(os.path.join(out, "ip_adapter"), exist_ok=True)
+    save_file(ip_state, os.path.join(out, "ip_adapter", "ip_adapter.safetensors"))
+    check_diffusers_loads(models, out)
+    style_state = {k: v.half().contiguous() for k, v in models.style.state_dict().items() if not k.startswith("image_proj.")}
+    os.makedirs(os.path.join(out, "style_encoder"), exist_ok=True)
+    save_file(style_state, os.path.join(out, "style_encoder", "model.safetensors"))
+    with open(os.path.join(out, "style_encoder", "config.json"), "w") as f:
+        json.dump(dict(_class_name="StyleEncoder", **STYLE_CONFIG), f, indent=2)
+    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
+    vae.to(torch.float16).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+    DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1).save_pretrained(os.path.join(out, "scheduler"))
+    os.makedirs(os.path.join(out, "tokenizer"), exist_ok=True)
+    shutil.copy(os.path.join(args.work, "tokenizer.model"), os.path.join(out, "tokenizer", "tokenizer.model"))
+    with open(os.path.join(out, "tokenizer", "tokenizer_config.json"), "w") as f:
+        json.dump(dict(max_length=MAX_TOKENS, pad_id=0, unk_id=1, eos_id=2, bos_id=None,
+                       rule="encode, append eos, cut to max_length keeping the eos, pad with pad_id"), f, indent=2)
+    print(f"exported step {s['step']} to {out}")
+
+
+def check_diffusers_loads(models, out):
+    """Loads the exported UNet and IP-Adapter with diffusers' own loader and compares its
+    noise prediction with the trained model's (both fp32 on the fp16 weights)."""
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import load_file
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(out, "unet"), torch_dtype=torch.float32)
+    ip = load_file(os.path.join(out, "ip_adapter", "ip_adapter.safetensors"))
+    state = {"image_proj": {k[len("image_proj."):]: v.float() for k, v in ip.items() if k.startswith("image_proj.")},
+             "ip_adapter": {k[len("ip_adapter."):]: v.float() for k, v in ip.items() if k.startswith("ip_adapter.")}}
+    unet._load_ip_adapter_weights([state])
+    reference = copy.deepcopy(models).half().float()
+    g = torch.Generator().manual_seed(0)
+    x, text = torch.randn(2, 4, 16, 16, generator=g), torch.randn(2, MAX_TOKENS, CROSS_DIM, generator=g)
+    embed = torch.randn(2, EMBED_DIM, generator=g)
+    with torch.no_grad():
+        ours = unet_forward(reference.unet, x, torch.tensor([500, 20]), text, reference.style.image_proj(embed))
+        theirs = unet(x, torch.tensor([500, 20]), encoder_hidden_states=text,
+                      added_cond_kwargs={"image_embeds": [embed[:, None, :]]}).sample
+    diff = (ours - theirs).abs().max().item()
+    assert diff < 1e-4, f"diffusers' load_ip_adapter path differs by {diff}"
+    print(f"diffusers loads the exported UNet + IP-Adapter: max difference {diff:.2e}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=["prepare", "train", "export"])
+    ap.add_argument("--data")
+    ap.add_argument("--vae")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--minutes", type=float, default=120)
+    ap.add_argument("--save-minutes", type=float, default=10)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    {"prepare": prepare, "train": train, "export": export}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
