@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Schedulers", targets: ["Schedulers"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
         .executable(name: "stylediff-bench", targets: ["StyleDiffBench"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         .target(name: "TextTokenizer", dependencies: ["CSentencePiece"]),
         .target(name: "Models", dependencies: ["Tensors", "SafeTensors"]),
         .target(name: "Schedulers", dependencies: ["Tensors"]),
+        .target(name: "Pipeline", dependencies: ["Tensors", "Models", "Schedulers", "TextTokenizer", "PNGIO"]),
 
         // MARK: Executables
         .executableTarget(
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors", "Schedulers"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
         .testTarget(

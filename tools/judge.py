@@ -168,7 +168,8 @@ def main():
     ap.add_argument("command", choices=["train", "report"])
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--minutes", type=float, default=6, help="per judge")
+    ap.add_argument("--minutes", type=float, default=15, help="style judge training time")
+    ap.add_argument("--content-minutes", type=float, default=10, help="content embedder training time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
@@ -176,7 +177,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     if args.command == "train":
         train_judge(args.data, args.out, args.minutes, args.seed)
-        train_content(args.data, args.out, args.minutes, args.seed)
+        train_content(args.data, args.out, args.content_minutes, args.seed)
     report(args.data, args.out)
 
 

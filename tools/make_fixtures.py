@@ -9,11 +9,12 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, rng, schedulers)
 """
 import argparse
 import json
 import os
+import shutil
 import shutil
 
 import torch
@@ -26,7 +27,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "
 UNETS = {
     # attention_head_dim as int, conv projection, 1 layer per block, cross-attn mid block.
     "unet_conv_int": dict(
-        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(32, 64),
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(24, 48),
         layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=24,
         attention_head_dim=4, norm_num_groups=8, use_linear_projection=False),
@@ -121,6 +122,82 @@ def make_clip():
         out = model(input_ids=ids).last_hidden_state
     save_file({"input_ids": ids.to(torch.float32), "last_hidden_state": out.contiguous()},
               os.path.join(folder, "io.safetensors"))
+
+
+def make_pipeline():
+    """A tiny random model in the default layout (tools/train_model.py export) and reference
+    sampler outputs (tools/sample.py) for txt2img, image style, slerp blend and img2img."""
+    import sys
+    import tempfile
+    import numpy as np
+    import sentencepiece as spm
+    from PIL import Image
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sample
+    import train_model
+    folder = os.path.join(ROOT, "pipeline")
+    model_dir = os.path.join(folder, "model")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    corpus = os.path.join(ROOT, "..", "TextTokenizerTests", "Fixtures", "corpus.txt")
+    with tempfile.TemporaryDirectory() as tmp:
+        spm.set_random_generator_seed(0)
+        spm.SentencePieceTrainer.train(input=corpus, model_prefix=os.path.join(tmp, "tok"), vocab_size=120,
+                                       model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=-1,
+                                       eos_id=2, normalization_rule_name="identity", num_threads=1, minloglevel=2)
+        torch.manual_seed(10)
+        models = train_model.Models(
+            120,
+            unet_config=dict(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+                             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
+                             attention_head_dim=4, norm_num_groups=8),
+            text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             max_position_embeddings=12, hidden_act="quick_gelu", pad_token_id=0, bos_token_id=2,
+                             eos_token_id=2),
+            style_config=dict(channels=[8, 16], groups=4, embed_dim=32, tokens=4, cross_attention_dim=32)).eval()
+        randomise_norms(models, 11)
+        with torch.no_grad():  # the IP projections start at zero in diffusers; make them matter
+            for p in models.unet.attn_processors.values():
+                if hasattr(p, "to_k_ip"):
+                    p.to_k_ip[0].weight.normal_(0, 0.2); p.to_v_ip[0].weight.normal_(0, 0.2)
+        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16, 16),
+                            down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                            layers_per_block=1, norm_num_groups=4, sample_size=64, scaling_factor=0.8).eval()
+        randomise_norms(vae, 12)
+        train_model.export_models(models, vae, os.path.join(tmp, "tok.model"), model_dir)
+    g = torch.Generator().manual_seed(13)
+    inputs = {}
+    for name in ("style_a", "style_b", "init"):
+        arr = (torch.rand(64, 64, 3, generator=g) * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(arr).save(os.path.join(folder, name + ".png"))
+        inputs[name] = Image.open(os.path.join(folder, name + ".png"))
+    pipe = sample.ReferencePipeline(model_dir)
+    cases = {
+        "txt2img": dict(prompt="folder icon, papirus style", seed=1),
+        "image_style": dict(prompt="folder icon", style_images=["style_a"], style_strength=0.8, seed=2),
+        "blend_slerp": dict(prompt="heart emoji", style_images=["style_a", "style_b"], style_weights=[1.0, 3.0],
+                            blend="slerp", seed=3),
+        "blend_linear_dpmpp": dict(prompt="star", style_images=["style_a", "style_b"], style_weights=[2.0, 1.0],
+                                   scheduler="dpmpp", seed=6),
+        "img2img": dict(prompt="folder icon, breeze style", init_image="init", strength=0.6, seed=4),
+        "img2img_style_euler": dict(prompt="icon", negative="blurry", style_images=["style_b"], init_image="init",
+                                    strength=0.5, scheduler="euler", guidance=3.0, seed=5),
+        "ddpm": dict(prompt="folder icon, tango style", scheduler="ddpm", seed=7),
+        "ddim_eta": dict(prompt="folder icon, tango style", scheduler="ddim", eta=0.5, seed=8),
+    }
+    tensors = {}
+    for name, c in cases.items():
+        kw = dict(c)
+        kw["style_images"] = [inputs[k] for k in c.get("style_images", [])]
+        if "init_image" in c:
+            kw["init_image"] = inputs[c["init_image"]]
+        image, latents = pipe(**kw, return_latents=True)
+        image.save(os.path.join(folder, name + ".png"))
+        tensors[name + "_latents"] = latents.contiguous()
+    save_file(tensors, os.path.join(folder, "latents.safetensors"))
+    with open(os.path.join(folder, "cases.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
 
 
 RNG_SEEDS = [0, 1, 42, 123456789, 2**32 + 7]
@@ -234,6 +311,8 @@ def main():
             make_vae(name, cfg)
     if args.only in (None, "clip_text"):
         make_clip()
+    if args.only in (None, "pipeline"):
+        make_pipeline()
     if args.only in (None, "rng"):
         make_rng()
     if args.only in (None, "schedulers"):

@@ -75,10 +75,11 @@ class StyleEncoder(nn.Module):
         return self.image_proj(self.embed(x))
 
 
-def make_unet():
+def make_unet(config=UNET_CONFIG, style_tokens=STYLE_TOKENS):
     from diffusers import UNet2DConditionModel
     from diffusers.models.attention_processor import AttnProcessor2_0, IPAdapterAttnProcessor2_0
-    unet = UNet2DConditionModel(**UNET_CONFIG)
+    unet = UNet2DConditionModel(**config)
+    cross_dim = config["cross_attention_dim"]
     procs = {}
     for name in unet.attn_processors.keys():
         if name.endswith("attn2.processor"):
@@ -89,8 +90,8 @@ def make_unet():
                 hidden = list(reversed(unet.config.block_out_channels))[int(name.split(".")[1])]
             else:
                 hidden = unet.config.block_out_channels[int(name.split(".")[1])]
-            procs[name] = IPAdapterAttnProcessor2_0(hidden_size=hidden, cross_attention_dim=CROSS_DIM,
-                                                    num_tokens=(STYLE_TOKENS,), scale=1.0)
+            procs[name] = IPAdapterAttnProcessor2_0(hidden_size=hidden, cross_attention_dim=cross_dim,
+                                                    num_tokens=(style_tokens,), scale=1.0)
         else:
             procs[name] = AttnProcessor2_0()
     unet.set_attn_processor(procs)
@@ -108,12 +109,13 @@ def unet_forward(unet, latents, t, text, style_tokens):
 
 
 class Models(nn.Module):
-    def __init__(self, vocab):
+    def __init__(self, vocab, unet_config=UNET_CONFIG, text_config=TEXT_CONFIG, style_config=STYLE_CONFIG):
         super().__init__()
         from transformers import CLIPTextConfig, CLIPTextModel
-        self.text = CLIPTextModel(CLIPTextConfig(vocab_size=vocab, **TEXT_CONFIG))
-        self.style = StyleEncoder(**STYLE_CONFIG)
-        self.unet = make_unet()
+        self.configs = dict(unet=dict(unet_config), text=dict(text_config), style=dict(style_config))
+        self.text = CLIPTextModel(CLIPTextConfig(vocab_size=vocab, **text_config))
+        self.style = StyleEncoder(**style_config)
+        self.unet = make_unet(unet_config, style_config["tokens"])
 
 
 def tokenize(sp, prompts):
@@ -248,15 +250,22 @@ def train(args):
 
 def export(args):
     """Writes the EMA weights in diffusers layout (fp16) plus tokenizer, scheduler, recipe."""
-    import shutil
     import sentencepiece as spm
-    from diffusers import AutoencoderKL, DDIMScheduler
-    from safetensors.torch import save_file
+    from diffusers import AutoencoderKL
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
     s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False)
     models = Models(sp.get_piece_size())
     models.load_state_dict(s["ema"])
-    out = args.out
+    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
+    export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out)
+    print(f"exported step {s['step']} to {args.out}")
+
+
+def export_models(models, vae, tokenizer_model, out):
+    """The default layout: text_encoder, unet, ip_adapter, style_encoder, vae, scheduler, tokenizer."""
+    import shutil
+    from diffusers import DDIMScheduler, UNet2DConditionModel
+    from safetensors.torch import save_file
     os.makedirs(out, exist_ok=True)
     models.text.to(torch.float16).save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
     # The UNet without its IP-Adapter processors (plain diffusers), the style branch separately.
@@ -272,8 +281,7 @@ def export(args):
             n += 1
     for k, v in models.style.image_proj.state_dict().items():
         ip_state["image_proj." + k.replace("image_embeds.", "proj.")] = v.half().contiguous()
-    from diffusers import UNet2DConditionModel
-    plain = UNet2DConditionModel(**UNET_CONFIG)
+    plain = UNet2DConditionModel(**models.configs["unet"])
     missing, unexpected = plain.load_state_dict({k: v for k, v in unet.state_dict().items() if "processor" not in k}, strict=False)
     assert not missing and not unexpected, (missing, unexpected)
     plain.to(torch.float16).save_pretrained(os.path.join(out, "unet"), safe_serialization=True)
@@ -284,16 +292,16 @@ def export(args):
     os.makedirs(os.path.join(out, "style_encoder"), exist_ok=True)
     save_file(style_state, os.path.join(out, "style_encoder", "model.safetensors"))
     with open(os.path.join(out, "style_encoder", "config.json"), "w") as f:
-        json.dump(dict(_class_name="StyleEncoder", **STYLE_CONFIG), f, indent=2)
-    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
+        json.dump(dict(_class_name="StyleEncoder", **models.configs["style"]), f, indent=2)
     vae.to(torch.float16).save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+    vae.float()
     DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1).save_pretrained(os.path.join(out, "scheduler"))
     os.makedirs(os.path.join(out, "tokenizer"), exist_ok=True)
-    shutil.copy(os.path.join(args.work, "tokenizer.model"), os.path.join(out, "tokenizer", "tokenizer.model"))
+    shutil.copy(tokenizer_model, os.path.join(out, "tokenizer", "tokenizer.model"))
     with open(os.path.join(out, "tokenizer", "tokenizer_config.json"), "w") as f:
-        json.dump(dict(max_length=MAX_TOKENS, pad_id=0, unk_id=1, eos_id=2, bos_id=None,
-                       rule="encode, append eos, cut to max_length keeping the eos, pad with pad_id"), f, indent=2)
-    print(f"exported step {s['step']} to {out}")
+        json.dump(dict(max_length=models.configs["text"]["max_position_embeddings"], pad_id=0, unk_id=1, eos_id=2,
+                       bos_id=None, rule="encode, append eos, cut to max_length keeping the eos, pad with pad_id"),
+                  f, indent=2)
 
 
 def check_diffusers_loads(models, out):
@@ -308,8 +316,9 @@ def check_diffusers_loads(models, out):
     unet._load_ip_adapter_weights([state])
     reference = copy.deepcopy(models).half().float()
     g = torch.Generator().manual_seed(0)
-    x, text = torch.randn(2, 4, 16, 16, generator=g), torch.randn(2, MAX_TOKENS, CROSS_DIM, generator=g)
-    embed = torch.randn(2, EMBED_DIM, generator=g)
+    width, tokens = models.configs["unet"]["cross_attention_dim"], models.configs["text"]["max_position_embeddings"]
+    x, text = torch.randn(2, 4, 16, 16, generator=g), torch.randn(2, tokens, width, generator=g)
+    embed = torch.randn(2, models.configs["style"]["embed_dim"], generator=g)
     with torch.no_grad():
         ours = unet_forward(reference.unet, x, torch.tensor([500, 20]), text, reference.style.image_proj(embed))
         theirs = unet(x, torch.tensor([500, 20]), encoder_hidden_states=text,

@@ -21,10 +21,17 @@ public struct Attention {
         self.heads = heads
     }
 
-    /// x [B, L, C], context [B, Lc, Cc] (nil: self-attention) -> [B, L, C]
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil) throws -> Tensor {
+    /// x [B, L, C], context [B, Lc, Cc] (nil: self-attention) -> [B, L, C]. `extra` adds
+    /// scale x attention of the same queries over other keys and values (IP-Adapter's
+    /// decoupled cross-attention) before the output projection.
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, extra: (key: Tensor, value: Tensor, scale: Float)? = nil) throws -> Tensor {
         let source = context ?? x
         let q = try toQ(x), k = try toK(source), v = try toV(source)
-        return try toOut(Tensor.attention(query: q, key: k, value: v, heads: heads))
+        var h = try Tensor.attention(query: q, key: k, value: v, heads: heads)
+        if let extra {
+            let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
+            h = try h.scaledSum(1, e, extra.scale)
+        }
+        return try toOut(h)
     }
 }

@@ -8,11 +8,14 @@ public struct BasicTransformerBlock {
     let norm2: LayerNorm, attn2: Attention
     let norm3: LayerNorm, feedForwardIn: Linear, feedForwardOut: Linear
     let onlyCrossAttention: Bool
+    /// IP-Adapter key/value projections of attn2 for style tokens, when an adapter is loaded.
+    let styleProjections: (key: Linear, value: Linear)?
 
     public init(
         _ store: WeightStore, _ prefix: String, dimension: Int, heads: Int, headDimension: Int,
-        crossAttentionDimension: Int, onlyCrossAttention: Bool
+        crossAttentionDimension: Int, onlyCrossAttention: Bool, styleAdapter: StyleAdapter? = nil
     ) throws {
+        styleProjections = styleAdapter?.projections(for: prefix)
         norm1 = try LayerNorm(store, prefix + ".norm1", dimension: dimension, epsilon: 1e-5)
         attn1 = try Attention(store, prefix + ".attn1", queryDimension: dimension,
                               contextDimension: onlyCrossAttention ? crossAttentionDimension : nil,
@@ -27,11 +30,17 @@ public struct BasicTransformerBlock {
         self.onlyCrossAttention = onlyCrossAttention
     }
 
-    /// x [B, L, C], context [B, Lc, Cc] -> [B, L, C]
-    public func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
+    /// x [B, L, C] -> [B, L, C]. attn2 is text attention plus, with style tokens and an
+    /// adapter, styleScale x attention over the style tokens (IPAdapterAttnProcessor2_0).
+    public func callAsFunction(_ x: Tensor, context: CrossAttentionContext) throws -> Tensor {
         var h = x
-        try h.add(attn1(norm1(h), context: onlyCrossAttention ? context : nil))
-        try h.add(attn2(norm2(h), context: context))
+        try h.add(attn1(norm1(h), context: onlyCrossAttention ? context.text : nil))
+        let n2 = try norm2(h)
+        if let (styleKey, styleValue) = styleProjections, let style = context.style {
+            try h.add(attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), context.styleScale)))
+        } else {
+            try h.add(attn2(n2, context: context.text))
+        }
         try h.add(feedForwardOut(feedForwardIn(norm3(h)).geglu()))
         return h
     }

@@ -12,7 +12,8 @@ public struct Transformer2DModel {
 
     public init(
         _ store: WeightStore, _ prefix: String, channels: Int, heads: Int, headDimension: Int, layers: Int,
-        crossAttentionDimension: Int, groups: Int, linearProjection: Bool, onlyCrossAttention: Bool
+        crossAttentionDimension: Int, groups: Int, linearProjection: Bool, onlyCrossAttention: Bool,
+        styleAdapter: StyleAdapter? = nil
     ) throws {
         let inner = heads * headDimension
         norm = try GroupNorm(store, prefix + ".norm", groups: groups, channels: channels, epsilon: 1e-6)
@@ -20,7 +21,7 @@ public struct Transformer2DModel {
         blocks = try (0..<layers).map {
             try BasicTransformerBlock(store, prefix + ".transformer_blocks.\($0)", dimension: inner, heads: heads,
                                       headDimension: headDimension, crossAttentionDimension: crossAttentionDimension,
-                                      onlyCrossAttention: onlyCrossAttention)
+                                      onlyCrossAttention: onlyCrossAttention, styleAdapter: styleAdapter)
         }
         projectionOut = try Transformer2DModel.projection(store, prefix + ".proj_out", inner, channels, linearProjection)
     }
@@ -33,8 +34,8 @@ public struct Transformer2DModel {
         return Linear(weight: try w.reshaped([outputs, inputs]), bias: b)
     }
 
-    /// x [N, H, W, C], context [N, Lc, Cc] -> [N, H, W, C]
-    public func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
+    /// x [N, H, W, C] -> [N, H, W, C]
+    public func callAsFunction(_ x: Tensor, context: CrossAttentionContext) throws -> Tensor {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         var tokens = try projectionIn(norm(x).reshaped([n, h * w, c]))
         for block in blocks { tokens = try block(tokens, context: context) }

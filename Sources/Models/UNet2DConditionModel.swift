@@ -15,15 +15,22 @@ public struct UNet2DConditionModel {
     let normOut: GroupNorm
     let convOut: Conv2d
 
-    /// Loads config.json and the safetensors weights of a diffusers `unet` folder.
-    public init(directory: String) throws {
+    /// Loads config.json and the safetensors weights of a diffusers `unet` folder, and
+    /// optionally an IP-Adapter file for style tokens (see StyleAdapter).
+    public init(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256) throws {
         let (config, weights) = try ModelFolder.files(directory)
         let store = try WeightStore(path: weights)
-        try self.init(configuration: try UNet2DConditionConfiguration.load(path: config), store: store)
+        let configuration = try UNet2DConditionConfiguration.load(path: config)
+        let adapter = try styleAdapter.map { try StyleAdapter(path: $0, unet: configuration, embeddingDimension: styleEmbeddingDimension) }
+        try self.init(configuration: configuration, store: store, styleAdapter: adapter)
         try store.finish()
     }
 
-    public init(configuration c: UNet2DConditionConfiguration, store: WeightStore) throws {
+    /// The loaded IP-Adapter, if any.
+    public let styleAdapter: StyleAdapter?
+
+    public init(configuration c: UNet2DConditionConfiguration, store: WeightStore, styleAdapter: StyleAdapter? = nil) throws {
+        self.styleAdapter = styleAdapter
         try c.validate(file: store.file.path)
         configuration = c
         let file = store.file.path
@@ -43,7 +50,7 @@ public struct UNet2DConditionModel {
         func settings(_ i: Int, _ isCrossAttention: Bool) -> CrossAttentionSettings? {
             isCrossAttention ? CrossAttentionSettings(heads: heads[i], transformerLayers: transformerLayers[i],
                                                       crossAttentionDimension: crossDims[i], linearProjection: c.useLinearProjection,
-                                                      onlyCrossAttention: onlyCross[i]) : nil
+                                                      onlyCrossAttention: onlyCross[i], styleAdapter: styleAdapter) : nil
         }
         var down: [DownBlock] = []
         var output = channels[0]
@@ -82,6 +89,12 @@ public struct UNet2DConditionModel {
     /// The noise prediction. sample [N, H, W, in_channels], one timestep per batch item,
     /// context [N, L, cross_attention_dim] -> [N, H, W, out_channels].
     public func callAsFunction(_ sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
+        try callAsFunction(sample, timesteps: timesteps, conditioning: CrossAttentionContext(text: context))
+    }
+
+    /// The same with style tokens [N, T, cross_attention_dim] for the loaded style adapter.
+    public func callAsFunction(_ sample: Tensor, timesteps: [Float], conditioning: CrossAttentionContext) throws -> Tensor {
+        let context = conditioning.text
         let c = configuration
         let scale = 1 << (c.blockOutChannels.count - 1)
         guard sample.rank == 4, sample.shape[3] == c.inChannels, sample.shape[1] % scale == 0, sample.shape[2] % scale == 0 else {
@@ -94,18 +107,24 @@ public struct UNet2DConditionModel {
                                                  flipSinToCos: c.flipSinToCos, downscaleFrequencyShift: Float(c.freqShift))
         let emb = try timeLinear2(timeLinear1(tProj).silu())
 
+        if let style = conditioning.style {
+            guard styleAdapter != nil else { throw ModelError.invalidInput("style tokens given but no style adapter is loaded") }
+            guard style.rank == 3, style.shape[0] == sample.shape[0], style.shape[2] == context.shape[2] else {
+                throw ModelError.invalidInput("style tokens \(style.shape) do not fit batch \(sample.shape[0]) and width \(context.shape[2])")
+            }
+        }
         var h = try convIn(c.centerInputSample ? sample.mapElements { 2 * $0 - 1 } : sample)
         var skips: [Tensor] = [h]
         for block in downBlocks {
-            let (out, states) = try block(h, timeEmbedding: emb, context: context)
+            let (out, states) = try block(h, timeEmbedding: emb, context: conditioning)
             h = out
             skips += states
         }
-        if let midBlock { h = try midBlock(h, timeEmbedding: emb, context: context) }
+        if let midBlock { h = try midBlock(h, timeEmbedding: emb, context: conditioning) }
         for block in upBlocks {
             let used = Array(skips.suffix(block.skipCount))
             skips.removeLast(block.skipCount)
-            h = try block(h, skips: used, timeEmbedding: emb, context: context)
+            h = try block(h, skips: used, timeEmbedding: emb, context: conditioning)
         }
         return try convOut(normOut(h, silu: true))
     }

@@ -11,6 +11,7 @@ public struct CrossAttentionSettings {
     public var crossAttentionDimension: Int
     public var linearProjection: Bool
     public var onlyCrossAttention: Bool
+    public var styleAdapter: StyleAdapter? = nil
 }
 
 public struct DownBlock {
@@ -34,7 +35,8 @@ public struct DownBlock {
                 try Transformer2DModel(store, prefix + ".attentions.\($0)", channels: outChannels, heads: ca.heads,
                                        headDimension: outChannels / ca.heads, layers: ca.transformerLayers,
                                        crossAttentionDimension: ca.crossAttentionDimension, groups: groups,
-                                       linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention)
+                                       linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention,
+                                       styleAdapter: ca.styleAdapter)
             }
         } ?? []
         if addDownsample {
@@ -47,7 +49,7 @@ public struct DownBlock {
     }
 
     /// Returns the block output and the skip states (one per resnet, plus the downsampled one).
-    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: Tensor?) throws -> (Tensor, [Tensor]) {
+    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> (Tensor, [Tensor]) {
         var h = x
         var skips: [Tensor] = []
         for (i, resnet) in resnets.enumerated() {
@@ -99,7 +101,8 @@ public struct UpBlock {
                 try Transformer2DModel(store, prefix + ".attentions.\($0)", channels: outChannels, heads: ca.heads,
                                        headDimension: outChannels / ca.heads, layers: ca.transformerLayers,
                                        crossAttentionDimension: ca.crossAttentionDimension, groups: groups,
-                                       linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention)
+                                       linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention,
+                                       styleAdapter: ca.styleAdapter)
             }
         } ?? []
         upsampler = addUpsample
@@ -111,7 +114,7 @@ public struct UpBlock {
     public var skipCount: Int { skipChannels.count }
 
     /// `skips` in the order the down path produced them; the last is used first.
-    public func callAsFunction(_ x: Tensor, skips: [Tensor], timeEmbedding: Tensor?, context: Tensor?) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, skips: [Tensor], timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> Tensor {
         var h = x
         var remaining = skips
         for (i, resnet) in resnets.enumerated() {
@@ -145,7 +148,8 @@ public struct MidBlock {
             [try Transformer2DModel(store, prefix + ".attentions.0", channels: channels, heads: ca.heads,
                                     headDimension: channels / ca.heads, layers: ca.transformerLayers,
                                     crossAttentionDimension: ca.crossAttentionDimension, groups: groups,
-                                    linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention)]
+                                    linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention,
+                                       styleAdapter: ca.styleAdapter)]
         } ?? []
         self.selfAttention = selfAttention
             ? try SpatialSelfAttention(store, prefix + ".attentions.0", channels: channels, headDimension: channels,
@@ -153,7 +157,7 @@ public struct MidBlock {
             : nil
     }
 
-    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: Tensor?) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> Tensor {
         var h = try resnets[0](x, timeEmbedding: timeEmbedding)
         if let attention = crossAttentions.first, let context { h = try attention(h, context: context) }
         if let selfAttention { h = try selfAttention(h) }

@@ -1,0 +1,57 @@
+// Port of tools/train_model.py StyleEncoder.embed: a 64x64 RGB reference image in [-1, 1]
+// through stride-2 3x3 convolutions, each followed by GroupNorm (eps 1e-5) and SiLU, then the
+// spatial mean and max concatenated and a linear layer: one style embedding per image. The
+// embedding becomes style tokens through the IP-Adapter's image projection (StyleAdapter).
+
+import Foundation
+import Tensors
+
+public struct StyleEncoder {
+    public let configuration: StyleEncoderConfiguration
+    let convolutions: [Conv2d]
+    let norms: [GroupNorm]
+    let poolProjection: Linear
+    public static let imageSize = 64
+
+    public init(directory: String) throws {
+        let config = try StyleEncoderConfiguration.load(path: directory + "/config.json")
+        let store = try WeightStore(path: directory + "/model.safetensors")
+        configuration = config
+        var convs: [Conv2d] = [], norms: [GroupNorm] = []
+        var cin = 3
+        for (i, c) in config.channels.enumerated() {
+            convs.append(try Conv2d(store, "convs.\(3 * i)", inChannels: cin, outChannels: c, kernel: 3, stride: 2, padding: 1))
+            norms.append(try GroupNorm(store, "convs.\(3 * i + 1)", groups: config.groups, channels: c, epsilon: 1e-5))
+            cin = c
+        }
+        convolutions = convs
+        self.norms = norms
+        poolProjection = try Linear(store, "pool_proj", inFeatures: 2 * cin, outFeatures: config.embedDim)
+        try store.finish()
+    }
+
+    /// images [N, 64, 64, 3] in [-1, 1] -> style embeddings [N, embed_dim].
+    public func embed(_ images: Tensor) throws -> Tensor {
+        guard images.rank == 4, images.shape[1] == Self.imageSize, images.shape[2] == Self.imageSize, images.shape[3] == 3 else {
+            throw ModelError.invalidInput("style encoder input \(images.shape) must be [N, 64, 64, 3]")
+        }
+        var h = images
+        for (conv, norm) in zip(convolutions, norms) { h = try norm(conv(h), silu: true) }
+        let (n, positions, c) = (h.shape[0], h.shape[1] * h.shape[2], h.shape[3])
+        var pooled = Tensor(zeros: [n, 2 * c])
+        let src = h.pointer, dst = pooled.mutablePointer()
+        for b in 0..<n {
+            for ch in 0..<c {
+                var sum: Float = 0, largest = -Float.infinity
+                for p in 0..<positions {
+                    let v = src[(b * positions + p) * c + ch]
+                    sum += v
+                    largest = max(largest, v)
+                }
+                dst[b * 2 * c + ch] = sum / Float(positions)
+                dst[b * 2 * c + c + ch] = largest
+            }
+        }
+        return try poolProjection(pooled)
+    }
+}

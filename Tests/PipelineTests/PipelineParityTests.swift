@@ -1,0 +1,117 @@
+// The Swift pipeline against the PyTorch reference sampler (tools/sample.py) on a tiny random
+// model in the default layout (tools/make_fixtures.py --only pipeline): final latents within
+// 1e-3 x max(1, max |reference|), decoded pixels within 2/255, for txt2img, image style, blends,
+// img2img and several schedulers with the same seeds. Also byte-identical PNGs at 1 and 2 threads.
+
+import Foundation
+import Testing
+import PNGIO
+@testable import Pipeline
+import SafeTensors
+import Schedulers
+import Tensors
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/pipeline").path
+
+struct PipelineCase: Decodable {
+    var prompt: String
+    var negative: String?
+    var style_images: [String]?
+    var style_weights: [Float]?
+    var blend: String?
+    var style_strength: Float?
+    var guidance: Float?
+    var scheduler: String?
+    var eta: Float?
+    var seed: UInt64
+    var init_image: String?
+    var strength: Double?
+}
+
+let pipelineCases: [String: PipelineCase] = {
+    let data = FileManager.default.contents(atPath: fixtures + "/cases.json")!
+    return try! JSONDecoder().decode([String: PipelineCase].self, from: data)
+}()
+
+func request(_ c: PipelineCase) throws -> GenerationRequest {
+    var r = GenerationRequest(prompt: c.prompt)
+    r.negativePrompt = c.negative ?? ""
+    let weights = c.style_weights ?? Array(repeating: 1, count: c.style_images?.count ?? 0)
+    r.styleImages = try zip(c.style_images ?? [], weights).map {
+        StyleReference(image: try PNGCodec.read(path: fixtures + "/\($0).png").image, weight: $1)
+    }
+    r.blend = StyleBlend(rawValue: c.blend ?? "linear")!
+    r.styleStrength = c.style_strength ?? 1
+    r.guidanceScale = c.guidance ?? 5
+    r.scheduler = SchedulerKind(rawValue: c.scheduler ?? "ddim")!
+    r.eta = c.eta ?? 0
+    r.seed = c.seed
+    if let i = c.init_image { r.initImage = try PNGCodec.read(path: fixtures + "/\(i).png").image }
+    r.strength = c.strength ?? 0.6
+    return r
+}
+
+@Suite(.serialized) struct PipelineParityTests {
+    static let pipeline = try! StyleDiffusionPipeline(directory: fixtures + "/model")
+
+    @Test(arguments: pipelineCases.keys.sorted())
+    func matchesReferenceSampler(name: String) throws {
+        let c = try #require(pipelineCases[name])
+        let pipeline = Self.pipeline
+        let latents = try pipeline.denoise(request(c))
+        let expected = try SafetensorsFile(path: fixtures + "/latents.safetensors").tensor(name + "_latents").permuted([0, 2, 3, 1])
+        let diff = try latents.maxAbsoluteDifference(expected)
+        let bound = 1e-3 * max(1, expected.maxAbsolute)
+        print("\(name): latents max |swift - torch| = \(diff) (bound \(bound))")
+        #expect(diff <= bound, "\(name): latents differ by \(diff) > \(bound)")
+        let image = try pipeline.decode(latents)
+        let reference = try PNGCodec.read(path: fixtures + "/\(name).png").image
+        let pixelDiff = zip(image.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
+        print("\(name): max pixel difference \(pixelDiff)/255")
+        #expect(pixelDiff <= 2, "\(name): pixels differ by \(pixelDiff)/255")
+    }
+
+    @Test func sameBytesAtOneAndTwoThreadsAndAcrossRuns() throws {
+        defer { Parallelism.setThreadCount(0) }
+        var outputs: [[UInt8]] = []
+        for threads in [1, 2, 2] {
+            Parallelism.setThreadCount(threads)
+            var r = try request(try #require(pipelineCases["img2img_style_euler"]))
+            r.steps = 8
+            outputs.append(try PNGCodec.encode(Self.pipeline.generate(r)))
+        }
+        #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2])
+    }
+
+    @Test func progressAndCancellation() throws {
+        var r = GenerationRequest(prompt: "folder icon")
+        r.steps = 6
+        var seen: [Int] = []
+        _ = try Self.pipeline.generate(r) { step, total in seen.append(step); #expect(total == 6); return true }
+        #expect(seen == [1, 2, 3, 4, 5, 6])
+        #expect(throws: PipelineError.cancelled) { try Self.pipeline.generate(r) { step, _ in step < 3 } }
+    }
+
+    @Test func invalidRequestsAreErrors() throws {
+        var r = GenerationRequest(prompt: "x")
+        r.guidanceScale = -1
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
+        r = GenerationRequest(prompt: "x")
+        r.steps = 0
+        #expect(throws: SchedulerError.self) { try Self.pipeline.denoise(r) }
+        r = GenerationRequest(prompt: "x")
+        r.initImage = try RGBImage(width: 64, height: 64, red: 1, green: 2, blue: 3)
+        r.strength = 0
+        #expect(throws: SchedulerError.self) { try Self.pipeline.denoise(r) }
+        let style = try RGBImage(width: 64, height: 64, red: 9, green: 9, blue: 9)
+        r = GenerationRequest(prompt: "x")
+        r.styleImages = [StyleReference(image: style), StyleReference(image: style), StyleReference(image: style)]
+        r.blend = .slerp
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
+        r.blend = .linear
+        r.styleImages = [StyleReference(image: style, weight: 0)]
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
+        #expect(throws: PipelineError.self) { try StyleDiffusionPipeline(directory: fixtures) }
+    }
+}

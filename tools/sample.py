@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""PyTorch reference sampler for models in the default layout (Weights/default): the same
+algorithm as Swift's StyleDiffusionPipeline, built from diffusers/transformers parts, used for
+evaluation and as the parity reference.
+
+  python3 tools/sample.py --model Weights/default --prompt "folder icon, papirus style" --seed 1 -o out.png
+  python3 tools/sample.py --model M --prompt "folder icon" --style-image ref.png --init-image in.png --strength 0.6 ...
+
+Algorithm: CFG over the batch [uncond, cond] (negative prompt "" and a zero style embedding for
+uncond), eps = eps_u + g (eps_c - eps_u); IP-Adapter scale = style strength (1 with no style
+image); one torch CPU generator seeded once: img2img draws the VAE latent sample, then the
+noise, txt2img draws the initial latents; decode with diffusers' postprocessing.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_model  # noqa: E402
+
+SCHEDULERS = {"ddim": "DDIMScheduler", "ddpm": "DDPMScheduler", "euler": "EulerDiscreteScheduler",
+              "dpmpp": "DPMSolverMultistepScheduler"}
+
+
+class ReferencePipeline:
+    def __init__(self, model):
+        import sentencepiece as spm
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        from safetensors.torch import load_file
+        from transformers import CLIPTextModel
+        self.model = model
+        cfg = json.load(open(os.path.join(model, "tokenizer", "tokenizer_config.json")))
+        self.max_length, self.pad, self.eos = cfg["max_length"], cfg["pad_id"], cfg["eos_id"]
+        self.sp = spm.SentencePieceProcessor(model_file=os.path.join(model, "tokenizer", "tokenizer.model"))
+        f32 = torch.float32
+        self.text = CLIPTextModel.from_pretrained(os.path.join(model, "text_encoder"), torch_dtype=f32).eval()
+        self.unet = UNet2DConditionModel.from_pretrained(os.path.join(model, "unet"), torch_dtype=f32).eval()
+        ip = load_file(os.path.join(model, "ip_adapter", "ip_adapter.safetensors"))
+        state = {"image_proj": {k[11:]: v.float() for k, v in ip.items() if k.startswith("image_proj.")},
+                 "ip_adapter": {k[11:]: v.float() for k, v in ip.items() if k.startswith("ip_adapter.")}}
+        self.unet._load_ip_adapter_weights([state])
+        scfg = json.load(open(os.path.join(model, "style_encoder", "config.json")))
+        scfg.pop("_class_name", None)
+        self.style = train_model.StyleEncoder(**scfg).eval()
+        sstate = {k: v.float() for k, v in load_file(os.path.join(model, "style_encoder", "model.safetensors")).items()}
+        sstate.update({"image_proj." + k.replace("proj.", "image_embeds.", 1) if k.startswith("proj.") else "image_proj." + k: v
+                       for k, v in state["image_proj"].items()})
+        self.style.load_state_dict(sstate)
+        self.vae = AutoencoderKL.from_pretrained(os.path.join(model, "vae"), torch_dtype=f32).eval()
+        self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
+
+    def ids(self, prompt):
+        row = (self.sp.encode(prompt) if prompt else [])[: self.max_length - 1] + [self.eos]
+        return row + [self.pad] * (self.max_length - len(row))
+
+    def style_embedding(self, images, weights, blend):
+        dim = self.style.pool_proj.out_features
+        if not images:
+            return torch.zeros(1, dim)
+        embs = []
+        for img in images:
+            x = torch.from_numpy(np.asarray(img.convert("RGB").resize((64, 64), Image.BILINEAR))).float()
+            embs.append(self.style.embed((x / 127.5 - 1).permute(2, 0, 1)[None])[0])
+        w = torch.tensor(weights, dtype=torch.float32)
+        if blend == "linear":
+            return (torch.stack(embs) * (w / w.sum())[:, None]).sum(0, keepdim=True)
+        a, b = embs[0].double(), embs[1].double()
+        t = float(w[1] / w.sum())
+        na, nb = a.norm(), b.norm()
+        omega = torch.acos(torch.clamp((a @ b) / (na * nb), -1, 1))
+        if math.sin(omega) <= 1e-6:
+            return ((1 - t) * embs[0] + t * embs[1])[None]
+        wa, wb = math.sin((1 - t) * omega) / math.sin(omega), math.sin(t * omega) / math.sin(omega)
+        return ((wa * a / na + wb * b / nb) * ((1 - t) * na + t * nb)).float()[None]
+
+    @torch.no_grad()
+    def __call__(self, prompt, negative="", style_images=(), style_weights=(), blend="linear", style_strength=1.0,
+                 guidance=5.0, steps=20, scheduler="ddim", eta=0.0, seed=0, init_image=None, strength=0.6,
+                 return_latents=False):
+        import diffusers
+        sched = getattr(diffusers, SCHEDULERS[scheduler]).from_config(self.scheduler_config)
+        sched.set_timesteps(steps)
+        text = self.text(input_ids=torch.tensor([self.ids(negative), self.ids(prompt)])).last_hidden_state
+        embed = self.style_embedding(list(style_images), list(style_weights) or [1.0] * len(style_images), blend)
+        embeds = torch.cat([torch.zeros_like(embed), embed])[:, None, :]
+        for p in self.unet.attn_processors.values():
+            if hasattr(p, "to_k_ip"):
+                p.scale = [style_strength if len(style_images) else 1.0]
+        g = torch.Generator("cpu").manual_seed(seed)
+        timesteps = sched.timesteps
+        if init_image is not None:
+            n = len(timesteps)
+            start = max(n - min(int(n * strength), n), 0)
+            timesteps = timesteps[start:]
+            if hasattr(sched, "set_begin_index"):
+                sched.set_begin_index(start)
+            x = torch.from_numpy(np.asarray(init_image.convert("RGB").resize((64, 64), Image.BILINEAR))).float()
+            x = (x / 127.5 - 1).permute(2, 0, 1)[None]
+            clean = self.vae.encode(x).latent_dist.sample(g) * self.vae.config.scaling_factor
+            noise = torch.randn(clean.shape, generator=g)
+            latents = sched.add_noise(clean, noise, timesteps[:1])
+        else:
+            latents = torch.randn((1, 4, 16, 16), generator=g) * sched.init_noise_sigma
+        extra = {"eta": eta, "generator": g} if scheduler == "ddim" else {"generator": g}
+        for t in timesteps:
+            inp = sched.scale_model_input(torch.cat([latents] * 2), t)
+            eps = self.unet(inp, t, encoder_hidden_states=text, added_cond_kwargs={"image_embeds": [embeds]}).sample
+            eu, ec = eps.chunk(2)
+            latents = sched.step(eu + guidance * (ec - eu), t, latents, **extra).prev_sample
+        image = self.vae.decode(latents / self.vae.config.scaling_factor).sample
+        image = (image / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+        pil = Image.fromarray((image[0] * 255).round().astype("uint8"))
+        return (pil, latents) if return_latents else pil
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--prompt", required=True)
+    ap.add_argument("--negative", default="")
+    ap.add_argument("--style-image", action="append", default=[])
+    ap.add_argument("--style-weight", action="append", type=float, default=[])
+    ap.add_argument("--blend", default="linear", choices=["linear", "slerp"])
+    ap.add_argument("--style-strength", type=float, default=1.0)
+    ap.add_argument("--guidance", type=float, default=5.0)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--scheduler", default="ddim", choices=sorted(SCHEDULERS))
+    ap.add_argument("--eta", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init-image")
+    ap.add_argument("--strength", type=float, default=0.6)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    pipe = ReferencePipeline(args.model)
+    img = pipe(args.prompt, args.negative, [Image.open(p) for p in args.style_image], args.style_weight, args.blend,
+               args.style_strength, args.guidance, args.steps, args.scheduler, args.eta, args.seed,
+               Image.open(args.init_image) if args.init_image else None, args.strength)
+    img.save(args.output)
+
+
+if __name__ == "__main__":
+    main()
