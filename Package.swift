@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Schedulers", targets: ["Schedulers"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .executable(name: "stylediff", targets: ["stylediff"]),
         .executable(name: "stylediff-bench", targets: ["StyleDiffBench"]),
     ],
     dependencies: [
@@ -36,7 +37,16 @@ let package = Package(
         .target(name: "Schedulers", dependencies: ["Tensors"]),
         .target(name: "Pipeline", dependencies: ["Tensors", "Models", "Schedulers", "TextTokenizer", "PNGIO"]),
 
+        .target(
+            name: "StyleDiffCommands",
+            dependencies: [
+                "Pipeline", "PNGIO", "Schedulers", "Tensors", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // MARK: Executables
+        .executableTarget(name: "stylediff", dependencies: ["StyleDiffCommands"]),
         .executableTarget(
             name: "StyleDiffBench",
             dependencies: [
@@ -51,6 +61,7 @@ let package = Package(
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors", "Schedulers"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
+        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["StyleDiffCommands", "Pipeline", "PNGIO"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
         .testTarget(

@@ -165,7 +165,7 @@ def make_pipeline():
                             down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
                             layers_per_block=1, norm_num_groups=4, sample_size=64, scaling_factor=0.8).eval()
         randomise_norms(vae, 12)
-        train_model.export_models(models, vae, os.path.join(tmp, "tok.model"), model_dir)
+        train_model.export_models(models, vae, os.path.join(tmp, "tok.model"), model_dir, ["breeze", "papirus", "tango"])
     g = torch.Generator().manual_seed(13)
     inputs = {}
     for name in ("style_a", "style_b", "init"):

@@ -257,16 +257,20 @@ def export(args):
     models = Models(sp.get_piece_size())
     models.load_state_dict(s["ema"])
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
-    export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out)
+    records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
+    export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out, {r["style"] for r in records})
     print(f"exported step {s['step']} to {args.out}")
 
 
-def export_models(models, vae, tokenizer_model, out):
-    """The default layout: text_encoder, unet, ip_adapter, style_encoder, vae, scheduler, tokenizer."""
+def export_models(models, vae, tokenizer_model, out, styles):
+    """The default layout: text_encoder, unet, ip_adapter, style_encoder, vae, scheduler, tokenizer,
+    styles.json (the style names the model was trained on)."""
     import shutil
     from diffusers import DDIMScheduler, UNet2DConditionModel
     from safetensors.torch import save_file
     os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "styles.json"), "w") as f:
+        json.dump(sorted(styles), f)
     models.text.to(torch.float16).save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
     # The UNet without its IP-Adapter processors (plain diffusers), the style branch separately.
     unet = models.unet

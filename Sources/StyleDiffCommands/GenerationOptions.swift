@@ -1,0 +1,104 @@
+// Options shared by generate, convert and batch; their validation runs without a model.
+
+import ArgumentParser
+import Foundation
+import Pipeline
+import Schedulers
+
+extension SchedulerKind: ExpressibleByArgument {}
+extension StyleBlend: ExpressibleByArgument {}
+
+/// A --style-image value: PATH or PATH:WEIGHT.
+public struct StyleImageSpec: ExpressibleByArgument, Equatable, Sendable {
+    public var path: String
+    public var weight: Float
+
+    public init?(argument: String) {
+        if let colon = argument.lastIndex(of: ":"), let w = Float(argument[argument.index(after: colon)...]) {
+            guard w >= 0, w.isFinite, colon != argument.startIndex else { return nil }
+            path = String(argument[..<colon])
+            weight = w
+        } else {
+            guard !argument.isEmpty else { return nil }
+            path = argument
+            weight = 1
+        }
+    }
+}
+
+public struct GenerationOptions: ParsableArguments {
+    @Option(help: "A style the model knows (see `stylediff styles`); added to the prompt as \", NAME style\".")
+    public var style: String?
+
+    @Option(name: .customLong("style-image"), help: "A style reference image, PATH or PATH:WEIGHT (repeatable).")
+    public var styleImages: [StyleImageSpec] = []
+
+    @Option(help: "Weight of the reference images' style attention (0 ignores them).")
+    public var styleStrength: Float = 1
+
+    @Option(help: "How several style images combine.")
+    public var blend: StyleBlend = .linear
+
+    @Option(help: "Negative prompt.")
+    public var negative: String = ""
+
+    @Option(help: "Denoising steps (1...1000).")
+    public var steps: Int = 20
+
+    @Option(help: "Sampler.")
+    public var scheduler: SchedulerKind = .ddim
+
+    @Option(help: "DDIM noise (0 = deterministic).")
+    public var eta: Float = 0
+
+    @Option(help: "Classifier-free guidance scale (>= 0).")
+    public var guidance: Float = 5
+
+    @Option(help: "Seed; several images use seed, seed+1, ... (default: random, printed and stored).")
+    public var seed: UInt64?
+
+    @Option(help: "Number of images.")
+    public var count: Int = 1
+
+    @Option(help: "Threads for the computation (default: all cores).")
+    public var threads: Int?
+
+    @Option(help: "Model folder (default: $STYLEDIFF_MODEL, else Weights/default of the package).")
+    public var model: String?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output PNG; {seed} and {index} are replaced.")
+    public var output: String = "stylediff-{seed}.png"
+
+    @Flag(help: "Replace existing output files.")
+    public var overwrite = false
+
+    @Flag(help: "Print a JSON result on stdout.")
+    public var json = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000, got \(steps)") }
+        guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be >= 0, got \(guidance)") }
+        guard styleStrength >= 0, styleStrength.isFinite else { throw ValidationError("--style-strength must be >= 0, got \(styleStrength)") }
+        guard eta >= 0, eta.isFinite else { throw ValidationError("--eta must be >= 0, got \(eta)") }
+        guard eta == 0 || scheduler == .ddim else { throw ValidationError("--eta applies to the ddim scheduler only") }
+        guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000, got \(count)") }
+        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
+        guard count == 1 || output.contains("{seed}") || output.contains("{index}") else {
+            throw ValidationError("--count \(count) needs {seed} or {index} in --output, or every image would overwrite the last")
+        }
+        guard blend != .slerp || styleImages.count == 2 else {
+            throw ValidationError("--blend slerp needs exactly two --style-image values, got \(styleImages.count)")
+        }
+        if !styleImages.isEmpty {
+            guard styleImages.contains(where: { $0.weight > 0 }) else { throw ValidationError("--style-image weights are all 0") }
+        }
+        guard !output.isEmpty else { throw ValidationError("--output must not be empty") }
+    }
+
+    /// The output path for image `index` with `seed`.
+    public func outputPath(index: Int, seed: UInt64) -> String {
+        output.replacingOccurrences(of: "{seed}", with: "\(seed)").replacingOccurrences(of: "{index}", with: "\(index)")
+    }
+}

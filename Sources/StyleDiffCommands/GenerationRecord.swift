@@ -1,0 +1,67 @@
+// The generation parameters stored in every output PNG: a JSON chunk ("stylediff") holding
+// every setting, from which `replay` regenerates the file, and a human-readable "parameters"
+// chunk in the convention image-generation tools use (prompt line, "Negative prompt:" line,
+// then "Key: value" pairs).
+
+import Foundation
+import Pipeline
+
+public struct InputFile: Codable, Equatable, Sendable {
+    public var path: String
+    public var weight: Float?
+    public var sha256: String
+}
+
+public struct GenerationRecord: Codable, Equatable, Sendable {
+    public var version = 1
+    public var mode: String          // "generate" or "convert"
+    public var prompt: String
+    public var negativePrompt: String
+    public var style: String?
+    public var styleImages: [InputFile]
+    public var blend: String
+    public var styleStrength: Float
+    public var guidanceScale: Float
+    public var steps: Int
+    public var scheduler: String
+    public var eta: Float
+    public var seed: UInt64
+    public var initImage: InputFile?
+    public var strength: Double?
+    public var modelHash: String
+    public var size: Int
+
+    enum CodingKeys: String, CodingKey {
+        case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, size
+        case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
+        case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
+    }
+
+    /// Canonical JSON (sorted keys), so equal records give equal bytes.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The "parameters" text.
+    public var parametersText: String {
+        var lines = [prompt]
+        if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
+        var pairs = ["Steps: \(steps)", "Sampler: \(scheduler)", "CFG scale: \(guidanceScale)", "Seed: \(seed)",
+                     "Size: \(size)x\(size)", "Model hash: \(modelHash.prefix(10))"]
+        if let style { pairs.append("Style: \(style)") }
+        if !styleImages.isEmpty {
+            pairs.append("Style images: " + styleImages.map { "\(($0.path as NSString).lastPathComponent):\($0.weight ?? 1)" }.joined(separator: " "))
+            pairs.append("Style strength: \(styleStrength)")
+            pairs.append("Blend: \(blend)")
+        }
+        if let initImage, let strength {
+            pairs.append("Init image: \((initImage.path as NSString).lastPathComponent)")
+            pairs.append("Denoising strength: \(strength)")
+        }
+        if scheduler == "ddim" && eta > 0 { pairs.append("Eta: \(eta)") }
+        lines.append(pairs.joined(separator: ", "))
+        return lines.joined(separator: "\n")
+    }
+}

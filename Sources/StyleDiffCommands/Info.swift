@@ -1,0 +1,32 @@
+// `stylediff info`: the model, its hash, thread count and BLAS kernel.
+
+import ArgumentParser
+import COpenBLAS
+import Foundation
+import Tensors
+
+public struct Info: ParsableCommand {
+    public static let configuration = CommandConfiguration(abstract: "Show the model, thread count and BLAS core.")
+
+    @Option(help: "Model folder.")
+    public var model: String?
+
+    @Option(help: "Threads (default: all cores).")
+    public var threads: Int?
+
+    public init() {}
+
+    public func run() throws {
+        try reportingErrors {
+            Parallelism.setThreadCount(threads ?? 0)
+            let directory = ModelLocator.resolve(model)
+            let runner = try Runner(modelDirectory: directory)
+            print("model      \(directory)")
+            print("hash       \(runner.modelHash)")
+            print("image size \(runner.pipeline.imageSize)x\(runner.pipeline.imageSize)")
+            print("styles     \(runner.styles.count)")
+            print("threads    \(Parallelism.threadCount)")
+            print("BLAS core  \(String(cString: openblas_get_corename()))")
+        }
+    }
+}

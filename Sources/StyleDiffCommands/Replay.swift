@@ -1,0 +1,57 @@
+// `stylediff replay IMAGE.png`: regenerates an image from the parameters stored in it; with the
+// same model and inputs the new file is byte-identical.
+
+import ArgumentParser
+import Foundation
+import PNGIO
+import Pipeline
+import Tensors
+
+public struct Replay: ParsableCommand {
+    public static let configuration = CommandConfiguration(abstract: "Regenerate an image from the parameters stored in its PNG.")
+
+    @Argument(help: "A PNG written by stylediff.")
+    public var image: String
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write (default: IMAGE with -replay before .png).")
+    public var output: String?
+
+    @Option(help: "Model folder.")
+    public var model: String?
+
+    @Option(help: "Threads (default: all cores).")
+    public var threads: Int?
+
+    @Flag(help: "Replace an existing output file.")
+    public var overwrite = false
+
+    public init() {}
+
+    public static func record(in path: String) throws -> GenerationRecord {
+        guard FileManager.default.fileExists(atPath: path) else { throw CLIError(.noInput, "\(path): no such file") }
+        let texts: [PNGTextChunk]
+        do { texts = try PNGCodec.readTexts(path: path) } catch { throw CLIError(.noInput, "\(error)") }
+        guard let json = texts.first(where: { $0.keyword == "stylediff" }) else {
+            throw CLIError(.dataError, "\(path) holds no stylediff parameters")
+        }
+        do {
+            return try JSONDecoder().decode(GenerationRecord.self, from: Data(json.text.utf8))
+        } catch {
+            throw CLIError(.dataError, "\(path): unreadable stylediff parameters (\(error.localizedDescription))")
+        }
+    }
+
+    public func run() throws {
+        try reportingErrors {
+            Parallelism.setThreadCount(threads ?? 0)
+            let record = try Replay.record(in: image)
+            let runner = try Runner(modelDirectory: ModelLocator.resolve(model))
+            guard runner.modelHash == record.modelHash else {
+                throw CLIError(.dataError, "\(image) was made with model \(record.modelHash.prefix(10)), this is \(runner.modelHash.prefix(10))")
+            }
+            let path = output ?? (image.hasSuffix(".png") ? String(image.dropLast(4)) + "-replay.png" : image + "-replay.png")
+            _ = try runner.run(record, to: path, overwrite: overwrite, progress: Progress(label: path))
+            print(path)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import StyleDiffCommands
+
+StyleDiff.main()

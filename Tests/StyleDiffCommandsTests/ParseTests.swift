@@ -1,0 +1,82 @@
+// Argument parsing and validation of every option, without running a model.
+
+import ArgumentParser
+import Testing
+@testable import StyleDiffCommands
+import Pipeline
+import Schedulers
+
+@Suite struct ParseTests {
+    @Test func generateParsesEveryOption() throws {
+        let g = try Generate.parse([
+            "folder icon", "--style", "papirus", "--style-image", "a.png:0.5", "--style-image", "b:c.png", "--style-strength", "0.7",
+            "--blend", "slerp", "--negative", "blurry", "--steps", "30", "--scheduler", "ddim", "--eta", "0.3", "--guidance", "7.5",
+            "--seed", "42", "--count", "3", "--threads", "2", "--model", "/m", "-o", "out-{index}.png", "--overwrite", "--json",
+        ])
+        let o = g.options
+        #expect(g.prompt == "folder icon" && o.style == "papirus" && o.negative == "blurry")
+        #expect(o.styleImages == [StyleImageSpec(argument: "a.png:0.5")!, StyleImageSpec(argument: "b:c.png")!])
+        #expect(o.styleImages[0].path == "a.png" && o.styleImages[0].weight == 0.5 && o.styleImages[1].path == "b:c.png" && o.styleImages[1].weight == 1)
+        #expect(o.styleStrength == 0.7 && o.blend == .slerp && o.steps == 30 && o.scheduler == .ddim && o.eta == 0.3)
+        #expect(o.guidance == 7.5 && o.seed == 42 && o.count == 3 && o.threads == 2 && o.model == "/m")
+        #expect(o.overwrite && o.json && o.outputPath(index: 2, seed: 44) == "out-2.png")
+        let d = try Generate.parse(["x"]).options
+        #expect(d.steps == 20 && d.scheduler == .ddim && d.guidance == 5 && d.seed == nil && d.output == "stylediff-{seed}.png")
+    }
+
+    @Test(arguments: [
+        ["x", "--steps", "0"], ["x", "--steps", "1001"], ["x", "--guidance=-1"], ["x", "--style-strength=-0.5"],
+        ["x", "--eta=-1"], ["x", "--eta", "0.5", "--scheduler", "euler"], ["x", "--count", "0"], ["x", "--count", "2", "-o", "a.png"],
+        ["x", "--threads", "0"], ["x", "--scheduler", "pndm"], ["x", "--blend", "cubic"], ["x", "--blend", "slerp", "--style-image", "a.png"],
+        ["x", "--style-image", "a.png:-1"], ["x", "--style-image", "a.png:0"], ["x", "--seed=-3"], ["x", "-o", ""], [],
+    ])
+    func generateRejects(_ arguments: [String]) {
+        #expect(throws: (any Error).self, "\(arguments)") { try Generate.parse(arguments) }
+    }
+
+    @Test func convertValidates() throws {
+        let c = try Convert.parse(["in.png", "--style", "breeze", "--strength", "0.4"])
+        #expect(c.input == "in.png" && c.strength == 0.4 && c.options.style == "breeze")
+        for bad in [["in.png", "--style", "b", "--strength", "0"], ["in.png", "--style", "b", "--strength", "1.5"], ["in.png"], []] {
+            #expect(throws: (any Error).self, "\(bad)") { try Convert.parse(bad) }
+        }
+    }
+
+    @Test func otherCommandsParse() throws {
+        #expect(try Batch.parse(["p.jsonl", "--out-dir", "o", "--overwrite"]).outDir == "o")
+        #expect(try Replay.parse(["a.png", "-o", "b.png"]).output == "b.png")
+        #expect(try Styles.parse(["--model", "m"]).model == "m")
+        #expect(try Info.parse(["--threads", "1"]).threads == 1)
+        #expect(throws: (any Error).self) { try Replay.parse([]) }
+    }
+
+    @Test func helpListsEnumValuesFromTheTypes() {
+        let help = Generate.helpMessage()
+        for kind in SchedulerKind.allCases { #expect(help.contains(kind.rawValue)) }
+        for blend in StyleBlend.allCases { #expect(help.contains(blend.rawValue)) }
+        #expect(StyleDiff.helpMessage().contains("replay"))
+    }
+
+    @Test func promptComposition() {
+        #expect(composePrompt("folder icon", style: "papirus") == "folder icon, papirus style")
+        #expect(composePrompt("", style: "breeze") == "breeze style")
+        #expect(composePrompt(" star ", style: nil) == "star")
+    }
+
+    @Test func recordTextIsStable() throws {
+        let r = GenerationRecord(mode: "generate", prompt: "folder icon, papirus style", negativePrompt: "blurry", style: "papirus",
+                                 styleImages: [InputFile(path: "/x/ref.png", weight: 0.5, sha256: "ab")], blend: "linear", styleStrength: 0.8,
+                                 guidanceScale: 5, steps: 20, scheduler: "ddim", eta: 0, seed: 7, initImage: nil, strength: nil,
+                                 modelHash: "0123456789abcdef", size: 64)
+        #expect(r.parametersText == """
+            folder icon, papirus style
+            Negative prompt: blurry
+            Steps: 20, Sampler: ddim, CFG scale: 5.0, Seed: 7, Size: 64x64, Model hash: 0123456789, Style: papirus, Style images: ref.png:0.5, Style strength: 0.8, Blend: linear
+            """)
+        let decoded = try JSONDecoder().decode(GenerationRecord.self, from: Data(try r.json().utf8))
+        #expect(decoded == r)
+        #expect(try r.json() == (try decoded.json()))
+    }
+}
+
+import Foundation
