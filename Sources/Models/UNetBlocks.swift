@@ -12,6 +12,17 @@ public struct CrossAttentionSettings {
     public var linearProjection: Bool
     public var onlyCrossAttention: Bool
     public var styleAdapter: StyleAdapter? = nil
+
+    /// The block's `count` Transformer2DModels, prefix.attentions.0 ... count-1.
+    func transformers(_ store: WeightStore, _ prefix: String, channels: Int, count: Int, groups: Int) throws -> [Transformer2DModel] {
+        try (0..<count).map {
+            try Transformer2DModel(store, prefix + ".attentions.\($0)", channels: channels, heads: heads,
+                                   headDimension: channels / heads, layers: transformerLayers,
+                                   crossAttentionDimension: crossAttentionDimension, groups: groups,
+                                   linearProjection: linearProjection, onlyCrossAttention: onlyCrossAttention,
+                                   styleAdapter: styleAdapter)
+        }
+    }
 }
 
 public struct DownBlock {
@@ -30,15 +41,7 @@ public struct DownBlock {
                               outChannels: outChannels, timeEmbeddingChannels: timeEmbeddingChannels,
                               groups: groups, epsilon: epsilon, outputScaleFactor: outputScaleFactor)
         }
-        attentions = try crossAttention.map { ca in
-            try (0..<layers).map {
-                try Transformer2DModel(store, prefix + ".attentions.\($0)", channels: outChannels, heads: ca.heads,
-                                       headDimension: outChannels / ca.heads, layers: ca.transformerLayers,
-                                       crossAttentionDimension: ca.crossAttentionDimension, groups: groups,
-                                       linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention,
-                                       styleAdapter: ca.styleAdapter)
-            }
-        } ?? []
+        attentions = try crossAttention?.transformers(store, prefix, channels: outChannels, count: layers, groups: groups) ?? []
         if addDownsample {
             let conv = try Conv2d(store, prefix + ".downsamplers.0.conv", inChannels: outChannels, outChannels: outChannels,
                                   kernel: 3, stride: 2, padding: downsamplePadding)
@@ -96,15 +99,7 @@ public struct UpBlock {
         }
         self.resnets = resnets
         skipChannels = skips
-        attentions = try crossAttention.map { ca in
-            try (0..<layers).map {
-                try Transformer2DModel(store, prefix + ".attentions.\($0)", channels: outChannels, heads: ca.heads,
-                                       headDimension: outChannels / ca.heads, layers: ca.transformerLayers,
-                                       crossAttentionDimension: ca.crossAttentionDimension, groups: groups,
-                                       linearProjection: ca.linearProjection, onlyCrossAttention: ca.onlyCrossAttention,
-                                       styleAdapter: ca.styleAdapter)
-            }
-        } ?? []
+        attentions = try crossAttention?.transformers(store, prefix, channels: outChannels, count: layers, groups: groups) ?? []
         upsampler = addUpsample
             ? try Conv2d(store, prefix + ".upsamplers.0.conv", inChannels: outChannels, outChannels: outChannels, kernel: 3)
             : nil

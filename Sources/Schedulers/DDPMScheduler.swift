@@ -65,8 +65,6 @@ public struct DDPMScheduler: Scheduler {
 
     public func addNoise(_ original: Tensor, noise: Tensor, stepIndex index: Int) throws -> Tensor {
         try checkIndex(index)
-        let a = schedule.alphasCumprod[discreteTimesteps[index]]
-        let s = a.squareRoot(), r = (1 - a).squareRoot()
-        return try combine(original, noise) { s * $0 + r * $1 }
+        return try addNoiseAtTimestep(original, noise: noise, alphaProduct: schedule.alphasCumprod[discreteTimesteps[index]])
     }
 }

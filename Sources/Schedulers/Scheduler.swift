@@ -82,6 +82,12 @@ func discreteTimesteps(spacing: String, steps: Int, trainSteps: Int, offset: Int
     }
 }
 
+/// DDPM/DDIM add_noise: sqrt(abar) x + sqrt(1 - abar) noise.
+func addNoiseAtTimestep(_ original: Tensor, noise: Tensor, alphaProduct a: Float) throws -> Tensor {
+    let s = a.squareRoot(), r = (1 - a).squareRoot()
+    return try combine(original, noise) { s * $0 + r * $1 }
+}
+
 /// out[i] = f(a[i], b[i]) for two same-shaped tensors.
 func combine(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
     guard a.shape == b.shape else { throw SchedulerError.invalidArgument("shapes \(a.shape) and \(b.shape) differ") }
