@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "StyleDiffBench",
             dependencies: [
-                "Tensors", "Models", "SafeTensors", "CPeakProbe", "COpenBLAS",
+                "Tensors", "Models", "SafeTensors", "Pipeline", "PNGIO", "CPeakProbe", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

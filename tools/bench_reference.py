@@ -6,6 +6,7 @@ difference between their outputs.
 
   swift build -c release --product stylediff-bench
   python3 tools/bench_reference.py unet --model /var/tmp/sd/sd15/unet --threads 1,2 --repeats 5
+  python3 tools/bench_reference.py pipeline --model Weights/default     # seconds per image
 
 Create the SD 1.5-architecture model with tools/make_sd15_random.py first.
 """
@@ -95,6 +96,48 @@ def run_unet(args):
                                stylediff_peak_mb=sm, max_relative_difference=d) for t, pt, sw, pm, sm, d in rows]))
 
 
+def pipeline_worker(model, threads, repeats, steps, style_image):
+    import torch
+    from PIL import Image
+    sys.path.insert(0, HERE)
+    from sample import ReferencePipeline
+    torch.set_num_threads(threads)
+    pipe = ReferencePipeline(model)
+    images = [Image.open(style_image)] if style_image else []
+    call = lambda: pipe("folder icon, papirus style", style_images=images, steps=steps, seed=1)
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    print(json.dumps({"median": times[len(times) // 2], "peak_mb": peak_resident_mb()}))
+
+
+def run_pipeline(args):
+    rows = []
+    for t in [int(x) for x in args.threads.split(",")]:
+        extra = ["--style-image", args.style_image] if args.style_image else []
+        tr = subprocess.run([sys.executable, __file__, "pipeline-worker", "--model", args.model, "--threads", str(t),
+                             "--repeats", str(args.repeats), "--steps", str(args.steps)] + extra,
+                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(t)))
+        if tr.returncode != 0:
+            sys.exit(f"PyTorch run failed:\n{tr.stderr}")
+        torch_res = json.loads(tr.stdout.strip().splitlines()[-1])
+        sr = subprocess.run([args.swift, "pipeline", args.model, "--threads", str(t), "--repeats", str(args.repeats),
+                             "--steps", str(args.steps), "--json"] + extra, capture_output=True, text=True)
+        if sr.returncode != 0:
+            sys.exit(f"stylediff run failed:\n{sr.stderr}")
+        swift_res = json.loads(sr.stdout)
+        rows.append((t, torch_res["median"], swift_res["results"][0]["medianSeconds"], torch_res["peak_mb"],
+                     swift_res["peakResidentMB"]))
+    print(f"{args.model}: seconds per image ({args.steps} DDIM steps, CFG, decode), median of {args.repeats}")
+    print("threads  PyTorch s  stylediff s  speed-up (PyTorch/stylediff)  peak MB PyTorch  peak MB stylediff")
+    for t, pt, sw, pm, sm in rows:
+        print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {pt / sw:28.2f}  {pm:15.0f}  {sm:17.0f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -104,6 +147,19 @@ def main():
     u.add_argument("--repeats", type=int, default=5)
     u.add_argument("--swift", default=DEFAULT_SWIFT)
     u.add_argument("--json", action="store_true")
+    pl = sub.add_parser("pipeline")
+    pl.add_argument("--model", required=True)
+    pl.add_argument("--threads", default="1,2")
+    pl.add_argument("--repeats", type=int, default=5)
+    pl.add_argument("--steps", type=int, default=20)
+    pl.add_argument("--style-image")
+    pl.add_argument("--swift", default=DEFAULT_SWIFT)
+    pw = sub.add_parser("pipeline-worker")
+    pw.add_argument("--model", required=True)
+    pw.add_argument("--threads", type=int, required=True)
+    pw.add_argument("--repeats", type=int, required=True)
+    pw.add_argument("--steps", type=int, required=True)
+    pw.add_argument("--style-image")
     w = sub.add_parser("torch-worker")
     w.add_argument("--model", required=True)
     w.add_argument("--threads", type=int, required=True)
@@ -113,6 +169,10 @@ def main():
     args = ap.parse_args()
     if args.mode == "unet":
         run_unet(args)
+    elif args.mode == "pipeline":
+        run_pipeline(args)
+    elif args.mode == "pipeline-worker":
+        pipeline_worker(args.model, args.threads, args.repeats, args.steps, args.style_image)
     else:
         torch_worker(args.model, args.threads, args.repeats, args.output, args.inputs_out)
 
