@@ -16,6 +16,7 @@ never used as a training loss for the generator):
 """
 import argparse
 import json
+import math
 import os
 import random
 import time
@@ -81,6 +82,13 @@ def load_split(data, split):
     return recs, load_images([os.path.join(data, r["file"]) for r in recs])
 
 
+def cosine_lr(opt, peak, progress):
+    """Cosine decay over the time budget (progress in [0, 1]) after a short warm-up."""
+    lr = peak * min(1.0, progress / 0.03) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
 def train_judge(data, out, minutes, seed):
     torch.manual_seed(seed); random.seed(seed)
     recs, x = load_split(data, "train")
@@ -96,6 +104,7 @@ def train_judge(data, out, minutes, seed):
         if random.random() < 0.5:
             xb = xb.flip(3)
         loss = F.cross_entropy(model(xb), y[idx], label_smoothing=0.05)
+        cosine_lr(opt, 2e-3, (time.time() - start) / (minutes * 60))
         opt.zero_grad(); loss.backward(); opt.step()
         step += 1
         if step % 200 == 0:
@@ -121,6 +130,7 @@ def train_content(data, out, minutes, seed):
         logits = za @ zb.t() / 0.1
         target = torch.arange(len(batch))
         loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+        cosine_lr(opt, 1e-3, (time.time() - start) / (minutes * 60))
         opt.zero_grad(); loss.backward(); opt.step()
         step += 1
         if step % 100 == 0:

@@ -9,7 +9,7 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, default_model, rng, schedulers)
 """
 import argparse
 import json
@@ -200,6 +200,65 @@ def make_pipeline():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Weights", "default")
+
+
+def make_default_model():
+    """Parity fixtures from the shipped default model (Weights/default): tokenizer ids, text
+    encoder, style encoder, UNet with style tokens, VAE decode, and four 20-step DDIM pipeline
+    runs from tools/sample.py. Rerun whenever the shipped weights change."""
+    import sys
+    import numpy as np
+    from PIL import Image
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sample
+    folder = os.path.join(ROOT, "default_model")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    pipe = sample.ReferencePipeline(DEFAULT_MODEL)
+    prompts = ["folder icon, papirus style", "red heart emoji, noto style", "user trash full icon", "",
+               "a prompt with unseen words: zebra quux, breeze style"]
+    ids = {p: pipe.ids(p) for p in prompts}
+    images = os.path.join(ROOT, "..", "..", "Prompts", "images")
+    ref = Image.open(os.path.join(images, "tango-desktop.png"))
+    tensors = {}
+    with torch.no_grad():
+        text = pipe.text(input_ids=torch.tensor([ids[prompts[0]], ids[prompts[3]]])).last_hidden_state
+        tensors["text_encoder"] = text
+        x = torch.from_numpy(np.asarray(ref.convert("RGB"))).float()
+        embed = pipe.style.embed((x / 127.5 - 1).permute(2, 0, 1)[None])
+        tensors["style_embedding"] = embed
+        g = torch.Generator().manual_seed(31)
+        latents = torch.randn(2, 4, 16, 16, generator=g)
+        for p in pipe.unet.attn_processors.values():
+            if hasattr(p, "to_k_ip"):
+                p.scale = [0.7]
+        embeds = torch.cat([torch.zeros_like(embed), embed])[:, None, :]
+        tensors["unet_input"] = latents
+        tensors["unet_output"] = pipe.unet(latents, torch.tensor([500, 500]), encoder_hidden_states=text,
+                                           added_cond_kwargs={"image_embeds": [embeds]}).sample
+        tensors["vae_decoded"] = pipe.vae.decode(latents[:1] / pipe.vae.config.scaling_factor).sample
+    cases = {
+        "txt2img": dict(prompt="folder icon, papirus style", seed=1),
+        "image_style": dict(prompt="folder icon", style_images=["tango-desktop"], seed=2),
+        "blend": dict(prompt="computer icon", style_images=["tango-desktop", "tango-fonts"], style_weights=[1.0, 1.0],
+                      blend="slerp", seed=3),
+        "img2img": dict(prompt="applications office icon, breeze style", init_image="tango-applications-office",
+                        strength=0.6, seed=4),
+    }
+    for name, c in cases.items():
+        kw = dict(c)
+        kw["style_images"] = [Image.open(os.path.join(images, k + ".png")) for k in c.get("style_images", [])]
+        if "init_image" in c:
+            kw["init_image"] = Image.open(os.path.join(images, c["init_image"] + ".png"))
+        image, lat = pipe(**kw, return_latents=True)
+        image.save(os.path.join(folder, name + ".png"))
+        tensors[name + "_latents"] = lat
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, "outputs.safetensors"))
+    with open(os.path.join(folder, "cases.json"), "w") as f:
+        json.dump(dict(cases=cases, token_ids=ids), f, indent=1, sort_keys=True)
+
+
 RNG_SEEDS = [0, 1, 42, 123456789, 2**32 + 7]
 RNG_SHAPES = [(1,), (15,), (16,), (17,), (4, 16, 16), (2, 4, 16, 16)]
 
@@ -313,6 +372,8 @@ def main():
         make_clip()
     if args.only in (None, "pipeline"):
         make_pipeline()
+    if args.only in (None, "default_model") and os.path.isdir(DEFAULT_MODEL):
+        make_default_model()
     if args.only in (None, "rng"):
         make_rng()
     if args.only in (None, "schedulers"):

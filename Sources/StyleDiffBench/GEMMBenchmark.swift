@@ -61,7 +61,7 @@ struct GEMMBenchmark: ParsableCommand {
                 openblas_set_num_threads(1)
                 let g = flops / s * 1e-9
                 rows.append(Row(name: name, m: m, n: n, k: k, threads: t, gflops: g,
-                                percentOfPeak: 100 * g / peaks[t]!, openBLASThreadedGFLOPS: flops / r * 1e-9))
+                                percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: flops / r * 1e-9))
             }
         }
         for channels in [320, 640, 1280] {
@@ -74,7 +74,7 @@ struct GEMMBenchmark: ParsableCommand {
                 let s = try medianSeconds(repeats: options.repeats) { _ = try x.conv2d(packedWeight: w, bias: bias, stride: 1, padding: 1) }
                 let g = flops / s * 1e-9
                 rows.append(Row(name: "conv2d 16x16x\(channels) (im2col+GEMM)", m: 256, n: channels, k: 9 * channels,
-                                threads: t, gflops: g, percentOfPeak: 100 * g / peaks[t]!, openBLASThreadedGFLOPS: nil))
+                                threads: t, gflops: g, percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: nil))
             }
         }
         Parallelism.setThreadCount(0)
@@ -87,7 +87,7 @@ struct GEMMBenchmark: ParsableCommand {
         }
         print("OpenBLAS core: \(core)")
         for t in options.threadCounts.sorted() {
-            print(String(format: "FMA peak (C probe, %d thread%@): %.1f GFLOPS", t, t == 1 ? "" : "s", peaks[t]!))
+            print(String(format: "FMA peak (C probe, %d thread%@): %.1f GFLOPS", t, t == 1 ? "" : "s", (peaks[t] ?? .nan)))
         }
         print("")
         print("shape                              M x N x K           thr   GFLOPS  % peak  OpenBLAS-threaded GFLOPS")

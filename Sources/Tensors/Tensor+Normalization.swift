@@ -22,7 +22,8 @@ extension Tensor {
         if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("groupNorm weight \(weight.shape) for \(c) channels") }
         if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("groupNorm bias \(bias.shape) for \(c) channels") }
         let n = shape[0]
-        let positions = c == 0 || n == 0 ? 0 : count / (n * c)
+        if count == 0 { return Tensor(zeros: shape) }
+        let positions = count / (n * c)
         let per = c / groups
         var mean = [Float](repeating: 0, count: n * groups)
         var rstd = [Float](repeating: 0, count: n * groups)

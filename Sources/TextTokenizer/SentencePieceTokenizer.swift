@@ -53,6 +53,7 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
 
     /// Encodes UTF-8 text into piece ids (no begin/end ids added).
     public func encode(_ text: String) throws -> [Int32] {
+        if text.isEmpty { return [] }
         lock.lock(); defer { lock.unlock() }
         let utf8 = Array(text.utf8)
         var error = [CChar](repeating: 0, count: 512)
@@ -61,9 +62,9 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
             var ids = [Int32](repeating: 0, count: capacity)
             var count = 0
             let rc = utf8.withUnsafeBufferPointer { u in
-                u.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(u.count, 1)) { p in
+                UnsafeRawPointer(u.baseAddress)?.withMemoryRebound(to: CChar.self, capacity: u.count) { p in
                     spm_encode(handle, p, u.count, &ids, capacity, &count, &error, error.count)
-                }
+                } ?? -1
             }
             guard rc == 0 else { throw TokenizerError.encodeFailed(reason: cString(error)) }
             if count <= capacity { return Array(ids.prefix(count)) }

@@ -84,6 +84,12 @@ import Testing
         #expect(err2 <= Self.tolerance, "groupNorm+silu: max error \(err2)")
     }
 
+    @Test func emptyTensorsAreHandled() throws {
+        let empty = Tensor(zeros: [0, 4, 4, 8])
+        #expect(try empty.groupNorm(groups: 2, weight: nil, bias: nil, epsilon: 1e-5).shape == [0, 4, 4, 8])
+        #expect(try empty.conv2d(packedWeight: Tensor.packConvolutionWeight(randomTensor([3, 8, 1, 1], seed: 1)), bias: nil).shape == [0, 4, 4, 3])
+    }
+
     @Test func groupNormRejectsIndivisibleChannels() {
         let x = randomTensor([1, 3, 7, 5], seed: 1)
         #expect(throws: TensorError.invalidArgument("groupNorm: 5 channels not divisible by 2 groups")) {

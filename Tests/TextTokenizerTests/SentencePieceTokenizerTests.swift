@@ -35,6 +35,12 @@ import TextTokenizer
         #expect(throws: TokenizerError.self) { try SentencePieceTokenizer(path: fixtures) }
     }
 
+    @Test func emptyTextEncodesToNoIds() throws {
+        let tokenizer = try SentencePieceTokenizer(path: fixtures + "/tiny.model")
+        #expect(try tokenizer.encode("") == [])
+        #expect(try tokenizer.decode([]) == "")
+    }
+
     @Test func decodeRejectsOutOfRangeIds() throws {
         let tokenizer = try SentencePieceTokenizer(path: fixtures + "/tiny.model")
         #expect(throws: TokenizerError.self) { try tokenizer.decode([5, 120]) }
