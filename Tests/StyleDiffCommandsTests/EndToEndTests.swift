@@ -152,6 +152,42 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
     }
 }
 
+/// The shipped model (Weights/default): per scheduler, generate and convert outputs hash to the
+/// recorded values at 1 and 2 threads, and replay reproduces them. Record new values (and say so
+/// in the commit) whenever the shipped weights change.
+@Suite(.serialized) struct ShippedModelTests {
+    static let model = packageRoot + "/Weights/default"
+
+    @Test(arguments: ["ddim", "ddpm", "euler", "dpmpp"])
+    func goldenHashesAtOneAndTwoThreads(scheduler: String) throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var hashes: [String] = []
+        for threads in ["1", "2"] {
+            let g = try stylediff(["generate", "folder icon", "--style", "papirus", "--scheduler", scheduler, "--seed", "7",
+                                   "--threads", threads, "-o", dir + "/g\(threads).png", "--model", Self.model])
+            let c = try stylediff(["convert", packageRoot + "/Prompts/images/tango-desktop.png", "--prompt", "desktop icon",
+                                   "--style", "breeze", "--scheduler", scheduler, "--seed", "8", "--threads", threads,
+                                   "-o", dir + "/c\(threads).png", "--model", Self.model])
+            #expect(g.status == 0 && c.status == 0, "\(g.stderr) \(c.stderr)")
+            hashes.append("\(try sha256(dir + "/g\(threads).png")) \(try sha256(dir + "/c\(threads).png"))")
+        }
+        print("shipped golden \(scheduler): \(hashes[0])")
+        #expect(hashes[0] == hashes[1], "1 and 2 threads differ")
+        #expect(hashes[0] == shippedGoldenValues[scheduler], "\(scheduler): \(hashes[0])")
+        let replay = try stylediff(["replay", dir + "/c1.png", "-o", dir + "/r.png", "--model", Self.model])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == sha256(dir + "/c1.png"))
+    }
+}
+
+let shippedGoldenValues: [String: String] = [
+    "ddim": "c2d2d8eadb261ce4984208d3e09067adb2f213f32a4ebf20e06b22341f53b942 56e3e4d1732afd4c167f94308b1a6db0fb642b458d16c700e91dad47606a23cf",
+    "ddpm": "3139bd6745828417a7c1c2747dd062a76a6f8719c4bd476b7e9050505290a99d 9244084248b44c9e14a35fb84f19def12e5c6c6afedd4d6214bdaea9a717f771",
+    "euler": "33b449ee508c98654218d592fbe9de78b1f0dcba63a6200d06fc19b1fa3626d7 4ce5ab7eda0aa1ab06ac8283a4b4e4e8fa721869d86aff7b1c19849c28f90937",
+    "dpmpp": "1c63ba5e7d9b995e671476fa2aeb5345f196d0a0b8dc7a43993d7c11c7d9db82 50af861f7c4a51828efa9235f9cd0f0a310b425705a4cd719532f4e12f9a9d16",
+]
+
 let goldenValues: [String: String] = [
     "ddim": "5c6914c0bd17b3b353760efba38964c79ecb96723a4c0a85ab0ce7613c377ca7 deac957e4720d6feec98cb2901da959420d253999452139038ba33233bad9a7c",
     "ddpm": "cc37b2e707e924e692e73be0f1b55e0f2696b3aa64503153e2d0e974fc3a0f29 9c97355d02cd1ec81288b276aff42315ba0c146ce3ea18791d59c6c3e02bde76",
