@@ -143,8 +143,10 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let g = try stylediff(["generate", "folder icon", "--style", "breeze", "--scheduler", scheduler, "--seed", "21", "--steps", "5",
                                "-o", dir + "/g.png", "--model", fixtureModel])
-        let c = try stylediff(["convert", fixtureImages + "/init.png", "--style", "tango", "--scheduler", scheduler, "--seed", "22",
-                               "--steps", "5", "--strength", "0.8", "-o", dir + "/c.png", "--model", fixtureModel])
+        // Inputs by path relative to the package root: the path is stored in the PNG, so the
+        // bytes do not depend on where the checkout lives.
+        let c = try stylediff(["convert", "Tests/Fixtures/pipeline/init.png", "--style", "tango", "--scheduler", scheduler, "--seed", "22",
+                               "--steps", "5", "--strength", "0.8", "-o", dir + "/c.png", "--model", fixtureModel], cwd: packageRoot)
         #expect(g.status == 0 && c.status == 0, "\(g.stderr) \(c.stderr)")
         let hashes = "\(try sha256(dir + "/g.png")) \(try sha256(dir + "/c.png"))"
         print("golden \(scheduler): \(hashes)")
@@ -166,31 +168,31 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         for threads in ["1", "2"] {
             let g = try stylediff(["generate", "folder icon", "--style", "papirus", "--scheduler", scheduler, "--seed", "7",
                                    "--threads", threads, "-o", dir + "/g\(threads).png", "--model", Self.model])
-            let c = try stylediff(["convert", packageRoot + "/Prompts/images/tango-desktop.png", "--prompt", "desktop icon",
+            let c = try stylediff(["convert", "Prompts/images/tango-desktop.png", "--prompt", "desktop icon",
                                    "--style", "breeze", "--scheduler", scheduler, "--seed", "8", "--threads", threads,
-                                   "-o", dir + "/c\(threads).png", "--model", Self.model])
+                                   "-o", dir + "/c\(threads).png", "--model", Self.model], cwd: packageRoot)
             #expect(g.status == 0 && c.status == 0, "\(g.stderr) \(c.stderr)")
             hashes.append("\(try sha256(dir + "/g\(threads).png")) \(try sha256(dir + "/c\(threads).png"))")
         }
         print("shipped golden \(scheduler): \(hashes[0])")
         #expect(hashes[0] == hashes[1], "1 and 2 threads differ")
         #expect(hashes[0] == shippedGoldenValues[scheduler], "\(scheduler): \(hashes[0])")
-        let replay = try stylediff(["replay", dir + "/c1.png", "-o", dir + "/r.png", "--model", Self.model])
+        let replay = try stylediff(["replay", dir + "/c1.png", "-o", dir + "/r.png", "--model", Self.model], cwd: packageRoot)
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(try sha256(dir + "/r.png") == sha256(dir + "/c1.png"))
     }
 }
 
 let shippedGoldenValues: [String: String] = [
-    "ddim": "c2d2d8eadb261ce4984208d3e09067adb2f213f32a4ebf20e06b22341f53b942 56e3e4d1732afd4c167f94308b1a6db0fb642b458d16c700e91dad47606a23cf",
-    "ddpm": "3139bd6745828417a7c1c2747dd062a76a6f8719c4bd476b7e9050505290a99d 9244084248b44c9e14a35fb84f19def12e5c6c6afedd4d6214bdaea9a717f771",
-    "euler": "33b449ee508c98654218d592fbe9de78b1f0dcba63a6200d06fc19b1fa3626d7 4ce5ab7eda0aa1ab06ac8283a4b4e4e8fa721869d86aff7b1c19849c28f90937",
-    "dpmpp": "1c63ba5e7d9b995e671476fa2aeb5345f196d0a0b8dc7a43993d7c11c7d9db82 50af861f7c4a51828efa9235f9cd0f0a310b425705a4cd719532f4e12f9a9d16",
+    "ddim": "c2d2d8eadb261ce4984208d3e09067adb2f213f32a4ebf20e06b22341f53b942 a44fe816b753204669604212645a97f2d8ea01ddaea2eb622623b57feaea1828",
+    "ddpm": "3139bd6745828417a7c1c2747dd062a76a6f8719c4bd476b7e9050505290a99d 4bb585ec89079e557321df644c778cc73306e7ca95a57fa8317160d9e2a29331",
+    "euler": "33b449ee508c98654218d592fbe9de78b1f0dcba63a6200d06fc19b1fa3626d7 93bd09c85b240be48e4a521891b3b526e388f4e898e70ef9d6246572ea70beaf",
+    "dpmpp": "1c63ba5e7d9b995e671476fa2aeb5345f196d0a0b8dc7a43993d7c11c7d9db82 ce6e585bf0b9a914e0d7a12efe206b7d681fd31d14a8b3d2d7e11350ae63e4d1",
 ]
 
 let goldenValues: [String: String] = [
-    "ddim": "5c6914c0bd17b3b353760efba38964c79ecb96723a4c0a85ab0ce7613c377ca7 deac957e4720d6feec98cb2901da959420d253999452139038ba33233bad9a7c",
-    "ddpm": "cc37b2e707e924e692e73be0f1b55e0f2696b3aa64503153e2d0e974fc3a0f29 9c97355d02cd1ec81288b276aff42315ba0c146ce3ea18791d59c6c3e02bde76",
-    "euler": "a1863e731dc05294f5efa6dbfe99dd5d027aea9f915e107fce4d571d42923a55 dc7ecd4d8fd69a796cb81b25da4d9242c94ffe29c84f21f286dd95271e9ea91f",
-    "dpmpp": "836e4ecab89b26927a4ace210561e5e97b3928ca6abb5f530a01a02f334463a6 901560cf2aab5b6c09b7cb0aaf501a3f96721d761738f3810f408dcd0af71045",
+    "ddim": "5c6914c0bd17b3b353760efba38964c79ecb96723a4c0a85ab0ce7613c377ca7 e724f8106025ae1f23689166e887d9c092c053370f2cde517aec1431dcb9eb55",
+    "ddpm": "cc37b2e707e924e692e73be0f1b55e0f2696b3aa64503153e2d0e974fc3a0f29 7f5c31a0ecdaa37c3832cfcee7042936f79dceb8ceae0c17efb876ce8ff2763b",
+    "euler": "a1863e731dc05294f5efa6dbfe99dd5d027aea9f915e107fce4d571d42923a55 55d41e53cc8bdda2f7c783d408b8523fafff530c4cf509d0e7671d235011393b",
+    "dpmpp": "836e4ecab89b26927a4ace210561e5e97b3928ca6abb5f530a01a02f334463a6 91e49c2e3ce4c8889460b0fe665ebda04ec0bde7ec18b5215b6af0894e761af1",
 ]
