@@ -5,6 +5,7 @@ style cross-attention (IP-Adapter), trained jointly on latents of the frozen sta
   python3 tools/train_model.py prepare --data D --vae V --work W     # tokenizer + cached latents
   python3 tools/train_model.py train --work W --minutes 120          # resumes from W/ckpt.pt
   python3 tools/train_model.py export --work W --vae V --out Weights/default
+  (to continue the shipped model: prepare and train with --init Weights/default --vae Weights/default/vae)
 
 Architecture (sized for CPU training, ../shared/TRAINING.md):
 - tokenizer: SentencePiece unigram (vocab 1024, pad 0, unk 1, eos 2, no bos) trained on the
@@ -143,9 +144,13 @@ def prepare(args):
         lines = [l.strip() for l in f if l.strip()]
         for l in lines:  # the corpus also holds the style-less forms used in training
             g.write(l + "\n" + strip_style(l) + "\n")
-    spm.SentencePieceTrainer.train(input=extra, model_prefix=os.path.join(args.work, "tokenizer"), vocab_size=1024,
-                                   model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=-1,
-                                   eos_id=2, normalization_rule_name="identity", num_threads=1, minloglevel=2)
+    if args.init:  # continue a shipped model: keep its tokenizer
+        import shutil
+        shutil.copy(os.path.join(args.init, "tokenizer", "tokenizer.model"), os.path.join(args.work, "tokenizer.model"))
+    else:
+        spm.SentencePieceTrainer.train(input=extra, model_prefix=os.path.join(args.work, "tokenizer"), vocab_size=1024,
+                                       model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=-1,
+                                       eos_id=2, normalization_rule_name="identity", num_threads=1, minloglevel=2)
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
     images = torch.from_numpy(np.stack([np.asarray(Image.open(os.path.join(args.data, r["file"])).convert("RGB"))
@@ -188,6 +193,10 @@ def train(args):
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
     else:
         random.seed(args.seed); torch.manual_seed(args.seed)
+        if args.init:
+            load_exported(models, args.init)
+            ema.load_state_dict(models.state_dict())
+            print(f"initialised from {args.init}", flush=True)
     params = sum(p.numel() for p in models.parameters())
     print(f"parameters: {params / 1e6:.2f} M (unet {sum(p.numel() for p in models.unet.parameters()) / 1e6:.2f} M)", flush=True)
 
@@ -243,7 +252,8 @@ def train(args):
             save(); last_save = now
     elapsed += time.time() - last
     save()
-    print(f"stopped at step {step}, {elapsed / 60:.1f} min trained in all", flush=True)
+    recent = f", loss {np.mean(losses[-50:]):.4f} over the last {min(50, len(losses))} steps" if losses else ""
+    print(f"stopped at step {step}, {elapsed / 60:.1f} min trained in all{recent}", flush=True)
 
 
 # ----------------------------------------------------------------------------- export
@@ -308,6 +318,29 @@ def export_models(models, vae, tokenizer_model, out, styles):
                   f, indent=2)
 
 
+def load_exported(models, folder):
+    """Loads an export in the default layout (fp16) into `models` (fp32): the inverse of
+    export_models, so training can continue from shipped weights."""
+    from safetensors.torch import load_file
+    text = load_file(os.path.join(folder, "text_encoder", "model.safetensors"))
+    models.text.load_state_dict({k: v.float() for k, v in text.items()})
+    unet = load_file(os.path.join(folder, "unet", "diffusion_pytorch_model.safetensors"))
+    missing, unexpected = models.unet.load_state_dict({k: v.float() for k, v in unet.items()}, strict=False)
+    assert not unexpected and all("processor" in k for k in missing), (missing, unexpected)
+    ip = load_file(os.path.join(folder, "ip_adapter", "ip_adapter.safetensors"))
+    n = 0
+    with torch.no_grad():
+        for proc in models.unet.attn_processors.values():
+            if hasattr(proc, "to_k_ip"):
+                proc.to_k_ip[0].weight.copy_(ip[f"ip_adapter.{1 + 2 * n}.to_k_ip.weight"].float())
+                proc.to_v_ip[0].weight.copy_(ip[f"ip_adapter.{1 + 2 * n}.to_v_ip.weight"].float())
+                n += 1
+    style = {k: v.float() for k, v in load_file(os.path.join(folder, "style_encoder", "model.safetensors")).items()}
+    style.update({"image_proj." + k[len("image_proj."):].replace("proj.", "image_embeds.", 1): v.float()
+                  for k, v in ip.items() if k.startswith("image_proj.")})
+    models.style.load_state_dict(style)
+
+
 def check_diffusers_loads(models, out):
     """Loads the exported UNet and IP-Adapter with diffusers' own loader and compares its
     noise prediction with the trained model's (both fp32 on the fp16 weights)."""
@@ -339,6 +372,7 @@ def main():
     ap.add_argument("--vae")
     ap.add_argument("--work", required=True)
     ap.add_argument("--out")
+    ap.add_argument("--init", help="a model in the default layout (e.g. Weights/default) to continue from")
     ap.add_argument("--minutes", type=float, default=120)
     ap.add_argument("--save-minutes", type=float, default=10)
     ap.add_argument("--batch", type=int, default=64)
