@@ -31,6 +31,8 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
     public var timeEmbeddingDim: Int?
     public var convInKernel = 3
     public var convOutKernel = 3
+    /// The latent side length the model was trained at (diffusers' nominal sample_size).
+    public var sampleSize: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case inChannels = "in_channels", outChannels = "out_channels", centerInputSample = "center_input_sample"
@@ -42,6 +44,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
         case transformerLayersPerBlock = "transformer_layers_per_block", attentionHeadDim = "attention_head_dim"
         case useLinearProjection = "use_linear_projection", resnetOutScaleFactor = "resnet_out_scale_factor"
         case timeEmbeddingDim = "time_embedding_dim", convInKernel = "conv_in_kernel", convOutKernel = "conv_out_kernel"
+        case sampleSize = "sample_size"
     }
 
     public init() {}
@@ -73,6 +76,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
         timeEmbeddingDim = try c.decodeIfPresent(Int.self, forKey: .timeEmbeddingDim)
         convInKernel = try value(.convInKernel, d.convInKernel)
         convOutKernel = try value(.convOutKernel, d.convOutKernel)
+        sampleSize = try c.decodeIfPresent(Int.self, forKey: .sampleSize)
     }
 
     /// Reads and checks a config.json.
@@ -92,7 +96,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
             ],
             // No effect on inference in fp32: dropout, fp16 upcasting, the nominal sample size,
             // options of block types stylediff rejects anyway.
-            ignored: ["dropout", "upcast_attention", "sample_size", "addition_embed_type_num_heads",
+            ignored: ["dropout", "upcast_attention", "addition_embed_type_num_heads",
                       "mid_block_only_cross_attention"])
         let config = try file.decode(UNet2DConditionConfiguration.self)
         try config.validate(file: path)

@@ -46,14 +46,21 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
                                         styleEmbeddingDimension: styleEncoder.configuration.embedDim)
         vae = try AutoencoderKL(directory: directory + "/vae")
         schedulerConfiguration = try SchedulerConfiguration.load(path: directory + "/scheduler/scheduler_config.json")
+        guard let size = unet.configuration.sampleSize, size > 0, size % (1 << (unet.configuration.blockOutChannels.count - 1)) == 0 else {
+            throw PipelineError.missingComponent("\(directory)/unet/config.json needs a sample_size divisible by the UNet's downsampling")
+        }
+        latentSize = size
         guard textEncoder.configuration.maxPositionEmbeddings >= tokenizer.maxLength,
               textEncoder.configuration.vocabSize >= tokenizer.model.vocabularySize else {
             throw PipelineError.missingComponent("tokenizer does not fit the text encoder")
         }
     }
 
+    /// The latent side length: the UNet's sample_size from its config.json.
+    public let latentSize: Int
+
     /// The image side length the model generates (latent size x VAE factor).
-    public var imageSize: Int { 16 * vae.downsamplingFactor }
+    public var imageSize: Int { latentSize * vae.downsamplingFactor }
 
     /// Text embeddings [1, L, D] of a prompt.
     public func encodePrompt(_ prompt: String) throws -> Tensor {
@@ -104,7 +111,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         return try decode(latents)
     }
 
-    /// The final latents [1, 16, 16, C] of a request (before decoding).
+    /// The final latents [1, latentSize, latentSize, C] of a request (before decoding).
     public func denoise(_ request: GenerationRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
         guard request.guidanceScale >= 0, request.guidanceScale.isFinite else {
             throw PipelineError.invalidRequest("guidance scale \(request.guidanceScale) must be >= 0")
@@ -131,10 +138,10 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             let s = distribution.mean.shape
             let sampled = try distribution.sample(noise: generator.randnChannelsLast(batch: 1, channels: s[3], height: s[1], width: s[2]))
             let clean = try scaleLatents(sampled)
-            let noise = try generator.randnChannelsLast(batch: 1, channels: channels, height: 16, width: 16)
+            let noise = try generator.randnChannelsLast(batch: 1, channels: channels, height: latentSize, width: latentSize)
             x = try scheduler.addNoise(clean, noise: noise, stepIndex: start)
         } else {
-            x = try generator.randnChannelsLast(batch: 1, channels: channels, height: 16, width: 16) * scheduler.initialNoiseSigma
+            x = try generator.randnChannelsLast(batch: 1, channels: channels, height: latentSize, width: latentSize) * scheduler.initialNoiseSigma
         }
         var state = SchedulerState()
         let total = scheduler.timesteps.count - start
