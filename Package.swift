@@ -27,9 +27,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
         .target(name: "CPeakProbe", path: "Sources/CPeakProbe"),
+        // Vectorised C kernels (softmax with a polynomial exp), one variant per instruction set.
+        .target(name: "CKernels", path: "Sources/CKernels"),
 
         // MARK: Libraries
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "SafeTensors", dependencies: ["Tensors"]),
         .target(name: "PNGIO", dependencies: ["CPNG"]),
         .target(name: "TextTokenizer", dependencies: ["CSentencePiece"]),
@@ -56,7 +58,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CKernels"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors", "Schedulers"]),

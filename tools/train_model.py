@@ -26,6 +26,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 
 import numpy as np
@@ -75,6 +76,18 @@ class StyleEncoder(nn.Module):
     def forward(self, x):
         return self.image_proj(self.embed(x))
 
+
+
+class StopFlag:
+    """Set by SIGTERM or SIGINT so that a training loop ends at a step boundary and saves."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._set)
+
+    def _set(self, signum, frame):
+        self.requested = True
 
 def make_unet(config=UNET_CONFIG, style_tokens=STYLE_TOKENS):
     from diffusers import UNet2DConditionModel
@@ -206,21 +219,30 @@ def train(args):
                         elapsed=elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(args)), tmp)
         os.replace(tmp, ckpt)
 
+    snr = alphas / (1 - alphas)
+
+    def snr_weight(t):
+        """Min-SNR-gamma loss weights for epsilon prediction (Hang et al. 2023): min(SNR, gamma) / SNR,
+        so nearly clean timesteps stop dominating the gradient; gamma 0 turns weighting off."""
+        return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t))
+
+    stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
     losses = []
-    while time.time() - start < args.minutes * 60:
+    while not stop.requested and time.time() - start < args.minutes * 60:
         idx = random.sample(train_idx, args.batch)
         prompts, refs = [], []
         for i in idx:
             r = recs[i]
             u = random.random()
-            prompts.append("" if u < 0.1 else strip_style(r["prompt"]) if u < 0.55 else r["prompt"])
+            prompts.append("" if u < args.text_drop else strip_style(r["prompt"]) if u < (1 + args.text_drop) / 2
+                           else r["prompt"])
             others = [j for j in random.sample(by_style[r["style"]], min(8, len(by_style[r["style"]])))
                       if recs[j]["content"] != r["content"]]
             refs.append(others[0] if others else i)
         x0 = latents[idx]
         ref_images = images[refs].float() / 127.5 - 1
-        drop_style = (torch.rand(args.batch) < 0.15).float()[:, None]
+        drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None]
         noise = torch.randn_like(x0)
         t = torch.randint(0, 1000, (args.batch,))
         a = alphas[t][:, None, None, None]
@@ -229,7 +251,8 @@ def train(args):
         style_embed = models.style.embed(ref_images) * (1 - drop_style)
         style_tokens = models.style.image_proj(style_embed)
         pred = unet_forward(models.unet, xt, t, text, style_tokens)
-        loss = F.mse_loss(pred, noise)
+        per_sample = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
+        loss = (per_sample * snr_weight(t)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
@@ -241,7 +264,7 @@ def train(args):
             for pe, pm in zip(ema.parameters(), models.parameters()):
                 pe.lerp_(pm, 1 - d)
         step += 1
-        losses.append(loss.item())
+        losses.append(per_sample.mean().item())  # unweighted epsilon MSE, comparable across recipes
         now = time.time()
         if now - last > 120:
             elapsed += now - last
@@ -378,6 +401,11 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--text-drop", type=float, default=0.1,
+                    help="share of empty prompts; the rest is split evenly between prompts without and with the style")
+    ap.add_argument("--style-drop", type=float, default=0.5,
+                    help="share of samples without a style image (text must carry the style there)")
+    ap.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR-gamma loss weighting (0: plain MSE)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     {"prepare": prepare, "train": train, "export": export}[args.command](args)

@@ -14,12 +14,14 @@ import copy
 import json
 import math
 import os
+import signal
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
+from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
 # The architecture: three blocks (two downsamplings), no mid attention, lean channels so that
@@ -31,6 +33,18 @@ VAE_CONFIG = dict(
     act_fn="silu", mid_block_add_attention=False, scaling_factor=1.0,
 )
 
+
+
+class StopFlag:
+    """Set by SIGTERM or SIGINT so that a training loop ends at a step boundary and saves."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._set)
+
+    def _set(self, signum, frame):
+        self.requested = True
 
 def load_split(data, split):
     recs = [json.loads(l) for l in open(os.path.join(data, "manifest.jsonl"))]
@@ -64,6 +78,19 @@ def latent_stats(model, images, batch=64):
     return z.std().item(), z.std(dim=(0, 2, 3)).tolist(), z.mean().item()
 
 
+@torch.no_grad()
+def encode_cached(model, images, batch=256):
+    """Posterior parameters (mean and logvar, [N, 8, 16, 16]) of every image and of its mirror image."""
+    out = []
+    for flip in (False, True):
+        parts = []
+        for i in range(0, len(images), batch):
+            x = to_model(images[i:i + batch])
+            parts.append(model.quant_conv(model.encoder(x.flip(3) if flip else x)))
+        out.append(torch.cat(parts))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -78,6 +105,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--export", help="write the EMA model here (diffusers layout) at the end")
     ap.add_argument("--export-only", action="store_true", help="export the checkpoint without training")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="freeze the encoder (the latents stage 2 trained on stay valid) and train the decoder "
+                         "on cached posteriors; keeps scaling_factor")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -86,41 +116,57 @@ def main():
     print(f"train {len(train)} heldout {len(held)}", flush=True)
     model = AutoencoderKL(**VAE_CONFIG)
     ema = copy.deepcopy(model).requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    step, elapsed = 0, 0.0
+    step, elapsed, state = 0, 0.0, None
     if os.path.exists(args.ckpt):
         state = torch.load(args.ckpt, weights_only=False)
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"]); step = state["step"]; elapsed = state["elapsed"]
+        step = state["step"]; elapsed = state["elapsed"]
         torch.set_rng_state(state["rng"])
         print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)", flush=True)
     elif args.init:
         model = AutoencoderKL.from_pretrained(args.init, torch_dtype=torch.float32)
         ema = copy.deepcopy(model).requires_grad_(False)
-        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
         print(f"initialised from {args.init}", flush=True)
     print(f"parameters {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M", flush=True)
+    if args.decoder_only:
+        # The frozen encoder is the EMA's (the exported one that stage 2 encoded with).
+        model.encoder.load_state_dict(ema.encoder.state_dict())
+        model.quant_conv.load_state_dict(ema.quant_conv.state_dict())
+        model.encoder.requires_grad_(False); model.quant_conv.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.0)
+    if state is not None and bool(state.get("decoder_only")) == args.decoder_only:
+        opt.load_state_dict(state["opt"])  # switching between full and decoder-only starts a fresh optimizer
+    if args.decoder_only and not args.export_only:
+        posteriors = encode_cached(ema, train)  # [N, 8, 16, 16] as is and mirrored
+        print(f"decoder only: {sum(p.numel() for p in trained) / 1e6:.2f} M trained, "
+              f"{len(train)} posteriors cached", flush=True)
 
     def save():
         os.makedirs(os.path.dirname(os.path.abspath(args.ckpt)), exist_ok=True)
         tmp = args.ckpt + ".tmp"
         torch.save(dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(),
-                        step=step, elapsed=elapsed, rng=torch.get_rng_state(),
+                        step=step, elapsed=elapsed, rng=torch.get_rng_state(), decoder_only=args.decoder_only,
                         config=VAE_CONFIG, args=vars(args)), tmp)
         os.replace(tmp, args.ckpt)
 
+    stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start, last_save, last_log = time.time(), time.time(), time.time()
     session_budget = 0 if args.export_only else args.minutes * 60
     model.train()
-    while time.time() - start < session_budget:
+    while not stop.requested and time.time() - start < session_budget:
         idx = torch.randint(0, len(train), (args.batch,))
         x = to_model(train[idx])
-        if torch.rand(()) < 0.5:
+        flip = bool(torch.rand(()) < 0.5)
+        if flip:
             x = x.flip(3)
-        post = model.encode(x).latent_dist
+        if args.decoder_only:
+            post = DiagonalGaussianDistribution(posteriors[int(flip)][idx])
+        else:
+            post = model.encode(x).latent_dist
         y = model.decode(post.sample()).sample
         rec = F.l1_loss(y, x) + 0.5 * F.mse_loss(y, x)
-        loss = rec + args.kl * post.kl().mean()
+        loss = rec if args.decoder_only else rec + args.kl * post.kl().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -151,7 +197,8 @@ def main():
           f"per channel {[round(s, 3) for s in per_channel]} mean {mean:.3f}; "
           f"scaling_factor {1 / std:.4f}", flush=True)
     if args.export:
-        ema.register_to_config(scaling_factor=round(1 / std, 5))
+        if not args.decoder_only:  # a frozen encoder keeps the scaling stage 2 was trained with
+            ema.register_to_config(scaling_factor=round(1 / std, 5))
         ema.save_pretrained(args.export)
         with open(os.path.join(args.export, "training.json"), "w") as f:
             json.dump(dict(step=step, minutes=elapsed / 60, heldout_psnr_db=p,

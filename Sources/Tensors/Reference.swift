@@ -60,6 +60,14 @@ public enum Reference {
         return out
     }
 
+    /// x / (1 + exp(-x)) in Double.
+    public static func silu(_ x: Tensor) -> Tensor {
+        var out = Tensor(zeros: x.shape)
+        let o = out.mutablePointer(), xp = x.pointer
+        for i in 0..<x.count { let v = Double(xp[i]); o[i] = Float(v / (1 + Foundation.exp(-v))) }
+        return out
+    }
+
     /// Softmax over the last axis.
     public static func softmax(_ x: Tensor) -> Tensor {
         let c = x.shape[x.rank - 1]

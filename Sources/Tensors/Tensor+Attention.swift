@@ -45,7 +45,7 @@ extension Tensor {
                         (scores + r * lk + r0 + r + 1).update(repeating: -.infinity, count: lk - (r0 + r + 1))
                     }
                 }
-                for r in 0..<rows { softmaxRow(scores + r * lk, lk) }
+                softmaxRows(scores, rows: rows, n: lk, stride: lk)
                 GEMM.single(m: rows, n: d, k: lk, a: scores, lda: lk, transposeA: false,
                             b: vBase, ldb: width, transposeB: false,
                             c: op + (bi * lq + r0) * width + h * d, ldc: width, alpha: 1, beta: 0)

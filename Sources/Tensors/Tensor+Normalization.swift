@@ -2,6 +2,7 @@
 // softmax over the last axis. Statistics are accumulated in Double (two passes), which keeps
 // results within a few ulps of PyTorch's float kernels.
 
+import CKernels
 import Foundation
 
 extension Tensor {
@@ -72,7 +73,8 @@ extension Tensor {
                         }
                         let s = src + r * c, d = dst + r * c
                         if silu {
-                            for ch in 0..<c { let y = s[ch] * scale[ch] + shift[ch]; d[ch] = y / (1 + expf(-y)) }
+                            for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
+                            ck_silu(d, d, Int64(c))
                         } else {
                             for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
                         }
@@ -117,19 +119,16 @@ extension Tensor {
         var out = self
         let d = out.mutablePointer()
         Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in
-            for r in range { softmaxRow(d + r * c, c) }
+            softmaxRows(d + range.lowerBound * c, rows: range.count, n: c, stride: c)
         }
         return out
     }
 }
 
-/// In-place softmax of one row of `n` floats.
+/// In-place softmax of `rows` rows of `n` floats, `stride` apart: the vectorised C kernel
+/// (`ck_softmax_rows`, Cephes exp, the same bits on every instruction set);
+/// `Reference.softmax` is its plain twin.
 @inline(__always)
-func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for j in 0..<n { m = max(m, row[j]) }
-    var sum: Float = 0
-    for j in 0..<n { let e = expf(row[j] - m); row[j] = e; sum += e }
-    let inv = 1 / sum
-    for j in 0..<n { row[j] *= inv }
+func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int) {
+    ck_softmax_rows(x, Int64(rows), Int64(n), Int64(stride))
 }

@@ -32,18 +32,34 @@ import Testing
         }
     }
 
-    @Test func gemmSplitIsBitIdenticalToOneCall() {
+    /// GEMM's blocks depend on the shape alone, so every thread count gives the same bytes, on
+    /// BLAS kernels that round differently by position in a call (OpenBLAS Haswell: columns near
+    /// a block edge; SkylakeX: its small-matrix path), which a thread-dependent split did not.
+    @Test(arguments: [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (300, 17, 999), (48, 2000, 640), (33, 65, 4000)])
+    func gemmIsBitIdenticalAtEveryThreadCount(m: Int, n: Int, k: Int) {
         defer { Parallelism.setThreadCount(0) }
-        for (m, n, k) in [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (300, 17, 999)] {
-            let a = randomTensor([m * k], seed: 1), b = randomTensor([k * n], seed: 2)
-            var results: [[UInt32]] = []
-            for threads in [1, 2, 4] {
-                Parallelism.setThreadCount(threads)
-                var c = Tensor(zeros: [m * n])
-                GEMM.multiply(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n, c: c.mutablePointer(), ldc: n)
-                results.append(bytes(c))
-            }
-            #expect(results[1] == results[0] && results[2] == results[0], "gemm \(m)x\(n)x\(k) differs across thread counts")
+        let a = randomTensor([m * k], seed: 1), b = randomTensor([k * n], seed: 2)
+        var results: [[UInt32]] = []
+        for threads in [1, 2, 3, 4, 8] {
+            Parallelism.setThreadCount(threads)
+            var c = Tensor(zeros: [m * n])
+            GEMM.multiply(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n, c: c.mutablePointer(), ldc: n)
+            results.append(bytes(c))
         }
+        for (i, r) in results.enumerated().dropFirst() {
+            #expect(r == results[0], "gemm \(m)x\(n)x\(k) differs at \([1, 2, 3, 4, 8][i]) threads")
+        }
+    }
+
+    @Test func gemmPartitionCoversTheSplitAxisOnce() {
+        for (m, n, k) in [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (3, 3, 3), (1000, 1000, 1000), (17, 4096, 4096)] {
+            let p = GEMM.partition(m: m, n: n, k: k)
+            #expect([1, 2, 4, 8].contains(p.parts))
+            #expect(p.extent == (p.splitsRows ? m : n))
+            #expect(p.bounds(0) == 0 && p.bounds(p.parts) == p.extent)
+            for i in 0..<p.parts { #expect(p.bounds(i) <= p.bounds(i + 1) && p.bounds(i) % 16 == 0) }
+        }
+        #expect(GEMM.partition(m: 3, n: 3, k: 3).parts == 1)
+        #expect(GEMM.partition(m: 1000, n: 1000, k: 1000).parts == 8)
     }
 }

@@ -1,0 +1,32 @@
+// Vectorised C kernels for the elementwise work the Swift compiler does not vectorise well
+// (exp in softmax, erf in GELU). Each has a plain Swift twin in Tensors/Reference.swift that tests compare with.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include <stdint.h>
+
+/// In-place softmax of `rows` rows of `n` floats, row stride `stride`. exp is the Cephes
+/// polynomial (as in avx_mathfun's exp256_ps: about 1 ulp); -inf entries give exactly 0.
+/// Results are the same bits on every x86-64 path (SSE2, AVX2, AVX-512): no fused multiply-add
+/// contraction, and the row sum is accumulated in 16 fixed interleaved partial sums added in a
+/// fixed order, whatever the vector width.
+void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride);
+
+/// exp of `n` floats (the same polynomial as ck_softmax_rows), for tests.
+void ck_exp(const float *x, float *y, int64_t n);
+
+/// SiLU x / (1 + exp(-x)) of `n` floats with the Cephes exp; `x` and `y` may be the same.
+void ck_silu(const float *x, float *y, int64_t n);
+
+/// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), about 2e-7 absolute.
+void ck_erf(const float *x, float *y, int64_t n);
+
+/// GEGLU of `rows` rows of 2d floats [hidden, gate] into rows of d: hidden * gelu(gate), with the
+/// exact (erf) GELU that torch uses by default.
+void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d);
+
+/// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512. With `path` 1...3 it switches to that
+/// variant (for tests comparing them) and returns the previous one, or -1 when the CPU lacks it;
+/// any other value only reports.
+int ck_force_path(int path);
+
+#endif

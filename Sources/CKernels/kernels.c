@@ -1,0 +1,197 @@
+// Vectorised softmax with a Cephes exp. Written as plain loops that clang vectorises; compiled
+// once per instruction set (SSE2 baseline, AVX2, AVX-512F) and chosen at run time. FP contraction
+// is off so every variant rounds identically, and reductions use a fixed lane structure, so the
+// output bits do not depend on which variant runs.
+#include "CKernels.h"
+#include <math.h>
+
+#pragma clang fp contract(off)
+
+#define LANES 16
+
+// Cephes expf, as avx_mathfun.h (exp256_ps): x = n ln2 + r, exp(r) by a degree-5 polynomial.
+static inline float cephes_exp(float x) {
+    const float hi = 88.3762626647949f, lo = -88.3762626647949f;
+    float xc = x > hi ? hi : x;
+    xc = xc < lo ? lo : xc;
+    float fx = xc * 1.44269504088896341f + 0.5f;
+    float fl = (float)(int32_t)fx;                   // truncation toward zero
+    fl = fl > fx ? fl - 1.0f : fl;                   // floor
+    float r = xc - fl * 0.693359375f;
+    r = r - fl * -2.12194440e-4f;
+    float z = r * r;
+    float y = 1.9875691500E-4f;
+    y = y * r + 1.3981999507E-3f;
+    y = y * r + 8.3334519073E-3f;
+    y = y * r + 4.1665795894E-2f;
+    y = y * r + 1.6666665459E-1f;
+    y = y * r + 5.0000001201E-1f;
+    y = y * z + r;
+    y = y + 1.0f;
+    union { int32_t i; float f; } p;
+    p.i = ((int32_t)fl + 127) << 23;                 // 2^n
+    float e = y * p.f;
+    return x < lo ? 0.0f : e;                        // exp(-inf) and deep underflow are 0
+}
+
+// erf as Eigen's generic_fast_erf_float (the XLA/TensorFlow rational fit): x clamped to [-4, 4],
+// erf(x) = x p(x^2) / q(x^2); about 2e-7 absolute.
+static inline float rational_erf(float a) {
+    float x = a > 4.0f ? 4.0f : a;
+    x = x < -4.0f ? -4.0f : x;
+    float x2 = x * x;
+    float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = x2 * p + -2.10102402082508e-06f;
+    p = x2 * p + -5.69250639462346e-05f;
+    p = x2 * p + -7.34990630326855e-04f;
+    p = x2 * p + -2.95459980854025e-03f;
+    p = x2 * p + -1.60960333262415e-02f;
+    p = x * p;
+    float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+    q = x2 * q + -1.68282697438203e-03f;
+    q = x2 * q + -7.37332916720468e-03f;
+    q = x2 * q + -1.42647390514189e-02f;
+    return p / q;
+}
+
+static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf(g * 0.70710678118654752f)); }
+
+#define DEFINE_KERNELS(SUFFIX, ATTR)                                                           \
+    ATTR static void silu_##SUFFIX(const float *x, float *y, int64_t n) {                      \
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + cephes_exp(-x[i]));              \
+    }                                                                                          \
+    ATTR static void erf_##SUFFIX(const float *x, float *y, int64_t n) {                       \
+        for (int64_t i = 0; i < n; i++) y[i] = rational_erf(x[i]);                             \
+    }                                                                                          \
+    ATTR static void geglu_##SUFFIX(const float *x, float *y, int64_t rows, int64_t d) {       \
+        for (int64_t r = 0; r < rows; r++) {                                                   \
+            const float *h = x + r * 2 * d, *g = h + d;                                        \
+            float *o = y + r * d;                                                              \
+            for (int64_t j = 0; j < d; j++) o[j] = h[j] * exact_gelu(g[j]);                    \
+        }                                                                                      \
+    }                                                                                          \
+    ATTR static void exp_##SUFFIX(const float *x, float *y, int64_t n) {                       \
+        for (int64_t i = 0; i < n; i++) y[i] = cephes_exp(x[i]);                               \
+    }                                                                                          \
+    ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
+        for (int64_t r = 0; r < rows; r++) {                                                   \
+            float *row = x + r * stride;                                                       \
+            int64_t full = n - n % LANES;                                                      \
+            float top[LANES];                                                                  \
+            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                \
+            for (int64_t j = 0; j < full; j += LANES)                                          \
+                for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
+            for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];     \
+            float m = top[0];                                                                  \
+            for (int k = 1; k < LANES; k++) m = top[k] > m ? top[k] : m;                       \
+            float part[LANES] = {0};                                                           \
+            for (int64_t j = 0; j < full; j += LANES)                                          \
+                for (int k = 0; k < LANES; k++) {                                              \
+                    float e = cephes_exp(row[j + k] - m);                                      \
+                    row[j + k] = e;                                                            \
+                    part[k] += e;                                                              \
+                }                                                                              \
+            for (int64_t j = full; j < n; j++) {                                               \
+                float e = cephes_exp(row[j] - m);                                              \
+                row[j] = e;                                                                    \
+                part[j - full] += e;                                                           \
+            }                                                                                  \
+            float sum = 0;                                                                     \
+            for (int k = 0; k < LANES; k++) sum += part[k];                                    \
+            float inv = 1.0f / sum;                                                            \
+            for (int64_t j = 0; j < n; j++) row[j] *= inv;                                     \
+        }                                                                                      \
+    }
+
+#if defined(__x86_64__) && defined(__clang__)
+DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
+#endif
+DEFINE_KERNELS(base, )
+
+typedef enum { PATH_UNKNOWN, PATH_BASE, PATH_AVX2, PATH_AVX512 } path_t;
+static volatile path_t chosen = PATH_UNKNOWN;
+
+static path_t path(void) {
+    path_t p = chosen;
+    if (p != PATH_UNKNOWN) return p;
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        p = PATH_AVX512;
+    else if (__builtin_cpu_supports("avx2"))
+        p = PATH_AVX2;
+    else
+        p = PATH_BASE;
+#else
+    p = PATH_BASE;
+#endif
+    chosen = p;
+    return p;
+}
+
+int ck_force_path(int p) {
+    path_t old = path();
+    if (p >= PATH_BASE && p <= PATH_AVX512) {
+#if defined(__x86_64__) && defined(__clang__)
+        if ((p == PATH_AVX512 && !(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                                   __builtin_cpu_supports("avx512vl"))) ||
+            (p == PATH_AVX2 && !__builtin_cpu_supports("avx2")))
+            return -1;
+#else
+        if (p != PATH_BASE) return -1;
+#endif
+        chosen = (path_t)p;
+    }
+    return (int)old;
+}
+
+void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride) {
+    switch (path()) {
+#if defined(__x86_64__) && defined(__clang__)
+    case PATH_AVX512: softmax_avx512(x, rows, n, stride); return;
+    case PATH_AVX2: softmax_avx2(x, rows, n, stride); return;
+#endif
+    default: softmax_base(x, rows, n, stride); return;
+    }
+}
+
+void ck_exp(const float *x, float *y, int64_t n) {
+    switch (path()) {
+#if defined(__x86_64__) && defined(__clang__)
+    case PATH_AVX512: exp_avx512(x, y, n); return;
+    case PATH_AVX2: exp_avx2(x, y, n); return;
+#endif
+    default: exp_base(x, y, n); return;
+    }
+}
+
+void ck_erf(const float *x, float *y, int64_t n) {
+    switch (path()) {
+#if defined(__x86_64__) && defined(__clang__)
+    case PATH_AVX512: erf_avx512(x, y, n); return;
+    case PATH_AVX2: erf_avx2(x, y, n); return;
+#endif
+    default: erf_base(x, y, n); return;
+    }
+}
+
+void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d) {
+    switch (path()) {
+#if defined(__x86_64__) && defined(__clang__)
+    case PATH_AVX512: geglu_avx512(x, y, rows, d); return;
+    case PATH_AVX2: geglu_avx2(x, y, rows, d); return;
+#endif
+    default: geglu_base(x, y, rows, d); return;
+    }
+}
+
+void ck_silu(const float *x, float *y, int64_t n) {
+    switch (path()) {
+#if defined(__x86_64__) && defined(__clang__)
+    case PATH_AVX512: silu_avx512(x, y, n); return;
+    case PATH_AVX2: silu_avx2(x, y, n); return;
+#endif
+    default: silu_base(x, y, n); return;
+    }
+}

@@ -1,0 +1,90 @@
+// The vectorised C kernels against libm / the Double reference, and their instruction-set
+// variants against each other: they must give the same bits (no FMA contraction, fixed-lane sums).
+
+import CKernels
+import Foundation
+import Testing
+@testable import Tensors
+
+@Suite(.serialized) struct CKernelsTests {
+    /// Cephes exp within 2 float ulps (relative 2.4e-7) of exp in Double over the useful range.
+    @Test func expMatchesLibm() {
+        let xs = stride(from: Float(-87.0), through: 88.0, by: 0.0137).map { $0 } + [0, -0, 1, -1, 1e-8, -1e-8]
+        var ys = [Float](repeating: .nan, count: xs.count)
+        ck_exp(xs, &ys, Int64(xs.count))
+        var worst: Double = 0
+        for (x, y) in zip(xs, ys) {
+            let exact = Foundation.exp(Double(x))
+            worst = max(worst, abs(Double(y) - exact) / exact)
+        }
+        #expect(worst <= 2.4e-7, "max relative error \(worst)")
+        #expect(ys[xs.count - 6] == 1 && ys[xs.count - 5] == 1)
+    }
+
+    @Test func expUnderflowsToZero() {
+        let xs: [Float] = [-.infinity, -1000, -88.5, -100]
+        var ys = [Float](repeating: .nan, count: xs.count)
+        ck_exp(xs, &ys, Int64(xs.count))
+        #expect(ys == [0, 0, 0, 0])
+    }
+
+    /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
+    /// the 16-lane boundary and rows holding -inf (causal masking).
+    @Test func variantsGiveIdenticalBits() throws {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous) }
+        for n in [1, 3, 15, 16, 17, 31, 77, 256, 1000] {
+            var x = randomTensor([5, n], seed: UInt64(n), range: -30...30)
+            let p = x.mutablePointer()
+            for r in 0..<5 where n > 2 { p[r * n + (r % n)] = -.infinity }
+            var results: [[Float]] = []
+            for path: Int32 in [1, 2, 3] {
+                guard ck_force_path(path) >= 0 else { continue }
+                var y = Array(UnsafeBufferPointer(start: x.pointer, count: x.count))
+                ck_softmax_rows(&y, 5, Int64(n), Int64(n))
+                results.append(y)
+            }
+            #expect(results.count >= 1)
+            for other in results.dropFirst() {
+                #expect(other.map(\.bitPattern) == results[0].map(\.bitPattern), "n \(n): variants differ")
+            }
+            let reference = Reference.softmax(x)
+            let fast = try Tensor(shape: [5, n], values: results[0])
+            #expect(try relativeError(fast, reference) <= 1e-6, "n \(n)")
+        }
+    }
+}
+
+@Suite struct CKernelsErfTests {
+    /// The rational erf within 4e-7 absolute (about 3 float ulps near 1) of erf in Double on
+    /// [-6, 6], saturating to +-1 past 4.
+    @Test func erfMatchesLibm() {
+        let xs = stride(from: Float(-6), through: 6, by: 0.00123).map { $0 } + [0, 4, -4, 1e-6]
+        var ys = [Float](repeating: .nan, count: xs.count)
+        ck_erf(xs, &ys, Int64(xs.count))
+        var worst: Double = 0
+        for (x, y) in zip(xs, ys) { worst = max(worst, abs(Double(y) - erf(Double(x)))) }
+        #expect(worst <= 4e-7, "max absolute error \(worst)")
+        #expect(ys[xs.count - 4] == 0)
+    }
+
+    /// GEGLU rows equal h * gelu(g) computed in Double, for widths around the vector lengths:
+    /// within 1e-6 relative plus erf's 4e-7 scaled by |h g| / 2.
+    @Test(arguments: [1, 7, 16, 33, 320])
+    func gegluMatchesDouble(d: Int) {
+        let rows = 3
+        let x = randomTensor([rows, 2 * d], seed: UInt64(d), range: -5...5)
+        var y = [Float](repeating: .nan, count: rows * d)
+        ck_geglu_rows(x.pointer, &y, Int64(rows), Int64(d))
+        var worst: Double = 0
+        for r in 0..<rows {
+            for j in 0..<d {
+                let h = Double(x.pointer[r * 2 * d + j]), g = Double(x.pointer[r * 2 * d + d + j])
+                let expected = h * 0.5 * g * (1 + erf(g / 2.0.squareRoot()))
+                let bound = 1e-6 * max(1, abs(expected)) + 4e-7 * abs(h * g) / 2
+                worst = max(worst, abs(Double(y[r * d + j]) - expected) / bound)
+            }
+        }
+        #expect(worst <= 1, "d \(d): error \(worst) of the bound")
+    }
+}
