@@ -26,7 +26,6 @@ import json
 import math
 import os
 import random
-import signal
 import time
 
 import numpy as np
@@ -34,6 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
+
+from stop_flag import StopFlag
 
 MAX_TOKENS = 16
 STYLE_TOKENS = 4
@@ -77,17 +78,6 @@ class StyleEncoder(nn.Module):
         return self.image_proj(self.embed(x))
 
 
-
-class StopFlag:
-    """Set by SIGTERM or SIGINT so that a training loop ends at a step boundary and saves."""
-
-    def __init__(self):
-        self.requested = False
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._set)
-
-    def _set(self, signum, frame):
-        self.requested = True
 
 def make_unet(config=UNET_CONFIG, style_tokens=STYLE_TOKENS):
     from diffusers import UNet2DConditionModel

@@ -14,7 +14,6 @@ import copy
 import json
 import math
 import os
-import signal
 import time
 
 import numpy as np
@@ -23,6 +22,8 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
+
+from stop_flag import StopFlag
 
 # The architecture: three blocks (two downsamplings), no mid attention, lean channels so that
 # CPU training gets many steps per hour (../shared/TRAINING.md).
@@ -34,17 +35,6 @@ VAE_CONFIG = dict(
 )
 
 
-
-class StopFlag:
-    """Set by SIGTERM or SIGINT so that a training loop ends at a step boundary and saves."""
-
-    def __init__(self):
-        self.requested = False
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._set)
-
-    def _set(self, signum, frame):
-        self.requested = True
 
 def load_split(data, split):
     recs = [json.loads(l) for l in open(os.path.join(data, "manifest.jsonl"))]

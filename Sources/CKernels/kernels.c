@@ -146,52 +146,24 @@ int ck_force_path(int p) {
     return (int)old;
 }
 
-void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride) {
-    switch (path()) {
+// Calls NAME_avx512, NAME_avx2 or NAME_base with ARGS, by the variant in use.
 #if defined(__x86_64__) && defined(__clang__)
-    case PATH_AVX512: softmax_avx512(x, rows, n, stride); return;
-    case PATH_AVX2: softmax_avx2(x, rows, n, stride); return;
-#endif
-    default: softmax_base(x, rows, n, stride); return;
+#define DISPATCH(NAME, ARGS)                                                                   \
+    switch (path()) {                                                                          \
+    case PATH_AVX512: NAME##_avx512 ARGS; return;                                              \
+    case PATH_AVX2: NAME##_avx2 ARGS; return;                                                  \
+    default: NAME##_base ARGS; return;                                                         \
     }
-}
+#else
+#define DISPATCH(NAME, ARGS) NAME##_base ARGS;
+#endif
 
-void ck_exp(const float *x, float *y, int64_t n) {
-    switch (path()) {
-#if defined(__x86_64__) && defined(__clang__)
-    case PATH_AVX512: exp_avx512(x, y, n); return;
-    case PATH_AVX2: exp_avx2(x, y, n); return;
-#endif
-    default: exp_base(x, y, n); return;
-    }
-}
+void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride) { DISPATCH(softmax, (x, rows, n, stride)) }
 
-void ck_erf(const float *x, float *y, int64_t n) {
-    switch (path()) {
-#if defined(__x86_64__) && defined(__clang__)
-    case PATH_AVX512: erf_avx512(x, y, n); return;
-    case PATH_AVX2: erf_avx2(x, y, n); return;
-#endif
-    default: erf_base(x, y, n); return;
-    }
-}
+void ck_exp(const float *x, float *y, int64_t n) { DISPATCH(exp, (x, y, n)) }
 
-void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d) {
-    switch (path()) {
-#if defined(__x86_64__) && defined(__clang__)
-    case PATH_AVX512: geglu_avx512(x, y, rows, d); return;
-    case PATH_AVX2: geglu_avx2(x, y, rows, d); return;
-#endif
-    default: geglu_base(x, y, rows, d); return;
-    }
-}
+void ck_erf(const float *x, float *y, int64_t n) { DISPATCH(erf, (x, y, n)) }
 
-void ck_silu(const float *x, float *y, int64_t n) {
-    switch (path()) {
-#if defined(__x86_64__) && defined(__clang__)
-    case PATH_AVX512: silu_avx512(x, y, n); return;
-    case PATH_AVX2: silu_avx2(x, y, n); return;
-#endif
-    default: silu_base(x, y, n); return;
-    }
-}
+void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d) { DISPATCH(geglu, (x, y, rows, d)) }
+
+void ck_silu(const float *x, float *y, int64_t n) { DISPATCH(silu, (x, y, n)) }
