@@ -184,6 +184,13 @@ def train(args):
     models = Models(sp.get_piece_size())
     ema = copy.deepcopy(models).requires_grad_(False)
     opt = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
+    # Training-only heads (never exported): the style of the reference image from its embedding,
+    # and the style named in the prompt from the text encoder's pooled (eos) state. They give the
+    # encoders, trained from scratch, a direct style signal instead of only the UNet's weak early
+    # use of them (real IP-Adapters start from a pretrained image encoder for the same reason).
+    style_names = sorted(by_style)
+    aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)), text=nn.Linear(CROSS_DIM, len(style_names))))
+    aux_opt = torch.optim.AdamW(aux.parameters(), lr=args.lr, weight_decay=0.01)
     sched = DDPMScheduler(**SCHEDULE)
     alphas = sched.alphas_cumprod
     ckpt = os.path.join(args.work, "ckpt.pt")
@@ -193,6 +200,8 @@ def train(args):
         models.load_state_dict(s["models"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
         step, elapsed = s["step"], s["elapsed"]
         random.setstate(s["py_rng"]); torch.set_rng_state(s["rng"])
+        if "aux" in s:  # checkpoints from before the auxiliary heads start them fresh
+            aux.load_state_dict(s["aux"]); aux_opt.load_state_dict(s["aux_opt"])
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
     else:
         random.seed(args.seed); torch.manual_seed(args.seed)
@@ -206,6 +215,7 @@ def train(args):
     def save():
         tmp = ckpt + ".tmp"
         torch.save(dict(models=models.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
+                        aux=aux.state_dict(), aux_opt=aux_opt.state_dict(),
                         elapsed=elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(args)), tmp)
         os.replace(tmp, ckpt)
 
@@ -218,7 +228,7 @@ def train(args):
 
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
-    losses = []
+    losses, aux_losses = [], []
     while not stop.requested and time.time() - start < args.minutes * 60:
         idx = random.sample(train_idx, args.batch)
         prompts, refs = [], []
@@ -237,14 +247,25 @@ def train(args):
         t = torch.randint(0, 1000, (args.batch,))
         a = alphas[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        text = models.text(input_ids=tokenize(sp, prompts)).last_hidden_state
-        style_embed = models.style.embed(ref_images) * (1 - drop_style)
+        encoded = models.text(input_ids=tokenize(sp, prompts))
+        text = encoded.last_hidden_state
+        raw_embed = models.style.embed(ref_images)
+        style_embed = raw_embed * (1 - drop_style)
         style_tokens = models.style.image_proj(style_embed)
         pred = unet_forward(models.unet, xt, t, text, style_tokens)
         per_sample = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
         loss = (per_sample * snr_weight(t)).mean()
+        labels = torch.tensor([style_names.index(recs[i]["style"]) for i in idx])  # the reference's style too
+        named = torch.tensor([p.endswith(" style") for p in prompts])
+        aux_style = F.cross_entropy(aux["style"](raw_embed), labels)
+        aux_text = F.cross_entropy(aux["text"](encoded.pooler_output[named]), labels[named]) if named.any() else 0 * loss
+        if args.aux_weight > 0:
+            loss = loss + args.aux_weight * (aux_style + aux_text)
+        aux_losses.append((aux_style.item(), aux_text.item()))
         opt.zero_grad(set_to_none=True)
+        aux_opt.zero_grad(set_to_none=True)
         loss.backward()
+        aux_opt.step()
         torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
         for g in opt.param_groups:
             g["lr"] = args.lr * min(1.0, (step + 1) / 500)
@@ -259,7 +280,9 @@ def train(args):
         if now - last > 120:
             elapsed += now - last
             last = now
-            print(f"step {step} loss {np.mean(losses[-100:]):.4f} trained {elapsed / 60:.1f} min "
+            print(f"step {step} loss {np.mean(losses[-100:]):.4f} "
+                  f"aux style/text CE {np.mean([a for a, _ in aux_losses[-100:]]):.3f}/"
+                  f"{np.mean([b for _, b in aux_losses[-100:]]):.3f} trained {elapsed / 60:.1f} min "
                   f"({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)", flush=True)
         if now - last_save > args.save_minutes * 60:
             save(); last_save = now
@@ -396,6 +419,8 @@ def main():
     ap.add_argument("--style-drop", type=float, default=0.5,
                     help="share of samples without a style image (text must carry the style there)")
     ap.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR-gamma loss weighting (0: plain MSE)")
+    ap.add_argument("--aux-weight", type=float, default=0.05,
+                    help="weight of the auxiliary style-classification losses on the style and text encoders")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     {"prepare": prepare, "train": train, "export": export}[args.command](args)
