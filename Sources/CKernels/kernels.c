@@ -57,6 +57,37 @@ static inline float rational_erf(float a) {
 static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf(g * 0.70710678118654752f)); }
 
 #define DEFINE_KERNELS(SUFFIX, ATTR)                                                           \
+    ATTR static void group_stats_##SUFFIX(const float *x, int64_t positions, int64_t c, int64_t per, \
+                                          int64_t g0, int64_t g1, float eps, double *acc,       \
+                                          float *mean, float *rstd) {                          \
+        int64_t c0 = g0 * per, w = (g1 - g0) * per;                                            \
+        double count = (double)positions * (double)per;                                        \
+        for (int64_t j = 0; j < w; j++) acc[j] = 0;                                            \
+        for (int64_t p = 0; p < positions; p++) {                                              \
+            const float *row = x + p * c + c0;                                                 \
+            for (int64_t j = 0; j < w; j++) acc[j] += (double)row[j];                          \
+        }                                                                                      \
+        for (int64_t g = 0; g < g1 - g0; g++) {                                                \
+            double sum = 0;                                                                    \
+            for (int64_t j = 0; j < per; j++) sum += acc[g * per + j];                         \
+            double m = sum / count;                                                            \
+            mean[g] = (float)m;                                                                \
+            for (int64_t j = 0; j < per; j++) acc[w + g * per + j] = m;                        \
+        }                                                                                      \
+        for (int64_t j = 0; j < w; j++) acc[j] = 0;                                            \
+        for (int64_t p = 0; p < positions; p++) {                                              \
+            const float *row = x + p * c + c0;                                                 \
+            for (int64_t j = 0; j < w; j++) {                                                  \
+                double d = (double)row[j] - acc[w + j];                                        \
+                acc[j] += d * d;                                                               \
+            }                                                                                  \
+        }                                                                                      \
+        for (int64_t g = 0; g < g1 - g0; g++) {                                                \
+            double sq = 0;                                                                     \
+            for (int64_t j = 0; j < per; j++) sq += acc[g * per + j];                          \
+            rstd[g] = (float)(1.0 / sqrt(sq / count + (double)eps));                           \
+        }                                                                                      \
+    }                                                                                          \
     ATTR static void silu_##SUFFIX(const float *x, float *y, int64_t n) {                      \
         for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + cephes_exp(-x[i]));              \
     }                                                                                          \
@@ -167,3 +198,8 @@ void ck_erf(const float *x, float *y, int64_t n) { DISPATCH(erf, (x, y, n)) }
 void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d) { DISPATCH(geglu, (x, y, rows, d)) }
 
 void ck_silu(const float *x, float *y, int64_t n) { DISPATCH(silu, (x, y, n)) }
+
+void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, int64_t g0, int64_t g1,
+                    float eps, double *scratch, float *mean, float *rstd) {
+    DISPATCH(group_stats, (x, positions, c, per, g0, g1, eps, scratch, mean, rstd))
+}

@@ -29,25 +29,20 @@ extension Tensor {
         var mean = [Float](repeating: 0, count: n * groups)
         var rstd = [Float](repeating: 0, count: n * groups)
         let src = pointer
+        // Tasks: (sample, contiguous chunk of groups); a group's statistics do not depend on the
+        // chunking (see ck_group_stats), so neither do the bytes on the thread count.
+        let chunks = min(groups, max(1, Parallelism.threadCount))
         mean.withUnsafeMutableBufferPointer { meanBuffer in
             rstd.withUnsafeMutableBufferPointer { rstdBuffer in
                 let mp = meanBuffer.baseAddress!, rp = rstdBuffer.baseAddress!
-                Parallelism.forEach(n * groups) { task in
-                    let b = task / groups, g = task % groups
-                    let base = src + b * positions * c + g * per
-                    var sum = 0.0
-                    for p in 0..<positions {
-                        let row = base + p * c
-                        for j in 0..<per { sum += Double(row[j]) }
-                    }
-                    let m = sum / Double(positions * per)
-                    var sq = 0.0
-                    for p in 0..<positions {
-                        let row = base + p * c
-                        for j in 0..<per { let d = Double(row[j]) - m; sq += d * d }
-                    }
-                    mp[task] = Float(m)
-                    rp[task] = Float(1 / (sq / Double(positions * per) + Double(epsilon)).squareRoot())
+                Parallelism.forEach(n * chunks) { task in
+                    let b = task / chunks, k = task % chunks
+                    let g0 = groups * k / chunks, g1 = groups * (k + 1) / chunks
+                    guard g0 < g1 else { return }
+                    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 2 * (g1 - g0) * per)
+                    defer { scratch.deallocate() }
+                    ck_group_stats(src + b * positions * c, Int64(positions), Int64(c), Int64(per), Int64(g0), Int64(g1),
+                                   epsilon, scratch, mp + b * groups + g0, rp + b * groups + g0)
                 }
             }
         }

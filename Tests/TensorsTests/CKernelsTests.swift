@@ -88,3 +88,43 @@ import Testing
         #expect(worst <= 1, "d \(d): error \(worst) of the bound")
     }
 }
+
+@Suite(.serialized) struct CKernelsGroupStatsTests {
+    /// A group's statistics are the same bits whether it shares the call with other groups or
+    /// not, and on every instruction-set variant; they match the mean and 1/sqrt(var + eps) in Double.
+    @Test func groupStatsIndependentOfChunkingAndVariant() throws {
+        let (positions, c, per) = (37, 96, 3)
+        let groups = c / per
+        let x = randomTensor([positions, c], seed: 77, range: -3...5)
+        func stats(_ ranges: [(Int, Int)]) -> [Float] {
+            var mean = [Float](repeating: .nan, count: groups), rstd = mean
+            for (g0, g1) in ranges {
+                let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 2 * (g1 - g0) * per)
+                defer { scratch.deallocate() }
+                mean.withUnsafeMutableBufferPointer { m in
+                    rstd.withUnsafeMutableBufferPointer { r in
+                        ck_group_stats(x.pointer, Int64(positions), Int64(c), Int64(per), Int64(g0), Int64(g1), 1e-5,
+                                       scratch, m.baseAddress! + g0, r.baseAddress! + g0)
+                    }
+                }
+            }
+            return mean + rstd
+        }
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous) }
+        var results: [[Float]] = []
+        for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
+            results.append(stats([(0, groups)]))
+            results.append(stats([(0, 5), (5, 6), (6, groups)]))
+        }
+        for r in results.dropFirst() { #expect(r.map(\.bitPattern) == results[0].map(\.bitPattern)) }
+        for g in 0..<groups {
+            var values: [Double] = []
+            for p in 0..<positions { for j in 0..<per { values.append(Double(x.pointer[p * c + g * per + j])) } }
+            let m = values.reduce(0, +) / Double(values.count)
+            let v = values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count)
+            #expect(abs(Double(results[0][g]) - m) <= 1e-6 * max(1, abs(m)))
+            #expect(abs(Double(results[0][groups + g]) - 1 / (v + 1e-5).squareRoot()) <= 1e-6)
+        }
+    }
+}

@@ -24,6 +24,14 @@ void ck_erf(const float *x, float *y, int64_t n);
 /// exact (erf) GELU that torch uses by default.
 void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d);
 
+/// Group-norm statistics of one sample x [positions, c] (channels last) for groups g0..<g1 of
+/// `per` channels: mean[g - g0] and rstd[g - g0] = 1 / sqrt(var + eps), accumulated in double per
+/// channel over positions (vectorised across channels), then per group in channel order, so a
+/// group's result does not depend on which groups share the call. `scratch` holds
+/// 2 (g1 - g0) per doubles.
+void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, int64_t g0, int64_t g1,
+                    float eps, double *scratch, float *mean, float *rstd);
+
 /// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512. With `path` 1...3 it switches to that
 /// variant (for tests comparing them) and returns the previous one, or -1 when the CPU lacks it;
 /// any other value only reports.
