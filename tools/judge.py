@@ -11,7 +11,7 @@ never used as a training loss for the generator):
   distances fail here because content is the same in meaning, not geometry (DATA.md); a
   feature space trained to ignore style but keep content is what the question asks.
 
-  python3 tools/judge.py train --data /var/tmp/sd/data --out /var/tmp/sd/judge
+  python3 tools/judge.py train --data /var/tmp/sd/data --out /var/tmp/sd/judge [--steps N --content-steps M]
   python3 tools/judge.py report --data /var/tmp/sd/data --out /var/tmp/sd/judge
 """
 import argparse
@@ -89,22 +89,30 @@ def cosine_lr(opt, peak, progress):
         g["lr"] = lr
 
 
-def train_judge(data, out, minutes, seed):
+def budget(minutes, steps):
+    """Progress in [0, 1] of a run bounded by `steps` when given (reproducible), else by wall time."""
+    start = time.time()
+    if steps:
+        return lambda step: step / steps
+    return lambda step: (time.time() - start) / (minutes * 60)
+
+
+def train_judge(data, out, minutes, seed, steps=None):
     torch.manual_seed(seed); random.seed(seed)
     recs, x = load_split(data, "train")
     styles = sorted({r["style"] for r in recs})
     y = torch.tensor([styles.index(r["style"]) for r in recs])
     model = StyleJudge(styles)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    start, step = time.time(), 0
+    progress, step = budget(minutes, steps), 0
     model.train()
-    while time.time() - start < minutes * 60:
+    while progress(step) < 1:
         idx = torch.randint(0, len(x), (64,))
         xb = to_input(x[idx])
         if random.random() < 0.5:
             xb = xb.flip(3)
         loss = F.cross_entropy(model(xb), y[idx], label_smoothing=0.05)
-        cosine_lr(opt, 2e-3, (time.time() - start) / (minutes * 60))
+        cosine_lr(opt, 2e-3, progress(step))
         opt.zero_grad(); loss.backward(); opt.step()
         step += 1
         if step % 200 == 0:
@@ -112,7 +120,7 @@ def train_judge(data, out, minutes, seed):
     torch.save({"state": model.state_dict(), "styles": styles, "steps": step}, os.path.join(out, "style_judge.pt"))
 
 
-def train_content(data, out, minutes, seed):
+def train_content(data, out, minutes, seed, steps=None):
     torch.manual_seed(seed); random.seed(seed)
     recs, x = load_split(data, "train")
     by_name = {}
@@ -121,16 +129,16 @@ def train_content(data, out, minutes, seed):
     names = [n for n, v in by_name.items() if len(v) >= 2]
     model = ContentEmbedder()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    start, step = time.time(), 0
+    progress, step = budget(minutes, steps), 0
     model.train()
-    while time.time() - start < minutes * 60:
+    while progress(step) < 1:
         batch = random.sample(names, 64)
         a, b = zip(*[random.sample(by_name[n], 2) for n in batch])
         za, zb = model(to_input(x[list(a)])), model(to_input(x[list(b)]))
         logits = za @ zb.t() / 0.1
         target = torch.arange(len(batch))
         loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
-        cosine_lr(opt, 1e-3, (time.time() - start) / (minutes * 60))
+        cosine_lr(opt, 1e-3, progress(step))
         opt.zero_grad(); loss.backward(); opt.step()
         step += 1
         if step % 100 == 0:
@@ -180,14 +188,16 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=15, help="style judge training time")
     ap.add_argument("--content-minutes", type=float, default=10, help="content embedder training time")
+    ap.add_argument("--steps", type=int, help="style judge steps (reproducible; overrides --minutes)")
+    ap.add_argument("--content-steps", type=int, help="content embedder steps (overrides --content-minutes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     if args.command == "train":
-        train_judge(args.data, args.out, args.minutes, args.seed)
-        train_content(args.data, args.out, args.content_minutes, args.seed)
+        train_judge(args.data, args.out, args.minutes, args.seed, args.steps)
+        train_content(args.data, args.out, args.content_minutes, args.seed, args.content_steps)
     report(args.data, args.out)
 
 
