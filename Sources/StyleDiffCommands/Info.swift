@@ -27,6 +27,7 @@ public struct Info: ParsableCommand {
             print("styles     \(runner.styles.count)")
             print("threads    \(Parallelism.threadCount)")
             print("BLAS core  \(String(cString: openblas_get_corename()))")
+            print("kernels    \(KernelVariant.current)")
         }
     }
 }
