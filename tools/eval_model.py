@@ -44,6 +44,8 @@ def main():
     ap.add_argument("--style-strength", type=float, default=1.0, help="style attention scale for the image task")
     ap.add_argument("--threads", type=int, help="threads for stylediff (default: all cores)")
     ap.add_argument("--tasks", default="text,image,img2img")
+    ap.add_argument("--img2img-reference", action="store_true",
+                    help="img2img also gets a reference drawing of the target style (text and image style)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
@@ -69,13 +71,16 @@ def main():
             sources = [x for x in by_content[r["content"]].values() if x["style"] != s]
             if sources:
                 src = rng.choice(sources)
-                tasks["img2img"].append((dict(prompt=content_text, style=s, init_image=os.path.join(args.data, src["file"]),
-                                              strength=args.strength, seed=seed, steps=args.steps,
-                                              guidance=args.guidance),
+                line = dict(prompt=content_text, style=s, init_image=os.path.join(args.data, src["file"]),
+                            strength=args.strength, seed=seed, steps=args.steps, guidance=args.guidance)
+                if args.img2img_reference:  # the target style also from a reference image (another content)
+                    line.update(style_images=[os.path.join(args.data, ref["file"]) + ":1"], style_strength=args.style_strength)
+                tasks["img2img"].append((line,
                                          dict(style=s, content=r["content"], source_style=src["style"],
                                               source=src["file"])))
-    summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps,
-                   guidance=args.guidance, strength=args.strength, style_strength=args.style_strength)
+    summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps, seed=args.seed,
+                   guidance=args.guidance, strength=args.strength, style_strength=args.style_strength,
+                   img2img_reference=args.img2img_reference)
     wanted = args.tasks.split(",")
     for task, items in tasks.items():
         if task not in wanted:

@@ -301,11 +301,11 @@ def export(args):
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
     s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False)
     models = Models(sp.get_piece_size())
-    models.load_state_dict(s["ema"])
+    models.load_state_dict(s["models" if args.raw else "ema"])
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
     records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
     export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out, {r["style"] for r in records})
-    print(f"exported step {s['step']} to {args.out}")
+    print(f"exported step {s['step']} ({'raw' if args.raw else 'EMA'} weights) to {args.out}")
 
 
 def export_models(models, vae, tokenizer_model, out, styles):
@@ -419,6 +419,8 @@ def main():
     ap.add_argument("--style-drop", type=float, default=0.5,
                     help="share of samples without a style image (text must carry the style there)")
     ap.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR-gamma loss weighting (0: plain MSE)")
+    ap.add_argument("--raw", action="store_true",
+                    help="export: the trained weights instead of their EMA (early in a run the EMA lags far behind)")
     ap.add_argument("--aux-weight", type=float, default=0.05,
                     help="weight of the auxiliary style-classification losses on the style and text encoders")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
