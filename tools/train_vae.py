@@ -35,7 +35,6 @@ VAE_CONFIG = dict(
 )
 
 
-
 def load_split(data, split):
     recs = [json.loads(l) for l in open(os.path.join(data, "manifest.jsonl"))]
     recs = [r for r in recs if r["split"] == split]
