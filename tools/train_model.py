@@ -247,8 +247,11 @@ def train(args):
         t = torch.randint(0, 1000, (args.batch,))
         a = alphas[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        encoded = models.text(input_ids=tokenize(sp, prompts))
-        text = encoded.last_hidden_state
+        ids = tokenize(sp, prompts)
+        text = models.text(input_ids=ids).last_hidden_state
+        # The state at the eos token (CLIPTextModel's pooler_output picks the largest id, which is
+        # the eos only in CLIP's own vocabulary).
+        pooled = text[torch.arange(len(ids)), (ids == 2).int().argmax(1)]
         raw_embed = models.style.embed(ref_images)
         style_embed = raw_embed * (1 - drop_style)
         style_tokens = models.style.image_proj(style_embed)
@@ -258,7 +261,7 @@ def train(args):
         labels = torch.tensor([style_names.index(recs[i]["style"]) for i in idx])  # the reference's style too
         named = torch.tensor([p.endswith(" style") for p in prompts])
         aux_style = F.cross_entropy(aux["style"](raw_embed), labels)
-        aux_text = F.cross_entropy(aux["text"](encoded.pooler_output[named]), labels[named]) if named.any() else 0 * loss
+        aux_text = F.cross_entropy(aux["text"](pooled[named]), labels[named]) if named.any() else 0 * loss
         if args.aux_weight > 0:
             loss = loss + args.aux_weight * (aux_style + aux_text)
         aux_losses.append((aux_style.item(), aux_text.item()))
