@@ -55,7 +55,7 @@ public enum GEMM {
     }
 
     /// How a GEMM of this shape is cut into single-threaded calls: a function of (m, n, k) only.
-    struct Partition: Equatable {
+    struct Partition {
         /// Split along M (rows of C) when true, else along N.
         var splitsRows: Bool
         /// Number of calls: 1, 2, 4 or 8 (powers of two balance over 2, 4, 8 threads).

@@ -126,7 +126,7 @@ extension Tensor {
 
     /// GEGLU as diffusers computes it after its projection: the last dimension holds
     /// [hidden, gate]; returns hidden * gelu(gate), last dimension halved. Vectorised C kernel
-    /// (`ck_geglu_rows`, a rational erf within 2e-7); `gelu()` with libm's erff is its twin.
+    /// (`ck_geglu_rows`, a rational erf within 4e-7); `gelu()` with libm's erff is its twin.
     public func geglu() throws -> Tensor {
         guard let twice = shape.last, twice % 2 == 0 else {
             throw TensorError.invalidShape("geglu needs an even last dimension, got \(shape)")

@@ -17,7 +17,7 @@ void ck_exp(const float *x, float *y, int64_t n);
 /// SiLU x / (1 + exp(-x)) of `n` floats with the Cephes exp; `x` and `y` may be the same.
 void ck_silu(const float *x, float *y, int64_t n);
 
-/// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), about 2e-7 absolute.
+/// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), within 4e-7 absolute (tested).
 void ck_erf(const float *x, float *y, int64_t n);
 
 /// GEGLU of `rows` rows of 2d floats [hidden, gate] into rows of d: hidden * gelu(gate), with the
