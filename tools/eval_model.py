@@ -41,7 +41,10 @@ def main():
     ap.add_argument("--stylediff", default=os.path.join(HERE, "..", ".build", "release", "stylediff"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", type=float, default=5.0)
-    ap.add_argument("--style-strength", type=float, default=1.0, help="style attention scale for the image task")
+    ap.add_argument("--style-strength", type=float, default=1.0,
+                    help="style attention scale (image task, img2img with a reference, text task with a style preset)")
+    ap.add_argument("--no-style-preset", action="store_true",
+                    help="text task: the text encoder alone carries the style (no stored style embedding)")
     ap.add_argument("--threads", type=int, help="threads for stylediff (default: all cores)")
     ap.add_argument("--tasks", default="text,image,img2img")
     ap.add_argument("--img2img-reference", action="store_true",
@@ -62,7 +65,8 @@ def main():
         for r in picks:
             content_text = strip_style(r["prompt"])
             seed += 1
-            tasks["text"].append((dict(prompt=content_text, style=s, seed=seed, steps=args.steps, guidance=args.guidance),
+            tasks["text"].append((dict(prompt=content_text, style=s, seed=seed, steps=args.steps, guidance=args.guidance,
+                                       style_strength=args.style_strength, style_preset=not args.no_style_preset),
                                   dict(style=s, content=r["content"])))
             ref = rng.choice([x for x in by_style[s] if x["content"] != r["content"]])
             tasks["image"].append((dict(prompt=content_text, style_images=[os.path.join(args.data, ref["file"]) + ":1"],
@@ -80,7 +84,7 @@ def main():
                                               source=src["file"])))
     summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps, seed=args.seed,
                    guidance=args.guidance, strength=args.strength, style_strength=args.style_strength,
-                   img2img_reference=args.img2img_reference)
+                   img2img_reference=args.img2img_reference, style_preset=not args.no_style_preset)
     wanted = args.tasks.split(",")
     for task, items in tasks.items():
         if task not in wanted:

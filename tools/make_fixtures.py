@@ -206,7 +206,7 @@ DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "
 def make_default_model():
     """Parity fixtures from the shipped default model (Weights/default): tokenizer ids, text
     encoder, style encoder, UNet with style tokens, VAE decode, and four 20-step DDIM pipeline
-    runs from tools/sample.py. Rerun whenever the shipped weights change."""
+    runs plus one with a style preset from tools/sample.py. Rerun whenever the shipped weights change."""
     import sys
     import numpy as np
     from PIL import Image
@@ -245,6 +245,7 @@ def make_default_model():
                       blend="slerp", seed=3),
         "img2img": dict(prompt="applications office icon, breeze style", init_image="tango-applications-office",
                         strength=0.6, seed=4),
+        "preset": dict(prompt="folder icon, papirus style", style_preset="papirus", style_strength=1.5, seed=5),
     }
     for name, c in cases.items():
         kw = dict(c)

@@ -7,8 +7,9 @@ evaluation and as the parity reference.
   python3 tools/sample.py --model M --prompt "folder icon" --style-image ref.png --init-image in.png --strength 0.6 ...
 
 Algorithm: CFG over the batch [uncond, cond] (negative prompt "" and a zero style embedding for
-uncond), eps = eps_u + g (eps_c - eps_u); IP-Adapter scale = style strength (1 with no style
-image); one torch CPU generator seeded once: img2img draws the VAE latent sample, then the
+uncond), eps = eps_u + g (eps_c - eps_u); the cond style embedding comes from the style images,
+else from --style-preset (style_encoder/presets.safetensors), else zero; IP-Adapter scale =
+style strength (1 with neither); one torch CPU generator seeded once: img2img draws the VAE latent sample, then the
 noise, txt2img draws the initial latents; decode with diffusers' postprocessing.
 """
 import argparse
@@ -54,6 +55,8 @@ class ReferencePipeline:
         self.style.load_state_dict(sstate)
         self.vae = AutoencoderKL.from_pretrained(os.path.join(model, "vae"), torch_dtype=f32).eval()
         self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
+        presets = os.path.join(model, "style_encoder", "presets.safetensors")
+        self.presets = load_file(presets) if os.path.exists(presets) else {}
 
     def ids(self, prompt):
         row = (self.sp.encode(prompt) if prompt else [])[: self.max_length - 1] + [self.eos]
@@ -82,16 +85,19 @@ class ReferencePipeline:
     @torch.no_grad()
     def __call__(self, prompt, negative="", style_images=(), style_weights=(), blend="linear", style_strength=1.0,
                  guidance=5.0, steps=20, scheduler="ddim", eta=0.0, seed=0, init_image=None, strength=0.6,
-                 return_latents=False):
+                 style_preset=None, return_latents=False):
         import diffusers
         sched = getattr(diffusers, SCHEDULERS[scheduler]).from_config(self.scheduler_config)
         sched.set_timesteps(steps)
         text = self.text(input_ids=torch.tensor([self.ids(negative), self.ids(prompt)])).last_hidden_state
         embed = self.style_embedding(list(style_images), list(style_weights) or [1.0] * len(style_images), blend)
+        use_preset = style_preset is not None and not len(style_images)
+        if use_preset:
+            embed = self.presets[style_preset].float()[None]
         embeds = torch.cat([torch.zeros_like(embed), embed])[:, None, :]
         for p in self.unet.attn_processors.values():
             if hasattr(p, "to_k_ip"):
-                p.scale = [style_strength if len(style_images) else 1.0]
+                p.scale = [style_strength if len(style_images) or use_preset else 1.0]
         g = torch.Generator("cpu").manual_seed(seed)
         timesteps = sched.timesteps
         if init_image is not None:
@@ -128,6 +134,7 @@ def main():
     ap.add_argument("--style-weight", action="append", type=float, default=[])
     ap.add_argument("--blend", default="linear", choices=["linear", "slerp"])
     ap.add_argument("--style-strength", type=float, default=1.0)
+    ap.add_argument("--style-preset", help="a style name of style_encoder/presets.safetensors (used without style images)")
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--scheduler", default="ddim", choices=sorted(SCHEDULERS))
@@ -141,7 +148,7 @@ def main():
     pipe = ReferencePipeline(args.model)
     img = pipe(args.prompt, args.negative, [Image.open(p) for p in args.style_image], args.style_weight, args.blend,
                args.style_strength, args.guidance, args.steps, args.scheduler, args.eta, args.seed,
-               Image.open(args.init_image) if args.init_image else None, args.strength)
+               Image.open(args.init_image) if args.init_image else None, args.strength, args.style_preset)
     img.save(args.output)
 
 

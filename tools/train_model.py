@@ -5,6 +5,7 @@ style cross-attention (IP-Adapter), trained jointly on latents of the frozen sta
   python3 tools/train_model.py prepare --data D --vae V --work W     # tokenizer + cached latents
   python3 tools/train_model.py train --work W --minutes 120          # resumes from W/ckpt.pt
   python3 tools/train_model.py export --work W --vae V --out Weights/default
+  python3 tools/train_model.py presets --work W --out Weights/default    # style presets of an export
   (to continue the shipped model: prepare and train with --init Weights/default --vae Weights/default/vae)
 
 Architecture (sized for CPU training, ../shared/TRAINING.md):
@@ -308,7 +309,44 @@ def export(args):
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
     records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
     export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out, {r["style"] for r in records})
+    write_presets(args.work, args.out)
     print(f"exported step {s['step']} ({'raw' if args.raw else 'EMA'} weights) to {args.out}")
+
+
+@torch.no_grad()
+def write_presets(work, out):
+    """style_encoder/presets.safetensors: per style, the mean embedding (fp32, [embed_dim]) of its
+    training-split drawings under the exported (fp16-rounded) style encoder of `out`. A prompt
+    naming the style uses it as the style embedding when no reference image is given."""
+    from safetensors.torch import save_file
+    cache = torch.load(os.path.join(work, "cache.pt"), weights_only=False)
+    config = json.load(open(os.path.join(out, "style_encoder", "config.json")))
+    config.pop("_class_name", None)
+    encoder = StyleEncoder(**config).eval()
+    load_exported_style(encoder, out)
+    by_style = {}
+    for i, r in enumerate(cache["records"]):
+        if r["split"] == "train":
+            by_style.setdefault(r["style"], []).append(i)
+    presets = {}
+    for style, idx in sorted(by_style.items()):
+        total = torch.zeros(encoder.pool_proj.out_features, dtype=torch.float64)
+        for k in range(0, len(idx), 256):
+            x = cache["images"][idx[k:k + 256]].float() / 127.5 - 1
+            total += encoder.embed(x).double().sum(0)
+        presets[style] = (total / len(idx)).float().contiguous()
+    save_file(presets, os.path.join(out, "style_encoder", "presets.safetensors"))
+    print(f"style presets: {len(presets)} styles from {sum(len(v) for v in by_style.values())} training drawings")
+
+
+def load_exported_style(style, folder):
+    """The style encoder (with its image projection) of an export in the default layout, fp32."""
+    from safetensors.torch import load_file
+    ip = load_file(os.path.join(folder, "ip_adapter", "ip_adapter.safetensors"))
+    state = {k: v.float() for k, v in load_file(os.path.join(folder, "style_encoder", "model.safetensors")).items()}
+    state.update({"image_proj." + k[len("image_proj."):].replace("proj.", "image_embeds.", 1): v.float()
+                  for k, v in ip.items() if k.startswith("image_proj.")})
+    style.load_state_dict(state)
 
 
 def export_models(models, vae, tokenizer_model, out, styles):
@@ -374,10 +412,7 @@ def load_exported(models, folder):
                 proc.to_k_ip[0].weight.copy_(ip[f"ip_adapter.{1 + 2 * n}.to_k_ip.weight"].float())
                 proc.to_v_ip[0].weight.copy_(ip[f"ip_adapter.{1 + 2 * n}.to_v_ip.weight"].float())
                 n += 1
-    style = {k: v.float() for k, v in load_file(os.path.join(folder, "style_encoder", "model.safetensors")).items()}
-    style.update({"image_proj." + k[len("image_proj."):].replace("proj.", "image_embeds.", 1): v.float()
-                  for k, v in ip.items() if k.startswith("image_proj.")})
-    models.style.load_state_dict(style)
+    load_exported_style(models.style, folder)
 
 
 def check_diffusers_loads(models, out):
@@ -406,7 +441,7 @@ def check_diffusers_loads(models, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["prepare", "train", "export"])
+    ap.add_argument("command", choices=["prepare", "train", "export", "presets"])
     ap.add_argument("--data")
     ap.add_argument("--vae")
     ap.add_argument("--work", required=True)
@@ -428,7 +463,9 @@ def main():
                     help="weight of the auxiliary style-classification losses on the style and text encoders")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
-    {"prepare": prepare, "train": train, "export": export}[args.command](args)
+    torch.set_num_threads(args.threads)
+    {"prepare": prepare, "train": train, "export": export,
+     "presets": lambda a: write_presets(a.work, a.out)}[args.command](args)
 
 
 if __name__ == "__main__":

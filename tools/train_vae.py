@@ -97,6 +97,9 @@ def main():
     ap.add_argument("--decoder-only", action="store_true",
                     help="freeze the encoder (the latents stage 2 trained on stay valid) and train the decoder "
                          "on cached posteriors; keeps scaling_factor")
+    ap.add_argument("--decode-mean", action="store_true",
+                    help="decoder-only: decode the posterior mean (what stage 2 trains on and generates) instead "
+                         "of a sample, so the decoder may use channels whose posterior noise would hide them")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -153,7 +156,7 @@ def main():
             post = DiagonalGaussianDistribution(posteriors[int(flip)][idx])
         else:
             post = model.encode(x).latent_dist
-        y = model.decode(post.sample()).sample
+        y = model.decode(post.mode() if args.decode_mean and args.decoder_only else post.sample()).sample
         rec = F.l1_loss(y, x) + 0.5 * F.mse_loss(y, x)
         loss = rec if args.decoder_only else rec + args.kl * post.kl().mean()
         opt.zero_grad(set_to_none=True)

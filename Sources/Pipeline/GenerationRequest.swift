@@ -26,7 +26,10 @@ public struct GenerationRequest: Sendable {
     public var negativePrompt = ""
     public var styleImages: [StyleReference] = []
     public var blend: StyleBlend = .linear
-    /// Weight of the style attention (IP-Adapter scale); 0 ignores the style images.
+    /// A style preset of the model (style_encoder/presets.safetensors) used as the style
+    /// embedding when there are no style images; nil: none.
+    public var stylePreset: String?
+    /// Weight of the style attention (IP-Adapter scale) for style images or a preset; 0 ignores them.
     public var styleStrength: Float = 1
     /// Classifier-free guidance scale g: eps = eps_uncond + g (eps_cond - eps_uncond).
     public var guidanceScale: Float = 5

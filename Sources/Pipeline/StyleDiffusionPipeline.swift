@@ -2,13 +2,13 @@
 // StableDiffusionPipeline / StableDiffusionImg2ImgPipeline with an IP-Adapter:
 //
 //   text:   cond = text_encoder(prompt), uncond = text_encoder(negative prompt, "" by default)
-//   style:  e = blend(style_encoder(reference images)) (zero when there are none);
-//           cond style tokens = image_proj(e), uncond style tokens = image_proj(0)
+//   style:  e = blend(style_encoder(reference images)), else the requested style preset's
+//           stored embedding, else zero; cond style tokens = image_proj(e), uncond = image_proj(0)
 //   noise:  one TorchGenerator(seed) for everything, as a diffusers pipeline with
 //           generator=torch.Generator("cpu").manual_seed(seed): img2img first draws the VAE
 //           latent sample, then the noise; txt2img draws the initial latents
 //   loop:   eps_u, eps_c = unet([x, x], t, [uncond, cond]) with style attention scaled by
-//           styleStrength; eps = eps_u + g (eps_c - eps_u); x = scheduler.step(eps, x)
+//           styleStrength (1 when neither images nor a preset); eps = eps_u + g (eps_c - eps_u); x = scheduler.step(eps, x)
 //   decode: vae.decode(x / scaling_factor + shift_factor), then round(clamp(y/2 + 1/2) * 255)
 //
 // Weights are mapped once at load and reused for every request of the process.
@@ -28,6 +28,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let schedulerConfiguration: SchedulerConfiguration
+    /// Named style embeddings (style_encoder/presets.safetensors), when the model ships them.
+    public let stylePresets: StylePresets?
 
     /// Loads a model folder in the default model's layout (see Weights/default/README.md).
     public init(directory: String) throws {
@@ -42,6 +44,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         tokenizer = try PromptTokenizer(directory: directory + "/tokenizer")
         textEncoder = try CLIPTextModel(directory: directory + "/text_encoder")
         styleEncoder = try StyleEncoder(directory: directory + "/style_encoder")
+        let presets = directory + "/style_encoder/presets.safetensors"
+        stylePresets = fm.fileExists(atPath: presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil
         unet = try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
                                         styleEmbeddingDimension: styleEncoder.configuration.embedDim)
         vae = try AutoencoderKL(directory: directory + "/vae")
@@ -90,6 +94,21 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         return try Tensor(shape: [1, width], values: mixed)
     }
 
+    /// The style embedding [1, E] of a request: its style images, else its style preset, else zero.
+    public func styleEmbedding(for request: GenerationRequest) throws -> Tensor {
+        guard request.styleImages.isEmpty, let name = request.stylePreset else {
+            return try styleEmbedding(request.styleImages, blend: request.blend)
+        }
+        guard let stylePresets else {
+            throw PipelineError.invalidRequest("style preset '\(name)' asked for, but \(directory)/style_encoder has no presets.safetensors")
+        }
+        do {
+            return try stylePresets.embedding(name)
+        } catch let e as ModelError {
+            throw PipelineError.invalidRequest("\(e)")
+        }
+    }
+
     /// Spherical interpolation of two vectors (norms interpolated linearly); falls back to
     /// linear interpolation for (anti)parallel vectors.
     static func slerp(_ a: [Float], _ b: [Float], t: Float) -> [Float] {
@@ -123,10 +142,10 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         let cond = try encodePrompt(request.prompt), uncond = try encodePrompt(request.negativePrompt)
         let text = try Tensor.concatenateFirstAxis([uncond, cond])
         guard let adapter = unet.styleAdapter else { throw PipelineError.missingComponent("no style adapter") }
-        let styleCond = try adapter.tokens(styleEmbedding(request.styleImages, blend: request.blend))
+        let styleCond = try adapter.tokens(styleEmbedding(for: request))
         let styleUncond = try adapter.tokens(Tensor(zeros: [1, styleEncoder.configuration.embedDim]))
         let conditioning = CrossAttentionContext(text: text, style: try Tensor.concatenateFirstAxis([styleUncond, styleCond]),
-                                                 styleScale: request.styleImages.isEmpty ? 1 : request.styleStrength)
+                                                 styleScale: request.styleImages.isEmpty && request.stylePreset == nil ? 1 : request.styleStrength)
         var generator = TorchGenerator(seed: request.seed)
         let channels = vae.configuration.latentChannels
         var x: Tensor

@@ -1,7 +1,7 @@
 // `stylediff batch FILE`: a JSON Lines prompt file, one image per line:
 //   {"name": "folder-papirus", "prompt": "folder icon", "style": "papirus", "seed": 1,
 //    "negative": "", "steps": 20, "scheduler": "ddim", "guidance": 5, "eta": 0,
-//    "style_images": ["refs/a.png:1"], "style_strength": 1, "blend": "linear",
+//    "style_images": ["refs/a.png:1"], "style_strength": 1, "blend": "linear", "style_preset": true,
 //    "init_image": "in.png", "strength": 0.6}
 // Only "prompt" (or a style) is required; relative paths are relative to FILE's folder; blank
 // lines and lines starting with # are skipped. Outputs go to --out-dir as NAME.png (default:
@@ -27,6 +27,8 @@ public struct BatchLine: Decodable, Equatable {
     public var style_images: [String]?
     public var style_strength: Float?
     public var blend: String?
+    /// false turns off the model's style preset for a style the prompt names (default true).
+    public var style_preset: Bool?
     public var init_image: String?
     public var strength: Double?
 }
@@ -108,9 +110,12 @@ public struct Batch: ParsableCommand {
                 let initFile = try line.init_image.map { p -> InputFile in
                     InputFile(path: resolve(p), weight: nil, sha256: try Runner.readImage(resolve(p)).1)
                 }
+                let composed = composePrompt(line.prompt ?? "", style: line.style)
                 let record = GenerationRecord(
-                    mode: initFile == nil ? "generate" : "convert", prompt: composePrompt(line.prompt ?? "", style: line.style),
-                    negativePrompt: line.negative ?? "", style: line.style, styleImages: styleFiles, blend: line.blend ?? "linear",
+                    mode: initFile == nil ? "generate" : "convert", prompt: composed, negativePrompt: line.negative ?? "",
+                    style: line.style,
+                    stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: line.style_preset ?? true),
+                    styleImages: styleFiles, blend: line.blend ?? "linear",
                     styleStrength: line.style_strength ?? 1, guidanceScale: line.guidance ?? 5, steps: line.steps ?? 20,
                     scheduler: line.scheduler ?? "ddim", eta: line.eta ?? 0, seed: seed, initImage: initFile,
                     strength: initFile == nil ? nil : (line.strength ?? 0.6), modelHash: runner.modelHash, size: runner.pipeline.imageSize)

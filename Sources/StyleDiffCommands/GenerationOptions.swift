@@ -33,7 +33,11 @@ public struct GenerationOptions: ParsableArguments {
     @Option(name: .customLong("style-image"), help: "A style reference image, PATH or PATH:WEIGHT (repeatable).")
     public var styleImages: [StyleImageSpec] = []
 
-    @Option(help: "Weight of the reference images' style attention (0 ignores them).")
+    @Flag(inversion: .prefixedNo,
+          help: "Use the model's stored embedding of a style the prompt names (\"..., NAME style\" or --style) when no --style-image is given.")
+    public var stylePreset = true
+
+    @Option(help: "Weight of the style attention for style images or a style preset (0 ignores them).")
     public var styleStrength: Float = 1
 
     @Option(help: "How several style images combine.")

@@ -18,6 +18,9 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var prompt: String
     public var negativePrompt: String
     public var style: String?
+    /// The style preset used for the style attention (no style images); absent in records
+    /// from before presets, which replay as before.
+    public var stylePreset: String? = nil
     public var styleImages: [InputFile]
     public var blend: String
     public var styleStrength: Float
@@ -34,6 +37,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, size
         case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
+        case stylePreset = "style_preset"
         case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
     }
 
@@ -51,6 +55,10 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         var pairs = ["Steps: \(steps)", "Sampler: \(scheduler)", "CFG scale: \(guidanceScale)", "Seed: \(seed)",
                      "Size: \(size)x\(size)", "Model hash: \(modelHash.prefix(10))"]
         if let style { pairs.append("Style: \(style)") }
+        if let stylePreset, styleImages.isEmpty {
+            pairs.append("Style preset: \(stylePreset)")
+            pairs.append("Style strength: \(styleStrength)")
+        }
         if !styleImages.isEmpty {
             pairs.append("Style images: " + styleImages.map { "\(($0.path as NSString).lastPathComponent):\($0.weight ?? 1)" }.joined(separator: " "))
             pairs.append("Style strength: \(styleStrength)")

@@ -25,6 +25,7 @@ public struct Info: ParsableCommand {
             print("hash       \(runner.modelHash)")
             print("image size \(runner.pipeline.imageSize)x\(runner.pipeline.imageSize)")
             print("styles     \(runner.styles.count)")
+            print("presets    \(runner.pipeline.stylePresets?.names.count ?? 0) (style embeddings a prompt can name)")
             print("threads    \(Parallelism.threadCount)")
             print("BLAS core  \(String(cString: openblas_get_corename()))")
             print("kernels    \(KernelVariant.current)")

@@ -51,6 +51,14 @@ public struct Runner {
         return styles
     }
 
+    /// The style preset a generation uses: the style its prompt names ("..., NAME style", as
+    /// --style composes it) when the model has a preset of that name, there are no style
+    /// images (they take precedence) and presets are not turned off.
+    public func stylePreset(prompt: String, hasStyleImages: Bool, enabled: Bool) -> String? {
+        guard enabled, !hasStyleImages, let presets = pipeline.stylePresets else { return nil }
+        return presets.named(in: prompt)
+    }
+
     public func checkStyle(_ style: String?) throws {
         guard let style else { return }
         guard styles.contains(style) else {
@@ -80,6 +88,7 @@ public struct Runner {
             return StyleReference(image: image, weight: file.weight ?? 1)
         }
         r.blend = StyleBlend(rawValue: record.blend) ?? .linear
+        r.stylePreset = record.stylePreset
         r.styleStrength = record.styleStrength
         r.guidanceScale = record.guidanceScale
         r.steps = record.steps

@@ -57,9 +57,11 @@ func execute(_ options: GenerationOptions, prompt: String, mode: String, initIma
     var results: [[String: String]] = []
     for index in 0..<options.count {
         let s = seed &+ UInt64(index)
+        let composed = composePrompt(prompt, style: options.style)
         let record = GenerationRecord(
-            mode: mode, prompt: composePrompt(prompt, style: options.style), negativePrompt: options.negative,
-            style: options.style, styleImages: styleFiles, blend: options.blend.rawValue, styleStrength: options.styleStrength,
+            mode: mode, prompt: composed, negativePrompt: options.negative, style: options.style,
+            stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: options.stylePreset),
+            styleImages: styleFiles, blend: options.blend.rawValue, styleStrength: options.styleStrength,
             guidanceScale: options.guidance, steps: options.steps, scheduler: options.scheduler.rawValue, eta: options.eta,
             seed: s, initImage: initFile, strength: strength, modelHash: runner.modelHash, size: runner.pipeline.imageSize)
         let path = options.outputPath(index: index, seed: s)

@@ -2,7 +2,7 @@
 // tools/make_fixtures.py --only default_model: tokenizer ids equal; text encoder, style
 // encoder, UNet with style tokens and VAE within 1e-4 x max(1, max |reference|); 20-step DDIM
 // pipeline latents within 1e-3 relative and pixels within 2/255 for txt2img, image style,
-// blended styles and img2img.
+// blended styles, img2img and a style preset at strength 1.5.
 
 import Foundation
 import Testing
@@ -59,7 +59,7 @@ func expectRelative(_ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ 
         try expectRelative(decoded, try o.tensor("vae_decoded").permuted([0, 2, 3, 1]), 1e-4, "VAE decode")
     }
 
-    @Test(arguments: ["txt2img", "image_style", "blend", "img2img"])
+    @Test(arguments: ["txt2img", "image_style", "blend", "img2img", "preset"])
     func pipelineMatchesReferenceSampler(name: String) throws {
         let c = try #require(Self.fixture.cases[name])
         var r = GenerationRequest(prompt: c.prompt)
@@ -68,6 +68,8 @@ func expectRelative(_ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ 
             StyleReference(image: try PNGCodec.read(path: promptImages + "/\($0).png").image, weight: $1)
         }
         r.blend = StyleBlend(rawValue: c.blend ?? "linear")!
+        r.stylePreset = c.style_preset
+        r.styleStrength = c.style_strength ?? 1
         r.seed = c.seed
         if let i = c.init_image { r.initImage = try PNGCodec.read(path: promptImages + "/\(i).png").image }
         r.strength = c.strength ?? 0.6
@@ -78,5 +80,16 @@ func expectRelative(_ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ 
         let worst = zip(image.pixels, expected.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
         print("\(name): max pixel difference \(worst)/255")
         #expect(worst <= 2)
+    }
+
+    @Test func stylePresetErrorsAreRequestErrors() throws {
+        var r = GenerationRequest(prompt: "folder icon, watercolour style")
+        r.stylePreset = "watercolour"
+        #expect(throws: PipelineError.self) { try Self.pipeline.styleEmbedding(for: r) }
+        r.stylePreset = "papirus"
+        let preset = try Self.pipeline.styleEmbedding(for: r)
+        #expect(preset.shape == [1, Self.pipeline.styleEncoder.configuration.embedDim] && preset.maxAbsolute > 0)
+        r.styleImages = [StyleReference(image: try PNGCodec.read(path: promptImages + "/tango-desktop.png").image)]
+        #expect(try Self.pipeline.styleEmbedding(for: r).maxAbsoluteDifference(preset) > 0, "style images take precedence")
     }
 }

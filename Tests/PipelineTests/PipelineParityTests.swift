@@ -27,6 +27,7 @@ struct PipelineCase: Decodable {
     var seed: UInt64
     var init_image: String?
     var strength: Double?
+    var style_preset: String?
 }
 
 let pipelineCases: [String: PipelineCase] = {

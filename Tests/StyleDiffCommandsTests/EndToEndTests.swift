@@ -5,6 +5,8 @@
 import Foundation
 import Testing
 import Pipeline
+import PNGIO
+@testable import StyleDiffCommands
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 let fixtureModel = packageRoot + "/Tests/Fixtures/pipeline/model"
@@ -181,6 +183,35 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(try sha256(dir + "/r.png") == sha256(dir + "/c1.png"))
     }
+
+    /// The record stored in an output PNG.
+    func record(_ path: String) throws -> GenerationRecord {
+        let chunk = try #require(try PNGCodec.readTexts(path: path).first { $0.keyword == "stylediff" })
+        return try JSONDecoder().decode(GenerationRecord.self, from: Data(chunk.text.utf8))
+    }
+
+    /// A style named by --style or at the end of the prompt uses the model's style preset (the
+    /// same image either way); --no-style-preset and style images turn it off; replay keeps it.
+    @Test func stylePresetsFollowThePrompt() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func run(_ name: String, _ arguments: [String]) throws -> GenerationRecord {
+            let r = try stylediff(["generate"] + arguments + ["--seed", "5", "--steps", "4", "-o", dir + "/\(name).png", "--model", Self.model],
+                                  cwd: packageRoot)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try record(dir + "/\(name).png")
+        }
+        #expect(try run("style", ["folder icon", "--style", "papirus"]).stylePreset == "papirus")
+        #expect(try run("prompt", ["folder icon, Papirus style"]).stylePreset == "papirus")
+        #expect(try run("off", ["folder icon", "--style", "papirus", "--no-style-preset"]).stylePreset == nil)
+        #expect(try run("image", ["folder icon", "--style", "papirus", "--style-image", "Prompts/images/tango-desktop.png"]).stylePreset == nil)
+        #expect(try run("unknown", ["folder icon, watercolour style"]).stylePreset == nil)
+        #expect(try sha256(dir + "/style.png") != sha256(dir + "/off.png"))
+        let replay = try stylediff(["replay", dir + "/style.png", "-o", dir + "/replay.png", "--model", Self.model], cwd: packageRoot)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/replay.png") == sha256(dir + "/style.png"))
+        #expect(try record(dir + "/style.png").parametersText.contains("Style preset: papirus, Style strength: 1.0"))
+    }
 }
 
 /// The OpenBLAS core the CLI runs on (`stylediff info`): its sgemm kernels round differently,
@@ -205,28 +236,28 @@ func golden(_ tables: [String: [String: String]]) throws -> [String: String] {
 
 let shippedGoldenValues: [String: [String: String]] = [
     "Haswell": [
-        "ddim": "eb7427ad879556c1b8a0414db8a62275a87ef3e590288fdaf20eb9cbfc90320a 7fed8cbc1b75b85aef0025430c5623f8229bb1080f6980a3bc8ce4656c5f103c",
-        "ddpm": "181f5a5f32858e4c34539a164e07243d2a0f303afff9478453a7a84006552396 b85904bebae9e203b649367177e112b8ad2e0730ca18839e6df08a23ab5e9378",
-        "euler": "4bcf0f75e9b7e2757e4bc322efd5080de2e14fa43770964c80bccba20a888bb5 d8336fe25fa7fa5673bfd7593d2a4527bb45358b0e255de298f6acdc6c1411cc",
-        "dpmpp": "947fdd4bddb5f23fc412cb42fe099f4f09f938ec39abdd58b85911dda4b46ab4 b77fa5742687f4423b77bc3909b49175cb62a94daf50690b6716648e4a2bc74f",
+        "ddim": "92b98c92c20b95e654e3da0254f25d36c9669c489b3f8d70227e650efb3be67e d72b852e48321f1ebe8b51f205184dba7c3e278fe8d1e80f712f57768ea343db",
+        "ddpm": "b0d15f4f6cd98e99fb465a94c1b070d793e5a65d145e84fdd61d9dffc81d38e2 15130f766ab724c763c36ccd7a9a73005689092cb8d3275f6a50e808c7a85a2b",
+        "euler": "366c1f7fd7d94701b9e467ca389fd3338fdb1b684e7b50330fe8ceb2b6974cf3 42baf653b419f03ebe572ab2958ec9772e1237ea0d6a796daa313c81f2f27a1c",
+        "dpmpp": "ca065422d9f4d5dab600ed85ba4581891fc7f07149d2303f0cc7b4367988ba2e 3eed664ffe6e269cf0d9021ae93b791be8604e0fa078c6e85f8eafda4b42fa22",
     ],
     "Cooperlake": [
-        "ddim": "eb7427ad879556c1b8a0414db8a62275a87ef3e590288fdaf20eb9cbfc90320a 7fed8cbc1b75b85aef0025430c5623f8229bb1080f6980a3bc8ce4656c5f103c",
-        "ddpm": "181f5a5f32858e4c34539a164e07243d2a0f303afff9478453a7a84006552396 5f98dd7907c4ef01e02ed861b9d712d57a52bca04a6ad954e9cf07aa6d11d859",
-        "euler": "c9141669385342c6b7c295f2f9fbc342973ae1574f2a459464706832f88d05a8 d8336fe25fa7fa5673bfd7593d2a4527bb45358b0e255de298f6acdc6c1411cc",
-        "dpmpp": "947fdd4bddb5f23fc412cb42fe099f4f09f938ec39abdd58b85911dda4b46ab4 a6f3f4382f471362b9cba78d66a73e3b2a5a81b4bd5784b07971af673781d2c3",
+        "ddim": "92b98c92c20b95e654e3da0254f25d36c9669c489b3f8d70227e650efb3be67e d72b852e48321f1ebe8b51f205184dba7c3e278fe8d1e80f712f57768ea343db",
+        "ddpm": "b90773967ad1a9a3e48fda2245198f3c3137a4b0037c52050f0ef0bbc5aa2a0e 15130f766ab724c763c36ccd7a9a73005689092cb8d3275f6a50e808c7a85a2b",
+        "euler": "366c1f7fd7d94701b9e467ca389fd3338fdb1b684e7b50330fe8ceb2b6974cf3 68a30c8a48a6da766da1befe78e5ddec3bac201925fc4182412511bc4dcb63a0",
+        "dpmpp": "ca065422d9f4d5dab600ed85ba4581891fc7f07149d2303f0cc7b4367988ba2e 3eed664ffe6e269cf0d9021ae93b791be8604e0fa078c6e85f8eafda4b42fa22",
     ],
     "SkylakeX": [
-        "ddim": "eb7427ad879556c1b8a0414db8a62275a87ef3e590288fdaf20eb9cbfc90320a 7fed8cbc1b75b85aef0025430c5623f8229bb1080f6980a3bc8ce4656c5f103c",
-        "ddpm": "181f5a5f32858e4c34539a164e07243d2a0f303afff9478453a7a84006552396 5f98dd7907c4ef01e02ed861b9d712d57a52bca04a6ad954e9cf07aa6d11d859",
-        "euler": "c9141669385342c6b7c295f2f9fbc342973ae1574f2a459464706832f88d05a8 d8336fe25fa7fa5673bfd7593d2a4527bb45358b0e255de298f6acdc6c1411cc",
-        "dpmpp": "947fdd4bddb5f23fc412cb42fe099f4f09f938ec39abdd58b85911dda4b46ab4 b77fa5742687f4423b77bc3909b49175cb62a94daf50690b6716648e4a2bc74f",
+        "ddim": "92b98c92c20b95e654e3da0254f25d36c9669c489b3f8d70227e650efb3be67e d72b852e48321f1ebe8b51f205184dba7c3e278fe8d1e80f712f57768ea343db",
+        "ddpm": "b0d15f4f6cd98e99fb465a94c1b070d793e5a65d145e84fdd61d9dffc81d38e2 15130f766ab724c763c36ccd7a9a73005689092cb8d3275f6a50e808c7a85a2b",
+        "euler": "366c1f7fd7d94701b9e467ca389fd3338fdb1b684e7b50330fe8ceb2b6974cf3 68a30c8a48a6da766da1befe78e5ddec3bac201925fc4182412511bc4dcb63a0",
+        "dpmpp": "ca065422d9f4d5dab600ed85ba4581891fc7f07149d2303f0cc7b4367988ba2e 3eed664ffe6e269cf0d9021ae93b791be8604e0fa078c6e85f8eafda4b42fa22",
     ],
     "Zen": [
-        "ddim": "eb7427ad879556c1b8a0414db8a62275a87ef3e590288fdaf20eb9cbfc90320a 7fed8cbc1b75b85aef0025430c5623f8229bb1080f6980a3bc8ce4656c5f103c",
-        "ddpm": "181f5a5f32858e4c34539a164e07243d2a0f303afff9478453a7a84006552396 b85904bebae9e203b649367177e112b8ad2e0730ca18839e6df08a23ab5e9378",
-        "euler": "4bcf0f75e9b7e2757e4bc322efd5080de2e14fa43770964c80bccba20a888bb5 d8336fe25fa7fa5673bfd7593d2a4527bb45358b0e255de298f6acdc6c1411cc",
-        "dpmpp": "947fdd4bddb5f23fc412cb42fe099f4f09f938ec39abdd58b85911dda4b46ab4 b77fa5742687f4423b77bc3909b49175cb62a94daf50690b6716648e4a2bc74f",
+        "ddim": "92b98c92c20b95e654e3da0254f25d36c9669c489b3f8d70227e650efb3be67e d72b852e48321f1ebe8b51f205184dba7c3e278fe8d1e80f712f57768ea343db",
+        "ddpm": "b0d15f4f6cd98e99fb465a94c1b070d793e5a65d145e84fdd61d9dffc81d38e2 15130f766ab724c763c36ccd7a9a73005689092cb8d3275f6a50e808c7a85a2b",
+        "euler": "366c1f7fd7d94701b9e467ca389fd3338fdb1b684e7b50330fe8ceb2b6974cf3 42baf653b419f03ebe572ab2958ec9772e1237ea0d6a796daa313c81f2f27a1c",
+        "dpmpp": "ca065422d9f4d5dab600ed85ba4581891fc7f07149d2303f0cc7b4367988ba2e 3eed664ffe6e269cf0d9021ae93b791be8604e0fa078c6e85f8eafda4b42fa22",
     ],
 ]
 

@@ -21,6 +21,8 @@ import Schedulers
         #expect(o.guidance == 7.5 && o.seed == 42 && o.count == 3 && o.threads == 2 && o.model == "/m")
         #expect(o.overwrite && o.json && o.outputPath(index: 2, seed: 44) == "out-2.png")
         let d = try Generate.parse(["x"]).options
+        let noPreset = try Generate.parse(["x", "--no-style-preset"]).options
+        #expect(d.stylePreset && !noPreset.stylePreset)
         #expect(d.steps == 20 && d.scheduler == .ddim && d.guidance == 5 && d.seed == nil && d.output == "stylediff-{seed}.png")
     }
 
