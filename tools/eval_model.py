@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--style-strength", type=float, default=1.0,
                     help="style attention scale (image task, img2img with a reference, text task with a style preset)")
+    ap.add_argument("--image-style-strength", type=float,
+                    help="style attention scale of the image task (default: --style-strength)")
     ap.add_argument("--no-style-preset", action="store_true",
                     help="text task: the text encoder alone carries the style (no stored style embedding)")
     ap.add_argument("--threads", type=int, help="threads for stylediff (default: all cores)")
@@ -50,6 +52,8 @@ def main():
     ap.add_argument("--img2img-reference", action="store_true",
                     help="img2img also gets a reference drawing of the target style (text and image style)")
     args = ap.parse_args()
+    if args.image_style_strength is None:
+        args.image_style_strength = args.style_strength
     rng = random.Random(args.seed)
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
     held = [r for r in recs if r["split"] == "heldout"]
@@ -70,20 +74,22 @@ def main():
                                   dict(style=s, content=r["content"])))
             ref = rng.choice([x for x in by_style[s] if x["content"] != r["content"]])
             tasks["image"].append((dict(prompt=content_text, style_images=[os.path.join(args.data, ref["file"]) + ":1"],
-                                        style_strength=args.style_strength, seed=seed, steps=args.steps,
+                                        style_strength=args.image_style_strength, seed=seed, steps=args.steps,
                                         guidance=args.guidance), dict(style=s, content=r["content"])))
             sources = [x for x in by_content[r["content"]].values() if x["style"] != s]
             if sources:
                 src = rng.choice(sources)
                 line = dict(prompt=content_text, style=s, init_image=os.path.join(args.data, src["file"]),
-                            strength=args.strength, seed=seed, steps=args.steps, guidance=args.guidance)
+                            strength=args.strength, seed=seed, steps=args.steps, guidance=args.guidance,
+                            style_strength=args.style_strength, style_preset=not args.no_style_preset)
                 if args.img2img_reference:  # the target style also from a reference image (another content)
-                    line.update(style_images=[os.path.join(args.data, ref["file"]) + ":1"], style_strength=args.style_strength)
+                    line.update(style_images=[os.path.join(args.data, ref["file"]) + ":1"])
                 tasks["img2img"].append((line,
                                          dict(style=s, content=r["content"], source_style=src["style"],
                                               source=src["file"])))
     summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps, seed=args.seed,
                    guidance=args.guidance, strength=args.strength, style_strength=args.style_strength,
+                   image_style_strength=args.image_style_strength,
                    img2img_reference=args.img2img_reference, style_preset=not args.no_style_preset)
     wanted = args.tasks.split(",")
     for task, items in tasks.items():
