@@ -100,6 +100,9 @@ def main():
     ap.add_argument("--decode-mean", action="store_true",
                     help="decoder-only: decode the posterior mean (what stage 2 trains on and generates) instead "
                          "of a sample, so the decoder may use channels whose posterior noise would hide them")
+    ap.add_argument("--sampled-channels", type=int, nargs="*", default=[],
+                    help="with --decode-mean: latent channels still decoded from a sample (e.g. 3, the channel "
+                         "whose posterior noise exceeds its signal and which stage 2 generates imprecisely)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -156,7 +159,12 @@ def main():
             post = DiagonalGaussianDistribution(posteriors[int(flip)][idx])
         else:
             post = model.encode(x).latent_dist
-        y = model.decode(post.mode() if args.decode_mean and args.decoder_only else post.sample()).sample
+        z = post.sample()
+        if args.decode_mean and args.decoder_only:
+            keep = torch.zeros(1, z.shape[1], 1, 1)
+            keep[:, args.sampled_channels] = 1
+            z = post.mode() * (1 - keep) + z * keep
+        y = model.decode(z).sample
         rec = F.l1_loss(y, x) + 0.5 * F.mse_loss(y, x)
         loss = rec if args.decoder_only else rec + args.kl * post.kl().mean()
         opt.zero_grad(set_to_none=True)
