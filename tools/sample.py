@@ -46,13 +46,7 @@ class ReferencePipeline:
         state = {"image_proj": {k[11:]: v.float() for k, v in ip.items() if k.startswith("image_proj.")},
                  "ip_adapter": {k[11:]: v.float() for k, v in ip.items() if k.startswith("ip_adapter.")}}
         self.unet._load_ip_adapter_weights([state])
-        scfg = json.load(open(os.path.join(model, "style_encoder", "config.json")))
-        scfg.pop("_class_name", None)
-        self.style = train_model.StyleEncoder(**scfg).eval()
-        sstate = {k: v.float() for k, v in load_file(os.path.join(model, "style_encoder", "model.safetensors")).items()}
-        sstate.update({"image_proj." + k.replace("proj.", "image_embeds.", 1) if k.startswith("proj.") else "image_proj." + k: v
-                       for k, v in state["image_proj"].items()})
-        self.style.load_state_dict(sstate)
+        self.style = train_model.exported_style_encoder(model)
         self.vae = AutoencoderKL.from_pretrained(os.path.join(model, "vae"), torch_dtype=f32).eval()
         self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
         presets = os.path.join(model, "style_encoder", "presets.safetensors")

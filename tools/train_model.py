@@ -320,10 +320,7 @@ def write_presets(work, out):
     naming the style uses it as the style embedding when no reference image is given."""
     from safetensors.torch import save_file
     cache = torch.load(os.path.join(work, "cache.pt"), weights_only=False)
-    config = json.load(open(os.path.join(out, "style_encoder", "config.json")))
-    config.pop("_class_name", None)
-    encoder = StyleEncoder(**config).eval()
-    load_exported_style(encoder, out)
+    encoder = exported_style_encoder(out)
     by_style = {}
     for i, r in enumerate(cache["records"]):
         if r["split"] == "train":
@@ -337,6 +334,15 @@ def write_presets(work, out):
         presets[style] = (total / len(idx)).float().contiguous()
     save_file(presets, os.path.join(out, "style_encoder", "presets.safetensors"))
     print(f"style presets: {len(presets)} styles from {sum(len(v) for v in by_style.values())} training drawings")
+
+
+def exported_style_encoder(folder):
+    """A StyleEncoder built from the config of an export and loaded with its weights (fp32, eval)."""
+    config = json.load(open(os.path.join(folder, "style_encoder", "config.json")))
+    config.pop("_class_name", None)
+    encoder = StyleEncoder(**config).eval()
+    load_exported_style(encoder, folder)
+    return encoder
 
 
 def load_exported_style(style, folder):

@@ -1,7 +1,7 @@
 // Named style embeddings shipped with a model (style_encoder/presets.safetensors): one tensor
 // per style name, shape [embed_dim], the mean style-encoder embedding of the style's training
-// drawings (tools/train_model.py presets). A prompt that names a style can then condition the
-// style attention without a reference image. Not a diffusers component: the file is ours.
+// drawings (tools/train_model.py presets), so a named style can condition the style attention
+// without a reference image. Not a diffusers component: the file is ours.
 
 import Foundation
 import SafeTensors
@@ -40,16 +40,5 @@ public struct StylePresets: Sendable {
             throw ModelError.invalidInput("no style preset '\(name)' in \(path); known: \(names.joined(separator: ", "))")
         }
         return try Tensor(shape: [1, values.count], values: values)
-    }
-
-    /// The style a prompt names in the form "..., NAME style" or "NAME style" (case-insensitive),
-    /// when NAME is a preset; nil otherwise.
-    public func named(in prompt: String) -> String? {
-        let trimmed = prompt.trimmingCharacters(in: .whitespaces)
-        let start = trimmed.lastIndex(of: ",").map { trimmed.index(after: $0) } ?? trimmed.startIndex
-        let tail = trimmed[start...].trimmingCharacters(in: .whitespaces).lowercased()
-        guard tail.hasSuffix(" style") else { return nil }
-        let name = tail.dropLast(" style".count).trimmingCharacters(in: .whitespaces)
-        return embeddings.keys.first { $0.lowercased() == name }
     }
 }

@@ -8,7 +8,8 @@
 //           generator=torch.Generator("cpu").manual_seed(seed): img2img first draws the VAE
 //           latent sample, then the noise; txt2img draws the initial latents
 //   loop:   eps_u, eps_c = unet([x, x], t, [uncond, cond]) with style attention scaled by
-//           styleStrength (1 when neither images nor a preset); eps = eps_u + g (eps_c - eps_u); x = scheduler.step(eps, x)
+//           styleStrength (1 when neither images nor a preset); eps = eps_u + g (eps_c - eps_u);
+//           x = scheduler.step(eps, x)
 //   decode: vae.decode(x / scaling_factor + shift_factor), then round(clamp(y/2 + 1/2) * 255)
 //
 // Weights are mapped once at load and reused for every request of the process.

@@ -56,7 +56,7 @@ public struct Runner {
     /// images (they take precedence) and presets are not turned off.
     public func stylePreset(prompt: String, hasStyleImages: Bool, enabled: Bool) -> String? {
         guard enabled, !hasStyleImages, let presets = pipeline.stylePresets else { return nil }
-        return presets.named(in: prompt)
+        return styleNamed(in: prompt, among: presets.names)
     }
 
     public func checkStyle(_ style: String?) throws {

@@ -39,6 +39,17 @@ func composePrompt(_ prompt: String, style: String?) -> String {
     [prompt.trimmingCharacters(in: .whitespaces), style.map { "\($0) style" } ?? ""].filter { !$0.isEmpty }.joined(separator: ", ")
 }
 
+/// The inverse of composePrompt: the style a prompt names as "..., NAME style" or "NAME style"
+/// (case-insensitive) when NAME is one of `names`; nil otherwise.
+func styleNamed(in prompt: String, among names: [String]) -> String? {
+    let trimmed = prompt.trimmingCharacters(in: .whitespaces)
+    let start = trimmed.lastIndex(of: ",").map { trimmed.index(after: $0) } ?? trimmed.startIndex
+    let tail = trimmed[start...].trimmingCharacters(in: .whitespaces).lowercased()
+    guard tail.hasSuffix(" style") else { return nil }
+    let name = tail.dropLast(" style".count).trimmingCharacters(in: .whitespaces)
+    return names.first { $0.lowercased() == name }
+}
+
 /// Shared by generate and convert: seeds, records, outputs, JSON result.
 func execute(_ options: GenerationOptions, prompt: String, mode: String, initImage: String?, strength: Double?) throws {
     Parallelism.setThreadCount(options.threads ?? 0)

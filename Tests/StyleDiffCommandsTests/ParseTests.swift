@@ -63,6 +63,13 @@ import Schedulers
         #expect(composePrompt("folder icon", style: "papirus") == "folder icon, papirus style")
         #expect(composePrompt("", style: "breeze") == "breeze style")
         #expect(composePrompt(" star ", style: nil) == "star")
+        let names = ["noto", "papirus"]
+        #expect(styleNamed(in: composePrompt("folder icon", style: "papirus"), among: names) == "papirus")
+        #expect(styleNamed(in: " heart emoji ,  NOTO Style ", among: names) == "noto")
+        #expect(styleNamed(in: composePrompt("", style: "papirus"), among: names) == "papirus")
+        for prompt in ["folder icon", "folder icon, breeze style", "papirus style icon", "folder icon, papirus", "", ", style"] {
+            #expect(styleNamed(in: prompt, among: names) == nil, "'\(prompt)'")
+        }
     }
 
     @Test func recordTextIsStable() throws {
