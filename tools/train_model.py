@@ -227,6 +227,15 @@ def train(args):
         so nearly clean timesteps stop dominating the gradient; gamma 0 turns weighting off."""
         return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t))
 
+    def shift(x, n):
+        """Each image of x [B, 3, H, W] moved by up to n pixels in x and y, edges repeated."""
+        if n <= 0:
+            return x
+        h, w = x.shape[-2:]
+        padded = F.pad(x, (n, n, n, n), mode="replicate")
+        offsets = torch.randint(0, 2 * n + 1, (len(x), 2))
+        return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
     losses, aux_losses = [], []
@@ -242,7 +251,7 @@ def train(args):
                       if recs[j]["content"] != r["content"]]
             refs.append(others[0] if others else i)
         x0 = latents[idx]
-        ref_images = images[refs].float() / 127.5 - 1
+        ref_images = shift(images[refs].float() / 127.5 - 1, args.ref_shift)
         drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None]
         noise = torch.randn_like(x0)
         t = torch.randint(0, 1000, (args.batch,))
@@ -265,7 +274,18 @@ def train(args):
         aux_text = F.cross_entropy(aux["text"](pooled[named]), labels[named]) if named.any() else 0 * loss
         if args.aux_weight > 0:
             loss = loss + args.aux_weight * (aux_style + aux_text)
-        aux_losses.append((aux_style.item(), aux_text.item()))
+        center = torch.zeros(())
+        if args.center_weight > 0:
+            # Fisher ratio of this batch's reference embeddings: within-style scatter over
+            # between-style scatter, scale-free, so only tighter styles pay (not smaller embeddings).
+            onehot = F.one_hot(labels, len(style_names)).float()  # [B, S]
+            counts = onehot.sum(0)
+            means = onehot.T @ raw_embed / counts.clamp(min=1)[:, None]  # [S, D]
+            within = (raw_embed - onehot @ means).pow(2).sum(1).mean()
+            between = (means[counts > 0] - raw_embed.mean(0)).pow(2).sum(1).mean()
+            center = within / between
+            loss = loss + args.center_weight * center
+        aux_losses.append((aux_style.item(), aux_text.item(), center.item()))
         opt.zero_grad(set_to_none=True)
         aux_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -285,8 +305,9 @@ def train(args):
             elapsed += now - last
             last = now
             print(f"step {step} loss {np.mean(losses[-100:]):.4f} "
-                  f"aux style/text CE {np.mean([a for a, _ in aux_losses[-100:]]):.3f}/"
-                  f"{np.mean([b for _, b in aux_losses[-100:]]):.3f} trained {elapsed / 60:.1f} min "
+                  f"aux style/text CE {np.mean([a for a, _, _ in aux_losses[-100:]]):.3f}/"
+                  f"{np.mean([b for _, b, _ in aux_losses[-100:]]):.3f} center "
+                  f"{np.mean([c for _, _, c in aux_losses[-100:]]):.3f} trained {elapsed / 60:.1f} min "
                   f"({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)", flush=True)
         if now - last_save > args.save_minutes * 60:
             save(); last_save = now
@@ -467,6 +488,11 @@ def main():
                     help="export: the trained weights instead of their EMA (early in a run the EMA lags far behind)")
     ap.add_argument("--aux-weight", type=float, default=0.05,
                     help="weight of the auxiliary style-classification losses on the style and text encoders")
+    ap.add_argument("--center-weight", type=float, default=0.0,
+                    help="weight of a loss that tightens each style's reference embeddings: within-style over "
+                         "between-style scatter in the batch (0: off)")
+    ap.add_argument("--ref-shift", type=int, default=0,
+                    help="shift each reference image by up to this many pixels (edge padded) before the style encoder")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
