@@ -304,11 +304,11 @@ def train(args):
         if now - last > 120:
             elapsed += now - last
             last = now
-            print(f"step {step} loss {np.mean(losses[-100:]):.4f} "
-                  f"aux style/text CE {np.mean([a for a, _, _ in aux_losses[-100:]]):.3f}/"
-                  f"{np.mean([b for _, b, _ in aux_losses[-100:]]):.3f} center "
-                  f"{np.mean([c for _, _, c in aux_losses[-100:]]):.3f} trained {elapsed / 60:.1f} min "
-                  f"({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)", flush=True)
+            style_ce, text_ce, center_ratio = np.mean(aux_losses[-100:], axis=0)
+            print(f"step {step} loss {np.mean(losses[-100:]):.4f} aux style/text CE {style_ce:.3f}/{text_ce:.3f}"
+                  + (f" center {center_ratio:.3f}" if args.center_weight > 0 else "")
+                  + f" trained {elapsed / 60:.1f} min ({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)",
+                  flush=True)
         if now - last_save > args.save_minutes * 60:
             save(); last_save = now
     elapsed += time.time() - last
