@@ -55,16 +55,19 @@ STYLE_CONFIG = dict(channels=[32, 64, 128, 128], groups=8, embed_dim=EMBED_DIM, 
 
 
 class StyleEncoder(nn.Module):
-    """64x64 RGB in [-1, 1] -> STYLE_TOKENS tokens [B, T, CROSS_DIM]. Four stride-2 3x3 convs,
-    each followed by GroupNorm and SiLU, mean and max pooled (256-d), then diffusers'
-    ImageProjection (linear to T x width, LayerNorm). A zero embedding means 'no style image'."""
+    """64x64 RGB in [-1, 1] -> STYLE_TOKENS tokens [B, T, CROSS_DIM]. 3x3 convs (stride 2 unless
+    `strides` says otherwise), each followed by GroupNorm and SiLU, mean and max pooled (256-d),
+    then diffusers' ImageProjection (linear to T x width, LayerNorm). A zero embedding means 'no
+    style image'."""
 
-    def __init__(self, channels, groups, embed_dim, tokens, cross_attention_dim):
+    def __init__(self, channels, groups, embed_dim, tokens, cross_attention_dim, strides=None):
         super().__init__()
         from diffusers.models.embeddings import ImageProjection
+        strides = strides or [2] * len(channels)
+        assert len(strides) == len(channels), (channels, strides)
         layers, cin = [], 3
-        for c in channels:
-            layers += [nn.Conv2d(cin, c, 3, stride=2, padding=1), nn.GroupNorm(groups, c), nn.SiLU()]
+        for c, stride in zip(channels, strides):
+            layers += [nn.Conv2d(cin, c, 3, stride=stride, padding=1), nn.GroupNorm(groups, c), nn.SiLU()]
             cin = c
         self.convs = nn.Sequential(*layers)
         self.pool_proj = nn.Linear(2 * cin, embed_dim)
@@ -182,7 +185,12 @@ def train(args):
     by_style = {}
     for i in train_idx:
         by_style.setdefault(recs[i]["style"], []).append(i)
-    models = Models(sp.get_piece_size())
+    ckpt = os.path.join(args.work, "ckpt.pt")
+    s = torch.load(ckpt, weights_only=False) if os.path.exists(ckpt) else None
+    # The style encoder's architecture: the checkpoint's, else that of the model continued from
+    # (a stage-3 refined encoder differs from STYLE_CONFIG), else STYLE_CONFIG.
+    style_config = s.get("style_config", STYLE_CONFIG) if s else exported_style_config(args.init) if args.init else STYLE_CONFIG
+    models = Models(sp.get_piece_size(), style_config=style_config)
     ema = copy.deepcopy(models).requires_grad_(False)
     opt = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
     # Training-only heads (never exported): the style of the reference image from its embedding,
@@ -194,10 +202,8 @@ def train(args):
     aux_opt = torch.optim.AdamW(aux.parameters(), lr=args.lr, weight_decay=0.01)
     sched = DDPMScheduler(**SCHEDULE)
     alphas = sched.alphas_cumprod
-    ckpt = os.path.join(args.work, "ckpt.pt")
     step, elapsed = 0, 0.0
-    if os.path.exists(ckpt):
-        s = torch.load(ckpt, weights_only=False)
+    if s:
         models.load_state_dict(s["models"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
         step, elapsed = s["step"], s["elapsed"]
         random.setstate(s["py_rng"]); torch.set_rng_state(s["rng"])
@@ -216,7 +222,7 @@ def train(args):
     def save():
         tmp = ckpt + ".tmp"
         torch.save(dict(models=models.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
-                        aux=aux.state_dict(), aux_opt=aux_opt.state_dict(),
+                        aux=aux.state_dict(), aux_opt=aux_opt.state_dict(), style_config=models.configs["style"],
                         elapsed=elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(args)), tmp)
         os.replace(tmp, ckpt)
 
@@ -325,7 +331,7 @@ def export(args):
     from diffusers import AutoencoderKL
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
     s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False)
-    models = Models(sp.get_piece_size())
+    models = Models(sp.get_piece_size(), style_config=s.get("style_config", STYLE_CONFIG))
     models.load_state_dict(s["models" if args.raw else "ema"])
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
     records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
@@ -357,11 +363,16 @@ def write_presets(work, out):
     print(f"style presets: {len(presets)} styles from {sum(len(v) for v in by_style.values())} training drawings")
 
 
-def exported_style_encoder(folder):
-    """A StyleEncoder built from the config of an export and loaded with its weights (fp32, eval)."""
+def exported_style_config(folder):
+    """The StyleEncoder arguments of an export (style_encoder/config.json)."""
     config = json.load(open(os.path.join(folder, "style_encoder", "config.json")))
     config.pop("_class_name", None)
-    encoder = StyleEncoder(**config).eval()
+    return config
+
+
+def exported_style_encoder(folder):
+    """A StyleEncoder built from the config of an export and loaded with its weights (fp32, eval)."""
+    encoder = StyleEncoder(**exported_style_config(folder)).eval()
     load_exported_style(encoder, folder)
     return encoder
 

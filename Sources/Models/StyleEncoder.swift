@@ -1,5 +1,5 @@
 // Port of tools/train_model.py StyleEncoder.embed: a 64x64 RGB reference image in [-1, 1]
-// through stride-2 3x3 convolutions, each followed by GroupNorm (eps 1e-5) and SiLU, then the
+// through 3x3 convolutions (stride 2 unless the config's `strides` says 1), each followed by GroupNorm (eps 1e-5) and SiLU, then the
 // spatial mean and max concatenated and a linear layer: one style embedding per image. The
 // embedding becomes style tokens through the IP-Adapter's image projection (StyleAdapter).
 
@@ -19,8 +19,8 @@ public struct StyleEncoder {
         configuration = config
         var convs: [Conv2d] = [], norms: [GroupNorm] = []
         var cin = 3
-        for (i, c) in config.channels.enumerated() {
-            convs.append(try Conv2d(store, "convs.\(3 * i)", inChannels: cin, outChannels: c, kernel: 3, stride: 2, padding: 1))
+        for (i, (c, stride)) in zip(config.channels, config.convolutionStrides).enumerated() {
+            convs.append(try Conv2d(store, "convs.\(3 * i)", inChannels: cin, outChannels: c, kernel: 3, stride: stride, padding: 1))
             norms.append(try GroupNorm(store, "convs.\(3 * i + 1)", groups: config.groups, channels: c, epsilon: 1e-5))
             cin = c
         }

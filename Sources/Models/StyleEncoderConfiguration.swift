@@ -8,9 +8,14 @@ public struct StyleEncoderConfiguration: Decodable, Equatable {
     public var embedDim: Int
     public var tokens: Int
     public var crossAttentionDim: Int
+    /// Stride of each convolution (1 or 2); absent in older models, where every one is 2.
+    public var strides: [Int]?
+
+    /// `strides`, or 2 for every convolution when the file has none.
+    public var convolutionStrides: [Int] { strides ?? Array(repeating: 2, count: channels.count) }
 
     enum CodingKeys: String, CodingKey {
-        case channels, groups, embedDim = "embed_dim", tokens, crossAttentionDim = "cross_attention_dim"
+        case channels, groups, embedDim = "embed_dim", tokens, crossAttentionDim = "cross_attention_dim", strides
     }
 
     public static func load(path: String) throws -> StyleEncoderConfiguration {
@@ -18,6 +23,9 @@ public struct StyleEncoderConfiguration: Decodable, Equatable {
         let c = try file.decode(StyleEncoderConfiguration.self)
         guard !c.channels.isEmpty, c.groups > 0, c.channels.allSatisfy({ $0 % c.groups == 0 }), c.embedDim > 0 else {
             throw ModelError.invalidConfiguration(file: path, reason: "channels \(c.channels) must be divisible by groups \(c.groups)")
+        }
+        if let strides = c.strides, strides.count != c.channels.count || !strides.allSatisfy({ $0 == 1 || $0 == 2 }) {
+            throw ModelError.invalidConfiguration(file: path, reason: "strides \(strides) must give 1 or 2 for each of the \(c.channels.count) convolutions")
         }
         return c
     }

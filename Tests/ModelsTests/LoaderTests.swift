@@ -114,4 +114,25 @@ import Tensors
         try SafetensorsWriter.write([], to: path)
         #expect(throws: ModelError.self) { try StylePresets(path: path, embedDim: 4) }
     }
+
+    /// style_encoder/config.json: `strides` is optional (all 2), else one 1 or 2 per convolution.
+    @Test func styleEncoderStrides() throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { cleanup() }
+        let path = folder + "/config.json"
+        func write(_ extra: String) throws {
+            try Data("{\"channels\": [8, 16], \"groups\": 4, \"embed_dim\": 32, \"tokens\": 4, \"cross_attention_dim\": 32\(extra)}".utf8)
+                .write(to: URL(fileURLWithPath: path))
+        }
+        try write("")
+        #expect(try StyleEncoderConfiguration.load(path: path).convolutionStrides == [2, 2])
+        try write(", \"strides\": [1, 2]")
+        #expect(try StyleEncoderConfiguration.load(path: path).convolutionStrides == [1, 2])
+        try write(", \"strides\": [1]")
+        #expect(throws: ModelError.invalidConfiguration(file: path, reason: "strides [1] must give 1 or 2 for each of the 2 convolutions")) {
+            try StyleEncoderConfiguration.load(path: path)
+        }
+        try write(", \"strides\": [3, 2]")
+        #expect(throws: ModelError.self) { try StyleEncoderConfiguration.load(path: path) }
+    }
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Stage 3 of the default model: refine the style encoder of an export so that one reference
+drawing of a style maps close to that style's preset (its mean embedding over the training
+drawings), with the UNet, IP-Adapter, text encoder and image projection frozen.
+
+  python3 tools/refine_style.py --model Weights/default --work /var/tmp/sd/stage2 --out DIR --steps 3000
+
+Why: the jointly trained encoder memorises its training drawings pixel for pixel, so a drawing
+it has not seen lands far from its style's cluster, while the UNet renders a style well from its
+preset. The refinement regresses augmented training drawings (shifted up to --shift pixels, edges
+repeated; mirrored) onto their style's preset (the targets stay those of the input export), and
+keeps one content in ten of the training split aside to report how a new drawing fares: the
+share whose embedding is nearest its own style's preset, and its distance to that preset over
+the mean distance between presets. The held-out split is not touched. The output is a copy of
+the export with the refined style_encoder/model.safetensors; the presets stay those of the input
+(they are what the UNet was trained around and what the refinement aims at).
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import time
+import zlib
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from stop_flag import StopFlag
+from train_model import StyleEncoder, exported_style_encoder
+
+
+def shifted(x, n, flip):
+    """x [B, 3, H, W] with each image moved by up to n pixels in x and y (edges repeated) and,
+    if flip, mirrored left-right with probability 1/2."""
+    h, w = x.shape[-2:]
+    if n > 0:
+        padded = F.pad(x, (n, n, n, n), mode="replicate")
+        offsets = torch.randint(0, 2 * n + 1, (len(x), 2)).tolist()
+        x = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+    if flip:
+        mirror = torch.rand(len(x)) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
+    return x
+
+
+@torch.no_grad()
+def measure(encoder, images, labels, presets):
+    """(nearest-preset accuracy, mean distance to own preset / mean distance between presets)."""
+    encoder.eval()
+    e = torch.cat([encoder.embed(images[k:k + 256].float() / 127.5 - 1) for k in range(0, len(images), 256)])
+    d = torch.cdist(e, presets)
+    between = torch.cdist(presets, presets).sum() / (len(presets) * (len(presets) - 1))
+    encoder.train()
+    return (d.argmin(1) == labels).float().mean().item(), (d.gather(1, labels[:, None]).mean() / between).item()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="an export in the default layout (e.g. Weights/default)")
+    ap.add_argument("--work", required=True, help="the stage-2 work folder (its cache.pt holds the drawings)")
+    ap.add_argument("--out", required=True, help="folder for the refined copy of --model (must not exist)")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--shift", type=int, default=4)
+    ap.add_argument("--no-flip", action="store_true")
+    ap.add_argument("--ce-weight", type=float, default=0.0,
+                    help="weight of a cross-entropy over negative squared distances to all presets")
+    ap.add_argument("--channels", help="comma-separated conv widths of a new encoder trained from scratch "
+                    "(default: refine the export's encoder)")
+    ap.add_argument("--strides", help="comma-separated conv strides of that new encoder (default: all 2)")
+    ap.add_argument("--scratch", action="store_true", help="retrain the export's architecture from scratch")
+    ap.add_argument("--tau", type=float, default=0.1, help="temperature of that cross-entropy (in mean squared preset distances)")
+    ap.add_argument("--all", action="store_true", help="train on the whole training split (no contents kept aside)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed); torch.manual_seed(args.seed)
+    if os.path.exists(args.out):
+        raise SystemExit(f"{args.out} exists; refine into a new folder")
+
+    cache = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)
+    recs, images = cache["records"], cache["images"]
+    preset_file = load_file(os.path.join(args.model, "style_encoder", "presets.safetensors"))
+    styles = sorted(preset_file)
+    presets = torch.stack([preset_file[s] for s in styles])  # [S, D]
+    aside = lambda r: not args.all and zlib.crc32(r["content"].encode()) % 10 == 0
+    fit = [i for i, r in enumerate(recs) if r["split"] == "train" and not aside(r)]
+    val = [i for i, r in enumerate(recs) if r["split"] == "train" and aside(r)]
+    heldout = [i for i, r in enumerate(recs) if r["split"] == "heldout"]
+    label = torch.tensor([styles.index(r["style"]) for r in recs])
+    scale = torch.cdist(presets, presets).pow(2).sum() / (len(styles) * (len(styles) - 1))
+    print(f"{len(fit)} drawings to fit, {len(val)} kept aside ({len(styles)} styles)", flush=True)
+
+    encoder = exported_style_encoder(args.model).train()
+    if args.channels or args.scratch:  # a fresh trunk in front of the export's image projection
+        config = json.load(open(os.path.join(args.model, "style_encoder", "config.json")))
+        config.pop("_class_name", None)
+        if args.channels:
+            config["channels"] = [int(c) for c in args.channels.split(",")]
+            config["strides"] = [int(c) for c in args.strides.split(",")] if args.strides else [2] * len(config["channels"])
+        fresh = StyleEncoder(**config).train()
+        fresh.image_proj.load_state_dict(encoder.image_proj.state_dict())
+        encoder = fresh
+        print(f"new trunk: {config}, {sum(p.numel() for p in encoder.parameters()) / 1e6:.3f} M parameters", flush=True)
+    encoder.image_proj.requires_grad_(False)  # its tokens are what the frozen UNet reads
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+
+    def report(step):
+        parts = [f"step {step}"]
+        if val:
+            acc, ratio = measure(encoder, images[val], label[val], presets)
+            parts.append(f"aside: nearest-preset {acc:.3f}, distance ratio {ratio:.3f}")
+        acc, ratio = measure(encoder, images[fit[::8]], label[fit[::8]], presets)
+        parts.append(f"fit (1 in 8): {acc:.3f}, {ratio:.3f}")
+        acc, ratio = measure(encoder, images[heldout], label[heldout], presets)
+        parts.append(f"held out (diagnostic only): {acc:.3f}, {ratio:.3f}")
+        print(", ".join(parts), flush=True)
+
+    report(0)
+    stop, start, losses = StopFlag(), time.time(), []
+    for step in range(1, args.steps + 1):
+        if stop.requested:
+            print("stopped early", flush=True)
+            break
+        idx = random.sample(fit, args.batch)
+        x = shifted(images[idx].float() / 127.5 - 1, args.shift, not args.no_flip)
+        e = encoder.embed(x)  # [B, D]
+        y = label[idx]
+        loss = (e - presets[y]).pow(2).sum(1).mean() / scale
+        if args.ce_weight > 0:
+            loss = loss + args.ce_weight * F.cross_entropy(-torch.cdist(e, presets).pow(2) / (scale * args.tau), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, step / 100) * 0.5 * (1 + torch.cos(torch.tensor(step / args.steps * 3.14159)).item())
+        opt.step()
+        losses.append(loss.item())
+        if step % 250 == 0 or step == args.steps:
+            print(f"loss {sum(losses[-250:]) / len(losses[-250:]):.4f} ({time.time() - start:.0f} s)", flush=True)
+            report(step)
+
+    shutil.copytree(args.model, args.out)
+    if args.channels:
+        with open(os.path.join(args.out, "style_encoder", "config.json"), "w") as f:
+            json.dump(dict(_class_name="StyleEncoder", **config), f, indent=2)
+    state = {k: v.detach().half().contiguous() for k, v in encoder.state_dict().items() if not k.startswith("image_proj.")}
+    save_file(state, os.path.join(args.out, "style_encoder", "model.safetensors"))
+    with open(os.path.join(args.out, "style_encoder", "refined.json"), "w") as f:
+        json.dump(dict(vars(args), final_loss=sum(losses[-100:]) / max(1, len(losses[-100:]))), f, indent=2)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
