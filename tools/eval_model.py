@@ -45,6 +45,8 @@ def main():
                     help="style attention scale (image task, img2img with a reference, text task with a style preset)")
     ap.add_argument("--image-style-strength", type=float,
                     help="style attention scale of the image task (default: --style-strength)")
+    ap.add_argument("--image-style-snap", type=float, default=0.0,
+                    help="image task: snap the reference to the model's style presets at this temperature (0: off)")
     ap.add_argument("--no-style-preset", action="store_true",
                     help="text task: the text encoder alone carries the style (no stored style embedding)")
     ap.add_argument("--threads", type=int, help="threads for stylediff (default: all cores)")
@@ -75,7 +77,8 @@ def main():
             ref = rng.choice([x for x in by_style[s] if x["content"] != r["content"]])
             tasks["image"].append((dict(prompt=content_text, style_images=[os.path.join(args.data, ref["file"]) + ":1"],
                                         style_strength=args.image_style_strength, seed=seed, steps=args.steps,
-                                        guidance=args.guidance), dict(style=s, content=r["content"])))
+                                        guidance=args.guidance, **({"style_snap": args.image_style_snap} if args.image_style_snap else {})),
+                                   dict(style=s, content=r["content"])))
             sources = [x for x in by_content[r["content"]].values() if x["style"] != s]
             if sources:
                 src = rng.choice(sources)
@@ -89,7 +92,7 @@ def main():
                                               source=src["file"])))
     summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps, seed=args.seed,
                    guidance=args.guidance, strength=args.strength, style_strength=args.style_strength,
-                   image_style_strength=args.image_style_strength,
+                   image_style_strength=args.image_style_strength, image_style_snap=args.image_style_snap,
                    img2img_reference=args.img2img_reference, style_preset=not args.no_style_preset)
     wanted = args.tasks.split(",")
     for task, items in tasks.items():

@@ -206,7 +206,7 @@ DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "
 def make_default_model():
     """Parity fixtures from the shipped default model (Weights/default): tokenizer ids, text
     encoder, style encoder, UNet with style tokens, VAE decode, and four 20-step DDIM pipeline
-    runs plus one with a style preset from tools/sample.py. Rerun whenever the shipped weights change."""
+    runs plus one with a style preset and one with style snap from tools/sample.py. Rerun whenever the shipped weights change."""
     import sys
     import numpy as np
     from PIL import Image
@@ -246,6 +246,8 @@ def make_default_model():
         "img2img": dict(prompt="applications office icon, breeze style", init_image="tango-applications-office",
                         strength=0.6, seed=4),
         "preset": dict(prompt="folder icon, papirus style", style_preset="papirus", style_strength=1.5, seed=5),
+        "snap": dict(prompt="folder icon", style_images=["tango-desktop", "tango-fonts"], style_weights=[1.0, 2.0],
+                     style_snap=0.3, style_strength=2.0, seed=6),
     }
     for name, c in cases.items():
         kw = dict(c)

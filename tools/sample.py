@@ -8,7 +8,8 @@ evaluation and as the parity reference.
 
 Algorithm: CFG over the batch [uncond, cond] (negative prompt "" and a zero style embedding for
 uncond), eps = eps_u + g (eps_c - eps_u); the cond style embedding comes from the style images,
-else from --style-preset (style_encoder/presets.safetensors), else zero; IP-Adapter scale =
+(each snapped to the presets with --style-snap), else from --style-preset
+(style_encoder/presets.safetensors), else zero; IP-Adapter scale =
 style strength (1 with neither); one torch CPU generator seeded once: img2img draws the VAE latent sample, then the
 noise, txt2img draws the initial latents; decode with diffusers' postprocessing.
 """
@@ -56,7 +57,18 @@ class ReferencePipeline:
         row = (self.sp.encode(prompt) if prompt else [])[: self.max_length - 1] + [self.eos]
         return row + [self.pad] * (self.max_length - len(row))
 
-    def style_embedding(self, images, weights, blend):
+    def snap(self, e, temperature):
+        """e [D] -> the softmax mixture of the presets (sorted names) with logits
+        -|e - p_k|^2 / (temperature * mean squared distance between two presets)."""
+        p = torch.stack([self.presets[k] for k in sorted(self.presets)]).double()
+        if len(p) == 1:
+            return p[0].float()
+        d = torch.cdist(p, p).pow(2)
+        spacing = d.sum() / (len(p) * (len(p) - 1))
+        w = torch.softmax(-(e.double() - p).pow(2).sum(1) / (temperature * spacing), 0)
+        return (w[:, None] * p).sum(0).float()
+
+    def style_embedding(self, images, weights, blend, snap=0.0):
         dim = self.style.pool_proj.out_features
         if not images:
             return torch.zeros(1, dim)
@@ -64,6 +76,8 @@ class ReferencePipeline:
         for img in images:
             x = torch.from_numpy(np.asarray(img.convert("RGB").resize((64, 64), Image.BILINEAR))).float()
             embs.append(self.style.embed((x / 127.5 - 1).permute(2, 0, 1)[None])[0])
+            if snap > 0:
+                embs[-1] = self.snap(embs[-1], snap)
         w = torch.tensor(weights, dtype=torch.float32)
         if blend == "linear":
             return (torch.stack(embs) * (w / w.sum())[:, None]).sum(0, keepdim=True)
@@ -79,12 +93,13 @@ class ReferencePipeline:
     @torch.no_grad()
     def __call__(self, prompt, negative="", style_images=(), style_weights=(), blend="linear", style_strength=1.0,
                  guidance=5.0, steps=20, scheduler="ddim", eta=0.0, seed=0, init_image=None, strength=0.6,
-                 style_preset=None, return_latents=False):
+                 style_preset=None, style_snap=0.0, return_latents=False):
         import diffusers
         sched = getattr(diffusers, SCHEDULERS[scheduler]).from_config(self.scheduler_config)
         sched.set_timesteps(steps)
         text = self.text(input_ids=torch.tensor([self.ids(negative), self.ids(prompt)])).last_hidden_state
-        embed = self.style_embedding(list(style_images), list(style_weights) or [1.0] * len(style_images), blend)
+        embed = self.style_embedding(list(style_images), list(style_weights) or [1.0] * len(style_images), blend,
+                                     style_snap)
         use_preset = style_preset is not None and not len(style_images)
         if use_preset:
             embed = self.presets[style_preset].float()[None]
@@ -128,6 +143,8 @@ def main():
     ap.add_argument("--style-weight", action="append", type=float, default=[])
     ap.add_argument("--blend", default="linear", choices=["linear", "slerp"])
     ap.add_argument("--style-strength", type=float, default=1.0)
+    ap.add_argument("--style-snap", type=float, default=0.0,
+                    help="snap each style image to the presets: softmax mixture at this temperature (0: off)")
     ap.add_argument("--style-preset", help="a style name of style_encoder/presets.safetensors (used without style images)")
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--steps", type=int, default=20)
@@ -142,7 +159,8 @@ def main():
     pipe = ReferencePipeline(args.model)
     img = pipe(args.prompt, args.negative, [Image.open(p) for p in args.style_image], args.style_weight, args.blend,
                args.style_strength, args.guidance, args.steps, args.scheduler, args.eta, args.seed,
-               Image.open(args.init_image) if args.init_image else None, args.strength, args.style_preset)
+               Image.open(args.init_image) if args.init_image else None, args.strength, args.style_preset,
+               args.style_snap)
     img.save(args.output)
 
 

@@ -41,4 +41,32 @@ public struct StylePresets: Sendable {
         }
         return try Tensor(shape: [1, values.count], values: values)
     }
+
+    /// What `--style-snap` does to one reference's embedding [embed_dim]: the softmax mixture of
+    /// the presets (names in sorted order) with logits -|e - p_k|^2 / (temperature * s), s the mean
+    /// squared distance between two presets, so the temperature is in units of the presets' own
+    /// spacing (0.05: nearly the nearest preset; large: their mean). Sums in Double.
+    public func snap(_ embedding: [Float], temperature: Float) throws -> [Float] {
+        let list = names.compactMap { embeddings[$0] }
+        guard let width = list.first?.count, embedding.count == width else {
+            throw ModelError.invalidInput("style embedding has \(embedding.count) values, the presets of \(path) \(list.first?.count ?? 0)")
+        }
+        guard temperature > 0, temperature.isFinite else { throw ModelError.invalidInput("style snap temperature \(temperature) must be > 0") }
+        func distance(_ a: [Float], _ b: [Float]) -> Double {
+            var sum = 0.0
+            for i in 0..<width { let d = Double(a[i]) - Double(b[i]); sum += d * d }
+            return sum
+        }
+        guard list.count > 1 else { return list[0] }
+        var spacing = 0.0
+        for k in list.indices { for l in list.indices where l != k { spacing += distance(list[k], list[l]) } }
+        spacing /= Double(list.count * (list.count - 1))
+        let logits = list.map { -distance(embedding, $0) / (Double(temperature) * spacing) }
+        let top = logits.max() ?? 0
+        let weights = logits.map { exp($0 - top) }
+        let total = weights.reduce(0, +)
+        var mixed = [Double](repeating: 0, count: width)
+        for (w, p) in zip(weights, list) { for i in 0..<width { mixed[i] += w / total * Double(p[i]) } }
+        return mixed.map { Float($0) }
+    }
 }

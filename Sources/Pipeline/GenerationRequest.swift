@@ -29,6 +29,10 @@ public struct GenerationRequest: Sendable {
     /// A style preset of the model (style_encoder/presets.safetensors) used as the style
     /// embedding when there are no style images; nil: none.
     public var stylePreset: String?
+    /// Style images only: 0 uses each image's style embedding as it is; t > 0 replaces it by the
+    /// softmax(-distance^2 / t) mixture of the model's style presets (StylePresets.snap), so a
+    /// reference drawn in a style the model knows conditions like that style's preset.
+    public var styleSnap: Float = 0
     /// Weight of the style attention (IP-Adapter scale) for style images or a preset; 0 ignores them.
     public var styleStrength: Float = 1
     /// Classifier-free guidance scale g: eps = eps_uncond + g (eps_cond - eps_uncond).

@@ -2,7 +2,8 @@
 // StableDiffusionPipeline / StableDiffusionImg2ImgPipeline with an IP-Adapter:
 //
 //   text:   cond = text_encoder(prompt), uncond = text_encoder(negative prompt, "" by default)
-//   style:  e = blend(style_encoder(reference images)), else the requested style preset's
+//   style:  e = blend(style_encoder(reference images), each snapped to the presets when
+//           styleSnap > 0: StylePresets.snap), else the requested style preset's
 //           stored embedding, else zero; cond style tokens = image_proj(e), uncond = image_proj(0)
 //   noise:  one TorchGenerator(seed) for everything, as a diffusers pipeline with
 //           generator=torch.Generator("cpu").manual_seed(seed): img2img first draws the VAE
@@ -72,16 +73,23 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         try textEncoder([tokenizer.ids(prompt)])
     }
 
-    /// The style embedding [1, E] of weighted reference images (zero when there are none).
-    public func styleEmbedding(_ references: [StyleReference], blend: StyleBlend) throws -> Tensor {
+    /// The style embedding [1, E] of weighted reference images (zero when there are none), each
+    /// image's embedding snapped to the style presets first when `snap` > 0 (GenerationRequest.styleSnap).
+    public func styleEmbedding(_ references: [StyleReference], blend: StyleBlend, snap: Float = 0) throws -> Tensor {
         let width = styleEncoder.configuration.embedDim
         guard !references.isEmpty else { return Tensor(zeros: [1, width]) }
         guard references.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }), references.contains(where: { $0.weight > 0 }) else {
             throw PipelineError.invalidRequest("style image weights must be >= 0 and not all 0")
         }
+        guard snap >= 0, snap.isFinite else { throw PipelineError.invalidRequest("style snap \(snap) must be >= 0") }
+        let presets: StylePresets? = snap > 0 ? stylePresets : nil
+        if snap > 0, presets == nil {
+            throw PipelineError.invalidRequest("style snap asked for, but \(directory)/style_encoder has no presets.safetensors")
+        }
         let size = StyleEncoder.imageSize
         let embeddings = try references.map {
-            try styleEncoder.embed(ImageResampler.tensor(ImageResampler.resize($0.image, width: size, height: size))).scalars
+            let e = try styleEncoder.embed(ImageResampler.tensor(ImageResampler.resize($0.image, width: size, height: size))).scalars
+            return try presets?.snap(e, temperature: snap) ?? e
         }
         let total = references.reduce(Float(0)) { $0 + $1.weight }
         var mixed = [Float](repeating: 0, count: width)
@@ -98,7 +106,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// The style embedding [1, E] of a request: its style images, else its style preset, else zero.
     public func styleEmbedding(for request: GenerationRequest) throws -> Tensor {
         guard request.styleImages.isEmpty, let name = request.stylePreset else {
-            return try styleEmbedding(request.styleImages, blend: request.blend)
+            return try styleEmbedding(request.styleImages, blend: request.blend, snap: request.styleSnap)
         }
         guard let stylePresets else {
             throw PipelineError.invalidRequest("style preset '\(name)' asked for, but \(directory)/style_encoder has no presets.safetensors")

@@ -1,7 +1,7 @@
 // `stylediff batch FILE`: a JSON Lines prompt file, one image per line:
 //   {"name": "folder-papirus", "prompt": "folder icon", "style": "papirus", "seed": 1,
 //    "negative": "", "steps": 20, "scheduler": "ddim", "guidance": 5, "eta": 0,
-//    "style_images": ["refs/a.png:1"], "style_strength": 1, "blend": "linear", "style_preset": true,
+//    "style_images": ["refs/a.png:1"], "style_strength": 1, "style_snap": 0, "blend": "linear", "style_preset": true,
 //    "init_image": "in.png", "strength": 0.6}
 // Only "prompt" (or a style) is required; relative paths are relative to FILE's folder; blank
 // lines and lines starting with # are skipped. Outputs go to --out-dir as NAME.png (default:
@@ -26,6 +26,8 @@ public struct BatchLine: Decodable, Equatable {
     public var eta: Float?
     public var style_images: [String]?
     public var style_strength: Float?
+    /// Snap each style image to the model's presets at this temperature (0 or absent: off).
+    public var style_snap: Float?
     public var blend: String?
     /// false turns off the model's style preset for a style the prompt names (default true).
     public var style_preset: Bool?
@@ -78,6 +80,9 @@ public struct Batch: ParsableCommand {
             }
             if let b = line.blend, StyleBlend(rawValue: b) == nil { throw CLIError(.dataError, "\(file):\(i + 1): unknown blend '\(b)'") }
             if let s = line.strength, !(s > 0 && s <= 1) { throw CLIError(.dataError, "\(file):\(i + 1): strength must be in (0, 1]") }
+            if let t = line.style_snap, !(t >= 0 && t.isFinite) || (t > 0 && (line.style_images ?? []).isEmpty) {
+                throw CLIError(.dataError, "\(file):\(i + 1): style_snap must be >= 0 and needs style_images")
+            }
             if let g = line.guidance, g < 0 { throw CLIError(.dataError, "\(file):\(i + 1): guidance must be >= 0") }
             if let n = line.name, n.isEmpty || n.contains("/") { throw CLIError(.dataError, "\(file):\(i + 1): name must be a plain file name") }
             lines.append((i + 1, line))
@@ -116,7 +121,8 @@ public struct Batch: ParsableCommand {
                     style: line.style,
                     stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: line.style_preset ?? true),
                     styleImages: styleFiles, blend: line.blend ?? "linear",
-                    styleStrength: line.style_strength ?? 1, guidanceScale: line.guidance ?? 5, steps: line.steps ?? 20,
+                    styleStrength: line.style_strength ?? 1,
+                    styleSnap: (line.style_snap ?? 0) != 0 ? line.style_snap : nil, guidanceScale: line.guidance ?? 5, steps: line.steps ?? 20,
                     scheduler: line.scheduler ?? "ddim", eta: line.eta ?? 0, seed: seed, initImage: initFile,
                     strength: initFile == nil ? nil : (line.strength ?? 0.6), modelHash: runner.modelHash, size: runner.pipeline.imageSize)
                 let seconds = try runner.run(record, to: path, overwrite: overwrite, progress: Progress(label: path))

@@ -40,6 +40,9 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Weight of the style attention for style images or a style preset (0 ignores them).")
     public var styleStrength: Float = 1
 
+    @Option(help: "Snap each --style-image to the model's style presets: the softmax mixture of the presets at this temperature (0: off; 0.05: nearly the nearest preset).")
+    public var styleSnap: Float = 0
+
     @Option(help: "How several style images combine.")
     public var blend: StyleBlend = .linear
 
@@ -85,6 +88,8 @@ public struct GenerationOptions: ParsableArguments {
         guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000, got \(steps)") }
         guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be >= 0, got \(guidance)") }
         guard styleStrength >= 0, styleStrength.isFinite else { throw ValidationError("--style-strength must be >= 0, got \(styleStrength)") }
+        guard styleSnap >= 0, styleSnap.isFinite else { throw ValidationError("--style-snap must be >= 0, got \(styleSnap)") }
+        guard styleSnap == 0 || !styleImages.isEmpty else { throw ValidationError("--style-snap applies to --style-image references; none given") }
         guard eta >= 0, eta.isFinite else { throw ValidationError("--eta must be >= 0, got \(eta)") }
         guard eta == 0 || scheduler == .ddim else { throw ValidationError("--eta applies to the ddim scheduler only") }
         guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000, got \(count)") }

@@ -24,6 +24,9 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var styleImages: [InputFile]
     public var blend: String
     public var styleStrength: Float
+    /// The style snap temperature for the style images (GenerationRequest.styleSnap); absent when
+    /// 0, so records without it (and from before it) replay as before.
+    public var styleSnap: Float? = nil
     public var guidanceScale: Float
     public var steps: Int
     public var scheduler: String
@@ -37,7 +40,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, size
         case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
-        case stylePreset = "style_preset"
+        case stylePreset = "style_preset", styleSnap = "style_snap"
         case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
     }
 
@@ -62,6 +65,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         if !styleImages.isEmpty {
             pairs.append("Style images: " + styleImages.map { "\(($0.path as NSString).lastPathComponent):\($0.weight ?? 1)" }.joined(separator: " "))
             pairs.append("Style strength: \(styleStrength)")
+            if let styleSnap { pairs.append("Style snap: \(styleSnap)") }
             pairs.append("Blend: \(blend)")
         }
         if let initImage, let strength {

@@ -90,6 +90,7 @@ public struct Runner {
         r.blend = StyleBlend(rawValue: record.blend) ?? .linear
         r.stylePreset = record.stylePreset
         r.styleStrength = record.styleStrength
+        r.styleSnap = record.styleSnap ?? 0
         r.guidanceScale = record.guidanceScale
         r.steps = record.steps
         guard let kind = SchedulerKind(rawValue: record.scheduler) else { throw CLIError(.dataError, "unknown scheduler '\(record.scheduler)'") }

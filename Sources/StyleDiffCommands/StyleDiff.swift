@@ -73,6 +73,7 @@ func execute(_ options: GenerationOptions, prompt: String, mode: String, initIma
             mode: mode, prompt: composed, negativePrompt: options.negative, style: options.style,
             stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: options.stylePreset),
             styleImages: styleFiles, blend: options.blend.rawValue, styleStrength: options.styleStrength,
+            styleSnap: options.styleSnap > 0 ? options.styleSnap : nil,
             guidanceScale: options.guidance, steps: options.steps, scheduler: options.scheduler.rawValue, eta: options.eta,
             seed: s, initImage: initFile, strength: strength, modelHash: runner.modelHash, size: runner.pipeline.imageSize)
         let path = options.outputPath(index: index, seed: s)

@@ -105,6 +105,14 @@ import Tensors
         #expect(presets.names == ["noto", "papirus"])
         #expect(try presets.embedding("noto").shape == [1, 4] && presets.embedding("noto").scalars == [-1, -1, -1, -1])
         #expect(throws: ModelError.self) { try presets.embedding("breeze") }
+        // snap: softmax over -|e - p|^2 / (t * s), s = 4 * 1.5^2 = 9 the squared distance between the two
+        let atPapirus = try presets.snap([0.5, 0.5, 0.5, 0.5], temperature: 1)
+        let w = 1 / (1 + exp(-1.0)), expected = Float(w * 0.5 + (1 - w) * -1.0)
+        #expect(atPapirus.allSatisfy { abs($0 - expected) < 1e-6 }, "\(atPapirus) vs \(expected)")
+        #expect(try presets.snap([0.2, 0.1, 0.3, 0.2], temperature: 0.01) == [0.5, 0.5, 0.5, 0.5], "low temperature: the nearest")
+        #expect(try presets.snap([-0.9, -1, -1, -1.1], temperature: 1e4).allSatisfy { abs($0 + 0.25) < 1e-3 }, "high: the mean")
+        #expect(throws: ModelError.self) { try presets.snap([0, 0, 0], temperature: 1) }
+        #expect(throws: ModelError.self) { try presets.snap([0, 0, 0, 0], temperature: 0) }
         try SafetensorsWriter.write([("noto", Tensor(shape: [4], repeating: -1))], to: path)
         #expect(throws: ModelError.tensorShapeMismatch(file: path, tensor: "noto", expected: [5], actual: [4])) {
             try StylePresets(path: path, embedDim: 5)

@@ -2,7 +2,8 @@
 // tools/make_fixtures.py --only default_model: tokenizer ids equal; text encoder, style
 // encoder, UNet with style tokens and VAE within 1e-4 x max(1, max |reference|); 20-step DDIM
 // pipeline latents within 1e-3 relative and pixels within 2/255 for txt2img, image style,
-// blended styles, img2img and a style preset at strength 1.5.
+// blended styles, img2img, a style preset at strength 1.5 and two style images snapped to the
+// presets.
 
 import Foundation
 import Testing
@@ -59,7 +60,7 @@ func expectRelative(_ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ 
         try expectRelative(decoded, try o.tensor("vae_decoded").permuted([0, 2, 3, 1]), 1e-4, "VAE decode")
     }
 
-    @Test(arguments: ["txt2img", "image_style", "blend", "img2img", "preset"])
+    @Test(arguments: ["txt2img", "image_style", "blend", "img2img", "preset", "snap"])
     func pipelineMatchesReferenceSampler(name: String) throws {
         let c = try #require(Self.fixture.cases[name])
         var r = GenerationRequest(prompt: c.prompt)
@@ -70,6 +71,7 @@ func expectRelative(_ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ 
         r.blend = StyleBlend(rawValue: c.blend ?? "linear")!
         r.stylePreset = c.style_preset
         r.styleStrength = c.style_strength ?? 1
+        r.styleSnap = c.style_snap ?? 0
         r.seed = c.seed
         if let i = c.init_image { r.initImage = try PNGCodec.read(path: promptImages + "/\(i).png").image }
         r.strength = c.strength ?? 0.6

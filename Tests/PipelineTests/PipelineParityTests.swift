@@ -28,6 +28,7 @@ struct PipelineCase: Decodable {
     var init_image: String?
     var strength: Double?
     var style_preset: String?
+    var style_snap: Float?
 }
 
 let pipelineCases: [String: PipelineCase] = {
@@ -44,6 +45,7 @@ func request(_ c: PipelineCase) throws -> GenerationRequest {
     }
     r.blend = StyleBlend(rawValue: c.blend ?? "linear")!
     r.styleStrength = c.style_strength ?? 1
+    r.styleSnap = c.style_snap ?? 0
     r.guidanceScale = c.guidance ?? 5
     r.scheduler = SchedulerKind(rawValue: c.scheduler ?? "ddim")!
     r.eta = c.eta ?? 0
@@ -112,6 +114,11 @@ func request(_ c: PipelineCase) throws -> GenerationRequest {
         #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
         r.blend = .linear
         r.styleImages = [StyleReference(image: style, weight: 0)]
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
+        r.styleImages = [StyleReference(image: style)]
+        r.styleSnap = 0.1  // this model has no style presets to snap to
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
+        r.styleSnap = -1
         #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
         #expect(throws: PipelineError.self) { try StyleDiffusionPipeline(directory: fixtures) }
     }

@@ -212,6 +212,26 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(try sha256(dir + "/replay.png") == sha256(dir + "/style.png"))
         #expect(try record(dir + "/style.png").parametersText.contains("Style preset: papirus, Style strength: 1.0"))
     }
+
+    /// --style-snap: stored in the record (and its text), replayed byte for byte, and it changes
+    /// the image; without it the record has no style_snap at all.
+    @Test func styleSnapIsRecordedAndReplayed() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func run(_ name: String, _ extra: [String]) throws -> GenerationRecord {
+            let r = try stylediff(["generate", "folder icon", "--style-image", "Prompts/images/tango-desktop.png", "--style-strength", "2",
+                                   "--seed", "5", "--steps", "4", "-o", dir + "/\(name).png", "--model", Self.model] + extra, cwd: packageRoot)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try record(dir + "/\(name).png")
+        }
+        let snapped = try run("snap", ["--style-snap", "0.01"])
+        #expect(snapped.styleSnap == 0.01 && snapped.parametersText.contains("Style snap: 0.01"))
+        #expect(try run("raw", []).styleSnap == nil)
+        #expect(try sha256(dir + "/snap.png") != sha256(dir + "/raw.png"))
+        let replay = try stylediff(["replay", dir + "/snap.png", "-o", dir + "/replay.png", "--model", Self.model], cwd: packageRoot)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/replay.png") == sha256(dir + "/snap.png"))
+    }
 }
 
 /// The OpenBLAS core the CLI runs on (`stylediff info`): its sgemm kernels round differently,

@@ -23,6 +23,8 @@ import Schedulers
         let d = try Generate.parse(["x"]).options
         let noPreset = try Generate.parse(["x", "--no-style-preset"]).options
         #expect(d.stylePreset && !noPreset.stylePreset)
+        let snap = try Generate.parse(["x", "--style-image", "a.png", "--style-snap", "0.05"]).options.styleSnap
+        #expect(d.styleSnap == 0 && snap == 0.05)
         #expect(d.steps == 20 && d.scheduler == .ddim && d.guidance == 5 && d.seed == nil && d.output == "stylediff-{seed}.png")
     }
 
@@ -31,6 +33,7 @@ import Schedulers
         ["x", "--eta=-1"], ["x", "--eta", "0.5", "--scheduler", "euler"], ["x", "--count", "0"], ["x", "--count", "2", "-o", "a.png"],
         ["x", "--threads", "0"], ["x", "--scheduler", "pndm"], ["x", "--blend", "cubic"], ["x", "--blend", "slerp", "--style-image", "a.png"],
         ["x", "--style-image", "a.png:-1"], ["x", "--style-image", "a.png:0"], ["x", "--seed=-3"], ["x", "-o", ""], [],
+        ["x", "--style-snap", "0.1"], ["x", "--style-image", "a.png", "--style-snap=-1"], ["x", "--style-image", "a.png", "--style-snap", "inf"],
     ])
     func generateRejects(_ arguments: [String]) {
         #expect(throws: (any Error).self, "\(arguments)") { try Generate.parse(arguments) }
@@ -85,6 +88,11 @@ import Schedulers
         let decoded = try JSONDecoder().decode(GenerationRecord.self, from: Data(try r.json().utf8))
         #expect(decoded == r)
         #expect(try r.json() == (try decoded.json()))
+        #expect(!(try r.json()).contains("style_snap"), "no snap: the record is as before")
+        var snapped = r
+        snapped.styleSnap = 0.05
+        #expect(snapped.parametersText.hasSuffix("Style strength: 0.8, Style snap: 0.05, Blend: linear"))
+        #expect(try JSONDecoder().decode(GenerationRecord.self, from: Data(try snapped.json().utf8)) == snapped)
     }
 }
 
