@@ -3,15 +3,17 @@
 drawing of a style maps close to that style's preset (its mean embedding over the training
 drawings), with the UNet, IP-Adapter, text encoder and image projection frozen.
 
-  python3 tools/refine_style.py --model Weights/default --work /var/tmp/sd/stage2 --out DIR --steps 3000
+  python3 tools/refine_style.py --model EXPORT --work /var/tmp/sd/stage2 --out DIR --threads 1   # ~45 min
 
 Why: the jointly trained encoder memorises its training drawings pixel for pixel, so a drawing
 it has not seen lands far from its style's cluster, while the UNet renders a style well from its
-preset. The refinement regresses augmented training drawings (shifted up to --shift pixels, edges
-repeated; mirrored) onto their style's preset (the targets stay those of the input export), and
-keeps one content in ten of the training split aside to report how a new drawing fares: the
-share whose embedding is nearest its own style's preset, and its distance to that preset over
-the mean distance between presets. The held-out split is not touched. The output is a copy of
+preset. By default a new trunk (a stride-1 first convolution: --channels / --strides) is
+trained from scratch in front of the export's frozen image projection: each training drawing
+(mirrored at random) is regressed onto its style's preset, plus --ce-weight x a cross-entropy
+over negative squared distances to all presets. One content in ten of the training split is
+kept aside to report how a new drawing fares: the share whose embedding is nearest its own
+style's preset, and its distance to that preset over the mean distance between presets. The
+held-out split is only reported (diagnostic), never trained on. The output is a copy of
 the export with the refined style_encoder/model.safetensors; the presets stay those of the input
 (they are what the UNet was trained around and what the refinement aims at).
 """
@@ -61,17 +63,19 @@ def main():
     ap.add_argument("--model", required=True, help="an export in the default layout (e.g. Weights/default)")
     ap.add_argument("--work", required=True, help="the stage-2 work folder (its cache.pt holds the drawings)")
     ap.add_argument("--out", required=True, help="folder for the refined copy of --model (must not exist)")
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--shift", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--shift", type=int, default=0,
+                    help="move drawings by up to this many pixels (off: where an icon sits in its canvas is part of its style)")
     ap.add_argument("--no-flip", action="store_true")
-    ap.add_argument("--ce-weight", type=float, default=0.0,
+    ap.add_argument("--ce-weight", type=float, default=1.0,
                     help="weight of a cross-entropy over negative squared distances to all presets")
-    ap.add_argument("--channels", help="comma-separated conv widths of a new encoder trained from scratch "
-                    "(default: refine the export's encoder)")
-    ap.add_argument("--strides", help="comma-separated conv strides of that new encoder (default: all 2)")
-    ap.add_argument("--scratch", action="store_true", help="retrain the export's architecture from scratch")
+    ap.add_argument("--channels", default="32,64,128,256,256",
+                    help="comma-separated conv widths of the new encoder trunk trained from scratch ('' : keep the export's)")
+    ap.add_argument("--strides", default="1,2,2,2,2", help="comma-separated conv strides of that trunk")
+    ap.add_argument("--scratch", action="store_true", help="with --channels '': retrain the export's trunk from scratch "
+                    "(without it, fine-tune the export's trunk)")
     ap.add_argument("--tau", type=float, default=0.1, help="temperature of that cross-entropy (in mean squared preset distances)")
     ap.add_argument("--all", action="store_true", help="train on the whole training split (no contents kept aside)")
     ap.add_argument("--seed", type=int, default=0)
