@@ -19,6 +19,7 @@ the export with the refined style_encoder/model.safetensors; the presets stay th
 """
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -30,17 +31,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from stop_flag import StopFlag
-from train_model import StyleEncoder, exported_style_encoder
+from train_model import StyleEncoder, exported_style_config, exported_style_encoder, shift_images
 
 
-def shifted(x, n, flip):
-    """x [B, 3, H, W] with each image moved by up to n pixels in x and y (edges repeated) and,
-    if flip, mirrored left-right with probability 1/2."""
-    h, w = x.shape[-2:]
-    if n > 0:
-        padded = F.pad(x, (n, n, n, n), mode="replicate")
-        offsets = torch.randint(0, 2 * n + 1, (len(x), 2)).tolist()
-        x = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+def augmented(x, n, flip):
+    """x [B, 3, H, W] shifted by up to n pixels (train_model.shift_images) and, if flip, mirrored
+    left-right with probability 1/2."""
+    x = shift_images(x, n)
     if flip:
         mirror = torch.rand(len(x)) < 0.5
         x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
@@ -101,8 +98,7 @@ def main():
 
     encoder = exported_style_encoder(args.model).train()
     if args.channels or args.scratch:  # a fresh trunk in front of the export's image projection
-        config = json.load(open(os.path.join(args.model, "style_encoder", "config.json")))
-        config.pop("_class_name", None)
+        config = exported_style_config(args.model)
         if args.channels:
             config["channels"] = [int(c) for c in args.channels.split(",")]
             config["strides"] = [int(c) for c in args.strides.split(",")] if args.strides else [2] * len(config["channels"])
@@ -132,7 +128,7 @@ def main():
             print("stopped early", flush=True)
             break
         idx = random.sample(fit, args.batch)
-        x = shifted(images[idx].float() / 127.5 - 1, args.shift, not args.no_flip)
+        x = augmented(images[idx].float() / 127.5 - 1, args.shift, not args.no_flip)
         e = encoder.embed(x)  # [B, D]
         y = label[idx]
         loss = (e - presets[y]).pow(2).sum(1).mean() / scale
@@ -141,7 +137,7 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, step / 100) * 0.5 * (1 + torch.cos(torch.tensor(step / args.steps * 3.14159)).item())
+            g["lr"] = args.lr * min(1.0, step / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         opt.step()
         losses.append(loss.item())
         if step % 250 == 0 or step == args.steps:

@@ -138,6 +138,16 @@ def strip_style(prompt):
     return prompt.rsplit(",", 1)[0] if prompt.endswith(" style") else prompt
 
 
+def shift_images(x, n):
+    """Each image of x [B, 3, H, W] moved by up to n pixels in x and y, edges repeated."""
+    if n <= 0:
+        return x
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (n, n, n, n), mode="replicate")
+    offsets = torch.randint(0, 2 * n + 1, (len(x), 2))
+    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
 # ----------------------------------------------------------------------------- prepare
 
 def prepare(args):
@@ -233,15 +243,6 @@ def train(args):
         so nearly clean timesteps stop dominating the gradient; gamma 0 turns weighting off."""
         return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t))
 
-    def shift(x, n):
-        """Each image of x [B, 3, H, W] moved by up to n pixels in x and y, edges repeated."""
-        if n <= 0:
-            return x
-        h, w = x.shape[-2:]
-        padded = F.pad(x, (n, n, n, n), mode="replicate")
-        offsets = torch.randint(0, 2 * n + 1, (len(x), 2))
-        return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
-
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
     losses, aux_losses = [], []
@@ -257,7 +258,7 @@ def train(args):
                       if recs[j]["content"] != r["content"]]
             refs.append(others[0] if others else i)
         x0 = latents[idx]
-        ref_images = shift(images[refs].float() / 127.5 - 1, args.ref_shift)
+        ref_images = shift_images(images[refs].float() / 127.5 - 1, args.ref_shift)
         drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None]
         noise = torch.randn_like(x0)
         t = torch.randint(0, 1000, (args.batch,))

@@ -1,7 +1,8 @@
 // Port of tools/train_model.py StyleEncoder.embed: a 64x64 RGB reference image in [-1, 1]
-// through 3x3 convolutions (stride 2 unless the config's `strides` says 1), each followed by GroupNorm (eps 1e-5) and SiLU, then the
-// spatial mean and max concatenated and a linear layer: one style embedding per image. The
-// embedding becomes style tokens through the IP-Adapter's image projection (StyleAdapter).
+// through 3x3 convolutions (stride 2 unless the config's `strides` says 1), each followed by
+// GroupNorm (eps 1e-5) and SiLU, then the spatial mean and max concatenated and a linear layer:
+// one style embedding per image. The embedding becomes style tokens through the IP-Adapter's
+// image projection (StyleAdapter).
 
 import Foundation
 import Tensors

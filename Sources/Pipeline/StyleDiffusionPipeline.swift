@@ -82,9 +82,12 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             throw PipelineError.invalidRequest("style image weights must be >= 0 and not all 0")
         }
         guard snap >= 0, snap.isFinite else { throw PipelineError.invalidRequest("style snap \(snap) must be >= 0") }
-        let presets: StylePresets? = snap > 0 ? stylePresets : nil
-        if snap > 0, presets == nil {
-            throw PipelineError.invalidRequest("style snap asked for, but \(directory)/style_encoder has no presets.safetensors")
+        var presets: StylePresets?
+        if snap > 0 {
+            guard let stylePresets else {
+                throw PipelineError.invalidRequest("style snap asked for, but \(directory)/style_encoder has no presets.safetensors")
+            }
+            presets = stylePresets
         }
         let size = StyleEncoder.imageSize
         let embeddings = try references.map {
