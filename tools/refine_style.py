@@ -39,7 +39,7 @@ def augmented(x, n, flip):
     left-right with probability 1/2."""
     x = shift_images(x, n)
     if flip:
-        mirror = torch.rand(len(x)) < 0.5
+        mirror = (torch.rand(len(x)) < 0.5).to(x.device)
         x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
     return x
 
@@ -48,10 +48,12 @@ def augmented(x, n, flip):
 def measure(encoder, images, labels, presets):
     """(nearest-preset accuracy, mean distance to own preset / mean distance between presets)."""
     encoder.eval()
-    e = torch.cat([encoder.embed(images[k:k + 256].float() / 127.5 - 1) for k in range(0, len(images), 256)])
+    dev = presets.device
+    e = torch.cat([encoder.embed(images[k:k + 256].to(dev).float() / 127.5 - 1) for k in range(0, len(images), 256)])
     d = torch.cdist(e, presets)
     between = torch.cdist(presets, presets).sum() / (len(presets) * (len(presets) - 1))
     encoder.train()
+    labels = labels.to(dev)
     return (d.argmin(1) == labels).float().mean().item(), (d.gather(1, labels[:, None]).mean() / between).item()
 
 
@@ -76,23 +78,25 @@ def main():
     ap.add_argument("--tau", type=float, default=0.1, help="temperature of that cross-entropy (in mean squared preset distances)")
     ap.add_argument("--all", action="store_true", help="train on the whole training split (no contents kept aside)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="torch device (e.g. cuda; the CPU recipe is the default)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
+    dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     random.seed(args.seed); torch.manual_seed(args.seed)
     if os.path.exists(args.out):
         raise SystemExit(f"{args.out} exists; refine into a new folder")
 
     cache = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)
-    recs, images = cache["records"], cache["images"]
+    recs, images = cache["records"], cache["images"].to(dev)
     preset_file = load_file(os.path.join(args.model, "style_encoder", "presets.safetensors"))
     styles = sorted(preset_file)
-    presets = torch.stack([preset_file[s] for s in styles])  # [S, D]
+    presets = torch.stack([preset_file[s] for s in styles]).to(dev)  # [S, D]
     aside = lambda r: not args.all and zlib.crc32(r["content"].encode()) % 10 == 0
     fit = [i for i, r in enumerate(recs) if r["split"] == "train" and not aside(r)]
     val = [i for i, r in enumerate(recs) if r["split"] == "train" and aside(r)]
     heldout = [i for i, r in enumerate(recs) if r["split"] == "heldout"]
-    label = torch.tensor([styles.index(r["style"]) for r in recs])
+    label = torch.tensor([styles.index(r["style"]) for r in recs], device=dev)
     scale = torch.cdist(presets, presets).pow(2).sum() / (len(styles) * (len(styles) - 1))
     print(f"{len(fit)} drawings to fit, {len(val)} kept aside ({len(styles)} styles)", flush=True)
 
@@ -106,6 +110,7 @@ def main():
         fresh.image_proj.load_state_dict(encoder.image_proj.state_dict())
         encoder = fresh
         print(f"new trunk: {config}, {sum(p.numel() for p in encoder.parameters()) / 1e6:.3f} M parameters", flush=True)
+    encoder.to(dev)
     encoder.image_proj.requires_grad_(False)  # its tokens are what the frozen UNet reads
     params = [p for p in encoder.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -148,7 +153,7 @@ def main():
     if args.channels:
         with open(os.path.join(args.out, "style_encoder", "config.json"), "w") as f:
             json.dump(dict(_class_name="StyleEncoder", **config), f, indent=2)
-    state = {k: v.detach().half().contiguous() for k, v in encoder.state_dict().items() if not k.startswith("image_proj.")}
+    state = {k: v.detach().cpu().half().contiguous() for k, v in encoder.state_dict().items() if not k.startswith("image_proj.")}
     save_file(state, os.path.join(args.out, "style_encoder", "model.safetensors"))
     with open(os.path.join(args.out, "style_encoder", "refined.json"), "w") as f:
         json.dump(dict(vars(args), final_loss=sum(losses[-100:]) / max(1, len(losses[-100:]))), f, indent=2)

@@ -169,14 +169,14 @@ def prepare(args):
                                        model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=-1,
                                        eos_id=2, normalization_rule_name="identity", num_threads=1, minloglevel=2)
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
-    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
+    vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32).eval().to(args.device)
     images = torch.from_numpy(np.stack([np.asarray(Image.open(os.path.join(args.data, r["file"])).convert("RGB"))
                                         for r in recs])).permute(0, 3, 1, 2).contiguous()
     latents = []
     with torch.no_grad():
         for i in range(0, len(images), 128):
-            x = images[i:i + 128].float() / 127.5 - 1
-            latents.append(vae.encode(x).latent_dist.mean * vae.config.scaling_factor)
+            x = images[i:i + 128].to(args.device).float() / 127.5 - 1
+            latents.append((vae.encode(x).latent_dist.mean * vae.config.scaling_factor).cpu())
     torch.save(dict(records=recs, images=images, latents=torch.cat(latents), scaling_factor=vae.config.scaling_factor),
                os.path.join(args.work, "cache.pt"))
     print(f"cached {len(recs)} latents, latent std {torch.cat(latents).std():.3f}")
@@ -188,19 +188,20 @@ def train(args):
     import sentencepiece as spm
     from diffusers import DDPMScheduler
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
     cache = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
-    recs, images, latents = cache["records"], cache["images"], cache["latents"]
+    recs, images, latents = cache["records"], cache["images"].to(dev), cache["latents"].to(dev)
     train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
     by_style = {}
     for i in train_idx:
         by_style.setdefault(recs[i]["style"], []).append(i)
     ckpt = os.path.join(args.work, "ckpt.pt")
-    s = torch.load(ckpt, weights_only=False) if os.path.exists(ckpt) else None
+    s = torch.load(ckpt, weights_only=False, map_location="cpu") if os.path.exists(ckpt) else None
     # The style encoder's architecture: the checkpoint's, else that of the model continued from
     # (a stage-3 refined encoder differs from STYLE_CONFIG), else STYLE_CONFIG.
     style_config = s.get("style_config", STYLE_CONFIG) if s else exported_style_config(args.init) if args.init else STYLE_CONFIG
-    models = Models(sp.get_piece_size(), style_config=style_config)
+    models = Models(sp.get_piece_size(), style_config=style_config).to(dev)
     ema = copy.deepcopy(models).requires_grad_(False)
     opt = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
     # Training-only heads (never exported): the style of the reference image from its embedding,
@@ -208,10 +209,10 @@ def train(args):
     # encoders, trained from scratch, a direct style signal instead of only the UNet's weak early
     # use of them (real IP-Adapters start from a pretrained image encoder for the same reason).
     style_names = sorted(by_style)
-    aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)), text=nn.Linear(CROSS_DIM, len(style_names))))
+    aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)), text=nn.Linear(CROSS_DIM, len(style_names)))).to(dev)
     aux_opt = torch.optim.AdamW(aux.parameters(), lr=args.lr, weight_decay=0.01)
     sched = DDPMScheduler(**SCHEDULE)
-    alphas = sched.alphas_cumprod
+    alphas = sched.alphas_cumprod.to(dev)
     step, elapsed = 0, 0.0
     if s:
         models.load_state_dict(s["models"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
@@ -241,7 +242,7 @@ def train(args):
     def snr_weight(t):
         """Min-SNR-gamma loss weights for epsilon prediction (Hang et al. 2023): min(SNR, gamma) / SNR,
         so nearly clean timesteps stop dominating the gradient; gamma 0 turns weighting off."""
-        return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t))
+        return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t), device=dev)
 
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
@@ -259,29 +260,29 @@ def train(args):
             refs.append(others[0] if others else i)
         x0 = latents[idx]
         ref_images = shift_images(images[refs].float() / 127.5 - 1, args.ref_shift)
-        drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None]
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, 1000, (args.batch,))
+        drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None].to(dev)
+        noise = torch.randn_like(x0)  # on a GPU from its own generator (not in the checkpoint)
+        t = torch.randint(0, 1000, (args.batch,)).to(dev)
         a = alphas[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        ids = tokenize(sp, prompts)
+        ids = tokenize(sp, prompts).to(dev)
         text = models.text(input_ids=ids).last_hidden_state
         # The state at the eos token (CLIPTextModel's pooler_output picks the largest id, which is
         # the eos only in CLIP's own vocabulary).
-        pooled = text[torch.arange(len(ids)), (ids == 2).int().argmax(1)]
+        pooled = text[torch.arange(len(ids), device=dev), (ids == 2).int().argmax(1)]
         raw_embed = models.style.embed(ref_images)
         style_embed = raw_embed * (1 - drop_style)
         style_tokens = models.style.image_proj(style_embed)
         pred = unet_forward(models.unet, xt, t, text, style_tokens)
         per_sample = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
         loss = (per_sample * snr_weight(t)).mean()
-        labels = torch.tensor([style_names.index(recs[i]["style"]) for i in idx])  # the reference's style too
-        named = torch.tensor([p.endswith(" style") for p in prompts])
+        labels = torch.tensor([style_names.index(recs[i]["style"]) for i in idx], device=dev)  # the reference's style too
+        named = torch.tensor([p.endswith(" style") for p in prompts], device=dev)
         aux_style = F.cross_entropy(aux["style"](raw_embed), labels)
         aux_text = F.cross_entropy(aux["text"](pooled[named]), labels[named]) if named.any() else 0 * loss
         if args.aux_weight > 0:
             loss = loss + args.aux_weight * (aux_style + aux_text)
-        center = torch.zeros(())
+        center = torch.zeros((), device=dev)
         if args.center_weight > 0:
             # Fisher ratio of this batch's reference embeddings: within-style scatter over
             # between-style scatter, scale-free, so only tighter styles pay (not smaller embeddings).
@@ -298,8 +299,10 @@ def train(args):
         loss.backward()
         aux_opt.step()
         torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
+        # Warm-up over 500 steps; with --anneal, a cosine over this run's --minutes down to 10%.
+        anneal = 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, (time.time() - start) / (args.minutes * 60)))) if args.anneal else 1.0
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
+            g["lr"] = args.lr * min(1.0, (step + 1) / 500) * anneal
         opt.step()
         with torch.no_grad():
             d = min(0.999, (1 + step) / (10 + step))
@@ -331,24 +334,24 @@ def export(args):
     import sentencepiece as spm
     from diffusers import AutoencoderKL
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
-    s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False)
+    s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False, map_location="cpu")
     models = Models(sp.get_piece_size(), style_config=s.get("style_config", STYLE_CONFIG))
     models.load_state_dict(s["models" if args.raw else "ema"])
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
     records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
     export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out, {r["style"] for r in records})
-    write_presets(args.work, args.out)
+    write_presets(args.work, args.out, args.device)
     print(f"exported step {s['step']} ({'raw' if args.raw else 'EMA'} weights) to {args.out}")
 
 
 @torch.no_grad()
-def write_presets(work, out):
+def write_presets(work, out, device="cpu"):
     """style_encoder/presets.safetensors: per style, the mean embedding (fp32, [embed_dim]) of its
     training-split drawings under the exported (fp16-rounded) style encoder of `out`. A prompt
     naming the style uses it as the style embedding when no reference image is given."""
     from safetensors.torch import save_file
     cache = torch.load(os.path.join(work, "cache.pt"), weights_only=False)
-    encoder = exported_style_encoder(out)
+    encoder = exported_style_encoder(out).to(device)
     by_style = {}
     for i, r in enumerate(cache["records"]):
         if r["split"] == "train":
@@ -357,8 +360,8 @@ def write_presets(work, out):
     for style, idx in sorted(by_style.items()):
         total = torch.zeros(encoder.pool_proj.out_features, dtype=torch.float64)
         for k in range(0, len(idx), 256):
-            x = cache["images"][idx[k:k + 256]].float() / 127.5 - 1
-            total += encoder.embed(x).double().sum(0)
+            x = cache["images"][idx[k:k + 256]].to(device).float() / 127.5 - 1
+            total += encoder.embed(x).double().sum(0).cpu()
         presets[style] = (total / len(idx)).float().contiguous()
     save_file(presets, os.path.join(out, "style_encoder", "presets.safetensors"))
     print(f"style presets: {len(presets)} styles from {sum(len(v) for v in by_style.values())} training drawings")
@@ -505,11 +508,14 @@ def main():
                          "between-style scatter in the batch (0: off)")
     ap.add_argument("--ref-shift", type=int, default=0,
                     help="shift each reference image by up to this many pixels (edge padded) before the style encoder")
+    ap.add_argument("--anneal", action="store_true",
+                    help="train: lower the learning rate along a cosine over this run's --minutes, to 10%% at the end")
+    ap.add_argument("--device", default="cpu", help="torch device for train, prepare's latents and the presets (e.g. cuda; CPU is the recipe's default)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     {"prepare": prepare, "train": train, "export": export,
-     "presets": lambda a: write_presets(a.work, a.out)}[args.command](args)
+     "presets": lambda a: write_presets(a.work, a.out, a.device)}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,9 @@ def to_model(x_uint8):
 @torch.no_grad()
 def psnr(model, images, batch=64):
     total, n = 0.0, 0
+    dev = next(model.parameters()).device
     for i in range(0, len(images), batch):
-        x = to_model(images[i:i + batch])
+        x = to_model(images[i:i + batch].to(dev))
         y = model.decode(model.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
         mse = ((y - x) / 2).pow(2).flatten(1).mean(1)
         total += (10 * torch.log10(1 / mse.clamp_min(1e-10))).sum().item()
@@ -61,7 +62,8 @@ def psnr(model, images, batch=64):
 
 @torch.no_grad()
 def latent_stats(model, images, batch=64):
-    zs = [model.encode(to_model(images[i:i + batch])).latent_dist.mode()
+    dev = next(model.parameters()).device
+    zs = [model.encode(to_model(images[i:i + batch].to(dev))).latent_dist.mode()
           for i in range(0, min(len(images), 2048), batch)]
     z = torch.cat(zs)
     return z.std().item(), z.std(dim=(0, 2, 3)).tolist(), z.mean().item()
@@ -71,10 +73,11 @@ def latent_stats(model, images, batch=64):
 def encode_cached(model, images, batch=256):
     """Posterior parameters (mean and logvar, [N, 8, 16, 16]) of every image and of its mirror image."""
     out = []
+    dev = next(model.parameters()).device
     for flip in (False, True):
         parts = []
         for i in range(0, len(images), batch):
-            x = to_model(images[i:i + batch])
+            x = to_model(images[i:i + batch].to(dev))
             parts.append(model.quant_conv(model.encoder(x.flip(3) if flip else x)))
         out.append(torch.cat(parts))
     return out
@@ -103,17 +106,24 @@ def main():
     ap.add_argument("--sampled-channels", type=int, nargs="*", default=[],
                     help="with --decode-mean: latent channels still decoded from a sample (e.g. 3, the channel "
                          "whose posterior noise exceeds its signal and which stage 2 generates imprecisely)")
+    ap.add_argument("--anneal", action="store_true",
+                    help="instead of the nominal 60k-step cosine, a cosine over this run's --minutes down to 10%%")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="raise the learning rate linearly over this run's first N steps (a fresh optimizer's first "
+                         "steps otherwise knock a trained decoder back by 1-2 dB)")
+    ap.add_argument("--device", default="cpu", help="torch device (e.g. cuda; the CPU recipe is the default)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
 
-    train, held = load_split(args.data, "train"), load_split(args.data, "heldout")
+    train, held = load_split(args.data, "train").to(dev), load_split(args.data, "heldout").to(dev)
     print(f"train {len(train)} heldout {len(held)}", flush=True)
     model = AutoencoderKL(**VAE_CONFIG)
     ema = copy.deepcopy(model).requires_grad_(False)
     step, elapsed, state = 0, 0.0, None
     if os.path.exists(args.ckpt):
-        state = torch.load(args.ckpt, weights_only=False)
+        state = torch.load(args.ckpt, weights_only=False, map_location="cpu")
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"])
         step = state["step"]; elapsed = state["elapsed"]
         torch.set_rng_state(state["rng"])
@@ -122,6 +132,7 @@ def main():
         model = AutoencoderKL.from_pretrained(args.init, torch_dtype=torch.float32)
         ema = copy.deepcopy(model).requires_grad_(False)
         print(f"initialised from {args.init}", flush=True)
+    model.to(dev); ema.to(dev)
     print(f"parameters {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M", flush=True)
     if args.decoder_only:
         # The frozen encoder is the EMA's (the exported one that stage 2 encoded with).
@@ -147,10 +158,11 @@ def main():
 
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start, last_save, last_log = time.time(), time.time(), time.time()
+    session_steps = 0
     session_budget = 0 if args.export_only else args.minutes * 60
     model.train()
     while not stop.requested and time.time() - start < session_budget:
-        idx = torch.randint(0, len(train), (args.batch,))
+        idx = torch.randint(0, len(train), (args.batch,)).to(dev)
         x = to_model(train[idx])
         flip = bool(torch.rand(()) < 0.5)
         if flip:
@@ -161,7 +173,7 @@ def main():
             post = model.encode(x).latent_dist
         z = post.sample()
         if args.decode_mean and args.decoder_only:
-            keep = torch.zeros(1, z.shape[1], 1, 1)
+            keep = torch.zeros(1, z.shape[1], 1, 1, device=dev)
             keep[:, args.sampled_channels] = 1
             z = post.mode() * (1 - keep) + z * keep
         y = model.decode(z).sample
@@ -170,15 +182,18 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        # Cosine decay over a nominal 60k steps, floor 10%.
+        # Cosine decay over a nominal 60k steps (with --anneal: over this run's minutes), floor 10%.
+        progress = min(1.0, (time.time() - start) / session_budget) if args.anneal else min(step, 60000) / 60000
+        warm = min(1.0, (session_steps + 1) / args.warmup) if args.warmup > 0 else 1.0
         for g in opt.param_groups:
-            g["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step, 60000) / 60000)))
+            g["lr"] = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         opt.step()
         decay = min(0.999, (1 + step) / (10 + step))
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
         step += 1
+        session_steps += 1
         now = time.time()
         if now - last_log > 300:
             elapsed += now - last_log
@@ -197,6 +212,7 @@ def main():
           f"per channel {[round(s, 3) for s in per_channel]} mean {mean:.3f}; "
           f"scaling_factor {1 / std:.4f}", flush=True)
     if args.export:
+        ema.cpu()
         if not args.decoder_only:  # a frozen encoder keeps the scaling stage 2 was trained with
             ema.register_to_config(scaling_factor=round(1 / std, 5))
         ema.save_pretrained(args.export)
