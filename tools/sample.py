@@ -134,6 +134,20 @@ class ReferencePipeline:
         return (pil, latents) if return_latents else pil
 
 
+def sampling_defaults(model):
+    """The model's sampling_defaults.json (as the Swift CLI reads it): guidance_scale (else 5) and
+    reference_style_strength (else 1, used only with style images)."""
+    values = dict(guidance_scale=5.0, reference_style_strength=1.0)
+    path = os.path.join(model, "sampling_defaults.json")
+    if os.path.exists(path):
+        given = json.load(open(path))
+        unknown = set(given) - set(values)
+        if unknown:
+            raise SystemExit(f"{path}: unknown field(s) {sorted(unknown)}")
+        values.update({k: float(v) for k, v in given.items()})
+    return values
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
@@ -142,11 +156,12 @@ def main():
     ap.add_argument("--style-image", action="append", default=[])
     ap.add_argument("--style-weight", action="append", type=float, default=[])
     ap.add_argument("--blend", default="linear", choices=["linear", "slerp"])
-    ap.add_argument("--style-strength", type=float, default=1.0)
+    ap.add_argument("--style-strength", type=float,
+                    help="default: 1, with style images the model's sampling_defaults.json reference_style_strength")
     ap.add_argument("--style-snap", type=float, default=0.0,
                     help="snap each style image to the presets: softmax mixture at this temperature (0: off)")
     ap.add_argument("--style-preset", help="a style name of style_encoder/presets.safetensors (used without style images)")
-    ap.add_argument("--guidance", type=float, default=5.0)
+    ap.add_argument("--guidance", type=float, help="default: the model's sampling_defaults.json guidance_scale, else 5")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--scheduler", default="ddim", choices=sorted(SCHEDULERS))
     ap.add_argument("--eta", type=float, default=0.0)
@@ -156,6 +171,11 @@ def main():
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
+    defaults = sampling_defaults(args.model)
+    if args.guidance is None:
+        args.guidance = defaults["guidance_scale"]
+    if args.style_strength is None:
+        args.style_strength = defaults["reference_style_strength"] if args.style_image else 1.0
     pipe = ReferencePipeline(args.model)
     img = pipe(args.prompt, args.negative, [Image.open(p) for p in args.style_image], args.style_weight, args.blend,
                args.style_strength, args.guidance, args.steps, args.scheduler, args.eta, args.seed,

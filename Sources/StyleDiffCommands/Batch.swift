@@ -3,7 +3,8 @@
 //    "negative": "", "steps": 20, "scheduler": "ddim", "guidance": 5, "eta": 0,
 //    "style_images": ["refs/a.png:1"], "style_strength": 1, "style_snap": 0, "blend": "linear", "style_preset": true,
 //    "init_image": "in.png", "strength": 0.6}
-// Only "prompt" (or a style) is required; relative paths are relative to FILE's folder; blank
+// Left out, "guidance" and "style_strength" come from the model (SamplingDefaults). Only "prompt"
+// (or a style) is required; relative paths are relative to FILE's folder; blank
 // lines and lines starting with # are skipped. Outputs go to --out-dir as NAME.png (default:
 // line number and seed); existing outputs are skipped, so an interrupted batch resumes, and
 // nothing is overwritten without --overwrite.
@@ -121,8 +122,9 @@ public struct Batch: ParsableCommand {
                     style: line.style,
                     stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: line.style_preset ?? true),
                     styleImages: styleFiles, blend: line.blend ?? "linear",
-                    styleStrength: line.style_strength ?? 1,
-                    styleSnap: (line.style_snap ?? 0) != 0 ? line.style_snap : nil, guidanceScale: line.guidance ?? 5, steps: line.steps ?? 20,
+                    styleStrength: runner.samplingDefaults.styleStrength(line.style_strength, hasStyleImages: !styleFiles.isEmpty),
+                    styleSnap: (line.style_snap ?? 0) != 0 ? line.style_snap : nil,
+                    guidanceScale: runner.samplingDefaults.guidance(line.guidance), steps: line.steps ?? 20,
                     scheduler: line.scheduler ?? "ddim", eta: line.eta ?? 0, seed: seed, initImage: initFile,
                     strength: initFile == nil ? nil : (line.strength ?? 0.6), modelHash: runner.modelHash, size: runner.pipeline.imageSize)
                 let seconds = try runner.run(record, to: path, overwrite: overwrite, progress: Progress(label: path))

@@ -37,8 +37,8 @@ public struct GenerationOptions: ParsableArguments {
           help: "Use the model's stored embedding of a style the prompt names (\"..., NAME style\" or --style) when no --style-image is given.")
     public var stylePreset = true
 
-    @Option(help: "Weight of the style attention for style images or a style preset (0 ignores them).")
-    public var styleStrength: Float = 1
+    @Option(help: "Weight of the style attention for style images or a style preset (0 ignores them; default: 1, with style images the model's sampling_defaults.json value).")
+    public var styleStrength: Float?
 
     @Option(help: "Snap each --style-image to the model's style presets: the softmax mixture of the presets at this temperature (0: off; 0.05: nearly the nearest preset).")
     public var styleSnap: Float = 0
@@ -58,8 +58,8 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "DDIM noise (0 = deterministic).")
     public var eta: Float = 0
 
-    @Option(help: "Classifier-free guidance scale (>= 0).")
-    public var guidance: Float = 5
+    @Option(help: "Classifier-free guidance scale (>= 0; default: the model's sampling_defaults.json value, else 5).")
+    public var guidance: Float?
 
     @Option(help: "Seed; several images use seed, seed+1, ... (default: random, printed and stored).")
     public var seed: UInt64?
@@ -86,8 +86,10 @@ public struct GenerationOptions: ParsableArguments {
 
     public func validate() throws {
         guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000, got \(steps)") }
-        guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be >= 0, got \(guidance)") }
-        guard styleStrength >= 0, styleStrength.isFinite else { throw ValidationError("--style-strength must be >= 0, got \(styleStrength)") }
+        if let guidance { guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be >= 0, got \(guidance)") } }
+        if let styleStrength {
+            guard styleStrength >= 0, styleStrength.isFinite else { throw ValidationError("--style-strength must be >= 0, got \(styleStrength)") }
+        }
         guard styleSnap >= 0, styleSnap.isFinite else { throw ValidationError("--style-snap must be >= 0, got \(styleSnap)") }
         guard styleSnap == 0 || !styleImages.isEmpty else { throw ValidationError("--style-snap applies to --style-image references; none given") }
         guard eta >= 0, eta.isFinite else { throw ValidationError("--eta must be >= 0, got \(eta)") }

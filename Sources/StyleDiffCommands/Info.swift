@@ -26,6 +26,8 @@ public struct Info: ParsableCommand {
             print("image size \(runner.pipeline.imageSize)x\(runner.pipeline.imageSize)")
             print("styles     \(runner.styles.count)")
             print("presets    \(runner.pipeline.stylePresets?.names.count ?? 0) (style embeddings a prompt can name)")
+            let d = runner.samplingDefaults
+            print("defaults   guidance \(d.guidanceScale), style strength with style images \(d.referenceStyleStrength) (\(SamplingDefaults.fileName))")
             print("threads    \(Parallelism.threadCount)")
             print("BLAS core  \(String(cString: openblas_get_corename()))")
             print("kernels    \(KernelVariant.current)")

@@ -11,6 +11,8 @@ public struct Runner {
     public let pipeline: StyleDiffusionPipeline
     public let modelHash: String
     public let styles: [String]
+    /// The model's recommended guidance and reference style strength (sampling_defaults.json).
+    public let samplingDefaults: SamplingDefaults
 
     /// Loads the model folder; errors carry exit codes.
     public init(modelDirectory: String) throws {
@@ -27,6 +29,7 @@ public struct Runner {
         }
         modelHash = try Runner.hashModel(modelDirectory)
         styles = Runner.readStyles(modelDirectory)
+        samplingDefaults = try SamplingDefaults.load(modelDirectory: modelDirectory)
     }
 
     /// SHA-256 over the weight files of the model (sorted paths, then each file's hash).

@@ -72,9 +72,10 @@ func execute(_ options: GenerationOptions, prompt: String, mode: String, initIma
         let record = GenerationRecord(
             mode: mode, prompt: composed, negativePrompt: options.negative, style: options.style,
             stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: options.stylePreset),
-            styleImages: styleFiles, blend: options.blend.rawValue, styleStrength: options.styleStrength,
+            styleImages: styleFiles, blend: options.blend.rawValue,
+            styleStrength: runner.samplingDefaults.styleStrength(options.styleStrength, hasStyleImages: !styleFiles.isEmpty),
             styleSnap: options.styleSnap > 0 ? options.styleSnap : nil,
-            guidanceScale: options.guidance, steps: options.steps, scheduler: options.scheduler.rawValue, eta: options.eta,
+            guidanceScale: runner.samplingDefaults.guidance(options.guidance), steps: options.steps, scheduler: options.scheduler.rawValue, eta: options.eta,
             seed: s, initImage: initFile, strength: strength, modelHash: runner.modelHash, size: runner.pipeline.imageSize)
         let path = options.outputPath(index: index, seed: s)
         let seconds = try runner.run(record, to: path, overwrite: options.overwrite, progress: Progress(label: path))

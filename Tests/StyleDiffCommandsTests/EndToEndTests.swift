@@ -213,6 +213,32 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(try record(dir + "/style.png").parametersText.contains("Style preset: papirus, Style strength: 1.0"))
     }
 
+    /// The shipped sampling_defaults.json: left out, guidance is the model's 10 and the style
+    /// strength 2 with a style image, 1 with a preset; asked-for values win; batch lines alike.
+    @Test func modelSamplingDefaultsFillWhatIsLeftOut() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func run(_ name: String, _ arguments: [String]) throws -> GenerationRecord {
+            let r = try stylediff(["generate", "folder icon"] + arguments + ["--seed", "5", "--steps", "2", "-o", dir + "/\(name).png",
+                                                                          "--model", Self.model], cwd: packageRoot)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try record(dir + "/\(name).png")
+        }
+        let image = try run("image", ["--style-image", "Prompts/images/tango-desktop.png"])
+        #expect(image.guidanceScale == 10 && image.styleStrength == 2)
+        let preset = try run("preset", ["--style", "papirus"])
+        #expect(preset.guidanceScale == 10 && preset.styleStrength == 1)
+        let asked = try run("asked", ["--style-image", "Prompts/images/tango-desktop.png", "--guidance", "5", "--style-strength", "1"])
+        #expect(asked.guidanceScale == 5 && asked.styleStrength == 1)
+        #expect(try sha256(dir + "/image.png") != sha256(dir + "/asked.png"))
+        try #"{"name": "b", "prompt": "folder icon", "style_images": ["\#(packageRoot)/Prompts/images/tango-desktop.png"], "seed": 5, "steps": 2}"#
+            .write(toFile: dir + "/p.jsonl", atomically: true, encoding: .utf8)
+        let batch = try stylediff(["batch", dir + "/p.jsonl", "--out-dir", dir + "/out", "--model", Self.model])
+        #expect(batch.status == 0, "\(batch.stderr)")
+        let line = try record(dir + "/out/b.png")
+        #expect(line.guidanceScale == 10 && line.styleStrength == 2)
+    }
+
     /// --style-snap: stored in the record (and its text), replayed byte for byte, and it changes
     /// the image; without it the record has no style_snap at all.
     @Test func styleSnapIsRecordedAndReplayed() throws {
@@ -256,28 +282,28 @@ func golden(_ tables: [String: [String: String]]) throws -> [String: String] {
 
 let shippedGoldenValues: [String: [String: String]] = [
     "Haswell": [
-        "ddim": "f83545f75da74aed0fb158449c828822865fead96ac510687352522b54697859 ad4e95855453c2858bd880f236e6e0e22d4ef32b5c5abcfb017780fe82762c45",
-        "ddpm": "aa2563d939792c6156ef0d517b3093bdf2187e1a6d6ff66d41ddd3d68a7980b3 048690f420655f28b26b22ef470f419eab86cef550a2753cffe0bfda8de99acb",
-        "euler": "7626cbb11e1b43146e08a7237b58162a8c43ab65805459f1eff93905b0490d15 6f14d8f9b50f1d63a6dc304601b7866c5f49195d0975691bda322634e4984796",
-        "dpmpp": "503d68da274f286cd3901bbfa28f50db4c5440c647033658878905fe627890ba 9956049b43ff5b56475b48e000dfda4d9b598d4039797af0cd58f3b09412de32",
+        "ddim": "b1cf2d6de3640f560605f7283f748dcd7290bb87324d042f4da89d3682328ac9 4fc841cc6b9c9a664e10cc1e8191824398dff43a1c858eb817cf511feda5eac9",
+        "ddpm": "6f072ceae39d028e00797b467470dca06896b4a8157ce3e2713a40a3462ccd06 34915781476bb50bcbbd72c5956e4031477673020adab0530f72bc3b9e47e2c9",
+        "euler": "d112192a840de56c4515c267dff431211397454d4d69c127b14fc3721040e892 ec3709fba7458a1af92fc0a3de75dc8b9de7e16bf0473d3296bc0cb5e924692c",
+        "dpmpp": "4054111b86db9b7987ea854cce4758e4c89603451165631150f239f378a995f6 4ff1b9dabd1fe430511bf9e0f0cc7342c05a39bf49331eb2f09d5a86606d504e",
     ],
     "Cooperlake": [
-        "ddim": "f83545f75da74aed0fb158449c828822865fead96ac510687352522b54697859 8dfcab1edc5f67c952c9bf771211cb7d5295db4cf6df6576806ab185d77103f1",
-        "ddpm": "aa2563d939792c6156ef0d517b3093bdf2187e1a6d6ff66d41ddd3d68a7980b3 048690f420655f28b26b22ef470f419eab86cef550a2753cffe0bfda8de99acb",
-        "euler": "7626cbb11e1b43146e08a7237b58162a8c43ab65805459f1eff93905b0490d15 6f14d8f9b50f1d63a6dc304601b7866c5f49195d0975691bda322634e4984796",
-        "dpmpp": "503d68da274f286cd3901bbfa28f50db4c5440c647033658878905fe627890ba 9956049b43ff5b56475b48e000dfda4d9b598d4039797af0cd58f3b09412de32",
+        "ddim": "b1cf2d6de3640f560605f7283f748dcd7290bb87324d042f4da89d3682328ac9 4fc841cc6b9c9a664e10cc1e8191824398dff43a1c858eb817cf511feda5eac9",
+        "ddpm": "9ed01f0177d08713e7c990bf342217fdf378c95a00b5d76680f8c05dddc53c75 1e752aa1568096c95bb2d4f08ba6389d3b52c421b3a614144c09c095486c869c",
+        "euler": "d112192a840de56c4515c267dff431211397454d4d69c127b14fc3721040e892 ec3709fba7458a1af92fc0a3de75dc8b9de7e16bf0473d3296bc0cb5e924692c",
+        "dpmpp": "4054111b86db9b7987ea854cce4758e4c89603451165631150f239f378a995f6 4ff1b9dabd1fe430511bf9e0f0cc7342c05a39bf49331eb2f09d5a86606d504e",
     ],
     "SkylakeX": [
-        "ddim": "f83545f75da74aed0fb158449c828822865fead96ac510687352522b54697859 8dfcab1edc5f67c952c9bf771211cb7d5295db4cf6df6576806ab185d77103f1",
-        "ddpm": "aa2563d939792c6156ef0d517b3093bdf2187e1a6d6ff66d41ddd3d68a7980b3 048690f420655f28b26b22ef470f419eab86cef550a2753cffe0bfda8de99acb",
-        "euler": "7626cbb11e1b43146e08a7237b58162a8c43ab65805459f1eff93905b0490d15 6f14d8f9b50f1d63a6dc304601b7866c5f49195d0975691bda322634e4984796",
-        "dpmpp": "503d68da274f286cd3901bbfa28f50db4c5440c647033658878905fe627890ba 72d93d052a9baf0de1f4209b27cd94041869240c4eebd6d51c0d32b09ce25559",
+        "ddim": "b1cf2d6de3640f560605f7283f748dcd7290bb87324d042f4da89d3682328ac9 4fc841cc6b9c9a664e10cc1e8191824398dff43a1c858eb817cf511feda5eac9",
+        "ddpm": "9ed01f0177d08713e7c990bf342217fdf378c95a00b5d76680f8c05dddc53c75 52328e5714d9c3c1fecce918ed378e114e3795aade482ff00ea00a6d021601f5",
+        "euler": "1fb6d3ea86c883d678ce9cd679ffbd27af77ff98e37f57f5c18726c1d1a22554 ec3709fba7458a1af92fc0a3de75dc8b9de7e16bf0473d3296bc0cb5e924692c",
+        "dpmpp": "4054111b86db9b7987ea854cce4758e4c89603451165631150f239f378a995f6 6faee5411c48ded2d010b5cee176fefebb1a51a87385cf9231ae96b26e921771",
     ],
     "Zen": [
-        "ddim": "f83545f75da74aed0fb158449c828822865fead96ac510687352522b54697859 ad4e95855453c2858bd880f236e6e0e22d4ef32b5c5abcfb017780fe82762c45",
-        "ddpm": "aa2563d939792c6156ef0d517b3093bdf2187e1a6d6ff66d41ddd3d68a7980b3 048690f420655f28b26b22ef470f419eab86cef550a2753cffe0bfda8de99acb",
-        "euler": "7626cbb11e1b43146e08a7237b58162a8c43ab65805459f1eff93905b0490d15 6f14d8f9b50f1d63a6dc304601b7866c5f49195d0975691bda322634e4984796",
-        "dpmpp": "503d68da274f286cd3901bbfa28f50db4c5440c647033658878905fe627890ba 9956049b43ff5b56475b48e000dfda4d9b598d4039797af0cd58f3b09412de32",
+        "ddim": "b1cf2d6de3640f560605f7283f748dcd7290bb87324d042f4da89d3682328ac9 4fc841cc6b9c9a664e10cc1e8191824398dff43a1c858eb817cf511feda5eac9",
+        "ddpm": "6f072ceae39d028e00797b467470dca06896b4a8157ce3e2713a40a3462ccd06 34915781476bb50bcbbd72c5956e4031477673020adab0530f72bc3b9e47e2c9",
+        "euler": "d112192a840de56c4515c267dff431211397454d4d69c127b14fc3721040e892 ec3709fba7458a1af92fc0a3de75dc8b9de7e16bf0473d3296bc0cb5e924692c",
+        "dpmpp": "4054111b86db9b7987ea854cce4758e4c89603451165631150f239f378a995f6 4ff1b9dabd1fe430511bf9e0f0cc7342c05a39bf49331eb2f09d5a86606d504e",
     ],
 ]
 

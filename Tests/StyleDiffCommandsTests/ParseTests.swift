@@ -25,7 +25,34 @@ import Schedulers
         #expect(d.stylePreset && !noPreset.stylePreset)
         let snap = try Generate.parse(["x", "--style-image", "a.png", "--style-snap", "0.05"]).options.styleSnap
         #expect(d.styleSnap == 0 && snap == 0.05)
-        #expect(d.steps == 20 && d.scheduler == .ddim && d.guidance == 5 && d.seed == nil && d.output == "stylediff-{seed}.png")
+        #expect(d.steps == 20 && d.scheduler == .ddim && d.guidance == nil && d.styleStrength == nil && d.seed == nil
+                && d.output == "stylediff-{seed}.png")
+    }
+
+    /// sampling_defaults.json: fields optional, values filled in only where nothing was asked,
+    /// the reference strength only with style images; malformed files name the file and field.
+    @Test func samplingDefaults() throws {
+        let full = try SamplingDefaults.parse(Data(#"{"guidance_scale": 10, "reference_style_strength": 2}"#.utf8), path: "m/s.json")
+        #expect(full.guidance(nil) == 10 && full.guidance(3) == 3)
+        #expect(full.styleStrength(nil, hasStyleImages: true) == 2 && full.styleStrength(nil, hasStyleImages: false) == 1)
+        #expect(full.styleStrength(0.5, hasStyleImages: true) == 0.5)
+        let partial = try SamplingDefaults.parse(Data(#"{"guidance_scale": 7.5}"#.utf8), path: "m/s.json")
+        #expect(partial.guidance(nil) == 7.5 && partial.styleStrength(nil, hasStyleImages: true) == 1)
+        #expect(try SamplingDefaults.parse(Data("{}".utf8), path: "m/s.json") == SamplingDefaults())
+        #expect(SamplingDefaults().guidance(nil) == 5)
+        for (text, message) in [(#"{"guidance": 10}"#, "m/s.json: unknown field 'guidance'"),
+                                (#"{"guidance_scale": -1}"#, "'guidance_scale' must be >= 0"),
+                                (#"{"reference_style_strength": "2"}"#, "must be numbers"),
+                                ("[10]", "not a JSON object")] {
+            do {
+                _ = try SamplingDefaults.parse(Data(text.utf8), path: "m/s.json")
+                Issue.record("\(text) was accepted")
+            } catch let e as CLIError {
+                #expect(e.kind == .dataError && e.message.contains(message), "\(e.message)")
+            }
+        }
+        let missing = try SamplingDefaults.load(modelDirectory: "/nonexistent-model-folder")
+        #expect(missing == SamplingDefaults())
     }
 
     @Test(arguments: [

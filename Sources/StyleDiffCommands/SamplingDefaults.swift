@@ -1,0 +1,66 @@
+// A model's recommended sampling settings, used where the command line or a batch line leaves
+// them out.
+
+import Foundation
+
+/// `sampling_defaults.json` in a model folder (a stylediff file; diffusers ignores it):
+/// `{"guidance_scale": 10, "reference_style_strength": 2}`, both optional. Without the file (or a
+/// field) the defaults are diffusers' guidance 5 and style strength 1. The reference strength
+/// applies only when style images are given: a style preset or text alone keeps strength 1.
+/// Unknown fields are errors, so a misspelt setting is never silently ignored.
+public struct SamplingDefaults: Equatable {
+    public static let fileName = "sampling_defaults.json"
+
+    /// Classifier-free guidance scale.
+    public var guidanceScale: Float = 5
+    /// Style strength when style reference images are given.
+    public var referenceStyleStrength: Float = 1
+
+    public init() {}
+
+    /// Reads `fileName` from `directory`; the built-in defaults when it does not exist.
+    public static func load(modelDirectory directory: String) throws -> SamplingDefaults {
+        let path = directory + "/" + fileName
+        guard FileManager.default.fileExists(atPath: path) else { return SamplingDefaults() }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(.dataError, "\(path): cannot read") }
+        return try parse(data, path: path)
+    }
+
+    private struct File: Decodable {
+        var guidance_scale: Float?
+        var reference_style_strength: Float?
+    }
+
+    static func parse(_ data: Data, path: String) throws -> SamplingDefaults {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
+            throw CLIError(.dataError, "\(path): not a JSON object")
+        }
+        let known = ["guidance_scale", "reference_style_strength"]
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw CLIError(.dataError, "\(path): unknown field '\(unknown)' (known: \(known.joined(separator: ", ")))")
+        }
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: data)
+        } catch {
+            throw CLIError(.dataError, "\(path): \(known.joined(separator: " and ")) must be numbers")
+        }
+        var defaults = SamplingDefaults()
+        for (key, value) in [("guidance_scale", file.guidance_scale), ("reference_style_strength", file.reference_style_strength)] {
+            guard let value else { continue }
+            guard value >= 0, value.isFinite else { throw CLIError(.dataError, "\(path): '\(key)' must be >= 0, got \(value)") }
+        }
+        defaults.guidanceScale = file.guidance_scale ?? defaults.guidanceScale
+        defaults.referenceStyleStrength = file.reference_style_strength ?? defaults.referenceStyleStrength
+        return defaults
+    }
+
+    /// The guidance scale of a generation: the one asked for, else the model's.
+    public func guidance(_ asked: Float?) -> Float { asked ?? guidanceScale }
+
+    /// The style strength of a generation: the one asked for, else the model's reference
+    /// strength with style images and 1 without (presets, text).
+    public func styleStrength(_ asked: Float?, hasStyleImages: Bool) -> Float {
+        asked ?? (hasStyleImages ? referenceStyleStrength : 1)
+    }
+}
