@@ -158,7 +158,7 @@ def main():
 
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start, last_save, last_log = time.time(), time.time(), time.time()
-    session_steps = 0
+    first_step = step
     session_budget = 0 if args.export_only else args.minutes * 60
     model.train()
     while not stop.requested and time.time() - start < session_budget:
@@ -184,7 +184,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         # Cosine decay over a nominal 60k steps (with --anneal: over this run's minutes), floor 10%.
         progress = min(1.0, (time.time() - start) / session_budget) if args.anneal else min(step, 60000) / 60000
-        warm = min(1.0, (session_steps + 1) / args.warmup) if args.warmup > 0 else 1.0
+        warm = min(1.0, (step - first_step + 1) / args.warmup) if args.warmup > 0 else 1.0
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         opt.step()
@@ -193,7 +193,6 @@ def main():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
         step += 1
-        session_steps += 1
         now = time.time()
         if now - last_log > 300:
             elapsed += now - last_log

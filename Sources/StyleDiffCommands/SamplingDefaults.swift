@@ -39,19 +39,17 @@ public struct SamplingDefaults: Equatable {
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw CLIError(.dataError, "\(path): unknown field '\(unknown)' (known: \(known.joined(separator: ", ")))")
         }
-        let file: File
-        do {
-            file = try JSONDecoder().decode(File.self, from: data)
-        } catch {
+        guard let file = try? JSONDecoder().decode(File.self, from: data) else {
             throw CLIError(.dataError, "\(path): \(known.joined(separator: " and ")) must be numbers")
         }
-        var defaults = SamplingDefaults()
-        for (key, value) in [("guidance_scale", file.guidance_scale), ("reference_style_strength", file.reference_style_strength)] {
-            guard let value else { continue }
+        func checked(_ value: Float?, _ key: String) throws -> Float? {
+            guard let value else { return nil }
             guard value >= 0, value.isFinite else { throw CLIError(.dataError, "\(path): '\(key)' must be >= 0, got \(value)") }
+            return value
         }
-        defaults.guidanceScale = file.guidance_scale ?? defaults.guidanceScale
-        defaults.referenceStyleStrength = file.reference_style_strength ?? defaults.referenceStyleStrength
+        var defaults = SamplingDefaults()
+        defaults.guidanceScale = try checked(file.guidance_scale, "guidance_scale") ?? defaults.guidanceScale
+        defaults.referenceStyleStrength = try checked(file.reference_style_strength, "reference_style_strength") ?? defaults.referenceStyleStrength
         return defaults
     }
 
