@@ -4,6 +4,7 @@ import PackageDescription
 let package = Package(
     name: "stylediff",
     products: [
+        .library(name: "FileAccess", targets: ["FileAccess"]),
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "PNGIO", targets: ["PNGIO"]),
@@ -13,6 +14,7 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .executable(name: "stylediff", targets: ["stylediff"]),
         .executable(name: "stylediff-bench", targets: ["StyleDiffBench"]),
+        .executable(name: "stylediff-fuzz", targets: ["StyleDiffFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,24 +33,32 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels"),
 
         // MARK: Libraries
+        .target(name: "FileAccess"),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "SafeTensors", dependencies: ["Tensors"]),
-        .target(name: "PNGIO", dependencies: ["CPNG"]),
-        .target(name: "TextTokenizer", dependencies: ["CSentencePiece"]),
-        .target(name: "Models", dependencies: ["Tensors", "SafeTensors"]),
-        .target(name: "Schedulers", dependencies: ["Tensors"]),
-        .target(name: "Pipeline", dependencies: ["Tensors", "Models", "Schedulers", "TextTokenizer", "PNGIO"]),
+        .target(name: "PNGIO", dependencies: ["CPNG", "FileAccess"]),
+        .target(name: "TextTokenizer", dependencies: ["CSentencePiece", "FileAccess"]),
+        .target(name: "Models", dependencies: ["Tensors", "SafeTensors", "FileAccess"]),
+        .target(name: "Schedulers", dependencies: ["Tensors", "FileAccess"]),
+        .target(name: "Pipeline", dependencies: ["Tensors", "Models", "Schedulers", "TextTokenizer", "PNGIO", "FileAccess"]),
 
         .target(
             name: "StyleDiffCommands",
             dependencies: [
-                "Pipeline", "PNGIO", "Schedulers", "Tensors", "COpenBLAS",
+                "Pipeline", "PNGIO", "Schedulers", "Tensors", "COpenBLAS", "FileAccess", "Models", "SafeTensors", "TextTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
+        // Fuzz targets (tools/fuzz.sh builds stylediff-fuzz with libFuzzer; the tests replay the corpora).
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["FileAccess", "Models", "PNGIO", "Pipeline", "SafeTensors", "StyleDiffCommands", "Tensors", "TextTokenizer"]
+        ),
+
         // MARK: Executables
         .executableTarget(name: "stylediff", dependencies: ["StyleDiffCommands"]),
+        .executableTarget(name: "StyleDiffFuzz", dependencies: ["FuzzTargets"]),
         .executableTarget(
             name: "StyleDiffBench",
             dependencies: [
@@ -63,7 +73,7 @@ let package = Package(
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors", "Schedulers"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
-        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["StyleDiffCommands", "Pipeline", "PNGIO"]),
+        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["StyleDiffCommands", "Pipeline", "PNGIO", "FileAccess", "FuzzTargets"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
         .testTarget(

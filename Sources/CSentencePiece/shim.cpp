@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,22 +21,34 @@ static void write_error(char *error, size_t capacity, const std::string &message
     error[n] = '\0';
 }
 
-extern "C" spm_processor *spm_load(const char *path, char *error, size_t error_capacity) {
+// The handle is owned by a unique_ptr until loading succeeds, so it is freed on every failure
+// path, also when the library throws.
+template <typename Load>
+static spm_processor *load_with(Load load, char *error, size_t error_capacity) {
     try {
-        auto *handle = new spm_processor();
-        auto status = handle->processor.Load(path);
+        std::unique_ptr<spm_processor> handle(new spm_processor());
+        auto status = load(handle->processor);
         if (!status.ok()) {
             write_error(error, error_capacity, status.ToString());
-            delete handle;
             return nullptr;
         }
-        return handle;
+        return handle.release();
     } catch (const std::exception &e) {
         write_error(error, error_capacity, e.what());
     } catch (...) {
         write_error(error, error_capacity, "unknown C++ exception while loading");
     }
     return nullptr;
+}
+
+extern "C" spm_processor *spm_load(const char *path, char *error, size_t error_capacity) {
+    return load_with([&](sentencepiece::SentencePieceProcessor &p) { return p.Load(path); }, error, error_capacity);
+}
+
+extern "C" spm_processor *spm_load_from_memory(const char *data, size_t size, char *error, size_t error_capacity) {
+    return load_with([&](sentencepiece::SentencePieceProcessor &p) {
+        return p.LoadFromSerializedProto(std::string_view(data, size));
+    }, error, error_capacity);
 }
 
 extern "C" void spm_free(spm_processor *processor) { delete processor; }

@@ -35,11 +35,14 @@ public struct AutoencoderKL {
     public init(directory: String) throws {
         let (config, weights) = try ModelFolder.files(directory)
         let store = try WeightStore(path: weights)
-        try self.init(configuration: try AutoencoderKLConfiguration.load(path: config), store: store)
+        let configuration = try AutoencoderKLConfiguration.load(path: config)
+        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
+        try self.init(configuration: configuration, store: store)
         try store.finish()
     }
 
     public init(configuration c: AutoencoderKLConfiguration, store: WeightStore) throws {
+        try c.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))
         configuration = c
         let ch = c.blockOutChannels, n = ch.count, eps: Float = 1e-6, groups = c.normNumGroups
         encoderConvIn = try Conv2d(store, "encoder.conv_in", inChannels: c.inChannels, outChannels: ch[0], kernel: 3)

@@ -49,6 +49,19 @@ public struct AutoencoderKLConfiguration: Decodable, Equatable {
         midBlockAddAttention = try value(.midBlockAddAttention, d.midBlockAddAttention)
     }
 
+    /// Every count and width against the weight file (ConfigurationLimits).
+    func checkLimits(_ l: ConfigurationLimits) throws {
+        try l.blocks(blockOutChannels, "block_out_channels")
+        for (field, value) in [("in_channels", inChannels), ("out_channels", outChannels), ("latent_channels", latentChannels),
+                               ("norm_num_groups", normNumGroups)] {
+            try l.size(value, field)
+        }
+        try l.count(layersPerBlock, "layers_per_block")
+        try l.finite(scalingFactor, "scaling_factor")
+        guard scalingFactor != 0 else { throw ModelError.invalidConfiguration(file: l.file, reason: "'scaling_factor' must not be 0") }
+        if let shiftFactor { try l.finite(shiftFactor, "shift_factor") }
+    }
+
     public static func load(path: String) throws -> AutoencoderKLConfiguration {
         let file = try ConfigurationFile(path: path)
         try file.checkUntypedFields(

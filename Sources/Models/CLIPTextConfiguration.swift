@@ -44,6 +44,19 @@ public struct CLIPTextConfiguration: Decodable, Equatable {
         eosTokenId = try value(.eosTokenId, d.eosTokenId)
     }
 
+    /// Every count and width against the weight file (ConfigurationLimits).
+    func checkLimits(_ l: ConfigurationLimits) throws {
+        for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
+                               ("num_attention_heads", numAttentionHeads), ("max_position_embeddings", maxPositionEmbeddings)] {
+            try l.size(value, field)
+        }
+        try l.count(numHiddenLayers, "num_hidden_layers", minimum: 0)
+        try l.finite(layerNormEps, "layer_norm_eps")
+        guard hiddenSize % numAttentionHeads == 0 else {
+            throw ModelError.invalidConfiguration(file: l.file, reason: "hidden_size \(hiddenSize) not divisible by \(numAttentionHeads) heads")
+        }
+    }
+
     public static func load(path: String) throws -> CLIPTextConfiguration {
         let file = try ConfigurationFile(path: path)
         let config = try file.decode(CLIPTextConfiguration.self)

@@ -24,11 +24,14 @@ public struct CLIPTextModel {
     public init(directory: String) throws {
         let (config, weights) = try ModelFolder.files(directory)
         let store = try WeightStore(path: weights)
-        try self.init(configuration: try CLIPTextConfiguration.load(path: config), store: store)
+        let configuration = try CLIPTextConfiguration.load(path: config)
+        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
+        try self.init(configuration: configuration, store: store)
         try store.finish()
     }
 
     public init(configuration c: CLIPTextConfiguration, store: WeightStore) throws {
+        try c.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))
         configuration = c
         let p = store.contains("text_model.embeddings.token_embedding.weight") ? "text_model." : ""
         let d = c.hiddenSize

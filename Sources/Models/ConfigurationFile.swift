@@ -2,7 +2,9 @@
 // a check that every other field is either known to be harmless at inference or holds the
 // one value stylediff implements. A field that would change the maths is never ignored.
 
+import FileAccess
 import Foundation
+import SafeTensors
 
 /// A config value that diffusers accepts either as one value or as one per block.
 public enum OneOrMany<T: Decodable & Equatable>: Decodable, Equatable {
@@ -33,7 +35,14 @@ struct ConfigurationFile {
     let fields: [String: Any]
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.missingFile(path: path) }
+        let data: Data
+        do {
+            data = Data(try FileAccess.read(path, limit: 16 << 20))
+        } catch FileAccessError.missing {
+            throw ModelError.missingFile(path: path)
+        } catch {
+            throw ModelError.unreadableFile(path: path, reason: "\(error)")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
             throw ModelError.invalidConfiguration(file: path, reason: "not a JSON object")
         }
@@ -85,5 +94,49 @@ struct ConfigurationFile {
             return String(decoding: d, as: UTF8.self)
         }
         return "\(value)"
+    }
+}
+
+/// Bounds for the counts and sizes a config.json gives, taken from the weight file it
+/// describes: a layer without tensors cannot exist (counts up to the file's tensor count) and no
+/// width exceeds the largest dimension stored. Checked before any count sizes a loop or an
+/// allocation, so hostile values (negative, zero, 2^62) are errors naming the field.
+struct ConfigurationLimits {
+    let file: String
+    let tensorCount: Int
+    let largestDimension: Int
+
+    init(config file: String, weights: SafetensorsFile) {
+        self.file = file
+        tensorCount = weights.entries.count
+        largestDimension = weights.entries.values.flatMap(\.shape).max() ?? 0
+    }
+
+    /// A number of layers or blocks: `minimum`...(tensors in the file).
+    func count(_ value: Int, _ field: String, minimum: Int = 1) throws {
+        guard value >= minimum, value <= max(tensorCount, minimum) else {
+            throw ModelError.invalidConfiguration(
+                file: file, reason: "'\(field)' = \(value) must be between \(minimum) and \(tensorCount) (the tensors in the weight file)")
+        }
+    }
+
+    /// A list of block widths: 1...16 blocks (and no more than the file's tensors), each a width.
+    func blocks(_ widths: [Int], _ field: String) throws {
+        try count(widths.count, "\(field) (number of blocks)")
+        guard widths.count <= 16 else { throw ModelError.invalidConfiguration(file: file, reason: "\(widths.count) blocks; at most 16 are supported") }
+        for w in widths { try size(w, field) }
+    }
+
+    /// A width (channels, hidden size, vocabulary): 1...(largest dimension in the file).
+    func size(_ value: Int, _ field: String) throws {
+        guard value >= 1, value <= largestDimension else {
+            throw ModelError.invalidConfiguration(
+                file: file, reason: "'\(field)' = \(value) must be between 1 and \(largestDimension) (the largest tensor dimension in the weight file)")
+        }
+    }
+
+    /// A finite float.
+    func finite(_ value: Float, _ field: String) throws {
+        guard value.isFinite else { throw ModelError.invalidConfiguration(file: file, reason: "'\(field)' = \(value) must be finite") }
     }
 }

@@ -2,6 +2,7 @@
 
 public enum ModelError: Error, Equatable, CustomStringConvertible {
     case missingFile(path: String)
+    case unreadableFile(path: String, reason: String)
     case invalidConfiguration(file: String, reason: String)
     case unsupportedConfiguration(file: String, field: String, value: String)
     case missingTensor(file: String, tensor: String, expectedShape: [Int])
@@ -12,6 +13,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingFile(let p): return "\(p): no such file"
+        case .unreadableFile(let p, let r): return "\(p): \(r)"
         case .invalidConfiguration(let f, let r): return "\(f): invalid configuration: \(r)"
         case .unsupportedConfiguration(let f, let field, let v):
             return "\(f): configuration field '\(field)' = \(v) is not supported by stylediff"

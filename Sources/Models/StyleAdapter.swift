@@ -22,8 +22,17 @@ public final class StyleAdapter {
         guard let proj = store.file.entries["image_proj.proj.weight"], proj.shape.count == 2 else {
             throw ModelError.missingTensor(file: file, tensor: "image_proj.proj.weight", expectedShape: [-1, embeddingDimension])
         }
+        // The UNet's layer counts and widths against this file too: each cross-attention layer
+        // has two tensors here, and cross_attention_dim is a dimension of them.
+        let limits = ConfigurationLimits(config: file, weights: store.file)
         let n = configuration.blockOutChannels.count
+        try limits.count(n, "block_out_channels (number of blocks)")
         let crossDims = try configuration.crossAttentionDim.expanded(n, field: "cross_attention_dim", file: file)
+        for d in crossDims { try limits.size(d, "cross_attention_dim") }
+        for v in try configuration.layersPerBlock.expanded(n, field: "layers_per_block", file: file) { try limits.count(v, "layers_per_block") }
+        for v in try configuration.transformerLayersPerBlock.expanded(n, field: "transformer_layers_per_block", file: file) {
+            try limits.count(v, "transformer_layers_per_block")
+        }
         guard Set(crossDims).count == 1, let width = crossDims.first, proj.shape[0] % width == 0 else {
             throw ModelError.invalidConfiguration(file: file, reason: "image_proj.proj.weight \(proj.shape) does not fit cross_attention_dim \(crossDims)")
         }

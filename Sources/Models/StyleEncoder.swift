@@ -17,6 +17,13 @@ public struct StyleEncoder {
     public init(directory: String) throws {
         let config = try StyleEncoderConfiguration.load(path: directory + "/config.json")
         let store = try WeightStore(path: directory + "/model.safetensors")
+        let limits = ConfigurationLimits(config: directory + "/config.json", weights: store.file)
+        try limits.count(config.channels.count, "channels (number of convolutions)")
+        for c in config.channels { try limits.size(c, "channels") }
+        for (field, value) in [("groups", config.groups), ("embed_dim", config.embedDim), ("tokens", config.tokens),
+                               ("cross_attention_dim", config.crossAttentionDim)] {
+            try limits.size(value, field)
+        }
         configuration = config
         var convs: [Conv2d] = [], norms: [GroupNorm] = []
         var cin = 3

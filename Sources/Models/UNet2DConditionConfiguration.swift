@@ -103,6 +103,43 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
         return config
     }
 
+    /// Every count and width against the weight file (ConfigurationLimits), before `validate`
+    /// or a model uses them.
+    func checkLimits(_ l: ConfigurationLimits) throws {
+        let n = blockOutChannels.count
+        try l.blocks(blockOutChannels, "block_out_channels")
+        for (field, value) in [("in_channels", inChannels), ("out_channels", outChannels), ("norm_num_groups", normNumGroups),
+                               ("conv_in_kernel", convInKernel), ("conv_out_kernel", convOutKernel)] {
+            try l.size(value, field)
+        }
+        if let timeEmbeddingDim { try l.size(timeEmbeddingDim, "time_embedding_dim") }
+        for v in try layersPerBlock.expanded(n, field: "layers_per_block", file: l.file) { try l.count(v, "layers_per_block") }
+        for v in try transformerLayersPerBlock.expanded(n, field: "transformer_layers_per_block", file: l.file) {
+            try l.count(v, "transformer_layers_per_block")
+        }
+        for v in try crossAttentionDim.expanded(n, field: "cross_attention_dim", file: l.file) { try l.size(v, "cross_attention_dim") }
+        for v in try attentionHeadDim.expanded(n, field: "attention_head_dim", file: l.file) { try l.size(v, "attention_head_dim") }
+        guard (0...1).contains(downsamplePadding) else {
+            throw ModelError.unsupportedConfiguration(file: l.file, field: "downsample_padding", value: "\(downsamplePadding)")
+        }
+        guard (-1_000_000...1_000_000).contains(freqShift) else {
+            throw ModelError.invalidConfiguration(file: l.file, reason: "'freq_shift' = \(freqShift) is out of range")
+        }
+        if let sampleSize {
+            guard (1...UNet2DConditionConfiguration.maximumSampleSize).contains(sampleSize) else {
+                throw ModelError.invalidConfiguration(
+                    file: l.file, reason: "'sample_size' = \(sampleSize) must be between 1 and \(UNet2DConditionConfiguration.maximumSampleSize)")
+            }
+        }
+        try l.finite(normEps, "norm_eps")
+        try l.finite(midBlockScaleFactor, "mid_block_scale_factor")
+        try l.finite(resnetOutScaleFactor, "resnet_out_scale_factor")
+    }
+
+    /// Largest latent side a config may name (1024: 8192 px with an 8x VAE); the pipeline
+    /// applies the tighter image-size limit.
+    public static let maximumSampleSize = 1024
+
     func validate(file: String) throws {
         let n = blockOutChannels.count
         guard n > 0, downBlockTypes.count == n, upBlockTypes.count == n else {

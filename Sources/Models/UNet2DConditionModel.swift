@@ -21,6 +21,7 @@ public struct UNet2DConditionModel {
         let (config, weights) = try ModelFolder.files(directory)
         let store = try WeightStore(path: weights)
         let configuration = try UNet2DConditionConfiguration.load(path: config)
+        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
         let adapter = try styleAdapter.map { try StyleAdapter(path: $0, unet: configuration, embeddingDimension: styleEmbeddingDimension) }
         try self.init(configuration: configuration, store: store, styleAdapter: adapter)
         try store.finish()
@@ -31,6 +32,7 @@ public struct UNet2DConditionModel {
 
     public init(configuration c: UNet2DConditionConfiguration, store: WeightStore, styleAdapter: StyleAdapter? = nil) throws {
         self.styleAdapter = styleAdapter
+        try c.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))
         try c.validate(file: store.file.path)
         configuration = c
         let file = store.file.path

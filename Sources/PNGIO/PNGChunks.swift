@@ -18,7 +18,7 @@ public struct PNGTextChunk: Equatable, Sendable {
     }
 }
 
-enum PNGChunks {
+public enum PNGChunks {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     struct Chunk {
@@ -38,6 +38,22 @@ enum PNGChunks {
         var c: UInt32 = 0xFFFF_FFFF
         for b in bytes { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
         return c ^ 0xFFFF_FFFF
+    }
+
+    /// `d` with the CRC of every whole chunk recomputed (the walk stops where the chunk
+    /// structure ends): lets a fuzzer's mutations reach libpng instead of failing the CRC check.
+    public static func repairingCRCs(_ d: [UInt8]) -> [UInt8] {
+        guard d.count >= 8 else { return d }
+        var out = d
+        var i = 8
+        while i + 12 <= out.count {
+            let length = Int(be32(out, i))
+            guard length <= 0x7FFF_FFFF, i + 12 + length <= out.count else { break }
+            let crc = crc32(out[(i + 4)..<(i + 8 + length)])
+            for k in 0..<4 { out[i + 8 + length + k] = UInt8((crc >> (24 - 8 * UInt32(k))) & 0xFF) }
+            i += 12 + length
+        }
+        return out
     }
 
     static func be32(_ d: [UInt8], _ i: Int) -> UInt32 {

@@ -4,10 +4,11 @@
 // Reading: 8-bit and 16-bit grey, grey+alpha, RGB, RGBA and palette images are decoded to RGBA
 // and alpha-composited on white in sRGB (out = (c a + 255 (255 - a)) / 255, rounded), giving
 // RGB. The chunk structure (CRCs, IEND) is checked and the pixel count limited before any
-// pixel is decoded. Writing: 8-bit RGB, text chunks spliced in before IEND, files replaced
-// atomically (temporary file, then rename), so a failed write leaves no partial file.
+// pixel is decoded. Writing: 8-bit RGB, text chunks spliced in before IEND, files published
+// atomically (FileAccess.publish), so a failed write leaves no partial file.
 
 import CPNG
+import FileAccess
 import Foundation
 
 public enum PNGCodec {
@@ -48,29 +49,30 @@ public enum PNGCodec {
         return (try RGBImage(width: width, height: height, pixels: rgb), PNGChunks.texts(data, chunks))
     }
 
-    /// Reads and decodes a PNG file.
-    public static func read(path: String, maximumPixels: Int = defaultMaximumPixels) throws -> (image: RGBImage, texts: [PNGTextChunk]) {
-        let data: Data
+    /// Largest PNG file read (256 MiB; a 4096 x 4096 RGBA image stored uncompressed is 64 MiB).
+    public static let maximumFileBytes = 256 << 20
+
+    /// The bytes of a PNG file: a regular file or a link to one, at most `maximumFileBytes`.
+    static func fileBytes(_ path: String) throws -> [UInt8] {
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let type = attributes[.type] as? FileAttributeType, type != .typeRegular {
-                throw PNGError.cannotRead(file: path, reason: "not a regular file")
+            return try FileAccess.read(path, limit: maximumFileBytes)
+        } catch let e as FileAccessError {
+            switch e {
+            case .missing: throw PNGError.cannotRead(file: path, reason: "no such file")
+            case .notRegularFile(_, let kind): throw PNGError.cannotRead(file: path, reason: "not a regular file (\(kind))")
+            default: throw PNGError.cannotRead(file: path, reason: "\(e)")
             }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let e as PNGError {
-            throw e
-        } catch {
-            throw PNGError.cannotRead(file: path, reason: (error as NSError).localizedDescription)
         }
-        return try decode(Array(data), maximumPixels: maximumPixels, file: path)
+    }
+
+    /// Reads and decodes a PNG file (symbolic links are followed).
+    public static func read(path: String, maximumPixels: Int = defaultMaximumPixels) throws -> (image: RGBImage, texts: [PNGTextChunk]) {
+        try decode(fileBytes(path), maximumPixels: maximumPixels, file: path)
     }
 
     /// Only the text chunks of a PNG file (the chunk structure is still fully checked).
     public static func readTexts(path: String) throws -> [PNGTextChunk] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PNGError.cannotRead(file: path, reason: "no such file or unreadable")
-        }
-        let bytes = Array(data)
+        let bytes = try fileBytes(path)
         return PNGChunks.texts(bytes, try PNGChunks.parse(bytes, file: path))
     }
 
@@ -94,14 +96,11 @@ public enum PNGCodec {
         return texts.isEmpty ? out : try PNGChunks.splice(out, texts: texts)
     }
 
-    /// Writes an RGB image atomically: the file appears complete or not at all.
-    public static func write(_ img: RGBImage, to path: String, texts: [PNGTextChunk] = []) throws {
-        let bytes = try encode(img, texts: texts)
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw PNGError.cannotWrite(file: path, reason: (error as NSError).localizedDescription)
-        }
+    /// Writes an RGB image atomically: the file appears complete or not at all. Without
+    /// `replace` an existing file (also one another process creates meanwhile) is never
+    /// replaced (FileAccessError.exists); with it, only a regular file (or a link to one) is.
+    public static func write(_ img: RGBImage, to path: String, texts: [PNGTextChunk] = [], replace: Bool = false) throws {
+        try FileAccess.publish(encode(img, texts: texts), to: path, replace: replace)
     }
 
     private static func message(_ image: inout png_image) -> String {

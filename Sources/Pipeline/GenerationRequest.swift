@@ -48,3 +48,60 @@ public struct GenerationRequest: Sendable {
 
     public init(prompt: String) { self.prompt = prompt }
 }
+
+/// The accepted range of every generation setting: one set of rules for the CLI, batch lines,
+/// replayed metadata and library callers. The bounds keep the arithmetic finite (a guidance of
+/// 3.4e38 or an eta above 1 turns the latents into NaN) while covering every useful value.
+public enum GenerationLimits {
+    public static let steps = 1...1000
+    public static let guidanceScale: ClosedRange<Float> = 0...100
+    public static let styleStrength: ClosedRange<Float> = 0...20
+    public static let styleSnap: ClosedRange<Float> = 0...100
+    public static let eta: ClosedRange<Float> = 0...1
+    public static let styleWeight: ClosedRange<Float> = 0...1000
+
+    /// What is wrong with these settings (nil: left to the default), one message per problem
+    /// naming the setting; empty when all are valid.
+    public static func problems(
+        steps: Int?, guidanceScale: Float?, styleStrength: Float?, styleSnap: Float?, eta: Float?,
+        scheduler: SchedulerKind?, strength: Double?, styleWeights: [Float], blend: StyleBlend?
+    ) -> [String] {
+        var found: [String] = []
+        func check<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, _ name: String) {
+            guard let value else { return }
+            if let f = value as? Float, !f.isFinite { found.append("\(name) must be a finite number, got \(f)"); return }
+            if !range.contains(value) { found.append("\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)") }
+        }
+        check(steps, Self.steps, "steps")
+        check(guidanceScale, Self.guidanceScale, "guidance")
+        check(styleStrength, Self.styleStrength, "style strength")
+        check(styleSnap, Self.styleSnap, "style snap")
+        check(eta, Self.eta, "eta")
+        if let eta, eta != 0, let scheduler, scheduler != .ddim { found.append("eta applies to the ddim scheduler only") }
+        if let strength {
+            if !(strength > 0 && strength <= 1) {
+                found.append("strength must be in (0, 1], got \(strength)")
+            } else if let steps, Self.steps.contains(steps), Int(Double(steps) * strength) < 1 {
+                found.append("strength \(strength) keeps no step of \(steps); raise the strength or the step count "
+                    + "(at least \(1.0 / Double(steps)))")
+            }
+        }
+        for w in styleWeights { check(w, styleWeight, "style image weight") }
+        if !styleWeights.isEmpty, !styleWeights.contains(where: { $0 > 0 }) { found.append("style image weights are all 0") }
+        if (styleSnap ?? 0) > 0 && styleWeights.isEmpty { found.append("style snap applies to style images; none given") }
+        if blend == .slerp && styleWeights.count != 2 {
+            found.append("the slerp blend needs exactly two style images, got \(styleWeights.count)")
+        }
+        return found
+    }
+}
+
+extension GenerationRequest {
+    /// Checks every setting against GenerationLimits (PipelineError.invalidRequest).
+    public func validate() throws {
+        let found = GenerationLimits.problems(
+            steps: steps, guidanceScale: guidanceScale, styleStrength: styleStrength, styleSnap: styleSnap, eta: eta,
+            scheduler: scheduler, strength: initImage == nil ? nil : strength, styleWeights: styleImages.map(\.weight), blend: blend)
+        guard found.isEmpty else { throw PipelineError.invalidRequest(found.joined(separator: "; ")) }
+    }
+}

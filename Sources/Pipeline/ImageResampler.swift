@@ -66,6 +66,9 @@ public enum ImageResampler {
             throw TensorError.invalidShape("image tensor must be [1, H, W, 3], got \(tensor.shape)")
         }
         let p = tensor.pointer
+        for i in 0..<tensor.count where !p[i].isFinite {
+            throw PipelineError.nonFinite("the decoded image holds \(p[i]) at element \(i) of \(tensor.shape)")
+        }
         let pixels = (0..<tensor.count).map { i -> UInt8 in
             let v = min(max(p[i] / 2 + 0.5, 0), 1)
             return UInt8((v * 255).rounded(.toNearestOrEven))

@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4), for hashing model weights and input images in PNG metadata.
 
+import FileAccess
 import Foundation
 
 public struct SHA256Digest {
@@ -64,12 +65,11 @@ public struct SHA256Digest {
         return d.finalize()
     }
 
-    /// Hash of a file's bytes, read in chunks.
+    /// Hash of a regular file's bytes (links followed), read in chunks; devices, FIFOs and
+    /// folders are FileAccessError.notRegularFile, never an endless read.
     public static func hex(file path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw PipelineError.missingComponent("cannot read \(path)") }
-        defer { try? handle.close() }
         var d = SHA256Digest()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { d.update(chunk) }
+        try FileAccess.forEachChunk(path) { d.update($0) }
         return d.finalize()
     }
 }

@@ -53,14 +53,29 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         vae = try AutoencoderKL(directory: directory + "/vae")
         schedulerConfiguration = try SchedulerConfiguration.load(path: directory + "/scheduler/scheduler_config.json")
         guard let size = unet.configuration.sampleSize, size > 0, size % (1 << (unet.configuration.blockOutChannels.count - 1)) == 0 else {
-            throw PipelineError.missingComponent("\(directory)/unet/config.json needs a sample_size divisible by the UNet's downsampling")
+            throw PipelineError.invalidModel("\(directory)/unet/config.json needs a sample_size divisible by the UNet's downsampling")
+        }
+        let (side, overflow) = size.multipliedReportingOverflow(by: vae.downsamplingFactor)
+        guard !overflow, side <= Self.maximumImageSide else {
+            throw PipelineError.invalidModel("\(directory)/unet/config.json: sample_size \(size) x VAE factor \(vae.downsamplingFactor) "
+                + "is over the \(Self.maximumImageSide) px image limit")
         }
         latentSize = size
-        guard textEncoder.configuration.maxPositionEmbeddings >= tokenizer.maxLength,
-              textEncoder.configuration.vocabSize >= tokenizer.model.vocabularySize else {
-            throw PipelineError.missingComponent("tokenizer does not fit the text encoder")
+        let text = textEncoder.configuration, vocabulary = tokenizer.model.vocabularySize
+        guard text.maxPositionEmbeddings >= tokenizer.maxLength else {
+            throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: max_length \(tokenizer.maxLength) exceeds "
+                + "the text encoder's max_position_embeddings \(text.maxPositionEmbeddings)")
+        }
+        guard text.vocabSize >= vocabulary else {
+            throw PipelineError.invalidModel("\(directory)/tokenizer: \(vocabulary) pieces do not fit the text encoder's vocab_size \(text.vocabSize)")
+        }
+        for (name, id) in [("pad_id", tokenizer.padID), ("eos_id", tokenizer.endID)] where id < 0 || Int(id) >= vocabulary {
+            throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: \(name) \(id) is outside the vocabulary 0..<\(vocabulary)")
         }
     }
+
+    /// Largest image side a model may generate (2048 px: 4 MP, a stated memory budget).
+    public static let maximumImageSide = 2048
 
     /// The latent side length: the UNet's sample_size from its config.json.
     public let latentSize: Int
@@ -139,6 +154,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// return false to cancel (PipelineError.cancelled).
     public func generate(_ request: GenerationRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> RGBImage {
         let latents = try denoise(request, progress: progress)
+        try Self.checkFinite(latents, "the final latents")
         return try decode(latents)
     }
 
@@ -150,6 +166,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         guard request.styleStrength >= 0, request.styleStrength.isFinite else {
             throw PipelineError.invalidRequest("style strength \(request.styleStrength) must be >= 0")
         }
+        try request.validate()
         let scheduler = try request.scheduler.make(schedulerConfiguration, steps: request.steps, eta: request.eta)
         let cond = try encodePrompt(request.prompt), uncond = try encodePrompt(request.negativePrompt)
         let text = try Tensor.concatenateFirstAxis([uncond, cond])
@@ -187,6 +204,15 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             guard progress(i + 1, total) else { throw PipelineError.cancelled }
         }
         return x
+    }
+
+    /// Throws PipelineError.nonFinite when `tensor` holds NaN or infinity.
+    static func checkFinite(_ tensor: Tensor, _ what: String) throws {
+        let p = tensor.pointer
+        for i in 0..<tensor.count where !p[i].isFinite {
+            throw PipelineError.nonFinite("\(what) hold \(p[i]) at element \(i) of \(tensor.shape) (an extreme guidance, "
+                + "style strength or noise schedule, or non-finite model weights)")
+        }
     }
 
     /// latents -> image.

@@ -33,6 +33,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             let ratio = Double(c.numTrainTimesteps) / Double(steps)
             ts = NumPy.arange(Double(last), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
         }
+        try checkTimesteps(ts, trainSteps: c.numTrainTimesteps, steps: steps, offset: c.stepsOffset)
         discreteTimesteps = ts
         sigmas = SigmaSchedule.sigmas(at: ts.map(Double.init), alphasCumprod: SigmaSchedule.alphasCumprod(schedule, c))
     }

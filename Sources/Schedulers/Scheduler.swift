@@ -70,16 +70,27 @@ func discreteTimesteps(spacing: String, steps: Int, trainSteps: Int, offset: Int
     guard steps >= 1, steps <= trainSteps else {
         throw SchedulerError.invalidArgument("\(steps) inference steps; must be 1...\(trainSteps)")
     }
+    let timesteps: [Int]
     switch spacing {
     case "linspace":
-        return NumPy.linspace(0, Double(trainSteps - 1), steps).map { Int(NumPy.round($0)) }.reversed()
+        timesteps = NumPy.linspace(0, Double(trainSteps - 1), steps).map { Int(NumPy.round($0)) }.reversed()
     case "leading":
         let ratio = trainSteps / steps
-        return (0..<steps).map { $0 * ratio + offset }.reversed()
+        timesteps = (0..<steps).map { $0 * ratio + offset }.reversed()
     default:
         let ratio = Double(trainSteps) / Double(steps)
-        return NumPy.arange(Double(trainSteps), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
+        timesteps = NumPy.arange(Double(trainSteps), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
     }
+    try checkTimesteps(timesteps, trainSteps: trainSteps, steps: steps, offset: offset)
+    return timesteps
+}
+
+/// Every timestep must index the training schedule: leading spacing with steps_offset can
+/// reach num_train_timesteps (diffusers then fails inside the step).
+func checkTimesteps(_ timesteps: [Int], trainSteps: Int, steps: Int, offset: Int) throws {
+    guard let bad = timesteps.first(where: { !(0..<trainSteps).contains($0) }) else { return }
+    throw SchedulerError.invalidArgument(
+        "\(steps) steps with steps_offset \(offset) give timestep \(bad), outside the schedule 0...\(trainSteps - 1); use fewer steps")
 }
 
 /// DDPM/DDIM add_noise: sqrt(abar) x + sqrt(1 - abar) noise.

@@ -2,6 +2,7 @@
 // scheduler class that uses them (as diffusers' from_config does), so one file configures
 // every scheduler. Values stylediff does not implement are errors, never ignored.
 
+import FileAccess
 import Foundation
 
 public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
@@ -64,8 +65,11 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
 
     /// Reads and checks a scheduler_config.json.
     public static func load(path: String) throws -> SchedulerConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SchedulerError.invalidConfiguration(file: path, reason: "no such file")
+        let data: Data
+        do {
+            data = Data(try FileAccess.read(path, limit: 16 << 20))
+        } catch {
+            throw SchedulerError.invalidConfiguration(file: path, reason: "\(error)")
         }
         guard let fields = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw SchedulerError.invalidConfiguration(file: path, reason: "not a JSON object")
@@ -90,8 +94,29 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
         return config
     }
 
+    /// Largest num_train_timesteps accepted (diffusers models use 1000).
+    public static let maximumTrainTimesteps = 100_000
+
     public func validate() throws {
-        guard numTrainTimesteps >= 2 else { throw SchedulerError.unsupported(field: "num_train_timesteps", value: "\(numTrainTimesteps)") }
+        guard (2...Self.maximumTrainTimesteps).contains(numTrainTimesteps) else {
+            throw SchedulerError.unsupported(field: "num_train_timesteps", value: "\(numTrainTimesteps) (must be 2...\(Self.maximumTrainTimesteps))")
+        }
+        guard (0..<numTrainTimesteps).contains(stepsOffset) else {
+            throw SchedulerError.unsupported(field: "steps_offset", value: "\(stepsOffset) (must be 0...\(numTrainTimesteps - 1))")
+        }
+        guard clipSampleRange.isFinite, clipSampleRange > 0 else {
+            throw SchedulerError.unsupported(field: "clip_sample_range", value: "\(clipSampleRange) (must be finite and > 0)")
+        }
+        if let b = trainedBetas {
+            if let bad = b.first(where: { !($0 > 0 && $0 < 1) }) {
+                throw SchedulerError.unsupported(field: "trained_betas", value: "\(bad) (each must be in (0, 1))")
+            }
+        } else if betaSchedule != "squaredcos_cap_v2" {
+            guard betaStart > 0, betaStart <= betaEnd, betaEnd < 1 else {
+                throw SchedulerError.unsupported(field: "beta_start/beta_end",
+                                                 value: "\(betaStart)/\(betaEnd) (need 0 < beta_start <= beta_end < 1)")
+            }
+        }
         if trainedBetas == nil, !["linear", "scaled_linear", "squaredcos_cap_v2"].contains(betaSchedule) {
             throw SchedulerError.unsupported(field: "beta_schedule", value: betaSchedule)
         }

@@ -1,16 +1,24 @@
 // User-facing errors of the CLI and their exit codes (sysexits.h): every failure prints one
-// "stylediff: error: ..." line on stderr and exits with the code of its kind.
+// "stylediff: error: ..." line on stderr and exits with the code of its kind. Library errors
+// map onto the kinds in one place (CLIError.init(_:)).
 
 import ArgumentParser
+import FileAccess
+import Models
+import PNGIO
+import Pipeline
+import SafeTensors
+import Schedulers
+import TextTokenizer
 
 public struct CLIError: Error, CustomStringConvertible {
-    public enum Kind: Int32 {
+    public enum Kind: Int32, Sendable {
         case usage = 64        // EX_USAGE: bad option values (also argument-parser's own errors)
-        case dataError = 65    // EX_DATAERR: malformed model, unknown style, bad metadata
+        case dataError = 65    // EX_DATAERR: malformed model, unknown style, bad metadata or batch lines
         case noInput = 66      // EX_NOINPUT: missing or unreadable input file or model folder
         case software = 70     // EX_SOFTWARE: anything else
         case cannotCreate = 73 // EX_CANTCREAT: output exists (without --overwrite) or cannot be written
-        case cancelled = 130   // interrupted
+        case cancelled = 130   // interrupted (SIGINT / SIGTERM)
     }
 
     public let kind: Kind
@@ -19,6 +27,37 @@ public struct CLIError: Error, CustomStringConvertible {
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
+    }
+
+    /// A library error as the CLI reports it: missing or unreadable inputs 66, malformed
+    /// models, metadata and numerical failures 65, outputs 73, interruption 130.
+    public init(_ error: any Error) {
+        switch error {
+        case let e as CLIError: self = e
+        case let e as FileAccessError:
+            switch e {
+            case .exists, .cannotWrite: self.init(.cannotCreate, "\(e)")
+            default: self.init(.noInput, "\(e)")
+            }
+        case let e as ModelError:
+            switch e {
+            case .missingFile, .unreadableFile: self.init(.noInput, "\(e)")
+            default: self.init(.dataError, "\(e)")
+            }
+        case let e as PipelineError:
+            switch e {
+            case .missingComponent: self.init(.noInput, "\(e)")
+            case .cancelled: self.init(.cancelled, "interrupted")
+            default: self.init(.dataError, "\(e)")
+            }
+        case let e as SafetensorsError:
+            if case .cannotOpen(_, let reason) = e, reason.contains("No such file") { self.init(.noInput, "\(e)") } else { self.init(.dataError, "\(e)") }
+        case let e as TokenizerError:
+            if case .cannotLoad(_, let reason) = e, reason.hasSuffix("no such file") { self.init(.noInput, "\(e)") } else { self.init(.dataError, "\(e)") }
+        case let e as SchedulerError: self.init(.dataError, "\(e)")
+        case let e as PNGError: self.init(.noInput, "\(e)")
+        default: self.init(.software, "\(error)")
+        }
     }
 
     public var description: String { message }

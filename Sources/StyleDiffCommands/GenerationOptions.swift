@@ -37,7 +37,7 @@ public struct GenerationOptions: ParsableArguments {
           help: "Use the model's stored embedding of a style the prompt names (\"..., NAME style\" or --style) when no --style-image is given.")
     public var stylePreset = true
 
-    @Option(help: "Weight of the style attention for style images or a style preset (0 ignores them; default: 1, with style images the model's sampling_defaults.json value).")
+    @Option(help: "Weight of the style attention for style images or a style preset (0...20, 0 ignores them; default: 1, with style images the model's sampling_defaults.json value).")
     public var styleStrength: Float?
 
     @Option(help: "Snap each --style-image to the model's style presets: the softmax mixture of the presets at this temperature (0: off; 0.05: nearly the nearest preset).")
@@ -49,16 +49,16 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Negative prompt.")
     public var negative: String = ""
 
-    @Option(help: "Denoising steps (1...1000).")
+    @Option(help: "Denoising steps (1...1000; the model's scheduler may allow fewer).")
     public var steps: Int = 20
 
     @Option(help: "Sampler.")
     public var scheduler: SchedulerKind = .ddim
 
-    @Option(help: "DDIM noise (0 = deterministic).")
+    @Option(help: "DDIM noise in [0, 1] (0 = deterministic).")
     public var eta: Float = 0
 
-    @Option(help: "Classifier-free guidance scale (>= 0; default: the model's sampling_defaults.json value, else 5).")
+    @Option(help: "Classifier-free guidance scale (0...100; default: the model's sampling_defaults.json value, else 5).")
     public var guidance: Float?
 
     @Option(help: "Seed; several images use seed, seed+1, ... (default: random, printed and stored).")
@@ -85,25 +85,15 @@ public struct GenerationOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000, got \(steps)") }
-        if let guidance { guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be >= 0, got \(guidance)") } }
-        if let styleStrength {
-            guard styleStrength >= 0, styleStrength.isFinite else { throw ValidationError("--style-strength must be >= 0, got \(styleStrength)") }
-        }
-        guard styleSnap >= 0, styleSnap.isFinite else { throw ValidationError("--style-snap must be >= 0, got \(styleSnap)") }
-        guard styleSnap == 0 || !styleImages.isEmpty else { throw ValidationError("--style-snap applies to --style-image references; none given") }
-        guard eta >= 0, eta.isFinite else { throw ValidationError("--eta must be >= 0, got \(eta)") }
-        guard eta == 0 || scheduler == .ddim else { throw ValidationError("--eta applies to the ddim scheduler only") }
+        // The ranges every entry point shares (GenerationLimits); the first problem is reported.
+        let found = GenerationLimits.problems(
+            steps: steps, guidanceScale: guidance, styleStrength: styleStrength, styleSnap: styleSnap, eta: eta,
+            scheduler: scheduler, strength: nil, styleWeights: styleImages.map(\.weight), blend: blend)
+        if let first = found.first { throw ValidationError(first) }
         guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000, got \(count)") }
         if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
         guard count == 1 || output.contains("{seed}") || output.contains("{index}") else {
             throw ValidationError("--count \(count) needs {seed} or {index} in --output, or every image would overwrite the last")
-        }
-        guard blend != .slerp || styleImages.count == 2 else {
-            throw ValidationError("--blend slerp needs exactly two --style-image values, got \(styleImages.count)")
-        }
-        if !styleImages.isEmpty {
-            guard styleImages.contains(where: { $0.weight > 0 }) else { throw ValidationError("--style-image weights are all 0") }
         }
         guard !output.isEmpty else { throw ValidationError("--output must not be empty") }
     }

@@ -3,6 +3,7 @@
 // chunk in the convention image-generation tools use (prompt line, "Negative prompt:" line,
 // then "Key: value" pairs).
 
+import FileAccess
 import Foundation
 import Pipeline
 
@@ -63,13 +64,13 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
             pairs.append("Style strength: \(styleStrength)")
         }
         if !styleImages.isEmpty {
-            pairs.append("Style images: " + styleImages.map { "\(($0.path as NSString).lastPathComponent):\($0.weight ?? 1)" }.joined(separator: " "))
+            pairs.append("Style images: " + styleImages.map { "\(FileAccess.lastComponent(of: $0.path)):\($0.weight ?? 1)" }.joined(separator: " "))
             pairs.append("Style strength: \(styleStrength)")
             if let styleSnap { pairs.append("Style snap: \(styleSnap)") }
             pairs.append("Blend: \(blend)")
         }
         if let initImage, let strength {
-            pairs.append("Init image: \((initImage.path as NSString).lastPathComponent)")
+            pairs.append("Init image: \(FileAccess.lastComponent(of: initImage.path))")
             pairs.append("Denoising strength: \(strength)")
         }
         if scheduler == "ddim" && eta > 0 { pairs.append("Eta: \(eta)") }

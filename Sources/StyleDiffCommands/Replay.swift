@@ -28,7 +28,6 @@ public struct Replay: ParsableCommand {
     public init() {}
 
     public static func record(in path: String) throws -> GenerationRecord {
-        guard FileManager.default.fileExists(atPath: path) else { throw CLIError(.noInput, "\(path): no such file") }
         let texts: [PNGTextChunk]
         do { texts = try PNGCodec.readTexts(path: path) } catch { throw CLIError(.noInput, "\(error)") }
         guard let json = texts.first(where: { $0.keyword == "stylediff" }) else {
@@ -43,6 +42,7 @@ public struct Replay: ParsableCommand {
 
     public func run() throws {
         try reportingErrors {
+            Interruption.install()
             Parallelism.setThreadCount(threads ?? 0)
             let record = try Replay.record(in: image)
             let runner = try Runner(modelDirectory: ModelLocator.resolve(model))
@@ -50,7 +50,8 @@ public struct Replay: ParsableCommand {
                 throw CLIError(.dataError, "\(image) was made with model \(record.modelHash.prefix(10)), this is \(runner.modelHash.prefix(10))")
             }
             let path = output ?? (image.hasSuffix(".png") ? String(image.dropLast(4)) + "-replay.png" : image + "-replay.png")
-            _ = try runner.run(record, to: path, overwrite: overwrite, progress: Progress(label: path))
+            let request = try runner.prepare(record, invalid: .dataError)
+            _ = try runner.run(record, request, to: path, overwrite: overwrite, progress: Progress(label: path))
             print(path)
         }
     }

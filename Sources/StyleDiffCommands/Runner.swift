@@ -1,6 +1,11 @@
 // Runs generation records against a loaded pipeline and writes PNGs with their metadata,
 // atomically, never replacing a file without --overwrite.
+//
+// Every generation, from the CLI, a batch line or replayed metadata, is first written down as a
+// GenerationRecord and then run from that record (`prepare`, then `run`): the record is what
+// the PNG stores, so replay takes the identical path and gives identical bytes.
 
+import FileAccess
 import Foundation
 import PNGIO
 import Pipeline
@@ -14,43 +19,57 @@ public struct Runner {
     /// The model's recommended guidance and reference style strength (sampling_defaults.json).
     public let samplingDefaults: SamplingDefaults
 
-    /// Loads the model folder; errors carry exit codes.
+    /// Loads the model folder; errors carry exit codes (66 missing, 65 malformed).
     public init(modelDirectory: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: modelDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
             pipeline = try StyleDiffusionPipeline(directory: modelDirectory)
-        } catch let e as PipelineError {
-            throw CLIError(.noInput, "\(e)")
+            modelHash = try Runner.hashModel(modelDirectory)
+            styles = try Runner.readStyles(modelDirectory)
+            samplingDefaults = try SamplingDefaults.load(modelDirectory: modelDirectory)
         } catch {
-            throw CLIError(.dataError, "cannot load the model in \(modelDirectory): \(error)")
+            throw CLIError(error)
         }
-        modelHash = try Runner.hashModel(modelDirectory)
-        styles = Runner.readStyles(modelDirectory)
-        samplingDefaults = try SamplingDefaults.load(modelDirectory: modelDirectory)
     }
 
-    /// SHA-256 over the weight files of the model (sorted paths, then each file's hash).
+    /// SHA-256 over the files of the model that define it (weights, SentencePiece model, JSON;
+    /// sorted paths, then each file's hash). Each must be a regular file or a link to one, so a
+    /// JSON linked to /dev/zero is an error (65) instead of an endless read.
     static func hashModel(_ directory: String) throws -> String {
-        let fm = FileManager.default
-        guard let files = fm.enumerator(atPath: directory)?.compactMap({ $0 as? String })
+        guard let files = FileManager.default.enumerator(atPath: directory)?.compactMap({ $0 as? String })
             .filter({ $0.hasSuffix(".safetensors") || $0.hasSuffix(".model") || $0.hasSuffix(".json") }).sorted() else {
             throw CLIError(.noInput, "cannot list \(directory)")
         }
         var digest = SHA256Digest()
         for f in files {
-            digest.update(Array(f.utf8))
-            digest.update(Array(try SHA256Digest.hex(file: directory + "/" + f).utf8))
+            let path = directory + "/" + f
+            if FileAccess.isDirectory(path) { continue }
+            do {
+                // Config-like files are small; a huge one is not a config (weights may be large).
+                let size = try FileAccess.regularFileSize(path)
+                let limit = f.hasSuffix(".safetensors") ? Int.max : 64 << 20
+                guard size <= limit else { throw FileAccessError.tooLarge(path: path, size: size, limit: limit) }
+                digest.update(Array(f.utf8))
+                digest.update(Array(try SHA256Digest.hex(file: path).utf8))
+            } catch let e as FileAccessError {
+                throw CLIError(.dataError, "model folder: \(e)")
+            }
         }
         return digest.finalize()
     }
 
-    /// styles.json of the model: a JSON array of style names.
-    static func readStyles(_ directory: String) -> [String] {
-        guard let data = FileManager.default.contents(atPath: directory + "/styles.json"),
-              let styles = try? JSONDecoder().decode([String].self, from: data) else { return [] }
+    /// styles.json of the model: a JSON array of style names; none when the file is absent.
+    /// A malformed file is an error (65), never an empty list.
+    public static func readStyles(_ directory: String) throws -> [String] {
+        let path = directory + "/styles.json"
+        guard FileAccess.exists(path) else { return [] }
+        let bytes: [UInt8]
+        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(.dataError, "model folder: \(error)") }
+        guard let styles = try? JSONDecoder().decode([String].self, from: Data(bytes)) else {
+            throw CLIError(.dataError, "\(path): must be a JSON array of style names")
+        }
         return styles
     }
 
@@ -70,19 +89,48 @@ public struct Runner {
         }
     }
 
-    /// Reads an input image (style reference or img2img source).
+    /// Reads an input image (style reference or img2img source; links are followed, devices,
+    /// FIFOs and folders refused): the image and its SHA-256.
     public static func readImage(_ path: String) throws -> (RGBImage, String) {
-        guard FileManager.default.fileExists(atPath: path) else { throw CLIError(.noInput, "\(path): no such file") }
         do {
             let image = try PNGCodec.read(path: path).image
             return (image, try SHA256Digest.hex(file: path))
-        } catch let e as PNGError {
-            throw CLIError(.noInput, "\(e)")
+        } catch {
+            throw CLIError(.noInput, "\(CLIError(error).message)")
         }
     }
 
-    /// The request a record describes; input files must still hash the same.
-    public func request(for record: GenerationRecord) throws -> GenerationRequest {
+    /// The request a record describes, checked in full before anything is computed: the
+    /// settings' ranges (GenerationLimits), the style, preset and scheduler against this model,
+    /// and the input files, which must still hash the same. Invalid settings are errors of
+    /// kind `invalid` (64 for command-line options, 65 for batch lines and stored metadata).
+    public func prepare(_ record: GenerationRecord, invalid: CLIError.Kind) throws -> GenerationRequest {
+        var problems: [String] = []
+        guard let mode = GenerationMode(rawValue: record.mode) else { throw CLIError(invalid, "unknown mode '\(record.mode)'") }
+        guard let blend = StyleBlend(rawValue: record.blend) else { throw CLIError(invalid, "unknown blend '\(record.blend)'") }
+        guard let scheduler = SchedulerKind(rawValue: record.scheduler) else {
+            throw CLIError(invalid, "unknown scheduler '\(record.scheduler)' (\(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard (mode == .convert) == (record.initImage != nil) else { throw CLIError(invalid, "mode \(record.mode) does not match its input image") }
+        problems += GenerationLimits.problems(
+            steps: record.steps, guidanceScale: record.guidanceScale, styleStrength: record.styleStrength, styleSnap: record.styleSnap,
+            eta: record.eta, scheduler: scheduler, strength: mode == .convert ? (record.strength ?? 0.6) : nil,
+            styleWeights: record.styleImages.map { $0.weight ?? 1 }, blend: blend)
+        if let style = record.style, !styles.contains(style) {
+            problems.append("unknown style '\(style)'; " + (styles.isEmpty ? "this model lists no styles" : "known styles: " + styles.joined(separator: ", ")))
+        }
+        if let preset = record.stylePreset, !(pipeline.stylePresets?.names.contains(preset) ?? false) {
+            problems.append("unknown style preset '\(preset)'")
+        }
+        if problems.isEmpty {
+            do {
+                _ = try scheduler.make(pipeline.schedulerConfiguration, steps: record.steps, eta: record.eta)
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        guard problems.isEmpty else { throw CLIError(invalid, problems.joined(separator: "; ")) }
+
         var r = GenerationRequest(prompt: record.prompt)
         r.negativePrompt = record.negativePrompt
         r.styleImages = try record.styleImages.map { file in
@@ -90,14 +138,13 @@ public struct Runner {
             guard hash == file.sha256 else { throw CLIError(.dataError, "\(file.path) changed since the image was made (hash differs)") }
             return StyleReference(image: image, weight: file.weight ?? 1)
         }
-        r.blend = StyleBlend(rawValue: record.blend) ?? .linear
+        r.blend = blend
         r.stylePreset = record.stylePreset
         r.styleStrength = record.styleStrength
         r.styleSnap = record.styleSnap ?? 0
         r.guidanceScale = record.guidanceScale
         r.steps = record.steps
-        guard let kind = SchedulerKind(rawValue: record.scheduler) else { throw CLIError(.dataError, "unknown scheduler '\(record.scheduler)'") }
-        r.scheduler = kind
+        r.scheduler = scheduler
         r.eta = record.eta
         r.seed = record.seed
         if let initFile = record.initImage {
@@ -106,45 +153,42 @@ public struct Runner {
             r.initImage = image
             r.strength = record.strength ?? 0.6
         }
+        do { try r.validate() } catch { throw CLIError(invalid, "\(error)") }
         return r
     }
 
-    /// Generates `record` into `path`. Fails before computing if the file exists and
-    /// `overwrite` is false; writes atomically, so a failure leaves no file.
-    public func run(_ record: GenerationRecord, to path: String, overwrite: Bool, progress: Progress?) throws -> Double {
-        if !overwrite && FileManager.default.fileExists(atPath: path) {
-            throw CLIError(.cannotCreate, "\(path) exists (use --overwrite to replace it)")
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw CLIError(.cannotCreate, "\(path): folder \(directory) does not exist")
-            }
-        }
-        guard FileManager.default.isWritableFile(atPath: directory.isEmpty ? "." : directory) else {
-            throw CLIError(.cannotCreate, "\(path): folder is not writable")
-        }
+    /// Checks that `path` can be written (its folder exists, and it is absent or, with
+    /// `overwrite`, a regular file): exit 73 otherwise.
+    public static func checkOutput(_ path: String, overwrite: Bool) throws {
+        do { try FileAccess.checkOutput(path, replace: overwrite) } catch { throw CLIError(.cannotCreate, "\(CLIError(error).message)") }
+    }
+
+    /// Generates `record` (prepared as `request`) into `path`. Fails before computing if the
+    /// file exists and `overwrite` is false; publishes atomically, never replacing a file that
+    /// appeared meanwhile without `overwrite`, so a failure or interruption leaves no file.
+    public func run(_ record: GenerationRecord, _ request: GenerationRequest, to path: String, overwrite: Bool, progress: Progress?) throws -> Double {
+        try Runner.checkOutput(path, overwrite: overwrite)
         let start = Date()
-        let request = try self.request(for: record)
         let image: RGBImage
         do {
             image = try pipeline.generate(request) { step, total in progress?.update(step: step, total: total) ?? true }
-        } catch PipelineError.cancelled {
-            throw CLIError(.cancelled, "cancelled")
-        } catch let e as CLIError {
-            throw e
         } catch {
-            throw CLIError(.software, "\(error)")
+            progress?.finish()
+            throw CLIError(error)
         }
         progress?.finish()
         let texts = [try PNGTextChunk(keyword: "parameters", text: record.parametersText),
                      try PNGTextChunk(keyword: "stylediff", text: try record.json())]
         do {
-            try PNGCodec.write(image, to: path, texts: texts)
+            try Interruption.holdingSignals { try PNGCodec.write(image, to: path, texts: texts, replace: overwrite) }
         } catch {
-            throw CLIError(.cannotCreate, "\(error)")
+            throw CLIError(.cannotCreate, CLIError(error).message)
         }
         return Date().timeIntervalSince(start)
     }
+}
+
+/// What a record does: generate from noise, or convert an input image (img2img).
+public enum GenerationMode: String, Sendable {
+    case generate, convert
 }

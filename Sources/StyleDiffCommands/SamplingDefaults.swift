@@ -1,7 +1,9 @@
 // A model's recommended sampling settings, used where the command line or a batch line leaves
 // them out.
 
+import FileAccess
 import Foundation
+import Pipeline
 
 /// `sampling_defaults.json` in a model folder (a stylediff file; diffusers ignores it):
 /// `{"guidance_scale": 10, "reference_style_strength": 2}`, both optional. Without the file (or a
@@ -21,9 +23,10 @@ public struct SamplingDefaults: Equatable {
     /// Reads `fileName` from `directory`; the built-in defaults when it does not exist.
     public static func load(modelDirectory directory: String) throws -> SamplingDefaults {
         let path = directory + "/" + fileName
-        guard FileManager.default.fileExists(atPath: path) else { return SamplingDefaults() }
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(.dataError, "\(path): cannot read") }
-        return try parse(data, path: path)
+        guard FileAccess.exists(path) else { return SamplingDefaults() }
+        let bytes: [UInt8]
+        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(.dataError, "model folder: \(error)") }
+        return try parse(Data(bytes), path: path)
     }
 
     private struct File: Decodable {
@@ -44,7 +47,10 @@ public struct SamplingDefaults: Equatable {
         }
         func checked(_ value: Float?, _ key: String) throws -> Float? {
             guard let value else { return nil }
-            guard value >= 0, value.isFinite else { throw CLIError(.dataError, "\(path): '\(key)' must be >= 0, got \(value)") }
+            let range = key == "guidance_scale" ? GenerationLimits.guidanceScale : GenerationLimits.styleStrength
+            guard value.isFinite, range.contains(value) else {
+                throw CLIError(.dataError, "\(path): '\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+            }
             return value
         }
         var defaults = SamplingDefaults()

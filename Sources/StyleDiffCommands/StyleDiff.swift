@@ -1,6 +1,7 @@
 // The stylediff command line: generate, convert (img2img), batch, replay, styles, info.
 
 import ArgumentParser
+import FileAccess
 import Foundation
 import Pipeline
 import Tensors
@@ -23,14 +24,12 @@ public struct StyleDiff: ParsableCommand {
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let e as CLIError {
-        printError(e.message)
-        throw ExitCode(e.kind.rawValue)
     } catch let e as ExitCode {
         throw e
     } catch {
-        printError("\(error)")
-        throw ExitCode(CLIError.Kind.software.rawValue)
+        let e = CLIError(error)
+        printError(e.message)
+        throw ExitCode(e.kind.rawValue)
     }
 }
 
@@ -50,8 +49,10 @@ func styleNamed(in prompt: String, among names: [String]) -> String? {
     return names.first { $0.lowercased() == name }
 }
 
-/// Shared by generate and convert: seeds, records, outputs, JSON result.
-func execute(_ options: GenerationOptions, prompt: String, mode: String, initImage: String?, strength: Double?) throws {
+/// Shared by generate and convert: seeds, records, outputs, JSON result. Every output is
+/// checked before the first image is computed.
+func execute(_ options: GenerationOptions, prompt: String, mode: GenerationMode, initImage: String?, strength: Double?) throws {
+    Interruption.install()
     Parallelism.setThreadCount(options.threads ?? 0)
     let styleFiles = try options.styleImages.map { spec -> InputFile in
         let (_, hash) = try Runner.readImage(spec.path)
@@ -61,25 +62,31 @@ func execute(_ options: GenerationOptions, prompt: String, mode: String, initIma
         let (_, hash) = try Runner.readImage(path)
         return InputFile(path: path, weight: nil, sha256: hash)
     }
+    let seed = options.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
+    let seeds = (0..<options.count).map { seed &+ UInt64($0) }
+    let paths = seeds.enumerated().map { options.outputPath(index: $0.offset, seed: $0.element) }
+    guard Set(paths).count == paths.count else { throw CLIError(.usage, "--output gives the same file name to several images") }
+    for path in paths { try Runner.checkOutput(path, overwrite: options.overwrite) }
     let runner = try Runner(modelDirectory: ModelLocator.resolve(options.model))
     try runner.checkStyle(options.style)
-    let seed = options.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
-    if options.seed == nil { note("seed \(seed)") }
-    var results: [[String: String]] = []
-    for index in 0..<options.count {
-        let s = seed &+ UInt64(index)
-        let composed = composePrompt(prompt, style: options.style)
-        let record = GenerationRecord(
-            mode: mode, prompt: composed, negativePrompt: options.negative, style: options.style,
+    let composed = composePrompt(prompt, style: options.style)
+    let records = seeds.map { s in
+        GenerationRecord(
+            mode: mode.rawValue, prompt: composed, negativePrompt: options.negative, style: options.style,
             stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: options.stylePreset),
             styleImages: styleFiles, blend: options.blend.rawValue,
             styleStrength: runner.samplingDefaults.styleStrength(options.styleStrength, hasStyleImages: !styleFiles.isEmpty),
             styleSnap: options.styleSnap > 0 ? options.styleSnap : nil,
             guidanceScale: runner.samplingDefaults.guidance(options.guidance), steps: options.steps, scheduler: options.scheduler.rawValue, eta: options.eta,
             seed: s, initImage: initFile, strength: strength, modelHash: runner.modelHash, size: runner.pipeline.imageSize)
-        let path = options.outputPath(index: index, seed: s)
-        let seconds = try runner.run(record, to: path, overwrite: options.overwrite, progress: Progress(label: path))
-        results.append(["file": path, "seed": "\(s)", "seconds": String(format: "%.3f", seconds)])
+    }
+    let requests = try records.map { try runner.prepare($0, invalid: .usage) }
+    if options.seed == nil { note("seed \(seed)") }
+    var results: [[String: String]] = []
+    for (index, (record, request)) in zip(records, requests).enumerated() {
+        let path = paths[index]
+        let seconds = try runner.run(record, request, to: path, overwrite: options.overwrite, progress: Progress(label: path))
+        results.append(["file": path, "seed": "\(record.seed)", "seconds": String(format: "%.3f", seconds)])
         if !options.json { print(path) }
     }
     if options.json { try printJSON(results) }
@@ -102,7 +109,7 @@ public struct Generate: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        try reportingErrors { try execute(options, prompt: prompt, mode: "generate", initImage: nil, strength: nil) }
+        try reportingErrors { try execute(options, prompt: prompt, mode: .generate, initImage: nil, strength: nil) }
     }
 }
 
@@ -124,13 +131,16 @@ public struct Convert: ParsableCommand {
 
     public func validate() throws {
         guard strength > 0, strength <= 1 else { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
+        guard Int(Double(options.steps) * strength) >= 1 else {
+            throw ValidationError("--strength \(strength) keeps no step of \(options.steps); raise --strength or --steps")
+        }
         guard options.style != nil || !options.styleImages.isEmpty || !prompt.isEmpty else {
             throw ValidationError("convert needs a target: --style, --style-image or --prompt")
         }
     }
 
     public func run() throws {
-        try reportingErrors { try execute(options, prompt: prompt, mode: "convert", initImage: input, strength: strength) }
+        try reportingErrors { try execute(options, prompt: prompt, mode: .convert, initImage: input, strength: strength) }
     }
 }
 
@@ -145,8 +155,8 @@ public struct Styles: ParsableCommand {
     public func run() throws {
         try reportingErrors {
             let directory = ModelLocator.resolve(model)
-            guard FileManager.default.fileExists(atPath: directory) else { throw CLIError(.noInput, "model folder \(directory) does not exist") }
-            let styles = Runner.readStyles(directory)
+            guard FileAccess.isDirectory(directory) else { throw CLIError(.noInput, "model folder \(directory) does not exist") }
+            let styles = try Runner.readStyles(directory)
             if styles.isEmpty { note("the model in \(directory) lists no styles (no styles.json)") }
             for s in styles { print(s) }
         }

@@ -2,6 +2,7 @@
 // cut to max_length - 1, the eos id appended, padded with pad_id to max_length. An empty prompt
 // is just the eos id and padding (the unconditional prompt).
 
+import FileAccess
 import Foundation
 
 public struct PromptTokenizer: Sendable {
@@ -16,11 +17,17 @@ public struct PromptTokenizer: Sendable {
         var eos_id: Int32
     }
 
+    /// Longest prompt encoding accepted (the text encoder must also have that many positions).
+    public static let maximumLength = 4096
+
     /// Loads tokenizer.model and tokenizer_config.json from a folder.
     public init(directory: String) throws {
         let configPath = directory + "/tokenizer_config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw TokenizerError.cannotLoad(file: configPath, reason: "no such file")
+        let data: Data
+        do {
+            data = Data(try FileAccess.read(configPath, limit: 1 << 20))
+        } catch {
+            throw TokenizerError.cannotLoad(file: configPath, reason: "\(error)")
         }
         let config: Configuration
         do {
@@ -28,7 +35,9 @@ public struct PromptTokenizer: Sendable {
         } catch {
             throw TokenizerError.cannotLoad(file: configPath, reason: "needs integer max_length, pad_id and eos_id")
         }
-        guard config.max_length >= 2 else { throw TokenizerError.cannotLoad(file: configPath, reason: "max_length must be at least 2") }
+        guard (2...Self.maximumLength).contains(config.max_length) else {
+            throw TokenizerError.cannotLoad(file: configPath, reason: "max_length \(config.max_length) must be 2...\(Self.maximumLength)")
+        }
         model = try SentencePieceTokenizer(path: directory + "/tokenizer.model")
         maxLength = config.max_length
         padID = config.pad_id

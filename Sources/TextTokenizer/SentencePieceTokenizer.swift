@@ -3,6 +3,7 @@
 // throws across the boundary.
 
 import CSentencePiece
+import FileAccess
 import Foundation
 
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
@@ -24,17 +25,31 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     private let lock = NSLock()
     public let path: String
 
-    public init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+    /// Largest model file accepted (64 MiB; real SentencePiece models are a few MB).
+    public static let maximumFileBytes = 64 << 20
+
+    /// Loads a `.model` file: a regular file (links followed) of at most `maximumFileBytes`.
+    public convenience init(path: String) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileAccess.read(path, limit: Self.maximumFileBytes)
+        } catch FileAccessError.missing {
             throw TokenizerError.cannotLoad(file: path, reason: "no such file")
+        } catch {
+            throw TokenizerError.cannotLoad(file: path, reason: "\(error)")
         }
+        try self.init(serialized: bytes, file: path)
+    }
+
+    /// Loads a model from the bytes of a `.model` file; `file` names it in errors.
+    public init(serialized bytes: [UInt8], file: String = "<memory>") throws {
         var error = [CChar](repeating: 0, count: 512)
-        guard let h = spm_load(path, &error, error.count) else {
-            throw TokenizerError.cannotLoad(file: path, reason: cString(error))
+        let loaded = bytes.withUnsafeBytes { raw in
+            spm_load_from_memory(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, &error, error.count)
         }
+        guard let h = loaded else { throw TokenizerError.cannotLoad(file: file, reason: cString(error)) }
         handle = h
-        self.path = path
+        path = file
     }
 
     deinit { spm_free(handle) }

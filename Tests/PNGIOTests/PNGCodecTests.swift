@@ -44,9 +44,15 @@ import Testing
         #expect(try PNGCodec.read(path: dir + "/a.png").image == img)
         #expect(try PNGCodec.readTexts(path: dir + "/a.png") == [try PNGTextChunk(keyword: "k", text: "v")])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["a.png"])
-        #expect(throws: PNGError.self) { try PNGCodec.write(img, to: dir + "/missing-folder/b.png") }
+        #expect(throws: (any Error).self) { try PNGCodec.write(img, to: dir + "/missing-folder/b.png") }
         #expect(throws: PNGError.self) { try PNGCodec.read(path: dir + "/absent.png") }
-        #expect(throws: PNGError.cannotRead(file: dir, reason: "not a regular file")) { try PNGCodec.read(path: dir) }
+        #expect(throws: PNGError.cannotRead(file: dir, reason: "not a regular file (a folder)")) { try PNGCodec.read(path: dir) }
+        #expect(throws: PNGError.cannotRead(file: "/dev/zero", reason: "not a regular file (a character device)")) {
+            try PNGCodec.read(path: "/dev/zero")
+        }
+        // A link to a PNG reads as the PNG.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.png", withDestinationPath: dir + "/a.png")
+        #expect(try PNGCodec.read(path: dir + "/link.png").image == img)
     }
 
     @Test func corruptTruncatedAndOversizedFilesAreErrors() throws {

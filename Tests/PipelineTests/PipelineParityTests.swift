@@ -102,11 +102,16 @@ func request(_ c: PipelineCase) throws -> GenerationRequest {
         #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
         r = GenerationRequest(prompt: "x")
         r.steps = 0
-        #expect(throws: SchedulerError.self) { try Self.pipeline.denoise(r) }
+        #expect(throws: PipelineError.invalidRequest("steps must be between 1 and 1000, got 0")) { try Self.pipeline.denoise(r) }
         r = GenerationRequest(prompt: "x")
         r.initImage = try RGBImage(width: 64, height: 64, red: 1, green: 2, blue: 3)
         r.strength = 0
-        #expect(throws: SchedulerError.self) { try Self.pipeline.denoise(r) }
+        #expect(throws: PipelineError.invalidRequest("strength must be in (0, 1], got 0.0")) { try Self.pipeline.denoise(r) }
+        r.strength = 0.01
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
+        r = GenerationRequest(prompt: "x")
+        r.eta = 1.5
+        #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
         let style = try RGBImage(width: 64, height: 64, red: 9, green: 9, blue: 9)
         r = GenerationRequest(prompt: "x")
         r.styleImages = [StyleReference(image: style), StyleReference(image: style), StyleReference(image: style)]

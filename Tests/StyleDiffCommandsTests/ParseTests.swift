@@ -41,7 +41,8 @@ import Schedulers
         #expect(try SamplingDefaults.parse(Data("{}".utf8), path: "m/s.json") == SamplingDefaults())
         #expect(SamplingDefaults().guidance(nil) == 5)
         for (text, message) in [(#"{"guidance": 10}"#, "m/s.json: unknown field 'guidance'"),
-                                (#"{"guidance_scale": -1}"#, "'guidance_scale' must be >= 0"),
+                                (#"{"guidance_scale": -1}"#, "'guidance_scale' must be between 0.0 and 100.0, got -1.0"),
+                                (#"{"reference_style_strength": 1e30}"#, "'reference_style_strength' must be between 0.0 and 20.0"),
                                 (#"{"reference_style_strength": "2"}"#, "must be numbers"),
                                 ("[10]", "not a JSON object")] {
             do {

@@ -15,6 +15,8 @@ typedef struct spm_processor spm_processor;
 
 /// Loads a `.model` file; returns NULL and fills `error` on failure.
 spm_processor *spm_load(const char *path, char *error, size_t error_capacity);
+/// Loads a model from the bytes of a `.model` file; returns NULL and fills `error` on failure.
+spm_processor *spm_load_from_memory(const char *data, size_t size, char *error, size_t error_capacity);
 void spm_free(spm_processor *processor);
 
 /// Encodes UTF-8 `text` into ids. Writes up to `capacity` ids and stores the full count in

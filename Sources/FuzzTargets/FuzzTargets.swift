@@ -1,0 +1,183 @@
+// Fuzz targets: each takes arbitrary bytes and must return normally (an error thrown by the
+// code under test is a normal return) for every input. A trap, a failed allocation or a hang is
+// a bug. Run by `stylediff-fuzz` (libFuzzer when built with -sanitize=fuzzer, else a replayer of
+// files), and by the tests over the seed corpora in Tests/Fuzz/corpus.
+
+import FileAccess
+import Foundation
+import Models
+import PNGIO
+import Pipeline
+import SafeTensors
+import StyleDiffCommands
+import Tensors
+import TextTokenizer
+
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// safetensors headers and data: open, then read every tensor as Float32.
+    case safetensors
+    /// PNG decoding and text chunks, as the bytes come.
+    case png
+    /// The same with every chunk CRC recomputed first, so mutations reach libpng.
+    case pngCRC = "png-crc"
+    /// A model folder whose one config file (chosen by the first byte) is the rest of the
+    /// input, loaded against the fixture model's real weights.
+    case config
+    /// A SentencePiece model from bytes, then encoding and decoding.
+    case sentencepiece
+    /// Replay metadata (the "stylediff" JSON chunk): decoded, checked against the fixture model,
+    /// and generated when it asks for at most 2 steps.
+    case replay
+
+    /// Runs one input.
+    public func run(_ data: [UInt8], context: FuzzContext) {
+        switch self {
+        case .safetensors: Self.safetensors(data, context)
+        case .png: Self.png(data)
+        case .pngCRC: Self.png(PNGChunks.repairingCRCs(data))
+        case .config: Self.config(data, context)
+        case .sentencepiece: Self.sentencepiece(data)
+        case .replay: Self.replay(data, context)
+        }
+    }
+
+    static func safetensors(_ data: [UInt8], _ context: FuzzContext) {
+        let path = context.scratch + "/input.safetensors"
+        guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
+        guard let file = try? SafetensorsFile(path: path) else { return }
+        for name in file.names { _ = try? file.tensor(name) }
+    }
+
+    static func png(_ data: [UInt8]) {
+        guard let (image, texts) = try? PNGCodec.decode(data, maximumPixels: 1 << 20) else { return }
+        _ = texts.map(\.text)
+        _ = try? PNGCodec.encode(image, texts: texts)
+    }
+
+    static func sentencepiece(_ data: [UInt8]) {
+        guard let model = try? SentencePieceTokenizer(serialized: data) else { return }
+        for text in ["folder icon, papirus style", "", "ünïcödé ✓ 猫", String(repeating: "a", count: 300)] {
+            if let ids = try? model.encode(text) { _ = try? model.decode(ids) }
+        }
+        _ = try? model.decode([0, -1, Int32.max, Int32(model.vocabularySize)])
+    }
+
+    static func config(_ data: [UInt8], _ context: FuzzContext) {
+        guard let first = data.first else { return }
+        let files = FuzzContext.configFiles
+        let file = files[Int(first) % files.count]
+        context.withModel(replacing: file, by: Array(data.dropFirst())) { directory in
+            context.load(directory)
+        }
+    }
+
+    static func replay(_ data: [UInt8], _ context: FuzzContext) {
+        guard let record = try? JSONDecoder().decode(GenerationRecord.self, from: Data(data)), let runner = context.runner else { return }
+        guard let request = try? runner.prepare(record, invalid: .dataError) else { return }
+        if request.steps <= 2 { _ = try? runner.pipeline.generate(request) }
+    }
+}
+
+/// What the targets share: a scratch folder and the fixture model (loaded once).
+public final class FuzzContext: @unchecked Sendable {
+    /// The config-like files of a model folder the config target and sweep replace.
+    public static let configFiles = [
+        "unet/config.json", "vae/config.json", "text_encoder/config.json", "style_encoder/config.json",
+        "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json", "sampling_defaults.json", "styles.json",
+    ]
+
+    public let model: String
+    public let scratch: String
+    public let runner: Runner?
+
+    /// `model`: a model folder in the default layout (the tests' fixture model).
+    public init(model: String) throws {
+        self.model = model
+        scratch = NSTemporaryDirectory() + "stylediff-fuzz-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        runner = try? Runner(modelDirectory: model)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: scratch) }
+
+    /// Runs `body` on a copy of the model folder (weights linked, not copied) whose `file` holds
+    /// `bytes`.
+    public func withModel<T>(replacing file: String, by bytes: [UInt8], _ body: (String) -> T) -> T {
+        let directory = scratch + "/model"
+        try? FileManager.default.removeItem(atPath: directory)
+        let fm = FileManager.default
+        for part in (try? fm.contentsOfDirectory(atPath: model)) ?? [] {
+            let source = model + "/" + part
+            if FileAccess.isDirectory(source) {
+                try? fm.createDirectory(atPath: directory + "/" + part, withIntermediateDirectories: true)
+                for name in (try? fm.contentsOfDirectory(atPath: source)) ?? [] {
+                    try? fm.createSymbolicLink(atPath: directory + "/" + part + "/" + name, withDestinationPath: source + "/" + name)
+                }
+            } else {
+                try? fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try? fm.createSymbolicLink(atPath: directory + "/" + part, withDestinationPath: source)
+            }
+        }
+        try? fm.removeItem(atPath: directory + "/" + file)
+        fm.createFile(atPath: directory + "/" + file, contents: Data(bytes))
+        return body(directory)
+    }
+
+    /// Loads a model folder as the CLI does (less the model hash); when it loads and its latent
+    /// is small, generates one image with one step, so values that load but break the maths are
+    /// caught too. Returns the error message, or nil when it loaded (and generated).
+    @discardableResult
+    public func load(_ directory: String) -> String? {
+        do {
+            let pipeline = try StyleDiffusionPipeline(directory: directory)
+            let defaults = try SamplingDefaults.load(modelDirectory: directory)
+            _ = try Runner.readStyles(directory)
+            guard pipeline.latentSize <= 32 else { return nil }
+            var request = GenerationRequest(prompt: "folder icon")
+            request.steps = 1
+            request.guidanceScale = defaults.guidanceScale
+            _ = try pipeline.generate(request)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}
+
+/// Boundary values for every field of every config file of a model folder: each field in turn
+/// set to each hostile value, the folder loaded (and sampled when small) with `FuzzContext.load`.
+/// A crash ends the process, so reaching the end is the first check; the outcomes let a test
+/// check that the values are errors.
+public enum ConfigSweep {
+    nonisolated(unsafe) public static let values: [(String, Any)] = [
+        ("-1", -1), ("0", 0), ("2^31", 1 << 31), ("2^62", 1 << 62), ("1e300", 1e300), ("-1e300", -1e300),
+        ("\"x\"", "x"), ("null", NSNull()), ("[]", [Any]()), ("{}", [String: Any]()), ("true", true),
+    ]
+
+    public struct Outcome: Sendable {
+        public var file: String
+        public var field: String
+        public var value: String
+        /// The error, or nil when the model loaded and sampled.
+        public var error: String?
+    }
+
+    /// Runs the sweep over `context.model`'s config files.
+    public static func run(_ context: FuzzContext, files: [String] = FuzzContext.configFiles) -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: context.model + "/" + file),
+                  let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { continue }
+            for field in object.keys.sorted() where !field.hasPrefix("_") {
+                for (name, value) in values {
+                    var changed = object
+                    changed[field] = value
+                    guard let bytes = try? JSONSerialization.data(withJSONObject: changed, options: [.sortedKeys]) else { continue }
+                    let error = context.withModel(replacing: file, by: Array(bytes)) { context.load($0) }
+                    outcomes.append(Outcome(file: file, field: field, value: name, error: error))
+                }
+            }
+        }
+        return outcomes
+    }
+}
