@@ -43,7 +43,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     static func safetensors(_ data: [UInt8], _ context: FuzzContext) {
         let path = context.scratch + "/input.safetensors"
-        guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { return }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == data.count else { return }
         guard let file = try? SafetensorsFile(path: path) else { return }
         for name in file.names { _ = try? file.tensor(name) }
     }
@@ -93,7 +97,9 @@ public final class FuzzContext: @unchecked Sendable {
     /// `model`: a model folder in the default layout (the tests' fixture model).
     public init(model: String) throws {
         self.model = model
-        scratch = NSTemporaryDirectory() + "stylediff-fuzz-\(getpid())-\(UUID().uuidString.prefix(8))"
+        // Memory-backed when the system has /dev/shm: the safetensors target writes every input.
+        let base = FileAccess.isDirectory("/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
+        scratch = base + "stylediff-fuzz-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         runner = try? Runner(modelDirectory: model)
     }
