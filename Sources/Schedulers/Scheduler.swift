@@ -31,7 +31,7 @@ public struct SchedulerState: Sendable {
 }
 
 /// The schedulers stylediff implements.
-public enum SchedulerKind: String, CaseIterable, Sendable {
+public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
     case ddim, ddpm, euler, dpmpp
 
     /// A scheduler of this kind for `steps` inference steps.

@@ -17,25 +17,18 @@ import Pipeline
 import Schedulers
 import Tensors
 
-public struct BatchLine: Decodable, Equatable {
-    public var name: String?
-    public var prompt: String?
-    public var style: String?
-    public var seed: UInt64?
-    public var negative: String?
-    public var steps: Int?
-    public var scheduler: String?
-    public var guidance: Float?
-    public var eta: Float?
-    public var style_images: [String]?
-    public var style_strength: Float?
-    /// Snap each style image to the model's presets at this temperature (0 or absent: off).
-    public var style_snap: Float?
-    public var blend: String?
-    /// false turns off the model's style preset for a style the prompt names (default true).
-    public var style_preset: Bool?
-    public var init_image: String?
-    public var strength: Double?
+/// One line of a prompt file: an optional output name and the generation settings (the
+/// other fields; GenerationSettings' JSON encoding).
+struct BatchLine: Decodable, Equatable {
+    var name: String?
+    var settings: GenerationSettings
+
+    enum CodingKeys: String, CodingKey { case name }
+
+    init(from decoder: Decoder) throws {
+        name = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .name)
+        settings = try GenerationSettings(from: decoder)
+    }
 }
 
 public struct Batch: ParsableCommand {
@@ -47,11 +40,7 @@ public struct Batch: ParsableCommand {
     @Option(help: "Output folder (created if missing).")
     public var outDir: String = "out"
 
-    @Option(help: "Model folder.")
-    public var model: String?
-
-    @Option(help: "Threads (default: all cores).")
-    public var threads: Int?
+    @OptionGroup public var common: ModelOptions
 
     @Flag(help: "Regenerate and replace existing outputs.")
     public var overwrite = false
@@ -62,17 +51,14 @@ public struct Batch: ParsableCommand {
     public init() {}
 
     /// The fields a line may have; any other is an error (a misspelt setting is never ignored).
-    static let knownFields: Set<String> = [
-        "name", "prompt", "style", "seed", "negative", "steps", "scheduler", "guidance", "eta", "style_images",
-        "style_strength", "style_snap", "blend", "style_preset", "init_image", "strength",
-    ]
+    static let knownFields = GenerationSettings.fieldNames.union(["name"])
 
     /// Largest prompt file read (16 MiB).
     static let maximumFileBytes = 16 << 20
 
     /// Parses every line before anything runs: (line number, line). All malformed lines are
     /// reported together (exit 65).
-    public static func parse(file: String) throws -> [(Int, BatchLine)] {
+    static func parse(file: String) throws -> [(Int, BatchLine)] {
         let bytes: [UInt8]
         do { bytes = try FileAccess.read(file, limit: maximumFileBytes) } catch { throw CLIError(error) }
         var lines: [(Int, BatchLine)] = []
@@ -92,15 +78,12 @@ public struct Batch: ParsableCommand {
             let line: BatchLine
             do {
                 line = try JSONDecoder().decode(BatchLine.self, from: Data(text.utf8))
-            } catch DecodingError.typeMismatch(_, let context) {
-                problems.append("\(where_): field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+            } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
+                let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+                problems.append("\(where_): field '\(field)' has the wrong type or an unknown value")
                 continue
             } catch {
                 problems.append("\(where_): not a valid prompt line")
-                continue
-            }
-            guard line.prompt != nil || line.style != nil || line.style_images != nil else {
-                problems.append("\(where_): needs a prompt, a style or style_images")
                 continue
             }
             if let n = line.name, n.isEmpty || n.contains("/") || n == "." || n == ".." || n.hasPrefix(".") {
@@ -113,40 +96,14 @@ public struct Batch: ParsableCommand {
         return lines
     }
 
-    /// One line as a record (seed and output name do not depend on any other line).
-    func record(_ number: Int, _ line: BatchLine, runner: Runner) throws -> (record: GenerationRecord, name: String) {
-        let base = FileAccess.parentDirectory(of: file)
-        func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : base + "/" + p }
-        let seed = line.seed ?? UInt64(number)
-        let styleFiles = try (line.style_images ?? []).map { spec -> InputFile in
-            guard let s = StyleImageSpec(argument: spec) else { throw CLIError(.dataError, "bad style image '\(spec)' (PATH or PATH:WEIGHT)") }
-            let path = resolve(s.path)
-            return InputFile(path: path, weight: s.weight, sha256: try Runner.readImage(path).1)
-        }
-        let initFile = try line.init_image.map { p -> InputFile in
-            InputFile(path: resolve(p), weight: nil, sha256: try Runner.readImage(resolve(p)).1)
-        }
-        let composed = composePrompt(line.prompt ?? "", style: line.style)
-        let record = GenerationRecord(
-            mode: (initFile == nil ? GenerationMode.generate : .convert).rawValue, prompt: composed, negativePrompt: line.negative ?? "",
-            style: line.style,
-            stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: line.style_preset ?? true),
-            styleImages: styleFiles, blend: line.blend ?? "linear",
-            styleStrength: runner.samplingDefaults.styleStrength(line.style_strength, hasStyleImages: !styleFiles.isEmpty),
-            styleSnap: (line.style_snap ?? 0) != 0 ? line.style_snap : nil,
-            guidanceScale: runner.samplingDefaults.guidance(line.guidance), steps: line.steps ?? 20,
-            scheduler: line.scheduler ?? "ddim", eta: line.eta ?? 0, seed: seed, initImage: initFile,
-            strength: initFile == nil ? (line.strength == nil ? nil : line.strength) : (line.strength ?? 0.6),
-            modelHash: runner.modelHash, size: runner.pipeline.imageSize)
-        return (record, line.name ?? "line\(number)-seed\(seed)")
-    }
-
     public func run() throws {
         try reportingErrors {
             Interruption.install()
-            Parallelism.setThreadCount(threads ?? 0)
+            common.applyThreads()
             let lines = try Batch.parse(file: file)
-            let runner = try Runner(modelDirectory: ModelLocator.resolve(model))
+            let runner = try Runner(modelDirectory: common.directory)
+            let base = FileAccess.parentDirectory(of: file)
+            func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : base + "/" + p }
             // Every line is checked with the CLI's rules (and against the model and its input
             // files) before the first image is generated; all bad lines are reported at once.
             var jobs: [(record: GenerationRecord, request: GenerationRequest, path: String)] = []
@@ -154,8 +111,10 @@ public struct Batch: ParsableCommand {
             var names: [String: Int] = [:]
             for (number, line) in lines {
                 do {
-                    if line.strength != nil && line.init_image == nil { throw CLIError(.dataError, "strength applies to init_image only") }
-                    let (record, name) = try record(number, line, runner: runner)
+                    if let problem = line.settings.problems().first { throw CLIError(.dataError, problem) }
+                    let seed = line.settings.seed ?? UInt64(number)
+                    let name = line.name ?? "line\(number)-seed\(seed)"
+                    let record = try runner.record(line.settings, seed: seed, resolve: resolve)
                     if let first = names[name] { throw CLIError(.dataError, "output name '\(name)' is also line \(first)'s") }
                     names[name] = number
                     let request = try runner.prepare(record, invalid: .dataError)
@@ -172,14 +131,14 @@ public struct Batch: ParsableCommand {
             }
             let stale = FileAccess.removeStaleTemporaryFiles(in: outDir)
             if !stale.isEmpty { note("removed \(stale.count) temporary file(s) an interrupted run left in \(outDir)") }
-            var results: [[String: String]] = []
+            var results: [OutputResult] = []
             for job in jobs {
                 if FileAccess.exists(job.path) && !overwrite {
-                    results.append(["file": job.path, "status": "skipped"])
+                    results.append(OutputResult(file: job.path, status: "skipped", seed: job.record.seed))
                     continue
                 }
                 let seconds = try runner.run(job.record, job.request, to: job.path, overwrite: overwrite, progress: Progress(label: job.path))
-                results.append(["file": job.path, "status": "written", "seconds": String(format: "%.3f", seconds)])
+                results.append(OutputResult(file: job.path, seed: job.record.seed, seconds: seconds))
                 if !json { print(job.path) }
                     }
             if json { try printJSON(results) }

@@ -1,6 +1,7 @@
 // User-facing errors of the CLI and their exit codes (sysexits.h): every failure prints one
 // "stylediff: error: ..." line on stderr and exits with the code of its kind. Library errors
-// map onto the kinds in one place (CLIError.init(_:)).
+// map onto the kinds in one place (CLIError.init(_:)): a file that is missing, not a regular
+// file or unreadable is 66; one whose content is malformed (or too large for its kind) is 65.
 
 import ArgumentParser
 import FileAccess
@@ -37,7 +38,8 @@ public struct CLIError: Error, CustomStringConvertible {
         case let e as FileAccessError:
             switch e {
             case .exists, .cannotWrite: self.init(.cannotCreate, "\(e)")
-            default: self.init(.noInput, "\(e)")
+            case .tooLarge: self.init(.dataError, "\(e)")
+            case .missing, .notRegularFile, .unreadable: self.init(.noInput, "\(e)")
             }
         case let e as ModelError:
             switch e {

@@ -1,4 +1,5 @@
-// Options shared by generate, convert and batch; their validation runs without a model.
+// Options shared by generate and convert; their validation runs without a model. They become a
+// GenerationSettings value, as a batch line does.
 
 import ArgumentParser
 import Foundation
@@ -12,6 +13,9 @@ extension StyleBlend: ExpressibleByArgument {}
 public struct StyleImageSpec: ExpressibleByArgument, Equatable, Sendable {
     public var path: String
     public var weight: Float
+
+    /// The spec as it is written ("PATH:WEIGHT").
+    public var argument: String { "\(path):\(weight)" }
 
     public init?(argument: String) {
         if let colon = argument.lastIndex(of: ":"), let w = Float(argument[argument.index(after: colon)...]) {
@@ -44,19 +48,19 @@ public struct GenerationOptions: ParsableArguments {
     public var styleSnap: Float = 0
 
     @Option(help: "How several style images combine.")
-    public var blend: StyleBlend = .linear
+    public var blend: StyleBlend = GenerationSettings.Defaults.blend
 
     @Option(help: "Negative prompt.")
     public var negative: String = ""
 
     @Option(help: "Denoising steps (1...1000; the model's scheduler may allow fewer).")
-    public var steps: Int = 20
+    public var steps: Int = GenerationSettings.Defaults.steps
 
     @Option(help: "Sampler.")
-    public var scheduler: SchedulerKind = .ddim
+    public var scheduler: SchedulerKind = GenerationSettings.Defaults.scheduler
 
     @Option(help: "DDIM noise in [0, 1] (0 = deterministic).")
-    public var eta: Float = 0
+    public var eta: Float = GenerationSettings.Defaults.eta
 
     @Option(help: "Classifier-free guidance scale (0...100; default: the model's sampling_defaults.json value, else 5).")
     public var guidance: Float?
@@ -67,11 +71,7 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Number of images.")
     public var count: Int = 1
 
-    @Option(help: "Threads for the computation (default: all cores).")
-    public var threads: Int?
-
-    @Option(help: "Model folder (default: $STYLEDIFF_MODEL, else Weights/default of the package).")
-    public var model: String?
+    @OptionGroup public var common: ModelOptions
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output PNG; {seed} and {index} are replaced.")
     public var output: String = "stylediff-{seed}.png"
@@ -91,7 +91,6 @@ public struct GenerationOptions: ParsableArguments {
             scheduler: scheduler, strength: nil, styleWeights: styleImages.map(\.weight), blend: blend)
         if let first = found.first { throw ValidationError(first) }
         guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000, got \(count)") }
-        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
         guard count == 1 || output.contains("{seed}") || output.contains("{index}") else {
             throw ValidationError("--count \(count) needs {seed} or {index} in --output, or every image would overwrite the last")
         }
@@ -101,5 +100,52 @@ public struct GenerationOptions: ParsableArguments {
     /// The output path for image `index` with `seed`.
     public func outputPath(index: Int, seed: UInt64) -> String {
         output.replacingOccurrences(of: "{seed}", with: "\(seed)").replacingOccurrences(of: "{index}", with: "\(index)")
+    }
+
+    /// The settings these options give (for generate: no init image).
+    public func settings(prompt: String, initImage: String?, strength: Double?) -> GenerationSettings {
+        var s = GenerationSettings()
+        s.prompt = prompt
+        s.style = style
+        s.seed = seed
+        s.negativePrompt = negative
+        s.steps = steps
+        s.scheduler = scheduler
+        s.guidanceScale = guidance
+        s.eta = eta
+        s.styleImages = styleImages.map(\.argument)
+        s.styleStrength = styleStrength
+        s.styleSnap = styleSnap
+        s.blend = blend
+        s.stylePreset = stylePreset
+        s.initImage = initImage
+        s.strength = strength
+        return s
+    }
+
+    /// Runs generate or convert: seeds, records, outputs, JSON result. Every output and every
+    /// record is checked before the first image is computed.
+    func execute(prompt: String, initImage: String?, strength: Double?) throws {
+        Interruption.install()
+        common.applyThreads()
+        let settings = settings(prompt: prompt, initImage: initImage, strength: strength)
+        if let problem = settings.problems().first { throw CLIError(.usage, problem) }
+        let seed = self.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
+        let seeds = (0..<count).map { seed &+ UInt64($0) }
+        let paths = seeds.enumerated().map { outputPath(index: $0.offset, seed: $0.element) }
+        guard Set(paths).count == paths.count else { throw CLIError(.usage, "--output gives the same file name to several images") }
+        for path in paths { try Runner.checkOutput(path, overwrite: overwrite) }
+        let runner = try Runner(modelDirectory: common.directory)
+        let records = try seeds.map { try runner.record(settings, seed: $0) }
+        let requests = try records.map { try runner.prepare($0, invalid: .usage) }
+        if self.seed == nil { note("seed \(seed)") }
+        var results: [OutputResult] = []
+        for (index, (record, request)) in zip(records, requests).enumerated() {
+            let path = paths[index]
+            let seconds = try runner.run(record, request, to: path, overwrite: overwrite, progress: Progress(label: path))
+            results.append(OutputResult(file: path, seed: record.seed, seconds: seconds))
+            if !json { print(path) }
+        }
+        if json { try printJSON(results) }
     }
 }

@@ -6,6 +6,7 @@
 import FileAccess
 import Foundation
 import Pipeline
+import Schedulers
 
 public struct InputFile: Codable, Equatable, Sendable {
     public var path: String
@@ -15,7 +16,7 @@ public struct InputFile: Codable, Equatable, Sendable {
 
 public struct GenerationRecord: Codable, Equatable, Sendable {
     public var version = 1
-    public var mode: String          // "generate" or "convert"
+    public var mode: GenerationMode
     public var prompt: String
     public var negativePrompt: String
     public var style: String?
@@ -23,14 +24,14 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     /// from before presets, which replay as before.
     public var stylePreset: String? = nil
     public var styleImages: [InputFile]
-    public var blend: String
+    public var blend: StyleBlend
     public var styleStrength: Float
     /// The style snap temperature for the style images (GenerationRequest.styleSnap); absent when
     /// 0, so records without it (and from before it) replay as before.
     public var styleSnap: Float? = nil
     public var guidanceScale: Float
     public var steps: Int
-    public var scheduler: String
+    public var scheduler: SchedulerKind
     public var eta: Float
     public var seed: UInt64
     public var initImage: InputFile?
@@ -56,7 +57,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var parametersText: String {
         var lines = [prompt]
         if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
-        var pairs = ["Steps: \(steps)", "Sampler: \(scheduler)", "CFG scale: \(guidanceScale)", "Seed: \(seed)",
+        var pairs = ["Steps: \(steps)", "Sampler: \(scheduler.rawValue)", "CFG scale: \(guidanceScale)", "Seed: \(seed)",
                      "Size: \(size)x\(size)", "Model hash: \(modelHash.prefix(10))"]
         if let style { pairs.append("Style: \(style)") }
         if let stylePreset, styleImages.isEmpty {
@@ -67,14 +68,19 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
             pairs.append("Style images: " + styleImages.map { "\(FileAccess.lastComponent(of: $0.path)):\($0.weight ?? 1)" }.joined(separator: " "))
             pairs.append("Style strength: \(styleStrength)")
             if let styleSnap { pairs.append("Style snap: \(styleSnap)") }
-            pairs.append("Blend: \(blend)")
+            pairs.append("Blend: \(blend.rawValue)")
         }
         if let initImage, let strength {
             pairs.append("Init image: \(FileAccess.lastComponent(of: initImage.path))")
             pairs.append("Denoising strength: \(strength)")
         }
-        if scheduler == "ddim" && eta > 0 { pairs.append("Eta: \(eta)") }
+        if scheduler == .ddim && eta > 0 { pairs.append("Eta: \(eta)") }
         lines.append(pairs.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }
+}
+
+/// What a record does: generate from noise, or convert an input image (img2img).
+public enum GenerationMode: String, Codable, Sendable {
+    case generate, convert
 }

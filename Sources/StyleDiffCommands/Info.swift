@@ -8,18 +8,14 @@ import Tensors
 public struct Info: ParsableCommand {
     public static let configuration = CommandConfiguration(abstract: "Show the model, thread count and BLAS core.")
 
-    @Option(help: "Model folder.")
-    public var model: String?
-
-    @Option(help: "Threads (default: all cores).")
-    public var threads: Int?
+    @OptionGroup public var common: ModelOptions
 
     public init() {}
 
     public func run() throws {
         try reportingErrors {
-            Parallelism.setThreadCount(threads ?? 0)
-            let directory = ModelLocator.resolve(model)
+            common.applyThreads()
+            let directory = common.directory
             let runner = try Runner(modelDirectory: directory)
             print("model      \(directory)")
             print("hash       \(runner.modelHash)")

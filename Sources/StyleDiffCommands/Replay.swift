@@ -16,11 +16,7 @@ public struct Replay: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write (default: IMAGE with -replay before .png).")
     public var output: String?
 
-    @Option(help: "Model folder.")
-    public var model: String?
-
-    @Option(help: "Threads (default: all cores).")
-    public var threads: Int?
+    @OptionGroup public var common: ModelOptions
 
     @Flag(help: "Replace an existing output file.")
     public var overwrite = false
@@ -43,9 +39,9 @@ public struct Replay: ParsableCommand {
     public func run() throws {
         try reportingErrors {
             Interruption.install()
-            Parallelism.setThreadCount(threads ?? 0)
+            common.applyThreads()
             let record = try Replay.record(in: image)
-            let runner = try Runner(modelDirectory: ModelLocator.resolve(model))
+            let runner = try Runner(modelDirectory: common.directory)
             guard runner.modelHash == record.modelHash else {
                 throw CLIError(.dataError, "\(image) was made with model \(record.modelHash.prefix(10)), this is \(runner.modelHash.prefix(10))")
             }

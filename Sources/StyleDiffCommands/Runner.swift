@@ -36,7 +36,7 @@ public struct Runner {
 
     /// SHA-256 over the files of the model that define it (weights, SentencePiece model, JSON;
     /// sorted paths, then each file's hash). Each must be a regular file or a link to one, so a
-    /// JSON linked to /dev/zero is an error (65) instead of an endless read.
+    /// JSON linked to /dev/zero is an error (66, unreadable) instead of an endless read.
     static func hashModel(_ directory: String) throws -> String {
         guard let files = FileManager.default.enumerator(atPath: directory)?.compactMap({ $0 as? String })
             .filter({ $0.hasSuffix(".safetensors") || $0.hasSuffix(".model") || $0.hasSuffix(".json") }).sorted() else {
@@ -54,7 +54,7 @@ public struct Runner {
                 digest.update(Array(f.utf8))
                 digest.update(Array(try SHA256Digest.hex(file: path).utf8))
             } catch let e as FileAccessError {
-                throw CLIError(.dataError, "model folder: \(e)")
+                throw CLIError(e)
             }
         }
         return digest.finalize()
@@ -66,7 +66,7 @@ public struct Runner {
         let path = directory + "/styles.json"
         guard FileAccess.exists(path) else { return [] }
         let bytes: [UInt8]
-        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(.dataError, "model folder: \(error)") }
+        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(error) }
         guard let styles = try? JSONDecoder().decode([String].self, from: Data(bytes)) else {
             throw CLIError(.dataError, "\(path): must be a JSON array of style names")
         }
@@ -100,22 +100,48 @@ public struct Runner {
         }
     }
 
+    /// The complete record of `settings` for `seed`: defaults filled in (GenerationSettings.Defaults,
+    /// then the model's SamplingDefaults), the prompt composed with the style, the style preset
+    /// chosen, input files read and hashed (`resolve` maps their paths, e.g. relative to a batch
+    /// file). The settings must have passed `problems()`.
+    public func record(_ settings: GenerationSettings, seed: UInt64, resolve: (String) -> String = { $0 }) throws -> GenerationRecord {
+        try checkStyle(settings.style)
+        guard let specs = settings.styleImageSpecs else { throw CLIError(.usage, "style images must be PATH or PATH:WEIGHT") }
+        let styleFiles = try specs.map { spec -> InputFile in
+            let path = resolve(spec.path)
+            return InputFile(path: path, weight: spec.weight, sha256: try Runner.readImage(path).1)
+        }
+        let initFile = try settings.initImage.map { p -> InputFile in
+            InputFile(path: resolve(p), weight: nil, sha256: try Runner.readImage(resolve(p)).1)
+        }
+        let composed = composePrompt(settings.prompt ?? "", style: settings.style)
+        let hasStyleImages = !styleFiles.isEmpty
+        typealias D = GenerationSettings.Defaults
+        return GenerationRecord(
+            mode: initFile == nil ? .generate : .convert, prompt: composed, negativePrompt: settings.negativePrompt ?? "",
+            style: settings.style,
+            stylePreset: stylePreset(prompt: composed, hasStyleImages: hasStyleImages, enabled: settings.stylePreset ?? true),
+            styleImages: styleFiles, blend: settings.blend ?? D.blend,
+            styleStrength: samplingDefaults.styleStrength(settings.styleStrength, hasStyleImages: hasStyleImages),
+            styleSnap: (settings.styleSnap ?? 0) > 0 ? settings.styleSnap : nil,
+            guidanceScale: samplingDefaults.guidance(settings.guidanceScale), steps: settings.steps ?? D.steps,
+            scheduler: settings.scheduler ?? D.scheduler, eta: settings.eta ?? D.eta, seed: seed, initImage: initFile,
+            strength: initFile == nil ? nil : (settings.strength ?? D.strength), modelHash: modelHash, size: pipeline.imageSize)
+    }
+
     /// The request a record describes, checked in full before anything is computed: the
     /// settings' ranges (GenerationLimits), the style, preset and scheduler against this model,
     /// and the input files, which must still hash the same. Invalid settings are errors of
     /// kind `invalid` (64 for command-line options, 65 for batch lines and stored metadata).
     public func prepare(_ record: GenerationRecord, invalid: CLIError.Kind) throws -> GenerationRequest {
         var problems: [String] = []
-        guard let mode = GenerationMode(rawValue: record.mode) else { throw CLIError(invalid, "unknown mode '\(record.mode)'") }
-        guard let blend = StyleBlend(rawValue: record.blend) else { throw CLIError(invalid, "unknown blend '\(record.blend)'") }
-        guard let scheduler = SchedulerKind(rawValue: record.scheduler) else {
-            throw CLIError(invalid, "unknown scheduler '\(record.scheduler)' (\(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        guard (record.mode == .convert) == (record.initImage != nil) else {
+            throw CLIError(invalid, "mode \(record.mode.rawValue) does not match its input image")
         }
-        guard (mode == .convert) == (record.initImage != nil) else { throw CLIError(invalid, "mode \(record.mode) does not match its input image") }
         problems += GenerationLimits.problems(
             steps: record.steps, guidanceScale: record.guidanceScale, styleStrength: record.styleStrength, styleSnap: record.styleSnap,
-            eta: record.eta, scheduler: scheduler, strength: mode == .convert ? (record.strength ?? 0.6) : nil,
-            styleWeights: record.styleImages.map { $0.weight ?? 1 }, blend: blend)
+            eta: record.eta, scheduler: record.scheduler, strength: record.mode == .convert ? (record.strength ?? GenerationSettings.Defaults.strength) : nil,
+            styleWeights: record.styleImages.map { $0.weight ?? 1 }, blend: record.blend)
         if let style = record.style, !styles.contains(style) {
             problems.append("unknown style '\(style)'; " + (styles.isEmpty ? "this model lists no styles" : "known styles: " + styles.joined(separator: ", ")))
         }
@@ -124,7 +150,7 @@ public struct Runner {
         }
         if problems.isEmpty {
             do {
-                _ = try scheduler.make(pipeline.schedulerConfiguration, steps: record.steps, eta: record.eta)
+                _ = try record.scheduler.make(pipeline.schedulerConfiguration, steps: record.steps, eta: record.eta)
             } catch {
                 problems.append("\(error)")
             }
@@ -138,20 +164,20 @@ public struct Runner {
             guard hash == file.sha256 else { throw CLIError(.dataError, "\(file.path) changed since the image was made (hash differs)") }
             return StyleReference(image: image, weight: file.weight ?? 1)
         }
-        r.blend = blend
+        r.blend = record.blend
         r.stylePreset = record.stylePreset
         r.styleStrength = record.styleStrength
         r.styleSnap = record.styleSnap ?? 0
         r.guidanceScale = record.guidanceScale
         r.steps = record.steps
-        r.scheduler = scheduler
+        r.scheduler = record.scheduler
         r.eta = record.eta
         r.seed = record.seed
         if let initFile = record.initImage {
             let (image, hash) = try Runner.readImage(initFile.path)
             guard hash == initFile.sha256 else { throw CLIError(.dataError, "\(initFile.path) changed since the image was made (hash differs)") }
             r.initImage = image
-            r.strength = record.strength ?? 0.6
+            r.strength = record.strength ?? GenerationSettings.Defaults.strength
         }
         do { try r.validate() } catch { throw CLIError(invalid, "\(error)") }
         return r
@@ -186,9 +212,4 @@ public struct Runner {
         }
         return Date().timeIntervalSince(start)
     }
-}
-
-/// What a record does: generate from noise, or convert an input image (img2img).
-public enum GenerationMode: String, Sendable {
-    case generate, convert
 }

@@ -25,7 +25,7 @@ public struct SamplingDefaults: Equatable {
         let path = directory + "/" + fileName
         guard FileAccess.exists(path) else { return SamplingDefaults() }
         let bytes: [UInt8]
-        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(.dataError, "model folder: \(error)") }
+        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(error) }
         return try parse(Data(bytes), path: path)
     }
 

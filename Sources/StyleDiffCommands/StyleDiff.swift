@@ -1,4 +1,5 @@
-// The stylediff command line: generate, convert (img2img), batch, replay, styles, info.
+// The stylediff command line: generate, convert (img2img), batch, replay, styles, info (one file
+// each), and the helpers they share.
 
 import ArgumentParser
 import FileAccess
@@ -49,116 +50,25 @@ func styleNamed(in prompt: String, among names: [String]) -> String? {
     return names.first { $0.lowercased() == name }
 }
 
-/// Shared by generate and convert: seeds, records, outputs, JSON result. Every output is
-/// checked before the first image is computed.
-func execute(_ options: GenerationOptions, prompt: String, mode: GenerationMode, initImage: String?, strength: Double?) throws {
-    Interruption.install()
-    Parallelism.setThreadCount(options.threads ?? 0)
-    let styleFiles = try options.styleImages.map { spec -> InputFile in
-        let (_, hash) = try Runner.readImage(spec.path)
-        return InputFile(path: spec.path, weight: spec.weight, sha256: hash)
-    }
-    let initFile = try initImage.map { path -> InputFile in
-        let (_, hash) = try Runner.readImage(path)
-        return InputFile(path: path, weight: nil, sha256: hash)
-    }
-    let seed = options.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
-    let seeds = (0..<options.count).map { seed &+ UInt64($0) }
-    let paths = seeds.enumerated().map { options.outputPath(index: $0.offset, seed: $0.element) }
-    guard Set(paths).count == paths.count else { throw CLIError(.usage, "--output gives the same file name to several images") }
-    for path in paths { try Runner.checkOutput(path, overwrite: options.overwrite) }
-    let runner = try Runner(modelDirectory: ModelLocator.resolve(options.model))
-    try runner.checkStyle(options.style)
-    let composed = composePrompt(prompt, style: options.style)
-    let records = seeds.map { s in
-        GenerationRecord(
-            mode: mode.rawValue, prompt: composed, negativePrompt: options.negative, style: options.style,
-            stylePreset: runner.stylePreset(prompt: composed, hasStyleImages: !styleFiles.isEmpty, enabled: options.stylePreset),
-            styleImages: styleFiles, blend: options.blend.rawValue,
-            styleStrength: runner.samplingDefaults.styleStrength(options.styleStrength, hasStyleImages: !styleFiles.isEmpty),
-            styleSnap: options.styleSnap > 0 ? options.styleSnap : nil,
-            guidanceScale: runner.samplingDefaults.guidance(options.guidance), steps: options.steps, scheduler: options.scheduler.rawValue, eta: options.eta,
-            seed: s, initImage: initFile, strength: strength, modelHash: runner.modelHash, size: runner.pipeline.imageSize)
-    }
-    let requests = try records.map { try runner.prepare($0, invalid: .usage) }
-    if options.seed == nil { note("seed \(seed)") }
-    var results: [[String: String]] = []
-    for (index, (record, request)) in zip(records, requests).enumerated() {
-        let path = paths[index]
-        let seconds = try runner.run(record, request, to: path, overwrite: options.overwrite, progress: Progress(label: path))
-        results.append(["file": path, "seed": "\(record.seed)", "seconds": String(format: "%.3f", seconds)])
-        if !options.json { print(path) }
-    }
-    if options.json { try printJSON(results) }
-}
-
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
-public struct Generate: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Generate images from a text prompt and style images.")
+/// One output of generate, convert or batch in `--json` output.
+struct OutputResult: Codable, Equatable {
+    var file: String
+    /// "written" or (batch, resuming) "skipped".
+    var status: String
+    var seed: UInt64?
+    /// Wall time of the generation, to the millisecond.
+    var seconds: Double?
 
-    @Argument(help: "What to draw, e.g. \"folder icon\".")
-    public var prompt: String
-
-    @OptionGroup public var options: GenerationOptions
-
-    public init() {}
-
-    public func run() throws {
-        try reportingErrors { try execute(options, prompt: prompt, mode: .generate, initImage: nil, strength: nil) }
-    }
-}
-
-public struct Convert: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Convert an image into another style (img2img).")
-
-    @Argument(help: "The image to convert (PNG; resized to the model's resolution with an antialiased bilinear filter).")
-    public var input: String
-
-    @Option(help: "What the image shows, e.g. \"folder icon\" (optional).")
-    public var prompt: String = ""
-
-    @Option(help: "How much of the schedule to run, in (0, 1]: higher changes more.")
-    public var strength: Double = 0.6
-
-    @OptionGroup public var options: GenerationOptions
-
-    public init() {}
-
-    public func validate() throws {
-        guard strength > 0, strength <= 1 else { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
-        guard Int(Double(options.steps) * strength) >= 1 else {
-            throw ValidationError("--strength \(strength) keeps no step of \(options.steps); raise --strength or --steps")
-        }
-        guard options.style != nil || !options.styleImages.isEmpty || !prompt.isEmpty else {
-            throw ValidationError("convert needs a target: --style, --style-image or --prompt")
-        }
-    }
-
-    public func run() throws {
-        try reportingErrors { try execute(options, prompt: prompt, mode: .convert, initImage: input, strength: strength) }
-    }
-}
-
-public struct Styles: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "List the styles the model knows.")
-
-    @Option(help: "Model folder.")
-    public var model: String?
-
-    public init() {}
-
-    public func run() throws {
-        try reportingErrors {
-            let directory = ModelLocator.resolve(model)
-            guard FileAccess.isDirectory(directory) else { throw CLIError(.noInput, "model folder \(directory) does not exist") }
-            let styles = try Runner.readStyles(directory)
-            if styles.isEmpty { note("the model in \(directory) lists no styles (no styles.json)") }
-            for s in styles { print(s) }
-        }
+    init(file: String, status: String = "written", seed: UInt64? = nil, seconds: Double? = nil) {
+        self.file = file
+        self.status = status
+        self.seed = seed
+        self.seconds = seconds.map { ($0 * 1000).rounded() / 1000 }
     }
 }

@@ -1,5 +1,6 @@
 // Argument parsing and validation of every option, without running a model.
 
+import Foundation
 import ArgumentParser
 import Testing
 @testable import StyleDiffCommands
@@ -18,7 +19,7 @@ import Schedulers
         #expect(o.styleImages == [StyleImageSpec(argument: "a.png:0.5")!, StyleImageSpec(argument: "b:c.png")!])
         #expect(o.styleImages[0].path == "a.png" && o.styleImages[0].weight == 0.5 && o.styleImages[1].path == "b:c.png" && o.styleImages[1].weight == 1)
         #expect(o.styleStrength == 0.7 && o.blend == .slerp && o.steps == 30 && o.scheduler == .ddim && o.eta == 0.3)
-        #expect(o.guidance == 7.5 && o.seed == 42 && o.count == 3 && o.threads == 2 && o.model == "/m")
+        #expect(o.guidance == 7.5 && o.seed == 42 && o.count == 3 && o.common.threads == 2 && o.common.model == "/m")
         #expect(o.overwrite && o.json && o.outputPath(index: 2, seed: 44) == "out-2.png")
         let d = try Generate.parse(["x"]).options
         let noPreset = try Generate.parse(["x", "--no-style-preset"]).options
@@ -78,8 +79,8 @@ import Schedulers
     @Test func otherCommandsParse() throws {
         #expect(try Batch.parse(["p.jsonl", "--out-dir", "o", "--overwrite"]).outDir == "o")
         #expect(try Replay.parse(["a.png", "-o", "b.png"]).output == "b.png")
-        #expect(try Styles.parse(["--model", "m"]).model == "m")
-        #expect(try Info.parse(["--threads", "1"]).threads == 1)
+        #expect(try Styles.parse(["--model", "m"]).common.model == "m")
+        #expect(try Info.parse(["--threads", "1"]).common.threads == 1)
         #expect(throws: (any Error).self) { try Replay.parse([]) }
     }
 
@@ -104,9 +105,9 @@ import Schedulers
     }
 
     @Test func recordTextIsStable() throws {
-        let r = GenerationRecord(mode: "generate", prompt: "folder icon, papirus style", negativePrompt: "blurry", style: "papirus",
-                                 styleImages: [InputFile(path: "/x/ref.png", weight: 0.5, sha256: "ab")], blend: "linear", styleStrength: 0.8,
-                                 guidanceScale: 5, steps: 20, scheduler: "ddim", eta: 0, seed: 7, initImage: nil, strength: nil,
+        let r = GenerationRecord(mode: .generate, prompt: "folder icon, papirus style", negativePrompt: "blurry", style: "papirus",
+                                 styleImages: [InputFile(path: "/x/ref.png", weight: 0.5, sha256: "ab")], blend: .linear, styleStrength: 0.8,
+                                 guidanceScale: 5, steps: 20, scheduler: .ddim, eta: 0, seed: 7, initImage: nil, strength: nil,
                                  modelHash: "0123456789abcdef", size: 64)
         #expect(r.parametersText == """
             folder icon, papirus style
@@ -122,6 +123,30 @@ import Schedulers
         #expect(snapped.parametersText.hasSuffix("Style strength: 0.8, Style snap: 0.05, Blend: linear"))
         #expect(try JSONDecoder().decode(GenerationRecord.self, from: Data(try snapped.json().utf8)) == snapped)
     }
-}
 
-import Foundation
+    /// One settings type from both entry points: CLI options and the equivalent batch line give
+    /// equal values, and the settings' JSON is the batch-line format.
+    @Test func optionsAndBatchLinesGiveTheSameSettings() throws {
+        let o = try Generate.parse(["folder icon", "--style", "papirus", "--seed", "3", "--steps", "12", "--scheduler", "euler",
+                                    "--guidance", "7", "--style-image", "a.png:2", "--negative", "dark"]).options
+        let fromOptions = o.settings(prompt: "folder icon", initImage: nil, strength: nil)
+        let line = #"{"prompt": "folder icon", "style": "papirus", "seed": 3, "steps": 12, "scheduler": "euler", "guidance": 7, "#
+            + #""style_images": ["a.png:2.0"], "blend": "linear", "negative": "dark", "eta": 0, "style_snap": 0, "style_preset": true}"#
+        let fromLine = try JSONDecoder().decode(BatchLine.self, from: Data(line.utf8))
+        #expect(fromLine.settings == fromOptions)
+        #expect(try JSONDecoder().decode(GenerationSettings.self, from: JSONEncoder().encode(fromOptions)) == fromOptions)
+        #expect(fromOptions.problems().isEmpty)
+        var s = GenerationSettings()
+        #expect(s.problems() == ["needs a prompt, a style or style images"])
+        s.prompt = "x"
+        s.strength = 0.5
+        #expect(s.problems() == ["strength applies to an init image only"])
+        s.initImage = "in.png"
+        s.steps = 1
+        #expect(s.problems().first?.contains("keeps no step") == true)
+        s.steps = nil
+        s.styleImages = ["a.png:-1"]
+        #expect(s.problems() == ["style images must be PATH or PATH:WEIGHT with a weight >= 0"])
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(BatchLine.self, from: Data(#"{"scheduler": "pndm"}"#.utf8)) }
+    }
+}

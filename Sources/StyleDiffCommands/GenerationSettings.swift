@@ -1,0 +1,77 @@
+// What one generation asks for, as a user gives it: one value built from command-line options
+// (GenerationOptions.settings), a batch line (its JSON is this type's encoding) and, later, a
+// server request. Fields left nil take the defaults below or the model's sampling_defaults.json.
+//
+// Every generation goes settings -> GenerationRecord (Runner.record: defaults filled in, input
+// files hashed) -> GenerationRequest (Runner.prepare: checked in full) -> image. The record is
+// what the PNG stores, so `replay` enters at the second step and takes the identical path.
+
+import Pipeline
+import Schedulers
+
+public struct GenerationSettings: Codable, Equatable, Sendable {
+    public var prompt: String?
+    /// A style the model knows; added to the prompt as ", NAME style".
+    public var style: String?
+    public var seed: UInt64?
+    public var negativePrompt: String?
+    public var steps: Int?
+    public var scheduler: SchedulerKind?
+    public var guidanceScale: Float?
+    /// DDIM only.
+    public var eta: Float?
+    /// Style reference images, "PATH" or "PATH:WEIGHT".
+    public var styleImages: [String]?
+    public var styleStrength: Float?
+    /// Snap each style image to the model's presets at this temperature (0 or nil: off).
+    public var styleSnap: Float?
+    public var blend: StyleBlend?
+    /// false turns off the model's style preset for a style the prompt names.
+    public var stylePreset: Bool?
+    /// img2img: the image to convert and how much of the schedule to run.
+    public var initImage: String?
+    public var strength: Double?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case prompt, style, seed, steps, scheduler, eta, blend, strength
+        case negativePrompt = "negative", guidanceScale = "guidance", styleImages = "style_images"
+        case styleStrength = "style_strength", styleSnap = "style_snap", stylePreset = "style_preset", initImage = "init_image"
+    }
+
+    /// The JSON field names (batch lines).
+    public static let fieldNames = Set(CodingKeys.allCases.map(\.rawValue))
+
+    public init() {}
+
+    /// The defaults of every field a model does not set (guidance and style strength come from
+    /// its SamplingDefaults).
+    public enum Defaults {
+        public static let steps = 20
+        public static let scheduler = SchedulerKind.ddim
+        public static let eta: Float = 0
+        public static let blend = StyleBlend.linear
+        public static let strength = 0.6
+    }
+
+    /// The style images as specs; nil for a malformed one.
+    public var styleImageSpecs: [StyleImageSpec]? {
+        let specs = (styleImages ?? []).compactMap(StyleImageSpec.init(argument:))
+        return specs.count == (styleImages ?? []).count ? specs : nil
+    }
+
+    /// What is wrong with these settings without a model: GenerationLimits' ranges and what
+    /// needs what. One message per problem; empty when valid.
+    public func problems() -> [String] {
+        var found: [String] = []
+        if prompt == nil && style == nil && (styleImages ?? []).isEmpty { found.append("needs a prompt, a style or style images") }
+        if initImage == nil && strength != nil { found.append("strength applies to an init image only") }
+        guard let specs = styleImageSpecs else {
+            return found + ["style images must be PATH or PATH:WEIGHT with a weight >= 0"]
+        }
+        found += GenerationLimits.problems(
+            steps: steps ?? Defaults.steps, guidanceScale: guidanceScale, styleStrength: styleStrength, styleSnap: styleSnap, eta: eta,
+            scheduler: scheduler ?? Defaults.scheduler, strength: initImage == nil ? nil : (strength ?? Defaults.strength),
+            styleWeights: specs.map(\.weight), blend: blend)
+        return found
+    }
+}

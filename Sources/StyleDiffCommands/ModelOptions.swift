@@ -1,0 +1,24 @@
+// Options every command takes: the model folder and the thread count.
+
+import ArgumentParser
+import Tensors
+
+public struct ModelOptions: ParsableArguments {
+    @Option(help: "Model folder (default: $STYLEDIFF_MODEL, else Weights/default of the package).")
+    public var model: String?
+
+    @Option(help: "Threads for the computation (default: all cores; results are identical at any count).")
+    public var threads: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
+    }
+
+    /// The model folder to load (ModelLocator).
+    public var directory: String { ModelLocator.resolve(model) }
+
+    /// Sets the process-wide thread count.
+    public func applyThreads() { Parallelism.setThreadCount(threads ?? 0) }
+}
