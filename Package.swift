@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "StyleDiffCommands",
             dependencies: [
-                "Pipeline", "PNGIO", "Schedulers", "Tensors", "COpenBLAS", "FileAccess", "Models", "SafeTensors", "TextTokenizer",
+                "Pipeline", "PNGIO", "Schedulers", "Tensors", "FileAccess", "Models", "SafeTensors", "TextTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -136,12 +136,10 @@ public final class FuzzContext: @unchecked Sendable {
     public func load(_ directory: String) -> String? {
         do {
             let pipeline = try StyleDiffusionPipeline(directory: directory)
-            let defaults = try SamplingDefaults.load(modelDirectory: directory)
-            _ = try Runner.readStyles(directory)
             guard pipeline.latentSize <= 32 else { return nil }
             var request = GenerationRequest(prompt: "folder icon")
             request.steps = 1
-            request.guidanceScale = defaults.guidanceScale
+            request.guidanceScale = pipeline.samplingDefaults.guidanceScale
             _ = try pipeline.generate(request)
             return nil
         } catch {

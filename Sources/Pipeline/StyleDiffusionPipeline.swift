@@ -32,11 +32,18 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public let schedulerConfiguration: SchedulerConfiguration
     /// Named style embeddings (style_encoder/presets.safetensors), when the model ships them.
     public let stylePresets: StylePresets?
+    /// The style names of styles.json (empty without the file).
+    public let styles: [String]
+    /// The model's recommended guidance and reference style strength (sampling_defaults.json).
+    public let samplingDefaults: SamplingDefaults
 
-    /// Loads a model folder in the default model's layout (see Weights/default/README.md).
+    /// Loads a model folder in the default model's layout (see Weights/default/README.md and
+    /// StyleDiffusionPipeline+Resources.swift). A missing part is PipelineError.missingComponent,
+    /// an unreadable file FileAccessError, a malformed one ModelError, SchedulerError,
+    /// TokenizerError or PipelineError.invalidModel.
     public init(directory: String) throws {
         let fm = FileManager.default
-        for part in ["tokenizer", "text_encoder", "style_encoder", "unet", "vae", "scheduler", "ip_adapter"] {
+        for part in Self.componentFolders {
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: directory + "/" + part, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw PipelineError.missingComponent("\(directory)/\(part) is missing")
@@ -72,6 +79,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         for (name, id) in [("pad_id", tokenizer.padID), ("eos_id", tokenizer.endID)] where id < 0 || Int(id) >= vocabulary {
             throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: \(name) \(id) is outside the vocabulary 0..<\(vocabulary)")
         }
+        styles = try Self.styles(in: directory)
+        samplingDefaults = try SamplingDefaults.load(modelDirectory: directory)
     }
 
     /// Largest image side a model may generate (2048 px: 4 MP, a stated memory budget).

@@ -38,7 +38,7 @@ struct GEMMBenchmark: ParsableCommand {
     ]
 
     func run() throws {
-        let core = String(cString: openblas_get_corename())
+        let core = BLASCore.name
         guard peak_probe_supported() != 0 else { throw ValidationError("this CPU lacks AVX2+FMA; the peak probe cannot run") }
         var peaks: [Int: Double] = [:]
         for t in options.threadCounts { peaks[t] = measurePeak(threads: t) }

@@ -1,8 +1,8 @@
 // `stylediff info`: the model, its hash, thread count and BLAS kernel.
 
 import ArgumentParser
-import COpenBLAS
 import Foundation
+import Pipeline
 import Tensors
 
 public struct Info: ParsableCommand {
@@ -25,7 +25,7 @@ public struct Info: ParsableCommand {
             let d = runner.samplingDefaults
             print("defaults   guidance \(d.guidanceScale), style strength with style images \(d.referenceStyleStrength) (\(SamplingDefaults.fileName))")
             print("threads    \(Parallelism.threadCount)")
-            print("BLAS core  \(String(cString: openblas_get_corename()))")
+            print("BLAS core  \(BLASCore.name)")
             print("kernels    \(KernelVariant.current)")
         }
     }

@@ -15,62 +15,22 @@ import Tensors
 public struct Runner {
     public let pipeline: StyleDiffusionPipeline
     public let modelHash: String
-    public let styles: [String]
+    public var styles: [String] { pipeline.styles }
     /// The model's recommended guidance and reference style strength (sampling_defaults.json).
-    public let samplingDefaults: SamplingDefaults
+    public var samplingDefaults: SamplingDefaults { pipeline.samplingDefaults }
 
-    /// Loads the model folder; errors carry exit codes (66 missing, 65 malformed).
+    /// Loads the model folder (StyleDiffusionPipeline and its resources); errors carry exit
+    /// codes (66 missing or unreadable, 65 malformed).
     public init(modelDirectory: String) throws {
         guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
             pipeline = try StyleDiffusionPipeline(directory: modelDirectory)
-            modelHash = try Runner.hashModel(modelDirectory)
-            styles = try Runner.readStyles(modelDirectory)
-            samplingDefaults = try SamplingDefaults.load(modelDirectory: modelDirectory)
+            modelHash = try StyleDiffusionPipeline.modelHash(of: modelDirectory)
         } catch {
             throw CLIError(error)
         }
-    }
-
-    /// SHA-256 over the files of the model that define it (weights, SentencePiece model, JSON;
-    /// sorted paths, then each file's hash). Each must be a regular file or a link to one, so a
-    /// JSON linked to /dev/zero is an error (66, unreadable) instead of an endless read.
-    static func hashModel(_ directory: String) throws -> String {
-        guard let files = FileManager.default.enumerator(atPath: directory)?.compactMap({ $0 as? String })
-            .filter({ $0.hasSuffix(".safetensors") || $0.hasSuffix(".model") || $0.hasSuffix(".json") }).sorted() else {
-            throw CLIError(.noInput, "cannot list \(directory)")
-        }
-        var digest = SHA256Digest()
-        for f in files {
-            let path = directory + "/" + f
-            if FileAccess.isDirectory(path) { continue }
-            do {
-                // Config-like files are small; a huge one is not a config (weights may be large).
-                let size = try FileAccess.regularFileSize(path)
-                let limit = f.hasSuffix(".safetensors") ? Int.max : 64 << 20
-                guard size <= limit else { throw FileAccessError.tooLarge(path: path, size: size, limit: limit) }
-                digest.update(Array(f.utf8))
-                digest.update(Array(try SHA256Digest.hex(file: path).utf8))
-            } catch let e as FileAccessError {
-                throw CLIError(e)
-            }
-        }
-        return digest.finalize()
-    }
-
-    /// styles.json of the model: a JSON array of style names; none when the file is absent.
-    /// A malformed file is an error (65), never an empty list.
-    public static func readStyles(_ directory: String) throws -> [String] {
-        let path = directory + "/styles.json"
-        guard FileAccess.exists(path) else { return [] }
-        let bytes: [UInt8]
-        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(error) }
-        guard let styles = try? JSONDecoder().decode([String].self, from: Data(bytes)) else {
-            throw CLIError(.dataError, "\(path): must be a JSON array of style names")
-        }
-        return styles
     }
 
     /// The style preset a generation uses: the style its prompt names ("..., NAME style", as

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import FileAccess
+import Pipeline
 
 public struct Styles: ParsableCommand {
     public static let configuration = CommandConfiguration(abstract: "List the styles the model knows.")
@@ -14,7 +15,8 @@ public struct Styles: ParsableCommand {
         try reportingErrors {
             let directory = common.directory
             guard FileAccess.isDirectory(directory) else { throw CLIError(.noInput, "model folder \(directory) does not exist") }
-            let styles = try Runner.readStyles(directory)
+            let styles: [String]
+            do { styles = try StyleDiffusionPipeline.styles(in: directory) } catch { throw CLIError(error) }
             if styles.isEmpty { note("the model in \(directory) lists no styles (no styles.json)") }
             for s in styles { print(s) }
         }

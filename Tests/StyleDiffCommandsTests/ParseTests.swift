@@ -4,7 +4,7 @@ import Foundation
 import ArgumentParser
 import Testing
 @testable import StyleDiffCommands
-import Pipeline
+@testable import Pipeline
 import Schedulers
 
 @Suite struct ParseTests {
@@ -49,7 +49,8 @@ import Schedulers
             do {
                 _ = try SamplingDefaults.parse(Data(text.utf8), path: "m/s.json")
                 Issue.record("\(text) was accepted")
-            } catch let e as CLIError {
+            } catch {
+                let e = CLIError(error)
                 #expect(e.kind == .dataError && e.message.contains(message), "\(e.message)")
             }
         }

@@ -3,7 +3,6 @@
 
 import FileAccess
 import Foundation
-import Pipeline
 
 /// `sampling_defaults.json` in a model folder (a stylediff file; diffusers ignores it):
 /// `{"guidance_scale": 10, "reference_style_strength": 2}`, both optional. Without the file (or a
@@ -20,12 +19,13 @@ public struct SamplingDefaults: Equatable {
 
     public init() {}
 
-    /// Reads `fileName` from `directory`; the built-in defaults when it does not exist.
+    /// Reads `fileName` from `directory`; the built-in defaults when it does not exist. A file
+    /// that cannot be read is FileAccessError, a malformed one PipelineError.invalidModel.
     public static func load(modelDirectory directory: String) throws -> SamplingDefaults {
         let path = directory + "/" + fileName
         guard FileAccess.exists(path) else { return SamplingDefaults() }
         let bytes: [UInt8]
-        do { bytes = try FileAccess.read(path, limit: 1 << 20) } catch { throw CLIError(error) }
+        bytes = try FileAccess.read(path, limit: 1 << 20)
         return try parse(Data(bytes), path: path)
     }
 
@@ -36,20 +36,20 @@ public struct SamplingDefaults: Equatable {
 
     static func parse(_ data: Data, path: String) throws -> SamplingDefaults {
         guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
-            throw CLIError(.dataError, "\(path): not a JSON object")
+            throw PipelineError.invalidModel("\(path): not a JSON object")
         }
         let known = ["guidance_scale", "reference_style_strength"]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw CLIError(.dataError, "\(path): unknown field '\(unknown)' (known: \(known.joined(separator: ", ")))")
+            throw PipelineError.invalidModel("\(path): unknown field '\(unknown)' (known: \(known.joined(separator: ", ")))")
         }
         guard let file = try? JSONDecoder().decode(File.self, from: data) else {
-            throw CLIError(.dataError, "\(path): \(known.joined(separator: " and ")) must be numbers")
+            throw PipelineError.invalidModel("\(path): \(known.joined(separator: " and ")) must be numbers")
         }
         func checked(_ value: Float?, _ key: String) throws -> Float? {
             guard let value else { return nil }
             let range = key == "guidance_scale" ? GenerationLimits.guidanceScale : GenerationLimits.styleStrength
             guard value.isFinite, range.contains(value) else {
-                throw CLIError(.dataError, "\(path): '\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+                throw PipelineError.invalidModel("\(path): '\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
             }
             return value
         }
