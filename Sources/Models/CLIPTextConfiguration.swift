@@ -1,7 +1,7 @@
 // config.json of transformers' CLIPTextModel (models/clip/configuration_clip.py). The fields
 // that shape the computation are read by their transformers names; hidden_act must be
-// quick_gelu or gelu. Other transformers bookkeeping fields (dtype, architectures, ...) do not
-// change the maths and are not read.
+// quick_gelu or gelu. transformers' bookkeeping fields (dtype, architectures, generation
+// settings, ...) do not change the maths and are skipped; any other field is an error.
 
 import Foundation
 
@@ -18,7 +18,7 @@ public struct CLIPTextConfiguration: Decodable, Equatable {
     public var bosTokenId = 49406
     public var eosTokenId = 49407
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
         case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
         case maxPositionEmbeddings = "max_position_embeddings", hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
@@ -57,8 +57,24 @@ public struct CLIPTextConfiguration: Decodable, Equatable {
         }
     }
 
+    /// transformers' PretrainedConfig fields that do not change CLIPTextModel's forward pass
+    /// (bookkeeping, dropout, training and generation settings older versions write out).
+    static let transformersBookkeeping: Set<String> = [
+        "architectures", "attention_dropout", "dropout", "dtype", "torch_dtype", "initializer_factor", "initializer_range",
+        "model_type", "projection_dim", "transformers_version", "return_dict", "output_hidden_states", "output_attentions",
+        "torchscript", "use_bfloat16", "tf_legacy_loss", "pruned_heads", "tie_word_embeddings", "chunk_size_feed_forward",
+        "is_encoder_decoder", "is_decoder", "cross_attention_hidden_size", "add_cross_attention", "tie_encoder_decoder",
+        "id2label", "label2id", "problem_type", "finetuning_task", "tokenizer_class", "prefix", "task_specific_params",
+        "sep_token_id", "decoder_start_token_id", "max_length", "min_length", "do_sample", "early_stopping", "num_beams",
+        "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+        "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids", "num_return_sequences",
+        "output_scores", "return_dict_in_generate", "forced_bos_token_id", "forced_eos_token_id", "remove_invalid_values",
+        "exponential_decay_length_penalty", "suppress_tokens", "begin_suppress_tokens", "_name_or_path", "use_cache",
+    ]
+
     public static func load(path: String) throws -> CLIPTextConfiguration {
         let file = try ConfigurationFile(path: path)
+        try file.checkUntypedFields(typed: Set(CodingKeys.allCases.map(\.rawValue)), ignored: transformersBookkeeping)
         let config = try file.decode(CLIPTextConfiguration.self)
         guard ["quick_gelu", "gelu"].contains(config.hiddenAct) else {
             throw ModelError.unsupportedConfiguration(file: path, field: "hidden_act", value: "\"\(config.hiddenAct)\"")

@@ -1,6 +1,5 @@
-// Reading diffusers config.json files strictly: typed fields by their diffusers names, plus
-// a check that every other field is either known to be harmless at inference or holds the
-// one value stylediff implements. A field that would change the maths is never ignored.
+// Reading diffusers config.json files strictly through FileAccess.JSONConfigFile (errors as
+// ModelError), int-or-list fields, and the bounds of counts and sizes against the weights.
 
 import FileAccess
 import Foundation
@@ -29,71 +28,35 @@ public enum OneOrMany<T: Decodable & Equatable>: Decodable, Equatable {
     }
 }
 
+/// JSONConfigFile with its errors as ModelError (naming the file and field).
 struct ConfigurationFile {
-    let path: String
-    let data: Data
-    let fields: [String: Any]
+    let file: JSONConfigFile
+    var path: String { file.path }
 
     init(path: String) throws {
-        let data: Data
-        do {
-            data = Data(try FileAccess.read(path, limit: 16 << 20))
-        } catch FileAccessError.missing {
-            throw ModelError.missingFile(path: path)
-        } catch {
-            throw ModelError.unreadableFile(path: path, reason: "\(error)")
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
-            throw ModelError.invalidConfiguration(file: path, reason: "not a JSON object")
-        }
-        self.path = path
-        self.data = data
-        self.fields = fields
+        do { file = try JSONConfigFile(path: path) } catch { throw ModelError(error) }
     }
 
-    /// Decodes the typed configuration, turning decoding errors into messages naming the field.
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelError.invalidConfiguration(file: path, reason: "field '\(field)': \(context.debugDescription)")
-        } catch DecodingError.keyNotFound(let key, _) {
-            throw ModelError.invalidConfiguration(file: path, reason: "missing field '\(key.stringValue)'")
-        } catch {
-            throw ModelError.invalidConfiguration(file: path, reason: "\(error)")
-        }
+        do { return try file.decode(type) } catch { throw ModelError(error) }
     }
 
-    /// Checks fields beyond the typed ones: `implemented` maps a field to the only value
-    /// supported (JSON null as NSNull); `ignored` lists fields without effect at inference;
-    /// `typed` lists the fields the typed configuration reads. Anything else is an error.
-    func checkUntypedFields(typed: Set<String>, implemented: [String: Any], ignored: Set<String>) throws {
-        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-            if key.hasPrefix("_") || typed.contains(key) || ignored.contains(key) { continue }
-            guard let supported = implemented[key] else {
-                throw ModelError.unsupportedConfiguration(file: path, field: key, value: render(value))
-            }
-            if !same(value, supported) {
-                throw ModelError.unsupportedConfiguration(file: path, field: key, value: render(value))
-            }
-        }
+    func checkUntypedFields(typed: Set<String>, implemented: [String: Any] = [:], ignored: Set<String> = []) throws {
+        do { try file.checkUntypedFields(typed: typed, implemented: implemented, ignored: ignored) } catch { throw ModelError(error) }
     }
+}
 
-    private func same(_ a: Any, _ b: Any) -> Bool {
-        if a is NSNull || b is NSNull { return a is NSNull && b is NSNull }
-        if let x = a as? String, let y = b as? String { return x == y }
-        if let x = a as? NSNumber, let y = b as? NSNumber { return x == y }
-        return false
-    }
-
-    private func render(_ value: Any) -> String {
-        if value is NSNull { return "null" }
-        if let s = value as? String { return "\"\(s)\"" }
-        if let d = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
-            return String(decoding: d, as: UTF8.self)
+extension ModelError {
+    /// A ConfigurationError (or any other error) as a ModelError.
+    init(_ error: any Error) {
+        switch error {
+        case let e as ModelError: self = e
+        case ConfigurationError.missing(let f): self = .missingFile(path: f)
+        case ConfigurationError.unreadable(let f, let r): self = .unreadableFile(path: f, reason: r)
+        case ConfigurationError.invalid(let f, let r): self = .invalidConfiguration(file: f, reason: r)
+        case ConfigurationError.unsupported(let f, let field, let v): self = .unsupportedConfiguration(file: f, field: field, value: v)
+        default: self = .invalidConfiguration(file: "", reason: "\(error)")
         }
-        return "\(value)"
     }
 }
 

@@ -1,4 +1,4 @@
-// Port of tools/train_model.py StyleEncoder.embed: a 64x64 RGB reference image in [-1, 1]
+// Port of tools/train_model.py StyleEncoder.embed: a 64x64 (config image_size) RGB reference image in [-1, 1]
 // through 3x3 convolutions (stride 2 unless the config's `strides` says 1), each followed by
 // GroupNorm (eps 1e-5) and SiLU, then the spatial mean and max concatenated and a linear layer:
 // one style embedding per image. The embedding becomes style tokens through the IP-Adapter's
@@ -12,7 +12,8 @@ public struct StyleEncoder {
     let convolutions: [Conv2d]
     let norms: [GroupNorm]
     let poolProjection: Linear
-    public static let imageSize = 64
+    /// The reference image side the encoder reads (config `image_size`, default 64).
+    public var imageSize: Int { configuration.referenceImageSize }
 
     public init(directory: String) throws {
         let config = try StyleEncoderConfiguration.load(path: directory + "/config.json")
@@ -40,8 +41,8 @@ public struct StyleEncoder {
 
     /// images [N, 64, 64, 3] in [-1, 1] -> style embeddings [N, embed_dim].
     public func embed(_ images: Tensor) throws -> Tensor {
-        guard images.rank == 4, images.shape[1] == Self.imageSize, images.shape[2] == Self.imageSize, images.shape[3] == 3 else {
-            throw ModelError.invalidInput("style encoder input \(images.shape) must be [N, 64, 64, 3]")
+        guard images.rank == 4, images.shape[1] == imageSize, images.shape[2] == imageSize, images.shape[3] == 3 else {
+            throw ModelError.invalidInput("style encoder input \(images.shape) must be [N, \(imageSize), \(imageSize), 3]")
         }
         var h = images
         for (conv, norm) in zip(convolutions, norms) { h = try norm(conv(h), silu: true) }

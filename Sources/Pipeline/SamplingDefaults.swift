@@ -30,20 +30,23 @@ public struct SamplingDefaults: Equatable {
     }
 
     private struct File: Decodable {
-        var guidance_scale: Float?
-        var reference_style_strength: Float?
+        var guidanceScale: Float?
+        var referenceStyleStrength: Float?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case guidanceScale = "guidance_scale", referenceStyleStrength = "reference_style_strength"
+        }
     }
 
+    /// Parses the file's bytes with the strict config reader (JSONConfigFile).
     static func parse(_ data: Data, path: String) throws -> SamplingDefaults {
-        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
-            throw PipelineError.invalidModel("\(path): not a JSON object")
-        }
-        let known = ["guidance_scale", "reference_style_strength"]
-        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw PipelineError.invalidModel("\(path): unknown field '\(unknown)' (known: \(known.joined(separator: ", ")))")
-        }
-        guard let file = try? JSONDecoder().decode(File.self, from: data) else {
-            throw PipelineError.invalidModel("\(path): \(known.joined(separator: " and ")) must be numbers")
+        let file: File
+        do {
+            let config = try JSONConfigFile(data: data, path: path)
+            try config.checkUntypedFields(typed: Set(File.CodingKeys.allCases.map(\.rawValue)))
+            file = try config.decode(File.self)
+        } catch let e as ConfigurationError {
+            throw PipelineError.invalidModel("\(e)")
         }
         func checked(_ value: Float?, _ key: String) throws -> Float? {
             guard let value else { return nil }
@@ -54,8 +57,8 @@ public struct SamplingDefaults: Equatable {
             return value
         }
         var defaults = SamplingDefaults()
-        defaults.guidanceScale = try checked(file.guidance_scale, "guidance_scale") ?? defaults.guidanceScale
-        defaults.referenceStyleStrength = try checked(file.reference_style_strength, "reference_style_strength") ?? defaults.referenceStyleStrength
+        defaults.guidanceScale = try checked(file.guidanceScale, "guidance_scale") ?? defaults.guidanceScale
+        defaults.referenceStyleStrength = try checked(file.referenceStyleStrength, "reference_style_strength") ?? defaults.referenceStyleStrength
         return defaults
     }
 

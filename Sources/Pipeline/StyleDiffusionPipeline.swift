@@ -113,7 +113,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             }
             presets = stylePresets
         }
-        let size = StyleEncoder.imageSize
+        let size = styleEncoder.imageSize
         let embeddings = try references.map {
             let e = try styleEncoder.embed(ImageResampler.tensor(ImageResampler.resize($0.image, width: size, height: size))).scalars
             return try presets?.snap(e, temperature: snap) ?? e

@@ -19,7 +19,7 @@ public struct DDIMScheduler: Scheduler {
         guard eta >= 0, eta.isFinite else { throw SchedulerError.invalidArgument("eta \(eta) must be >= 0") }
         configuration = c
         schedule = NoiseSchedule(c)
-        discreteTimesteps = try Schedulers.discreteTimesteps(spacing: c.timestepSpacing ?? "leading", steps: steps,
+        discreteTimesteps = try Schedulers.discreteTimesteps(spacing: c.timestepSpacing ?? .leading, steps: steps,
                                                              trainSteps: c.numTrainTimesteps, offset: c.stepsOffset)
         self.eta = eta
         stepCount = steps
@@ -37,31 +37,27 @@ public struct DDIMScheduler: Scheduler {
         let alphaProdTPrev = prevT >= 0 ? schedule.alphasCumprod[prevT] : finalAlpha
         let betaProdT: Float = 1 - alphaProdT
         let sqrtAlpha = alphaProdT.squareRoot(), sqrtBeta = betaProdT.squareRoot()
-        var predOriginal: Tensor, predEpsilon: Tensor
+        var predOriginal = try predictedOriginal(modelOutput, sample: sample, alpha: sqrtAlpha, sigma: sqrtBeta,
+                                                 type: configuration.predictionType)
+        let predEpsilon: Tensor
         switch configuration.predictionType {
-        case "epsilon":
-            predOriginal = try combine(sample, modelOutput) { ($0 - sqrtBeta * $1) / sqrtAlpha }
-            predEpsilon = modelOutput
-        case "sample":
-            predOriginal = modelOutput
-            predEpsilon = try combine(sample, modelOutput) { ($0 - sqrtAlpha * $1) / sqrtBeta }
-        default:
-            predOriginal = try combine(sample, modelOutput) { sqrtAlpha * $0 - sqrtBeta * $1 }
-            predEpsilon = try combine(modelOutput, sample) { sqrtAlpha * $0 + sqrtBeta * $1 }
+        case .epsilon: predEpsilon = modelOutput
+        case .sample: predEpsilon = try sample.zipElements(modelOutput) { ($0 - sqrtAlpha * $1) / sqrtBeta }
+        case .vPrediction: predEpsilon = try modelOutput.zipElements(sample) { sqrtAlpha * $0 + sqrtBeta * $1 }
         }
         if configuration.clipSample ?? true {
             let r = Float(configuration.clipSampleRange)
-            predOriginal = transform(predOriginal) { min(max($0, -r), r) }
+            predOriginal = predOriginal.mapElements { min(max($0, -r), r) }
         }
         let betaProdTPrev: Float = 1 - alphaProdTPrev
         let variance = (betaProdTPrev / betaProdT) * (1 - alphaProdT / alphaProdTPrev)
         let stdDevT = eta * variance.squareRoot()
         let directionCoefficient = (1 - alphaProdTPrev - stdDevT * stdDevT).squareRoot()
         let sqrtAlphaPrev = alphaProdTPrev.squareRoot()
-        var previous = try combine(predOriginal, predEpsilon) { sqrtAlphaPrev * $0 + directionCoefficient * $1 }
+        var previous = try predOriginal.zipElements(predEpsilon) { sqrtAlphaPrev * $0 + directionCoefficient * $1 }
         if eta > 0 {
             let noise = try noiseLike(modelOutput, &generator)
-            previous = try combine(previous, noise) { $0 + stdDevT * $1 }
+            previous = try previous.zipElements(noise) { $0 + stdDevT * $1 }
         }
         return previous
     }

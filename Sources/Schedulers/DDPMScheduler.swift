@@ -17,7 +17,7 @@ public struct DDPMScheduler: Scheduler {
         try c.validate()
         configuration = c
         schedule = NoiseSchedule(c)
-        discreteTimesteps = try Schedulers.discreteTimesteps(spacing: c.timestepSpacing ?? "leading", steps: steps,
+        discreteTimesteps = try Schedulers.discreteTimesteps(spacing: c.timestepSpacing ?? .leading, steps: steps,
                                                              trainSteps: c.numTrainTimesteps, offset: c.stepsOffset)
     }
 
@@ -37,28 +37,24 @@ public struct DDPMScheduler: Scheduler {
         let currentAlphaT = alphaProdT / alphaProdTPrev
         let currentBetaT: Float = 1 - currentAlphaT
         let sqrtAlpha = alphaProdT.squareRoot(), sqrtBeta = betaProdT.squareRoot()
-        var predOriginal: Tensor
-        switch configuration.predictionType {
-        case "epsilon": predOriginal = try combine(sample, modelOutput) { ($0 - sqrtBeta * $1) / sqrtAlpha }
-        case "sample": predOriginal = modelOutput
-        default: predOriginal = try combine(sample, modelOutput) { sqrtAlpha * $0 - sqrtBeta * $1 }
-        }
+        var predOriginal = try predictedOriginal(modelOutput, sample: sample, alpha: sqrtAlpha, sigma: sqrtBeta,
+                                                 type: configuration.predictionType)
         if configuration.clipSample ?? true {
             let r = Float(configuration.clipSampleRange)
-            predOriginal = transform(predOriginal) { min(max($0, -r), r) }
+            predOriginal = predOriginal.mapElements { min(max($0, -r), r) }
         }
         let originalCoefficient = (alphaProdTPrev.squareRoot() * currentBetaT) / betaProdT
         let sampleCoefficient = currentAlphaT.squareRoot() * betaProdTPrev / betaProdT
-        var previous = try combine(predOriginal, sample) { originalCoefficient * $0 + sampleCoefficient * $1 }
+        var previous = try predOriginal.zipElements(sample) { originalCoefficient * $0 + sampleCoefficient * $1 }
         if t > 0 {
             let noise = try noiseLike(modelOutput, &generator)
             var variance = max((1 - alphaProdTPrev) / (1 - alphaProdT) * currentBetaT, 1e-20)
-            if configuration.varianceType == "fixed_small_log" {
+            if configuration.varianceType == .fixedSmallLog {
                 variance = expf(0.5 * logf(variance))
             } else {
                 variance = variance.squareRoot()
             }
-            previous = try combine(previous, noise) { $0 + variance * $1 }
+            previous = try previous.zipElements(noise) { $0 + variance * $1 }
         }
         return previous
     }

@@ -23,13 +23,13 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         schedule = NoiseSchedule(c)
         let last = c.numTrainTimesteps  // lambda_min_clipped = -inf clips nothing
         var ts: [Int]
-        switch c.timestepSpacing ?? "linspace" {
-        case "linspace":
+        switch c.timestepSpacing ?? .linspace {
+        case .linspace:
             ts = Array(NumPy.linspace(0, Double(last - 1), steps + 1).map { Int(NumPy.round($0)) }.reversed().dropLast())
-        case "leading":
+        case .leading:
             let ratio = last / (steps + 1)
             ts = Array((0...steps).map { $0 * ratio }.reversed().dropLast()).map { $0 + c.stepsOffset }
-        default:
+        case .trailing:
             let ratio = Double(c.numTrainTimesteps) / Double(steps)
             ts = NumPy.arange(Double(last), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
         }
@@ -52,12 +52,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let n = discreteTimesteps.count
         // convert_model_output: the data prediction x0.
         let (alphaS0, sigmaS0) = alphaSigma(sigmas[index])
-        let x0: Tensor
-        switch configuration.predictionType {
-        case "epsilon": x0 = try combine(sample, modelOutput) { ($0 - sigmaS0 * $1) / alphaS0 }
-        case "sample": x0 = modelOutput
-        default: x0 = try combine(sample, modelOutput) { alphaS0 * $0 - sigmaS0 * $1 }
-        }
+        let x0 = try predictedOriginal(modelOutput, sample: sample, alpha: alphaS0, sigma: sigmaS0, type: configuration.predictionType)
         state.modelOutputs = Array((state.modelOutputs + [x0]).suffix(2))
         let lowerOrderFinal = index == n - 1  // final sigma 0 always ends first order
         let lowerOrderSecond = index == n - 2 && n < 15
@@ -68,16 +63,16 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let coefficient = alphaT * (expf(-h) - 1)
         var previous: Tensor
         if state.lowerOrderCount < 1 || lowerOrderFinal {
-            previous = try combine(sample, x0) { ratio * $0 - coefficient * $1 }
+            previous = try sample.zipElements(x0) { ratio * $0 - coefficient * $1 }
         } else {
             _ = lowerOrderSecond  // order 2 is the highest here, so lower_order_second changes nothing
             let (alphaS1, sigmaS1) = alphaSigma(sigmas[index - 1])
             let lambdaS1 = logf(alphaS1) - logf(sigmaS1)
             let r0 = (lambdaS0 - lambdaS1) / h
             let m0 = state.modelOutputs[state.modelOutputs.count - 1], m1 = state.modelOutputs[state.modelOutputs.count - 2]
-            let d1 = try combine(m0, m1) { (1 / r0) * ($0 - $1) }
-            previous = try combine(sample, m0) { ratio * $0 - coefficient * $1 }
-            previous = try combine(previous, d1) { $0 - 0.5 * coefficient * $1 }
+            let d1 = try m0.zipElements(m1) { (1 / r0) * ($0 - $1) }
+            previous = try sample.zipElements(m0) { ratio * $0 - coefficient * $1 }
+            previous = try previous.zipElements(d1) { $0 - 0.5 * coefficient * $1 }
         }
         if state.lowerOrderCount < 2 { state.lowerOrderCount += 1 }
         return previous
@@ -86,6 +81,6 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     public func addNoise(_ original: Tensor, noise: Tensor, stepIndex index: Int) throws -> Tensor {
         try checkIndex(index)
         let (alpha, sigma) = alphaSigma(sigmas[index])
-        return try combine(original, noise) { alpha * $0 + sigma * $1 }
+        return try original.zipElements(noise) { alpha * $0 + sigma * $1 }
     }
 }

@@ -16,14 +16,14 @@ public struct NoiseSchedule: Sendable {
             betas = trained.map { Float($0) }
         } else {
             switch c.betaSchedule {
-            case "scaled_linear":
+            case .scaledLinear:
                 betas = NoiseSchedule.torchLinspace(Float(c.betaStart.squareRoot()), Float(c.betaEnd.squareRoot()), n).map { $0 * $0 }
-            case "squaredcos_cap_v2":
+            case .squaredcosCapV2:
                 func alphaBar(_ t: Double) -> Double { let v = cos((t + 0.008) / 1.008 * Double.pi / 2); return v * v }
                 betas = (0..<n).map { i in
                     Float(min(1 - alphaBar(Double(i + 1) / Double(n)) / alphaBar(Double(i) / Double(n)), 0.999))
                 }
-            default:
+            case .linear:
                 betas = NoiseSchedule.torchLinspace(Float(c.betaStart), Float(c.betaEnd), n)
             }
         }

@@ -66,18 +66,18 @@ extension Scheduler {
 }
 
 /// Timesteps for leading / linspace / trailing spacing as diffusers' DDPM and DDIM compute them.
-func discreteTimesteps(spacing: String, steps: Int, trainSteps: Int, offset: Int) throws -> [Int] {
+func discreteTimesteps(spacing: TimestepSpacing, steps: Int, trainSteps: Int, offset: Int) throws -> [Int] {
     guard steps >= 1, steps <= trainSteps else {
         throw SchedulerError.invalidArgument("\(steps) inference steps; must be 1...\(trainSteps)")
     }
     let timesteps: [Int]
     switch spacing {
-    case "linspace":
+    case .linspace:
         timesteps = NumPy.linspace(0, Double(trainSteps - 1), steps).map { Int(NumPy.round($0)) }.reversed()
-    case "leading":
+    case .leading:
         let ratio = trainSteps / steps
         timesteps = (0..<steps).map { $0 * ratio + offset }.reversed()
-    default:
+    case .trailing:
         let ratio = Double(trainSteps) / Double(steps)
         timesteps = NumPy.arange(Double(trainSteps), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
     }
@@ -96,24 +96,19 @@ func checkTimesteps(_ timesteps: [Int], trainSteps: Int, steps: Int, offset: Int
 /// DDPM/DDIM add_noise: sqrt(abar) x + sqrt(1 - abar) noise.
 func addNoiseAtTimestep(_ original: Tensor, noise: Tensor, alphaProduct a: Float) throws -> Tensor {
     let s = a.squareRoot(), r = (1 - a).squareRoot()
-    return try combine(original, noise) { s * $0 + r * $1 }
+    return try original.zipElements(noise) { s * $0 + r * $1 }
 }
 
-/// out[i] = f(a[i], b[i]) for two same-shaped tensors.
-func combine(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
-    guard a.shape == b.shape else { throw SchedulerError.invalidArgument("shapes \(a.shape) and \(b.shape) differ") }
-    var out = Tensor(zeros: a.shape)
-    let pa = a.pointer, pb = b.pointer, o = out.mutablePointer()
-    for i in 0..<a.count { o[i] = f(pa[i], pb[i]) }
-    return out
-}
-
-/// out[i] = f(a[i]).
-func transform(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
-    var out = Tensor(zeros: a.shape)
-    let pa = a.pointer, o = out.mutablePointer()
-    for i in 0..<a.count { o[i] = f(pa[i]) }
-    return out
+/// The clean sample x0 a model output predicts for a noisy `sample` = alpha x0 + sigma eps, by
+/// prediction type (diffusers' pred_original_sample / convert_model_output): epsilon, v or x0.
+/// DDPM and DDIM pass (sqrt(abar), sqrt(1 - abar)), DPM-Solver++ its (alpha_t, sigma_t), Euler
+/// (1, sigma) for epsilon (its v form works on the sigma-scaled sample and stays there).
+func predictedOriginal(_ modelOutput: Tensor, sample: Tensor, alpha: Float, sigma: Float, type: PredictionType) throws -> Tensor {
+    switch type {
+    case .epsilon: return try sample.zipElements(modelOutput) { ($0 - sigma * $1) / alpha }
+    case .sample: return modelOutput
+    case .vPrediction: return try sample.zipElements(modelOutput) { alpha * $0 - sigma * $1 }
+    }
 }
 
 /// Noise in torch's order for a channels-last sample [N, H, W, C].

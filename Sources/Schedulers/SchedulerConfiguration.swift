@@ -1,24 +1,46 @@
-// scheduler_config.json by diffusers' field names. Fields left out take the default of the
-// scheduler class that uses them (as diffusers' from_config does), so one file configures
-// every scheduler. Values stylediff does not implement are errors, never ignored.
+// scheduler_config.json by diffusers' field names, string choices as Codable enums. Fields left
+// out take the default of the scheduler class that uses them (as diffusers' from_config does),
+// so one file configures every scheduler. Values stylediff does not implement are errors, never
+// ignored.
 
 import FileAccess
 import Foundation
+
+/// diffusers' beta_schedule values stylediff implements.
+public enum BetaSchedule: String, Codable, Sendable {
+    case linear, scaledLinear = "scaled_linear", squaredcosCapV2 = "squaredcos_cap_v2"
+}
+
+/// What the model predicts (prediction_type).
+public enum PredictionType: String, Codable, Sendable {
+    case epsilon, vPrediction = "v_prediction", sample
+}
+
+/// How inference timesteps are spread over the training schedule (timestep_spacing).
+public enum TimestepSpacing: String, Codable, Sendable {
+    case leading, linspace, trailing
+}
+
+/// DDPM's variance_type values stylediff implements.
+public enum VarianceType: String, Codable, Sendable {
+    case fixedSmall = "fixed_small", fixedSmallLog = "fixed_small_log"
+}
 
 public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
     public var numTrainTimesteps = 1000
     public var betaStart: Double = 0.0001
     public var betaEnd: Double = 0.02
-    public var betaSchedule = "linear"
+    public var betaSchedule = BetaSchedule.linear
     public var trainedBetas: [Double]?
-    public var predictionType = "epsilon"
-    public var timestepSpacing: String?
+    public var predictionType = PredictionType.epsilon
+    /// nil: each scheduler's own default (leading for DDPM/DDIM, linspace for Euler/DPM-Solver++).
+    public var timestepSpacing: TimestepSpacing?
     public var stepsOffset = 0
     public var setAlphaToOne = true
     public var clipSample: Bool?
     public var clipSampleRange: Double = 1
     public var rescaleBetasZeroSnr = false
-    public var varianceType: String?
+    public var varianceType: VarianceType?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
@@ -40,13 +62,13 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
         betaSchedule = try value(.betaSchedule, d.betaSchedule)
         trainedBetas = try c.decodeIfPresent([Double].self, forKey: .trainedBetas)
         predictionType = try value(.predictionType, d.predictionType)
-        timestepSpacing = try c.decodeIfPresent(String.self, forKey: .timestepSpacing)
+        timestepSpacing = try c.decodeIfPresent(TimestepSpacing.self, forKey: .timestepSpacing)
         stepsOffset = try value(.stepsOffset, d.stepsOffset)
         setAlphaToOne = try value(.setAlphaToOne, d.setAlphaToOne)
         clipSample = try c.decodeIfPresent(Bool.self, forKey: .clipSample)
         clipSampleRange = try value(.clipSampleRange, d.clipSampleRange)
         rescaleBetasZeroSnr = try value(.rescaleBetasZeroSnr, d.rescaleBetasZeroSnr)
-        varianceType = try c.decodeIfPresent(String.self, forKey: .varianceType)
+        varianceType = try c.decodeIfPresent(VarianceType.self, forKey: .varianceType)
     }
 
     /// Fields that must hold these values when present (features stylediff does not implement).
@@ -63,32 +85,17 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
         "time_shift_type", "use_clipped_model_output", "shift", "base_shift", "max_shift",
     ]
 
-    /// Reads and checks a scheduler_config.json.
+    /// Reads and checks a scheduler_config.json (FileAccess.JSONConfigFile, errors as SchedulerError).
     public static func load(path: String) throws -> SchedulerConfiguration {
-        let data: Data
-        do {
-            data = Data(try FileAccess.read(path, limit: 16 << 20))
-        } catch {
-            throw SchedulerError.invalidConfiguration(file: path, reason: "\(error)")
-        }
-        guard let fields = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw SchedulerError.invalidConfiguration(file: path, reason: "not a JSON object")
-        }
-        let typed = Set(CodingKeys.allCases.map(\.rawValue))
-        for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !key.hasPrefix("_") && !typed.contains(key) && !ignoredFields.contains(key) {
-            guard let fixed = fixedFields[key] else { throw SchedulerError.unsupported(field: key, value: "\(value)") }
-            let same: Bool
-            if fixed is NSNull || value is NSNull { same = fixed is NSNull && value is NSNull }
-            else if let a = fixed as? String, let b = value as? String { same = a == b }
-            else if let a = fixed as? NSNumber, let b = value as? NSNumber { same = a == b }
-            else { same = false }
-            if !same { throw SchedulerError.unsupported(field: key, value: "\(value)") }
-        }
         let config: SchedulerConfiguration
         do {
-            config = try JSONDecoder().decode(SchedulerConfiguration.self, from: data)
-        } catch {
-            throw SchedulerError.invalidConfiguration(file: path, reason: "\(error)")
+            let file = try JSONConfigFile(path: path)
+            try file.checkUntypedFields(typed: Set(CodingKeys.allCases.map(\.rawValue)), implemented: fixedFields, ignored: ignoredFields)
+            config = try file.decode(SchedulerConfiguration.self)
+        } catch ConfigurationError.unsupported(_, let field, let value) {
+            throw SchedulerError.unsupported(field: field, value: value)
+        } catch let e as ConfigurationError {
+            throw SchedulerError.invalidConfiguration(file: path, reason: "\(e)")
         }
         try config.validate()
         return config
@@ -111,26 +118,14 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
             if let bad = b.first(where: { !($0 > 0 && $0 < 1) }) {
                 throw SchedulerError.unsupported(field: "trained_betas", value: "\(bad) (each must be in (0, 1))")
             }
-        } else if betaSchedule != "squaredcos_cap_v2" {
+        } else if betaSchedule != .squaredcosCapV2 {
             guard betaStart > 0, betaStart <= betaEnd, betaEnd < 1 else {
                 throw SchedulerError.unsupported(field: "beta_start/beta_end",
                                                  value: "\(betaStart)/\(betaEnd) (need 0 < beta_start <= beta_end < 1)")
             }
         }
-        if trainedBetas == nil, !["linear", "scaled_linear", "squaredcos_cap_v2"].contains(betaSchedule) {
-            throw SchedulerError.unsupported(field: "beta_schedule", value: betaSchedule)
-        }
         if let b = trainedBetas, b.count != numTrainTimesteps {
             throw SchedulerError.unsupported(field: "trained_betas", value: "\(b.count) values for \(numTrainTimesteps) timesteps")
-        }
-        guard ["epsilon", "v_prediction", "sample"].contains(predictionType) else {
-            throw SchedulerError.unsupported(field: "prediction_type", value: predictionType)
-        }
-        if let s = timestepSpacing, !["leading", "linspace", "trailing"].contains(s) {
-            throw SchedulerError.unsupported(field: "timestep_spacing", value: s)
-        }
-        if let v = varianceType, !["fixed_small", "fixed_small_log"].contains(v) {
-            throw SchedulerError.unsupported(field: "variance_type", value: v)
         }
     }
 }

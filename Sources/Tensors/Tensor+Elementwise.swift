@@ -20,7 +20,12 @@ extension Tensor {
         return out
     }
 
-    /// Combines two same-shaped tensors elementwise into a new tensor, threaded.
+    /// Combines two same-shaped tensors elementwise into a new tensor, threaded:
+    /// out[i] = f(self[i], other[i]).
+    public func zipElements(_ other: Tensor, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
+        try zipElements(other, "elementwise", f)
+    }
+
     @inline(__always)
     func zipElements(_ other: Tensor, _ name: String, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
         try Profiler.measure("elementwise") { try zipElementsUnprofiled(other, name, f) }

@@ -14,26 +14,26 @@ import Testing
     @Test func readsDiffusersConfig() throws {
         let path = write(#"{"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1, "trained_betas": null, "clip_sample": false}"#)
         let c = try SchedulerConfiguration.load(path: path)
-        #expect(c.betaSchedule == "scaled_linear" && c.stepsOffset == 1 && c.setAlphaToOne == false && c.clipSample == false)
+        #expect(c.betaSchedule == .scaledLinear && c.stepsOffset == 1 && c.setAlphaToOne == false && c.clipSample == false)
         #expect(c.timestepSpacing == nil)
         #expect(try DDIMScheduler(c, steps: 10).timesteps.first == 901)
         #expect(try EulerDiscreteScheduler(c, steps: 10).timesteps.first == 999)
     }
 
     @Test func unsupportedValuesAreErrors() {
-        #expect(throws: SchedulerError.unsupported(field: "use_karras_sigmas", value: "1")) {
+        #expect(throws: SchedulerError.unsupported(field: "use_karras_sigmas", value: "true")) {
             try SchedulerConfiguration.load(path: write(#"{"use_karras_sigmas": true}"#))
         }
-        #expect(throws: SchedulerError.unsupported(field: "beta_schedule", value: "sigmoid")) {
+        #expect(throws: SchedulerError.unsupported(field: "beta_schedule", value: "\"sigmoid\"")) {
             try SchedulerConfiguration.load(path: write(#"{"beta_schedule": "sigmoid"}"#))
         }
-        #expect(throws: SchedulerError.unsupported(field: "prediction_type", value: "flow_prediction")) {
+        #expect(throws: SchedulerError.unsupported(field: "prediction_type", value: "\"flow_prediction\"")) {
             try SchedulerConfiguration.load(path: write(#"{"prediction_type": "flow_prediction"}"#))
         }
-        #expect(throws: SchedulerError.unsupported(field: "variance_type", value: "learned_range")) {
+        #expect(throws: SchedulerError.unsupported(field: "variance_type", value: "\"learned_range\"")) {
             try SchedulerConfiguration.load(path: write(#"{"variance_type": "learned_range"}"#))
         }
-        #expect(throws: SchedulerError.unsupported(field: "timestep_spacing", value: "sideways")) {
+        #expect(throws: SchedulerError.unsupported(field: "timestep_spacing", value: "\"sideways\"")) {
             try SchedulerConfiguration.load(path: write(#"{"timestep_spacing": "sideways"}"#))
         }
         #expect(throws: SchedulerError.self) { try SchedulerConfiguration.load(path: write("[1]")) }

@@ -38,8 +38,8 @@ let cases: [String: FixtureCase] = {
 /// SD-style schedule used by the timestep fixtures.
 func sdConfiguration(spacing: String) -> SchedulerConfiguration {
     var c = SchedulerConfiguration()
-    c.betaStart = 0.00085; c.betaEnd = 0.012; c.betaSchedule = "scaled_linear"
-    c.timestepSpacing = spacing
+    c.betaStart = 0.00085; c.betaEnd = 0.012; c.betaSchedule = .scaledLinear
+    c.timestepSpacing = TimestepSpacing(rawValue: spacing)
     c.stepsOffset = spacing == "leading" ? 1 : 0
     return c
 }
@@ -106,7 +106,7 @@ func configuration(from fields: [String: JSONScalar]) throws -> SchedulerConfigu
     @Test(arguments: ["linear", "scaled_linear", "squaredcos_cap_v2"])
     func noiseScheduleMatchesDiffusers(schedule: String) throws {
         var c = SchedulerConfiguration()
-        c.betaSchedule = schedule
+        c.betaSchedule = try #require(BetaSchedule(rawValue: schedule))
         let ours = NoiseSchedule(c).alphasCumprod
         for kind in SchedulerKind.allCases {
             let theirs = try tensors.tensor("alphas_cumprod_\(kind.rawValue)_\(schedule)").scalars

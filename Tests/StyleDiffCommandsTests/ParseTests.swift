@@ -41,10 +41,10 @@ import Schedulers
         #expect(partial.guidance(nil) == 7.5 && partial.styleStrength(nil, hasStyleImages: true) == 1)
         #expect(try SamplingDefaults.parse(Data("{}".utf8), path: "m/s.json") == SamplingDefaults())
         #expect(SamplingDefaults().guidance(nil) == 5)
-        for (text, message) in [(#"{"guidance": 10}"#, "m/s.json: unknown field 'guidance'"),
+        for (text, message) in [(#"{"guidance": 10}"#, "m/s.json: configuration field 'guidance' = 10 is not supported"),
                                 (#"{"guidance_scale": -1}"#, "'guidance_scale' must be between 0.0 and 100.0, got -1.0"),
                                 (#"{"reference_style_strength": 1e30}"#, "'reference_style_strength' must be between 0.0 and 20.0"),
-                                (#"{"reference_style_strength": "2"}"#, "must be numbers"),
+                                (#"{"reference_style_strength": "2"}"#, "field 'reference_style_strength'"),
                                 ("[10]", "not a JSON object")] {
             do {
                 _ = try SamplingDefaults.parse(Data(text.utf8), path: "m/s.json")
