@@ -68,17 +68,18 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CKernels"]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .target(name: "TestSupport", dependencies: ["Tensors", "Pipeline", "PNGIO", "Schedulers"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["TestSupport", "Tensors", "CKernels"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["TestSupport", "SafeTensors", "Tensors"]),
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "SafeTensors", "Schedulers"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
-        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["StyleDiffCommands", "Pipeline", "PNGIO", "FileAccess", "FuzzTargets"]),
-        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Tensors", "SafeTensors"]),
-        .testTarget(name: "PNGIOTests", dependencies: ["PNGIO", "CPNG"]),
+        .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensors", "SafeTensors", "Schedulers"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
+        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["TestSupport", "StyleDiffCommands", "Pipeline", "PNGIO", "FileAccess", "FuzzTargets"]),
+        .testTarget(name: "SchedulersTests", dependencies: ["TestSupport", "Schedulers", "Tensors", "SafeTensors"]),
+        .testTarget(name: "PNGIOTests", dependencies: ["TestSupport", "PNGIO", "CPNG"]),
         .testTarget(
             name: "TextTokenizerTests",
-            dependencies: ["TextTokenizer"],
+            dependencies: ["TextTokenizer", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -1,56 +1,86 @@
 // Resizing RGB images to the model's resolution, and conversion between images and tensors.
 //
 // Filter: separable triangle (bilinear) filter whose support widens with the shrink factor,
-// i.e. antialiased bilinear as PIL's Image.resize(BILINEAR) computes it; when sizes are equal
-// the image is copied unchanged. Pixels map to [-1, 1] as (v / 127.5 - 1).
+// antialiased bilinear exactly as Pillow's Image.resize(BILINEAR) computes it for 8-bit RGB
+// (tested bit-exact against PIL-made fixtures); when sizes are equal the image is copied
+// unchanged. Pixels map to [-1, 1] as (v / 127.5 - 1).
 
 import Foundation
 import PNGIO
 import Tensors
 
 public enum ImageResampler {
-    /// Resizes to width x height with the antialiased bilinear filter.
+    /// Fixed-point precision of the filter weights (Pillow's PRECISION_BITS for 8-bit images).
+    static let precisionBits = 32 - 8 - 2
+
+    /// Resizes to width x height with the antialiased bilinear filter, bit-exact with Pillow's
+    /// Image.resize(BILINEAR): weights normalised in double, then rounded to 22-bit fixed point;
+    /// the horizontal pass first, rounded to 8 bits, then the vertical pass.
     public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
         if image.width == width && image.height == height { return image }
-        let horizontal = weights(source: image.width, target: width)
-        let vertical = weights(source: image.height, target: height)
-        var temp = [Double](repeating: 0, count: image.height * width * 3)
-        for y in 0..<image.height {
-            for (x, taps) in horizontal.enumerated() {
-                for ch in 0..<3 {
-                    var s = 0.0
-                    for (i, w) in taps { s += w * Double(image.pixels[(y * image.width + i) * 3 + ch]) }
-                    temp[(y * width + x) * 3 + ch] = s
+        var pixels = image.pixels
+        var current = (width: image.width, height: image.height)
+        if width != image.width {
+            let taps = weights(source: image.width, target: width)
+            var out = [UInt8](repeating: 0, count: current.height * width * 3)
+            for y in 0..<current.height {
+                for (x, (first, k)) in taps.enumerated() {
+                    for ch in 0..<3 {
+                        var sum = 1 << (precisionBits - 1)
+                        for (j, w) in k.enumerated() { sum += Int(pixels[(y * current.width + first + j) * 3 + ch]) * w }
+                        out[(y * width + x) * 3 + ch] = clip8(sum)
+                    }
                 }
             }
+            pixels = out
+            current.width = width
         }
-        var out = [UInt8](repeating: 0, count: width * height * 3)
-        for (y, taps) in vertical.enumerated() {
-            for x in 0..<width {
-                for ch in 0..<3 {
-                    var s = 0.0
-                    for (i, w) in taps { s += w * temp[(i * width + x) * 3 + ch] }
-                    out[(y * width + x) * 3 + ch] = UInt8(max(0, min(255, s.rounded())))
+        if height != image.height {
+            let taps = weights(source: image.height, target: height)
+            var out = [UInt8](repeating: 0, count: height * width * 3)
+            for (y, (first, k)) in taps.enumerated() {
+                for x in 0..<width {
+                    for ch in 0..<3 {
+                        var sum = 1 << (precisionBits - 1)
+                        for (j, w) in k.enumerated() { sum += Int(pixels[((first + j) * width + x) * 3 + ch]) * w }
+                        out[(y * width + x) * 3 + ch] = clip8(sum)
+                    }
                 }
             }
+            pixels = out
         }
-        return try RGBImage(width: width, height: height, pixels: out)
+        return try RGBImage(width: width, height: height, pixels: pixels)
     }
 
-    /// Normalised triangle-filter taps for each target coordinate.
-    static func weights(source: Int, target: Int) -> [[(Int, Double)]] {
+    /// A fixed-point sum back to 8 bits (Pillow's clip8).
+    static func clip8(_ sum: Int) -> UInt8 {
+        if sum >= (255 << precisionBits) + (1 << precisionBits) - 1 { return 255 }
+        if sum <= 0 { return 0 }
+        return UInt8(min(255, sum >> precisionBits))
+    }
+
+    /// For each target coordinate, the first source index and the fixed-point triangle-filter
+    /// weights from there (Pillow's precompute_coeffs and normalize_coeffs_8bpc).
+    static func weights(source: Int, target: Int) -> [(Int, [Int])] {
         let scale = Double(source) / Double(target)
-        let support = max(1.0, scale)
+        let filterScale = max(1.0, scale)
+        let support = filterScale  // the bilinear filter's support is 1
         return (0..<target).map { x in
             let center = (Double(x) + 0.5) * scale
-            let lo = max(0, Int((center - support).rounded(.down))), hi = min(source, Int((center + support).rounded(.up)))
-            var taps: [(Int, Double)] = []
-            for i in lo..<hi {
-                let w = max(0, 1 - abs((Double(i) + 0.5 - center) / support))
-                if w > 0 { taps.append((i, w)) }
+            let lo = max(0, Int(center - support + 0.5))
+            let hi = min(source, Int(center + support + 0.5))
+            var k: [Double] = []
+            var total = 0.0
+            for i in lo..<max(lo, hi) {
+                let w = max(0, 1 - abs((Double(i) - center + 0.5) / filterScale))
+                k.append(w)
+                total += w
             }
-            let total = taps.reduce(0) { $0 + $1.1 }
-            return taps.map { ($0.0, $0.1 / total) }
+            let fixed = k.map { w -> Int in
+                let normalised = total != 0 ? w / total : w
+                return Int(normalised * Double(1 << precisionBits) + (normalised < 0 ? -0.5 : 0.5))
+            }
+            return (lo, fixed)
         }
     }
 

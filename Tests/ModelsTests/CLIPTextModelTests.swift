@@ -2,13 +2,14 @@
 
 import Foundation
 import Testing
+import TestSupport
 @testable import Models
 import SafeTensors
 import Tensors
 
 @Suite struct CLIPTextModelTests {
     @Test func matchesTransformers() throws {
-        let folder = fixtures + "/clip_text"
+        let folder = TestPaths.fixtures + "/clip_text"
         let model = try CLIPTextModel(directory: folder)
         let io = try SafetensorsFile(path: folder + "/io.safetensors")
         let ids = try io.tensor("input_ids")
@@ -18,7 +19,7 @@ import Tensors
     }
 
     @Test func rejectsBadIds() throws {
-        let model = try CLIPTextModel(directory: fixtures + "/clip_text")
+        let model = try CLIPTextModel(directory: TestPaths.fixtures + "/clip_text")
         #expect(throws: (any Error).self) { try model([[1, 100]]) }
         #expect(throws: ModelError.self) { try model([[1, 2], [1]]) }
         #expect(throws: ModelError.self) { try model([Array(repeating: 1, count: 17)]) }

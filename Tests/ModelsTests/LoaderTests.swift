@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 @testable import Models
 import SafeTensors
 import Tensors
@@ -13,7 +14,7 @@ import Tensors
     /// A copy of a fixture model with its weights edited and its config patched.
     func variant(_ fixture: String, edit: (inout [(String, Tensor)]) throws -> Void = { _ in },
                  config patch: [String: Any] = [:]) throws -> String {
-        let source = fixtures + "/" + fixture
+        let source = TestPaths.fixtures + "/" + fixture
         let dir = folder + "/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let file = try SafetensorsFile(path: source + "/diffusion_pytorch_model.safetensors")
@@ -83,13 +84,13 @@ import Tensors
     }
 
     @Test func badInputsAreErrors() throws {
-        let unet = try UNet2DConditionModel(directory: fixtures + "/unet_conv_int")
+        let unet = try UNet2DConditionModel(directory: TestPaths.fixtures + "/unet_conv_int")
         let context = Tensor(zeros: [1, 7, 24])
         #expect(throws: ModelError.self) { try unet(Tensor(zeros: [1, 15, 16, 4]), timesteps: [1], context: context) }
         #expect(throws: ModelError.self) { try unet(Tensor(zeros: [1, 16, 16, 3]), timesteps: [1], context: context) }
         #expect(throws: ModelError.self) { try unet(Tensor(zeros: [1, 16, 16, 4]), timesteps: [1, 2], context: context) }
         #expect(throws: (any Error).self) { try unet(Tensor(zeros: [1, 16, 16, 4]), timesteps: [1], context: Tensor(zeros: [1, 7, 23])) }
-        let vae = try AutoencoderKL(directory: fixtures + "/vae_attention")
+        let vae = try AutoencoderKL(directory: TestPaths.fixtures + "/vae_attention")
         #expect(throws: ModelError.self) { try vae.encode(Tensor(zeros: [1, 30, 32, 3])) }
         #expect(throws: ModelError.self) { try vae.decode(Tensor(zeros: [1, 8, 8, 3])) }
     }

@@ -3,30 +3,21 @@
 
 import Foundation
 import Testing
+import TestSupport
 @testable import Models
 import SafeTensors
 import Schedulers
 import Tensors
 
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
 
 /// NCHW (PyTorch) -> NHWC.
 func nhwc(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]) }
 
-func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String, tolerance: Float = 1e-4) throws {
-    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) vs \(expected.shape)")
-    guard actual.shape == expected.shape else { return }
-    let diff = try actual.maxAbsoluteDifference(expected)
-    let bound = tolerance * max(1, expected.maxAbsolute)
-    print("\(what): max |swift - diffusers| = \(diff) (bound \(bound), max |diffusers| = \(expected.maxAbsolute))")
-    #expect(diff <= bound, "\(what): max |swift - diffusers| = \(diff) > \(bound)")
-}
 
 @Suite struct ModelParityTests {
     @Test(arguments: ["unet_conv_int", "unet_linear_list_f16"])
     func unetMatchesDiffusers(variant: String) throws {
-        let folder = fixtures + "/" + variant
+        let folder = TestPaths.fixtures + "/" + variant
         let unet = try UNet2DConditionModel(directory: folder)
         let io = try SafetensorsFile(path: folder + "/io.safetensors")
         let sample = try nhwc(io.tensor("sample"))
@@ -39,7 +30,7 @@ func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String, tolerance
 
     @Test(arguments: ["vae_attention", "vae_plain_f16"])
     func vaeMatchesDiffusers(variant: String) throws {
-        let folder = fixtures + "/" + variant
+        let folder = TestPaths.fixtures + "/" + variant
         let vae = try AutoencoderKL(directory: folder)
         let io = try SafetensorsFile(path: folder + "/io.safetensors")
         let dist = try vae.encode(try nhwc(io.tensor("image")))

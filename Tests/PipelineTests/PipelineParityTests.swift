@@ -7,69 +7,28 @@ import Foundation
 import Testing
 import PNGIO
 @testable import Pipeline
+import TestSupport
 import SafeTensors
 import Schedulers
 import Tensors
 
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/pipeline").path
-
-struct PipelineCase: Decodable {
-    var prompt: String
-    var negative: String?
-    var style_images: [String]?
-    var style_weights: [Float]?
-    var blend: String?
-    var style_strength: Float?
-    var guidance: Float?
-    var scheduler: String?
-    var eta: Float?
-    var seed: UInt64
-    var init_image: String?
-    var strength: Double?
-    var style_preset: String?
-    var style_snap: Float?
-}
-
 let pipelineCases: [String: PipelineCase] = {
-    let data = FileManager.default.contents(atPath: fixtures + "/cases.json")!
-    return try! JSONDecoder().decode([String: PipelineCase].self, from: data)
+    let data = FileManager.default.contents(atPath: TestPaths.pipelineFixtures + "/cases.json") ?? Data()
+    return (try? JSONDecoder().decode([String: PipelineCase].self, from: data)) ?? [:]
 }()
 
-func request(_ c: PipelineCase) throws -> GenerationRequest {
-    var r = GenerationRequest(prompt: c.prompt)
-    r.negativePrompt = c.negative ?? ""
-    let weights = c.style_weights ?? Array(repeating: 1, count: c.style_images?.count ?? 0)
-    r.styleImages = try zip(c.style_images ?? [], weights).map {
-        StyleReference(image: try PNGCodec.read(path: fixtures + "/\($0).png").image, weight: $1)
-    }
-    r.blend = StyleBlend(rawValue: c.blend ?? "linear")!
-    r.styleStrength = c.style_strength ?? 1
-    r.styleSnap = c.style_snap ?? 0
-    r.guidanceScale = c.guidance ?? 5
-    r.scheduler = SchedulerKind(rawValue: c.scheduler ?? "ddim")!
-    r.eta = c.eta ?? 0
-    r.seed = c.seed
-    if let i = c.init_image { r.initImage = try PNGCodec.read(path: fixtures + "/\(i).png").image }
-    r.strength = c.strength ?? 0.6
-    return r
-}
-
 @Suite(.serialized) struct PipelineParityTests {
-    static let pipeline = try! StyleDiffusionPipeline(directory: fixtures + "/model")
+    static let pipeline = try! StyleDiffusionPipeline(directory: TestPaths.fixtureModel)
 
     @Test(arguments: pipelineCases.keys.sorted())
     func matchesReferenceSampler(name: String) throws {
         let c = try #require(pipelineCases[name])
         let pipeline = Self.pipeline
-        let latents = try pipeline.denoise(request(c))
-        let expected = try SafetensorsFile(path: fixtures + "/latents.safetensors").tensor(name + "_latents").permuted([0, 2, 3, 1])
-        let diff = try latents.maxAbsoluteDifference(expected)
-        let bound = 1e-3 * max(1, expected.maxAbsolute)
-        print("\(name): latents max |swift - torch| = \(diff) (bound \(bound))")
-        #expect(diff <= bound, "\(name): latents differ by \(diff) > \(bound)")
+        let latents = try pipeline.denoise(request(c, images: TestPaths.pipelineFixtures))
+        let expected = try SafetensorsFile(path: TestPaths.pipelineFixtures + "/latents.safetensors").tensor(name + "_latents").permuted([0, 2, 3, 1])
+        try expectClose(latents, expected, "\(name) latents", tolerance: 1e-3)
         let image = try pipeline.decode(latents)
-        let reference = try PNGCodec.read(path: fixtures + "/\(name).png").image
+        let reference = try PNGCodec.read(path: TestPaths.pipelineFixtures + "/\(name).png").image
         let pixelDiff = zip(image.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
         print("\(name): max pixel difference \(pixelDiff)/255")
         #expect(pixelDiff <= 2, "\(name): pixels differ by \(pixelDiff)/255")
@@ -80,7 +39,7 @@ func request(_ c: PipelineCase) throws -> GenerationRequest {
         var outputs: [[UInt8]] = []
         for threads in [1, 2, 2] {
             Parallelism.setThreadCount(threads)
-            var r = try request(try #require(pipelineCases["img2img_style_euler"]))
+            var r = try request(try #require(pipelineCases["img2img_style_euler"]), images: TestPaths.pipelineFixtures)
             r.steps = 8
             outputs.append(try PNGCodec.encode(Self.pipeline.generate(r)))
         }
@@ -125,6 +84,6 @@ func request(_ c: PipelineCase) throws -> GenerationRequest {
         #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
         r.styleSnap = -1
         #expect(throws: PipelineError.self) { try Self.pipeline.denoise(r) }
-        #expect(throws: PipelineError.self) { try StyleDiffusionPipeline(directory: fixtures) }
+        #expect(throws: PipelineError.self) { try StyleDiffusionPipeline(directory: TestPaths.pipelineFixtures) }
     }
 }

@@ -5,6 +5,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 import SafeTensors
 @testable import Schedulers
 import Tensors
@@ -31,7 +32,7 @@ enum JSONScalar: Decodable {
 }
 
 let cases: [String: FixtureCase] = {
-    let data = FileManager.default.contents(atPath: fixtures + "/schedulers.json")!
+    let data = FileManager.default.contents(atPath: TestPaths.fixtures + "/schedulers.json")!
     return try! JSONDecoder().decode([String: FixtureCase].self, from: data)
 }()
 
@@ -50,7 +51,7 @@ func configuration(from fields: [String: JSONScalar]) throws -> SchedulerConfigu
 }
 
 @Suite struct SchedulerParityTests {
-    let tensors = try! SafetensorsFile(path: fixtures + "/schedulers.safetensors")
+    let tensors = try! SafetensorsFile(path: TestPaths.fixtures + "/schedulers.safetensors")
 
     @Test(arguments: SchedulerKind.allCases)
     func timestepsEqualDiffusers(kind: SchedulerKind) throws {

@@ -3,15 +3,14 @@
 
 import Foundation
 import Testing
+import TestSupport
 import SafeTensors
 @testable import Schedulers
 import Tensors
 
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
 
 @Suite struct TorchGeneratorTests {
-    let file = try! SafetensorsFile(path: fixtures + "/rng.safetensors")
+    let file = try! SafetensorsFile(path: TestPaths.fixtures + "/rng.safetensors")
 
     func ulps(_ a: [Float], _ b: [Float]) -> Int {
         zip(a, b).map { abs(Int($0.bitPattern) - Int($1.bitPattern)) }.max() ?? 0

@@ -4,13 +4,14 @@
 
 import Foundation
 import Testing
+import TestSupport
 import Pipeline
 import PNGIO
 @testable import StyleDiffCommands
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-let fixtureModel = packageRoot + "/Tests/Fixtures/pipeline/model"
-let fixtureImages = packageRoot + "/Tests/Fixtures/pipeline"
+let packageRoot = TestPaths.packageRoot
+let fixtureModel = TestPaths.fixtureModel
+let fixtureImages = TestPaths.pipelineFixtures
 
 struct RunResult { var status: Int32; var stdout: String; var stderr: String }
 

@@ -4,6 +4,7 @@
 import CKernels
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensors
 
 @Suite(.serialized) struct CKernelsTests {
@@ -125,6 +126,54 @@ import Testing
             let v = values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count)
             #expect(abs(Double(results[0][g]) - m) <= 1e-6 * max(1, abs(m)))
             #expect(abs(Double(results[0][groups + g]) - 1 / (v + 1e-5).squareRoot()) <= 1e-6)
+        }
+    }
+}
+
+@Suite(.serialized) struct CKernelsElementwiseVariantTests {
+    /// Runs `kernel` on every variant the CPU has and returns each result.
+    func onEveryVariant(_ kernel: () -> [Float]) -> [[Float]] {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous) }
+        var results: [[Float]] = []
+        for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 { results.append(kernel()) }
+        return results
+    }
+
+    /// exp, SiLU, erf and GEGLU give the same bits on the portable, AVX2 and AVX-512 variants,
+    /// for lengths around the 4/8/16-lane boundaries and values past the clamps (+-4 for erf,
+    /// -88 for exp), with SiLU also in place.
+    @Test(arguments: [1, 3, 7, 8, 9, 15, 16, 17, 33, 100, 1027])
+    func elementwiseVariantsGiveIdenticalBits(n: Int) {
+        let x = randomTensor([n], seed: UInt64(1000 + n), range: -95...90).scalars
+        let small = randomTensor([n], seed: UInt64(2000 + n), range: -6...6).scalars
+        let kernels: [(String, () -> [Float])] = [
+            ("exp", { var y = [Float](repeating: .nan, count: n); ck_exp(x, &y, Int64(n)); return y }),
+            ("silu", { var y = [Float](repeating: .nan, count: n); ck_silu(small, &y, Int64(n)); return y }),
+            ("silu in place", { var y = small; y.withUnsafeMutableBufferPointer { ck_silu($0.baseAddress, $0.baseAddress, Int64(n)) }; return y }),
+            ("erf", { var y = [Float](repeating: .nan, count: n); ck_erf(small, &y, Int64(n)); return y }),
+            ("geglu", {
+                let rows = 2
+                let h = randomTensor([rows, 2 * n], seed: UInt64(3000 + n), range: -6...6)
+                var y = [Float](repeating: .nan, count: rows * n)
+                ck_geglu_rows(h.pointer, &y, Int64(rows), Int64(n))
+                return y
+            }),
+        ]
+        for (name, kernel) in kernels {
+            let results = onEveryVariant(kernel)
+            #expect(!results.isEmpty)
+            #expect(!results[0].contains { $0.isNaN }, "\(name) n \(n): NaN")
+            for other in results.dropFirst() {
+                #expect(other.map(\.bitPattern) == results[0].map(\.bitPattern), "\(name) n \(n): variants differ")
+            }
+        }
+        // SiLU against x / (1 + exp(-x)) in Double.
+        var y = [Float](repeating: .nan, count: n)
+        ck_silu(small, &y, Int64(n))
+        for (v, s) in zip(small, y) {
+            let expected = Double(v) / (1 + Foundation.exp(-Double(v)))
+            #expect(abs(Double(s) - expected) <= 1e-6 * max(1, abs(expected)), "silu(\(v)) = \(s), expected \(expected)")
         }
     }
 }

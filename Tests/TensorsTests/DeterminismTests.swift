@@ -1,6 +1,7 @@
 // The same chain of operations gives the same bytes at 1, 2 and 4 threads and across runs.
 
 import Testing
+import TestSupport
 @testable import Tensors
 
 @Suite(.serialized) struct DeterminismTests {

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensors
 
 @Suite struct KernelTests {

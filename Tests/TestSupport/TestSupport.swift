@@ -1,0 +1,108 @@
+// What the test targets share: the package's paths, one tolerance check that prints the max
+// difference (llm.c's validate_result), seeded random tensors, and the reference-sampler cases
+// of tools/make_fixtures.py with their mapping to a GenerationRequest.
+
+import Foundation
+import PNGIO
+import Pipeline
+import Schedulers
+import Tensors
+import Testing
+
+public enum TestPaths {
+    /// The package root (this file is Tests/TestSupport/TestSupport.swift).
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    /// Tests/Fixtures, written by tools/make_fixtures.py.
+    public static let fixtures = packageRoot + "/Tests/Fixtures"
+    /// The tiny default-layout model's reference cases and images.
+    public static let pipelineFixtures = fixtures + "/pipeline"
+    /// The tiny default-layout model.
+    public static let fixtureModel = pipelineFixtures + "/model"
+    /// The shipped default model and its parity fixtures.
+    public static let shippedModel = packageRoot + "/Weights/default"
+    public static let defaultModelFixtures = fixtures + "/default_model"
+    /// Reference images shipped with the prompt files.
+    public static let promptImages = packageRoot + "/Prompts/images"
+}
+
+/// Checks max |actual - expected| <= tolerance x max(1, max |expected|), printing the difference
+/// and the bound either way.
+public func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String, tolerance: Float = 1e-4,
+                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) vs \(expected.shape)", sourceLocation: sourceLocation)
+    guard actual.shape == expected.shape else { return }
+    let diff = try actual.maxAbsoluteDifference(expected)
+    let bound = tolerance * max(1, expected.maxAbsolute)
+    print("\(what): max difference \(diff) (bound \(bound), max |reference| \(expected.maxAbsolute))")
+    #expect(diff <= bound, "\(what): max difference \(diff) > \(bound)", sourceLocation: sourceLocation)
+}
+
+/// SplitMix64: a small seeded generator for test inputs.
+public struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A tensor of seeded uniform values in `range`.
+public func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1...1) -> Tensor {
+    var g = SeededGenerator(seed: seed)
+    var t = Tensor(zeros: shape)
+    let p = t.mutablePointer()
+    for i in 0..<t.count { p[i] = Float.random(in: range, using: &g) }
+    return t
+}
+
+/// Max |a - b| relative to max(1, max |b|).
+public func relativeError(_ a: Tensor, _ b: Tensor) throws -> Float {
+    try a.maxAbsoluteDifference(b) / max(1, b.maxAbsolute)
+}
+
+/// The bit patterns of a tensor's values (for byte-identity checks).
+public func bytes(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
+
+/// One reference-sampler case of tools/make_fixtures.py (cases.json), by its JSON names.
+public struct PipelineCase: Decodable, Sendable {
+    public var prompt: String
+    public var negative: String?
+    public var style_images: [String]?
+    public var style_weights: [Float]?
+    public var blend: String?
+    public var style_strength: Float?
+    public var guidance: Float?
+    public var scheduler: String?
+    public var eta: Float?
+    public var seed: UInt64
+    public var init_image: String?
+    public var strength: Double?
+    public var style_preset: String?
+    public var style_snap: Float?
+}
+
+/// The request a case describes; its images are NAME.png in `images`.
+public func request(_ c: PipelineCase, images: String) throws -> GenerationRequest {
+    var r = GenerationRequest(prompt: c.prompt)
+    r.negativePrompt = c.negative ?? ""
+    let weights = c.style_weights ?? Array(repeating: 1, count: c.style_images?.count ?? 0)
+    r.styleImages = try zip(c.style_images ?? [], weights).map {
+        StyleReference(image: try PNGCodec.read(path: images + "/\($0).png").image, weight: $1)
+    }
+    r.blend = try #require(StyleBlend(rawValue: c.blend ?? "linear"))
+    r.stylePreset = c.style_preset
+    r.styleStrength = c.style_strength ?? 1
+    r.styleSnap = c.style_snap ?? 0
+    r.guidanceScale = c.guidance ?? 5
+    r.scheduler = try #require(SchedulerKind(rawValue: c.scheduler ?? "ddim"))
+    r.eta = c.eta ?? 0
+    r.seed = c.seed
+    if let i = c.init_image { r.initImage = try PNGCodec.read(path: images + "/\(i).png").image }
+    r.strength = c.strength ?? 0.6
+    return r
+}
