@@ -29,7 +29,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
         .target(name: "CPeakProbe", path: "Sources/CPeakProbe"),
-        // Vectorised C kernels (softmax with a polynomial exp), one variant per instruction set.
+        // Vectorised C kernels (softmax, SiLU, erf/GEGLU, group-norm statistics), one variant per
+        // instruction set, all giving the same bits.
         .target(name: "CKernels", path: "Sources/CKernels"),
 
         // MARK: Libraries

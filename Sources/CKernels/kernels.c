@@ -1,4 +1,5 @@
-// Vectorised softmax with a Cephes exp. Written as plain loops that clang vectorises; compiled
+// Vectorised elementwise kernels: softmax and SiLU with a Cephes exp, erf and the exact-GELU
+// GEGLU, group-norm statistics (see CKernels.h). Written as plain loops that clang vectorises; compiled
 // once per instruction set (SSE2 baseline, AVX2, AVX-512F) and chosen at run time. FP contraction
 // is off so every variant rounds identically, and reductions use a fixed lane structure, so the
 // output bits do not depend on which variant runs.
