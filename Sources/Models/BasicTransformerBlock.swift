@@ -8,14 +8,20 @@ public struct BasicTransformerBlock {
     let norm2: LayerNorm, attn2: Attention
     let norm3: LayerNorm, feedForwardIn: Linear, feedForwardOut: Linear
     let onlyCrossAttention: Bool
-    /// IP-Adapter key/value projections of attn2 for style tokens, when an adapter is loaded.
-    let styleProjections: (key: Linear, value: Linear)?
+    /// The block's weight prefix (e.g. "down_blocks.0.attentions.0.transformer_blocks.0") and
+    /// width: where the IP-Adapter's projections for this block go (StyleAdapter.attach).
+    let prefix: String
+    let dimension: Int
+    /// The adapter whose key/value projections attn2 applies to style tokens, when one is loaded.
+    let styleAdapter: StyleAdapter?
 
     public init(
         _ store: WeightStore, _ prefix: String, dimension: Int, heads: Int, headDimension: Int,
         crossAttentionDimension: Int, onlyCrossAttention: Bool, styleAdapter: StyleAdapter? = nil
     ) throws {
-        styleProjections = styleAdapter?.projections(for: prefix)
+        self.prefix = prefix
+        self.dimension = dimension
+        self.styleAdapter = styleAdapter
         norm1 = try LayerNorm(store, prefix + ".norm1", dimension: dimension, epsilon: 1e-5)
         attn1 = try Attention(store, prefix + ".attn1", queryDimension: dimension,
                               contextDimension: onlyCrossAttention ? crossAttentionDimension : nil,
@@ -36,7 +42,7 @@ public struct BasicTransformerBlock {
         var h = x
         try h.add(attn1(norm1(h), context: onlyCrossAttention ? context.text : nil))
         let n2 = try norm2(h)
-        if let (styleKey, styleValue) = styleProjections, let style = context.style {
+        if let style = context.style, let (styleKey, styleValue) = styleAdapter?.projections(for: prefix) {
             try h.add(attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), context.styleScale)))
         } else {
             try h.add(attn2(n2, context: context.text))

@@ -15,24 +15,20 @@ public final class StyleAdapter {
     private let store: WeightStore
     private var projections: [String: (key: Linear, value: Linear)] = [:]
 
-    /// Reads the adapter for `unet`'s configuration; every tensor must be used.
+    /// Reads the adapter's image projection for `unet`'s configuration. The UNet built with it
+    /// attaches the per-block projections in its own order (`attach`), after which every
+    /// tensor of the file must have been used.
     public init(path: String, unet configuration: UNet2DConditionConfiguration, embeddingDimension: Int) throws {
         store = try WeightStore(path: path)
         let file = store.file.path
         guard let proj = store.file.entries["image_proj.proj.weight"], proj.shape.count == 2 else {
             throw ModelError.missingTensor(file: file, tensor: "image_proj.proj.weight", expectedShape: [-1, embeddingDimension])
         }
-        // The UNet's layer counts and widths against this file too: each cross-attention layer
-        // has two tensors here, and cross_attention_dim is a dimension of them.
         let limits = ConfigurationLimits(config: file, weights: store.file)
         let n = configuration.blockOutChannels.count
         try limits.count(n, "block_out_channels (number of blocks)")
         let crossDims = try configuration.crossAttentionDim.expanded(n, field: "cross_attention_dim", file: file)
         for d in crossDims { try limits.size(d, "cross_attention_dim") }
-        for v in try configuration.layersPerBlock.expanded(n, field: "layers_per_block", file: file) { try limits.count(v, "layers_per_block") }
-        for v in try configuration.transformerLayersPerBlock.expanded(n, field: "transformer_layers_per_block", file: file) {
-            try limits.count(v, "transformer_layers_per_block")
-        }
         guard Set(crossDims).count == 1, let width = crossDims.first, proj.shape[0] % width == 0 else {
             throw ModelError.invalidConfiguration(file: file, reason: "image_proj.proj.weight \(proj.shape) does not fit cross_attention_dim \(crossDims)")
         }
@@ -40,26 +36,20 @@ public final class StyleAdapter {
         tokens = proj.shape[0] / width
         projection = try Linear(store, "image_proj.proj", inFeatures: embeddingDimension, outFeatures: tokens * width)
         norm = try LayerNorm(store, "image_proj.norm", dimension: width, epsilon: 1e-5)
-        // Cross-attention layers in diffusers' processor order, with their query widths.
-        let layers = try configuration.layersPerBlock.expanded(n, field: "layers_per_block", file: file)
-        let depth = try configuration.transformerLayersPerBlock.expanded(n, field: "transformer_layers_per_block", file: file)
-        var order: [(String, Int)] = []
-        for i in 0..<n where configuration.downBlockTypes[i] == "CrossAttnDownBlock2D" {
-            for j in 0..<layers[i] { for k in 0..<depth[i] { order.append(("down_blocks.\(i).attentions.\(j).transformer_blocks.\(k)", configuration.blockOutChannels[i])) } }
-        }
-        for i in 0..<n where configuration.upBlockTypes[i] == "CrossAttnUpBlock2D" {
-            let r = n - 1 - i
-            for j in 0..<(layers[r] + 1) { for k in 0..<depth[r] { order.append(("up_blocks.\(i).attentions.\(j).transformer_blocks.\(k)", configuration.blockOutChannels[r])) } }
-        }
-        if configuration.midBlockType != nil {
-            for k in 0..<depth[n - 1] { order.append(("mid_block.attentions.0.transformer_blocks.\(k)", configuration.blockOutChannels[n - 1])) }
-        }
-        for (index, (prefix, channels)) in order.enumerated() {
+    }
+
+    /// Loads the key and value projections for the built UNet's cross-attention blocks
+    /// (UNet2DConditionModel.crossAttentionLayers, in processor order: ip_adapter.{1 + 2n});
+    /// every tensor of the file must then have been used.
+    func attach(_ layers: [(prefix: String, channels: Int)]) throws {
+        var loaded: [String: (key: Linear, value: Linear)] = [:]
+        for (index, (prefix, channels)) in layers.enumerated() {
             let key = "ip_adapter.\(1 + 2 * index)"
-            projections[prefix] = (try Linear(store, key + ".to_k_ip", inFeatures: width, outFeatures: channels, bias: false),
-                                   try Linear(store, key + ".to_v_ip", inFeatures: width, outFeatures: channels, bias: false))
+            loaded[prefix] = (try Linear(store, key + ".to_k_ip", inFeatures: width, outFeatures: channels, bias: false),
+                              try Linear(store, key + ".to_v_ip", inFeatures: width, outFeatures: channels, bias: false))
         }
         try store.finish()
+        projections = loaded
     }
 
     /// The style projections of the transformer block at `prefix` (e.g.

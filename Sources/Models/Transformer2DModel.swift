@@ -26,6 +26,9 @@ public struct Transformer2DModel {
         projectionOut = try Transformer2DModel.projection(store, prefix + ".proj_out", inner, channels, linearProjection)
     }
 
+    /// (prefix, width) of each transformer block, in order.
+    var crossAttentionLayers: [(prefix: String, channels: Int)] { blocks.map { ($0.prefix, $0.dimension) } }
+
     /// A 1x1 convolution [out, in, 1, 1] or a linear layer [out, in], loaded as a linear map.
     static func projection(_ store: WeightStore, _ name: String, _ inputs: Int, _ outputs: Int, _ linear: Bool) throws -> Linear {
         if linear { return try Linear(store, name, inFeatures: inputs, outFeatures: outputs) }

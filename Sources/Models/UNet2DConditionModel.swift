@@ -86,6 +86,14 @@ public struct UNet2DConditionModel {
         upBlocks = up
         normOut = try GroupNorm(store, "conv_norm_out", groups: c.normNumGroups, channels: channels[0], epsilon: c.normEps)
         convOut = try Conv2d(store, "conv_out", inChannels: channels[0], outChannels: c.outChannels, kernel: c.convOutKernel)
+        try styleAdapter?.attach(crossAttentionLayers)
+    }
+
+    /// The cross-attention transformer blocks as built, in diffusers' attn_processors order
+    /// (down blocks, up blocks, then the mid block: the order the modules are registered in),
+    /// which is the order of an IP-Adapter file's ip_adapter.{1 + 2n} keys.
+    public var crossAttentionLayers: [(prefix: String, channels: Int)] {
+        downBlocks.flatMap(\.crossAttentionLayers) + upBlocks.flatMap(\.crossAttentionLayers) + (midBlock?.crossAttentionLayers ?? [])
     }
 
     /// The noise prediction. sample [N, H, W, in_channels], one timestep per batch item,

@@ -51,6 +51,9 @@ public struct DownBlock {
         }
     }
 
+    /// The block's cross-attention transformer blocks, in diffusers' processor order.
+    var crossAttentionLayers: [(prefix: String, channels: Int)] { attentions.flatMap(\.crossAttentionLayers) }
+
     /// Returns the block output and the skip states (one per resnet, plus the downsampled one).
     public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> (Tensor, [Tensor]) {
         var h = x
@@ -77,6 +80,9 @@ public struct UpBlock {
 
     /// UNet up block when `previousOutputChannels` is given (with skip connections), VAE
     /// decoder block otherwise.
+    /// The block's cross-attention transformer blocks, in diffusers' processor order.
+    var crossAttentionLayers: [(prefix: String, channels: Int)] { attentions.flatMap(\.crossAttentionLayers) }
+
     public init(
         _ store: WeightStore, _ prefix: String, inChannels: Int, outChannels: Int, previousOutputChannels: Int?,
         layers: Int, timeEmbeddingChannels: Int?, groups: Int, epsilon: Float, outputScaleFactor: Float,
@@ -129,6 +135,9 @@ public struct MidBlock {
     let resnets: [ResnetBlock2D]
     let crossAttentions: [Transformer2DModel]
     let selfAttention: SpatialSelfAttention?
+
+    /// The block's cross-attention transformer blocks.
+    var crossAttentionLayers: [(prefix: String, channels: Int)] { crossAttentions.flatMap(\.crossAttentionLayers) }
 
     public init(
         _ store: WeightStore, _ prefix: String, channels: Int, timeEmbeddingChannels: Int?, groups: Int,

@@ -2,6 +2,7 @@
 // (diffusers/models/embeddings.py), computed in Float32 as torch does.
 
 import Foundation
+import Tensors
 
 extension Tensor {
     /// timesteps [N] -> [N, dimension]: half = dimension / 2,
