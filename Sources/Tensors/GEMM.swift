@@ -21,34 +21,24 @@ public enum GEMM {
     ) {
         guard m > 0, n > 0 else { return }
         Profiler.measure("gemm") {
-            multiplyUnprofiled(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
-                               transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
-        }
-    }
-
-    static func multiplyUnprofiled(
-        m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
-        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        let plan = partition(m: m, n: n, k: k)
-        let threads = min(Parallelism.threadCount, plan.parts)
-        // Thread t runs parts [parts * t / threads, parts * (t + 1) / threads), one call each.
-        Parallelism.concurrentPerform(threads) { t in
-            for part in (plan.parts * t / threads)..<(plan.parts * (t + 1) / threads) {
-                let lo = plan.bounds(part), hi = plan.bounds(part + 1)
-                guard lo < hi else { continue }
-                if plan.splitsRows {
-                    let aOffset = transposeA ? lo : lo * lda
-                    single(m: hi - lo, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
-                           b: b, ldb: ldb, transposeB: transposeB,
-                           c: c + lo * ldc, ldc: ldc, alpha: alpha, beta: beta)
-                } else {
-                    let bOffset = transposeB ? lo * ldb : lo
-                    single(m: m, n: hi - lo, k: k, a: a, lda: lda, transposeA: transposeA,
-                           b: b + bOffset, ldb: ldb, transposeB: transposeB,
-                           c: c + lo, ldc: ldc, alpha: alpha, beta: beta)
+            let plan = partition(m: m, n: n, k: k)
+            let threads = min(Parallelism.threadCount, plan.parts)
+            // Thread t runs parts [parts * t / threads, parts * (t + 1) / threads), one call each.
+            Parallelism.concurrentPerform(threads) { t in
+                for part in (plan.parts * t / threads)..<(plan.parts * (t + 1) / threads) {
+                    let lo = plan.bounds(part), hi = plan.bounds(part + 1)
+                    guard lo < hi else { continue }
+                    if plan.splitsRows {
+                        let aOffset = transposeA ? lo : lo * lda
+                        single(m: hi - lo, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
+                               b: b, ldb: ldb, transposeB: transposeB,
+                               c: c + lo * ldc, ldc: ldc, alpha: alpha, beta: beta)
+                    } else {
+                        let bOffset = transposeB ? lo * ldb : lo
+                        single(m: m, n: hi - lo, k: k, a: a, lda: lda, transposeA: transposeA,
+                               b: b + bOffset, ldb: ldb, transposeB: transposeB,
+                               c: c + lo, ldc: ldc, alpha: alpha, beta: beta)
+                    }
                 }
             }
         }

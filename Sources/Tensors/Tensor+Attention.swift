@@ -8,49 +8,45 @@ extension Tensor {
     /// one thread, so results do not depend on the thread count.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float? = nil, causal: Bool = false) throws -> Tensor {
         try Profiler.measure("attention (QK^T, softmax, PV)") {
-            try attentionUnprofiled(query: q, key: k, value: v, heads: heads, scale: scale, causal: causal)
-        }
-    }
-
-    static func attentionUnprofiled(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float?, causal: Bool) throws -> Tensor {
-        guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape == v.shape,
-              q.shape[0] == k.shape[0], q.shape[2] == k.shape[2] else {
-            throw TensorError.shapeMismatch("attention: q \(q.shape), k \(k.shape), v \(v.shape)")
-        }
-        let (b, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
-        let lk = k.shape[1]
-        guard heads > 0, width % heads == 0 else {
-            throw TensorError.invalidArgument("attention: width \(width) not divisible by \(heads) heads")
-        }
-        let d = width / heads
-        let s = scale ?? 1 / Float(d).squareRoot()
-        var out = Tensor(uninitialized: q.shape)
-        let qp = q.pointer, kp = k.pointer, vp = v.pointer, op = out.mutablePointer()
-        let rowBlock = 64
-        let blocks = (lq + rowBlock - 1) / rowBlock
-        Parallelism.forEachRange(b * heads * blocks) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * max(lk, 1))
-            defer { scores.deallocate() }
-            for item in range {
-                let bi = item / (heads * blocks), h = (item / blocks) % heads, blk = item % blocks
-                let r0 = blk * rowBlock, rows = min(rowBlock, lq - r0)
-                let qBase = qp + (bi * lq + r0) * width + h * d
-                let kBase = kp + bi * lk * width + h * d
-                let vBase = vp + bi * lk * width + h * d
-                GEMM.single(m: rows, n: lk, k: d, a: qBase, lda: width, transposeA: false,
-                            b: kBase, ldb: width, transposeB: true,
-                            c: scores, ldc: lk, alpha: s, beta: 0)
-                if causal {
-                    for r in 0..<rows where r0 + r + 1 < lk {
-                        (scores + r * lk + r0 + r + 1).update(repeating: -.infinity, count: lk - (r0 + r + 1))
-                    }
-                }
-                softmaxRows(scores, rows: rows, n: lk, stride: lk)
-                GEMM.single(m: rows, n: d, k: lk, a: scores, lda: lk, transposeA: false,
-                            b: vBase, ldb: width, transposeB: false,
-                            c: op + (bi * lq + r0) * width + h * d, ldc: width, alpha: 1, beta: 0)
+            guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape == v.shape,
+                  q.shape[0] == k.shape[0], q.shape[2] == k.shape[2] else {
+                throw TensorError.shapeMismatch("attention: q \(q.shape), k \(k.shape), v \(v.shape)")
             }
+            let (b, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
+            let lk = k.shape[1]
+            guard heads > 0, width % heads == 0 else {
+                throw TensorError.invalidArgument("attention: width \(width) not divisible by \(heads) heads")
+            }
+            let d = width / heads
+            let s = scale ?? 1 / Float(d).squareRoot()
+            var out = Tensor(uninitialized: q.shape)
+            let qp = q.pointer, kp = k.pointer, vp = v.pointer, op = out.mutablePointer()
+            let rowBlock = 64
+            let blocks = (lq + rowBlock - 1) / rowBlock
+            Parallelism.forEachRange(b * heads * blocks) { range in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * max(lk, 1))
+                defer { scores.deallocate() }
+                for item in range {
+                    let bi = item / (heads * blocks), h = (item / blocks) % heads, blk = item % blocks
+                    let r0 = blk * rowBlock, rows = min(rowBlock, lq - r0)
+                    let qBase = qp + (bi * lq + r0) * width + h * d
+                    let kBase = kp + bi * lk * width + h * d
+                    let vBase = vp + bi * lk * width + h * d
+                    GEMM.single(m: rows, n: lk, k: d, a: qBase, lda: width, transposeA: false,
+                                b: kBase, ldb: width, transposeB: true,
+                                c: scores, ldc: lk, alpha: s, beta: 0)
+                    if causal {
+                        for r in 0..<rows where r0 + r + 1 < lk {
+                            (scores + r * lk + r0 + r + 1).update(repeating: -.infinity, count: lk - (r0 + r + 1))
+                        }
+                    }
+                    softmaxRows(scores, rows: rows, n: lk, stride: lk)
+                    GEMM.single(m: rows, n: d, k: lk, a: scores, lda: lk, transposeA: false,
+                                b: vBase, ldb: width, transposeB: false,
+                                c: op + (bi * lq + r0) * width + h * d, ldc: width, alpha: 1, beta: 0)
+                }
+            }
+            return out
         }
-        return out
     }
 }

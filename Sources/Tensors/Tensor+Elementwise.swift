@@ -7,17 +7,14 @@ extension Tensor {
     /// Applies `f` to every element into a new tensor, threaded.
     @inline(__always)
     public func mapElements(_ f: @escaping (Float) -> Float) -> Tensor {
-        Profiler.measure("elementwise") { mapElementsUnprofiled(f) }
-    }
-
-    @inline(__always)
-    func mapElementsUnprofiled(_ f: @escaping (Float) -> Float) -> Tensor {
-        var out = Tensor(uninitialized: shape)
-        let src = pointer, dst = out.mutablePointer()
-        Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
-            for i in range { dst[i] = f(src[i]) }
+        Profiler.measure("elementwise") {
+            var out = Tensor(uninitialized: shape)
+            let src = pointer, dst = out.mutablePointer()
+            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+                for i in range { dst[i] = f(src[i]) }
+            }
+            return out
         }
-        return out
     }
 
     /// Combines two same-shaped tensors elementwise into a new tensor, threaded:
@@ -28,20 +25,17 @@ extension Tensor {
 
     @inline(__always)
     func zipElements(_ other: Tensor, _ name: String, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
-        try Profiler.measure("elementwise") { try zipElementsUnprofiled(other, name, f) }
-    }
-
-    @inline(__always)
-    func zipElementsUnprofiled(_ other: Tensor, _ name: String, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
-        guard shape == other.shape else {
-            throw TensorError.shapeMismatch("\(name): \(shape) vs \(other.shape)")
+        try Profiler.measure("elementwise") {
+            guard shape == other.shape else {
+                throw TensorError.shapeMismatch("\(name): \(shape) vs \(other.shape)")
+            }
+            var out = Tensor(uninitialized: shape)
+            let a = pointer, b = other.pointer, dst = out.mutablePointer()
+            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+                for i in range { dst[i] = f(a[i], b[i]) }
+            }
+            return out
         }
-        var out = Tensor(uninitialized: shape)
-        let a = pointer, b = other.pointer, dst = out.mutablePointer()
-        Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
-            for i in range { dst[i] = f(a[i], b[i]) }
-        }
-        return out
     }
 
     public static func + (lhs: Tensor, rhs: Tensor) throws -> Tensor {

@@ -10,102 +10,98 @@ extension Tensor {
     /// sample and group over all positions and the group's C/groups channels. With `silu`
     /// the activation is fused (x * sigmoid(x) after the affine transform).
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float, silu: Bool = false) throws -> Tensor {
-        try Profiler.measure("groupnorm") { try groupNormUnprofiled(groups: groups, weight: weight, bias: bias, epsilon: epsilon, silu: silu) }
-    }
-
-    func groupNormUnprofiled(groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float, silu: Bool) throws -> Tensor {
-        guard rank >= 2, let c = shape.last else {
-            throw TensorError.invalidShape("groupNorm needs [N, ..., C], got \(shape)")
-        }
-        guard groups > 0, c % groups == 0 else {
-            throw TensorError.invalidArgument("groupNorm: \(c) channels not divisible by \(groups) groups")
-        }
-        if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("groupNorm weight \(weight.shape) for \(c) channels") }
-        if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("groupNorm bias \(bias.shape) for \(c) channels") }
-        let n = shape[0]
-        if count == 0 { return Tensor(zeros: shape) }
-        let positions = count / (n * c)
-        let per = c / groups
-        var mean = [Float](repeating: 0, count: n * groups)
-        var rstd = [Float](repeating: 0, count: n * groups)
-        let src = pointer
-        // Tasks: (sample, contiguous chunk of groups); a group's statistics do not depend on the
-        // chunking (see ck_group_stats), so neither do the bytes on the thread count.
-        let chunks = min(groups, max(1, Parallelism.threadCount))
-        mean.withUnsafeMutableBufferPointer { meanBuffer in
-            rstd.withUnsafeMutableBufferPointer { rstdBuffer in
-                let mp = meanBuffer.baseAddress!, rp = rstdBuffer.baseAddress!
-                Parallelism.forEach(n * chunks) { task in
-                    let b = task / chunks, k = task % chunks
-                    let g0 = groups * k / chunks, g1 = groups * (k + 1) / chunks
-                    guard g0 < g1 else { return }
-                    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 2 * (g1 - g0) * per)
-                    defer { scratch.deallocate() }
-                    ck_group_stats(src + b * positions * c, Int64(positions), Int64(c), Int64(per), Int64(g0), Int64(g1),
-                                   epsilon, scratch, mp + b * groups + g0, rp + b * groups + g0)
+        try Profiler.measure("groupnorm") {
+            guard rank >= 2, let c = shape.last else {
+                throw TensorError.invalidShape("groupNorm needs [N, ..., C], got \(shape)")
+            }
+            guard groups > 0, c % groups == 0 else {
+                throw TensorError.invalidArgument("groupNorm: \(c) channels not divisible by \(groups) groups")
+            }
+            if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("groupNorm weight \(weight.shape) for \(c) channels") }
+            if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("groupNorm bias \(bias.shape) for \(c) channels") }
+            let n = shape[0]
+            if count == 0 { return Tensor(zeros: shape) }
+            let positions = count / (n * c)
+            let per = c / groups
+            var mean = [Float](repeating: 0, count: n * groups)
+            var rstd = [Float](repeating: 0, count: n * groups)
+            let src = pointer
+            // Tasks: (sample, contiguous chunk of groups); a group's statistics do not depend on the
+            // chunking (see ck_group_stats), so neither do the bytes on the thread count.
+            let chunks = min(groups, max(1, Parallelism.threadCount))
+            mean.withUnsafeMutableBufferPointer { meanBuffer in
+                rstd.withUnsafeMutableBufferPointer { rstdBuffer in
+                    let mp = meanBuffer.baseAddress!, rp = rstdBuffer.baseAddress!
+                    Parallelism.forEach(n * chunks) { task in
+                        let b = task / chunks, k = task % chunks
+                        let g0 = groups * k / chunks, g1 = groups * (k + 1) / chunks
+                        guard g0 < g1 else { return }
+                        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 2 * (g1 - g0) * per)
+                        defer { scratch.deallocate() }
+                        ck_group_stats(src + b * positions * c, Int64(positions), Int64(c), Int64(per), Int64(g0), Int64(g1),
+                                       epsilon, scratch, mp + b * groups + g0, rp + b * groups + g0)
+                    }
                 }
             }
-        }
-        var out = Tensor(uninitialized: shape)
-        let dst = out.mutablePointer()
-        let gamma = weight?.pointer, betaP = bias?.pointer
-        mean.withUnsafeBufferPointer { mb in
-            rstd.withUnsafeBufferPointer { rb in
-                let mp = mb.baseAddress!, rp = rb.baseAddress!
-                Parallelism.forEachRange(n * positions, minimumPerTask: 64) { range in
-                    var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
-                    var lastBatch = -1
-                    for r in range {
-                        let b = r / positions
-                        if b != lastBatch {
-                            for ch in 0..<c {
-                                let t = b * groups + ch / per
-                                let s = rp[t] * (gamma?[ch] ?? 1)
-                                scale[ch] = s
-                                shift[ch] = (betaP?[ch] ?? 0) - mp[t] * s
+            var out = Tensor(uninitialized: shape)
+            let dst = out.mutablePointer()
+            let gamma = weight?.pointer, betaP = bias?.pointer
+            mean.withUnsafeBufferPointer { mb in
+                rstd.withUnsafeBufferPointer { rb in
+                    let mp = mb.baseAddress!, rp = rb.baseAddress!
+                    Parallelism.forEachRange(n * positions, minimumPerTask: 64) { range in
+                        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+                        var lastBatch = -1
+                        for r in range {
+                            let b = r / positions
+                            if b != lastBatch {
+                                for ch in 0..<c {
+                                    let t = b * groups + ch / per
+                                    let s = rp[t] * (gamma?[ch] ?? 1)
+                                    scale[ch] = s
+                                    shift[ch] = (betaP?[ch] ?? 0) - mp[t] * s
+                                }
+                                lastBatch = b
                             }
-                            lastBatch = b
-                        }
-                        let s = src + r * c, d = dst + r * c
-                        if silu {
-                            for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
-                            ck_silu(d, d, Int64(c))
-                        } else {
-                            for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
+                            let s = src + r * c, d = dst + r * c
+                            if silu {
+                                for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
+                                ck_silu(d, d, Int64(c))
+                            } else {
+                                for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
+                            }
                         }
                     }
                 }
             }
+            return out
         }
-        return out
     }
 
     /// torch `nn.LayerNorm(C, eps)` over the last axis.
     public func layerNorm(weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        try Profiler.measure("layernorm") { try layerNormUnprofiled(weight: weight, bias: bias, epsilon: epsilon) }
-    }
-
-    func layerNormUnprofiled(weight: Tensor?, bias: Tensor?, epsilon: Float) throws -> Tensor {
-        guard let c = shape.last, c > 0 else { throw TensorError.invalidShape("layerNorm of \(shape)") }
-        if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("layerNorm weight \(weight.shape) for \(c)") }
-        if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("layerNorm bias \(bias.shape) for \(c)") }
-        var out = Tensor(uninitialized: shape)
-        let src = pointer, dst = out.mutablePointer()
-        let gamma = weight?.pointer, beta = bias?.pointer
-        Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in
-            for r in range {
-                let s = src + r * c, d = dst + r * c
-                var sum = 0.0
-                for j in 0..<c { sum += Double(s[j]) }
-                let m = sum / Double(c)
-                var sq = 0.0
-                for j in 0..<c { let v = Double(s[j]) - m; sq += v * v }
-                let rs = Float(1 / (sq / Double(c) + Double(epsilon)).squareRoot())
-                let mf = Float(m)
-                for j in 0..<c { d[j] = (s[j] - mf) * rs * (gamma?[j] ?? 1) + (beta?[j] ?? 0) }
+        try Profiler.measure("layernorm") {
+            guard let c = shape.last, c > 0 else { throw TensorError.invalidShape("layerNorm of \(shape)") }
+            if let weight, weight.shape != [c] { throw TensorError.shapeMismatch("layerNorm weight \(weight.shape) for \(c)") }
+            if let bias, bias.shape != [c] { throw TensorError.shapeMismatch("layerNorm bias \(bias.shape) for \(c)") }
+            var out = Tensor(uninitialized: shape)
+            let src = pointer, dst = out.mutablePointer()
+            let gamma = weight?.pointer, beta = bias?.pointer
+            Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in
+                for r in range {
+                    let s = src + r * c, d = dst + r * c
+                    var sum = 0.0
+                    for j in 0..<c { sum += Double(s[j]) }
+                    let m = sum / Double(c)
+                    var sq = 0.0
+                    for j in 0..<c { let v = Double(s[j]) - m; sq += v * v }
+                    let rs = Float(1 / (sq / Double(c) + Double(epsilon)).squareRoot())
+                    let mf = Float(m)
+                    for j in 0..<c { d[j] = (s[j] - mf) * rs * (gamma?[j] ?? 1) + (beta?[j] ?? 0) }
+                }
             }
+            return out
         }
-        return out
     }
 
     /// Softmax over the last axis (max-subtracted).

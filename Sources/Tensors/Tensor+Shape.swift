@@ -5,55 +5,51 @@ extension Tensor {
     /// Concatenates tensors along the last axis; all other dimensions must agree
     /// (a UNet skip connection in NHWC).
     public static func concatenateLastAxis(_ parts: [Tensor]) throws -> Tensor {
-        try Profiler.measure("copy (concat, split, upsample)") { try concatenateLastAxisUnprofiled(parts) }
-    }
-
-    static func concatenateLastAxisUnprofiled(_ parts: [Tensor]) throws -> Tensor {
-        guard let first = parts.first else { throw TensorError.invalidArgument("concatenate of nothing") }
-        let lead = Array(first.shape.dropLast())
-        for p in parts where Array(p.shape.dropLast()) != lead || p.rank != first.rank {
-            throw TensorError.shapeMismatch("concatenate: \(first.shape) vs \(p.shape)")
-        }
-        let widths = parts.map { $0.shape.last ?? 0 }
-        let total = widths.reduce(0, +)
-        var out = Tensor(uninitialized: lead + [total])
-        let rows = lead.reduce(1, *)
-        let dst = out.mutablePointer()
-        Parallelism.forEachRange(rows, minimumPerTask: 64) { range in
-            for r in range {
-                var offset = 0
-                for (p, w) in zip(parts, widths) {
-                    (dst + r * total + offset).update(from: p.pointer + r * w, count: w)
-                    offset += w
+        try Profiler.measure("copy (concat, split, upsample)") {
+            guard let first = parts.first else { throw TensorError.invalidArgument("concatenate of nothing") }
+            let lead = Array(first.shape.dropLast())
+            for p in parts where Array(p.shape.dropLast()) != lead || p.rank != first.rank {
+                throw TensorError.shapeMismatch("concatenate: \(first.shape) vs \(p.shape)")
+            }
+            let widths = parts.map { $0.shape.last ?? 0 }
+            let total = widths.reduce(0, +)
+            var out = Tensor(uninitialized: lead + [total])
+            let rows = lead.reduce(1, *)
+            let dst = out.mutablePointer()
+            Parallelism.forEachRange(rows, minimumPerTask: 64) { range in
+                for r in range {
+                    var offset = 0
+                    for (p, w) in zip(parts, widths) {
+                        (dst + r * total + offset).update(from: p.pointer + r * w, count: w)
+                        offset += w
+                    }
                 }
             }
+            return out
         }
-        return out
     }
 
     /// Splits the last axis into pieces of the given widths.
     public func splitLastAxis(_ widths: [Int]) throws -> [Tensor] {
-        try Profiler.measure("copy (concat, split, upsample)") { try splitLastAxisUnprofiled(widths) }
-    }
-
-    func splitLastAxisUnprofiled(_ widths: [Int]) throws -> [Tensor] {
-        guard let c = shape.last, widths.reduce(0, +) == c, widths.allSatisfy({ $0 >= 0 }) else {
-            throw TensorError.shapeMismatch("split \(shape) into \(widths)")
-        }
-        let lead = Array(shape.dropLast())
-        let rows = lead.reduce(1, *)
-        var offset = 0
-        var result: [Tensor] = []
-        for w in widths {
-            var part = Tensor(uninitialized: lead + [w])
-            let dst = part.mutablePointer(), src = pointer, o = offset
-            Parallelism.forEachRange(rows, minimumPerTask: 64) { range in
-                for r in range { (dst + r * w).update(from: src + r * c + o, count: w) }
+        try Profiler.measure("copy (concat, split, upsample)") {
+            guard let c = shape.last, widths.reduce(0, +) == c, widths.allSatisfy({ $0 >= 0 }) else {
+                throw TensorError.shapeMismatch("split \(shape) into \(widths)")
             }
-            result.append(part)
-            offset += w
+            let lead = Array(shape.dropLast())
+            let rows = lead.reduce(1, *)
+            var offset = 0
+            var result: [Tensor] = []
+            for w in widths {
+                var part = Tensor(uninitialized: lead + [w])
+                let dst = part.mutablePointer(), src = pointer, o = offset
+                Parallelism.forEachRange(rows, minimumPerTask: 64) { range in
+                    for r in range { (dst + r * w).update(from: src + r * c + o, count: w) }
+                }
+                result.append(part)
+                offset += w
+            }
+            return result
         }
-        return result
     }
 
     /// Concatenates tensors along the first axis (batching).
@@ -100,23 +96,21 @@ extension Tensor {
     /// Nearest-neighbour 2x upsampling of [N, H, W, C] to [N, 2H, 2W, C]
     /// (torch `interpolate(scale_factor=2.0, mode="nearest")`).
     public func upsampleNearest2x() throws -> Tensor {
-        try Profiler.measure("copy (concat, split, upsample)") { try upsampleUnprofiled() }
-    }
-
-    func upsampleUnprofiled() throws -> Tensor {
-        guard rank == 4 else { throw TensorError.invalidShape("upsample needs [N, H, W, C], got \(shape)") }
-        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-        var out = Tensor(uninitialized: [n, 2 * h, 2 * w, c])
-        let src = pointer, dst = out.mutablePointer()
-        Parallelism.forEachRange(n * 2 * h, minimumPerTask: 4) { range in
-            for row in range {
-                let b = row / (2 * h), y = row % (2 * h)
-                let s = src + ((b * h + y / 2) * w) * c
-                let d = dst + row * 2 * w * c
-                for x in 0..<(2 * w) { (d + x * c).update(from: s + (x / 2) * c, count: c) }
+        try Profiler.measure("copy (concat, split, upsample)") {
+            guard rank == 4 else { throw TensorError.invalidShape("upsample needs [N, H, W, C], got \(shape)") }
+            let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+            var out = Tensor(uninitialized: [n, 2 * h, 2 * w, c])
+            let src = pointer, dst = out.mutablePointer()
+            Parallelism.forEachRange(n * 2 * h, minimumPerTask: 4) { range in
+                for row in range {
+                    let b = row / (2 * h), y = row % (2 * h)
+                    let s = src + ((b * h + y / 2) * w) * c
+                    let d = dst + row * 2 * w * c
+                    for x in 0..<(2 * w) { (d + x * c).update(from: s + (x / 2) * c, count: c) }
+                }
             }
+            return out
         }
-        return out
     }
 
     /// Reorders axes: result axis i is input axis `order[i]` (torch `permute`).
