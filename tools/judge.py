@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
+from stylediff_model import pixels_to_unit
 
 
 def block(cin, cout):
@@ -67,10 +68,6 @@ class ContentEmbedder(nn.Module):
         return F.normalize(self.head(self.backbone(x)), dim=1)
 
 
-def to_input(images_uint8):
-    return images_uint8.float() / 127.5 - 1.0
-
-
 def load_images(paths):
     return torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB").resize((64, 64), Image.BICUBIC))
                                       for p in paths])).permute(0, 3, 1, 2).contiguous()
@@ -108,7 +105,7 @@ def train_judge(data, out, minutes, seed, steps=None):
     model.train()
     while progress(step) < 1:
         idx = torch.randint(0, len(x), (64,))
-        xb = to_input(x[idx])
+        xb = pixels_to_unit(x[idx])
         if random.random() < 0.5:
             xb = xb.flip(3)
         loss = F.cross_entropy(model(xb), y[idx], label_smoothing=0.05)
@@ -134,7 +131,7 @@ def train_content(data, out, minutes, seed, steps=None):
     while progress(step) < 1:
         batch = random.sample(names, 64)
         a, b = zip(*[random.sample(by_name[n], 2) for n in batch])
-        za, zb = model(to_input(x[list(a)])), model(to_input(x[list(b)]))
+        za, zb = model(pixels_to_unit(x[list(a)])), model(pixels_to_unit(x[list(b)]))
         logits = za @ zb.t() / 0.1
         target = torch.arange(len(batch))
         loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
@@ -156,12 +153,12 @@ def load_judges(out):
 
 @torch.no_grad()
 def predict_styles(judge, images, batch=256):
-    return torch.cat([judge(to_input(images[i:i + batch])).argmax(1) for i in range(0, len(images), batch)])
+    return torch.cat([judge(pixels_to_unit(images[i:i + batch])).argmax(1) for i in range(0, len(images), batch)])
 
 
 @torch.no_grad()
 def embed(content, images, batch=256):
-    return torch.cat([content(to_input(images[i:i + batch])) for i in range(0, len(images), batch)])
+    return torch.cat([content(pixels_to_unit(images[i:i + batch])) for i in range(0, len(images), batch)])
 
 
 def report(data, out):

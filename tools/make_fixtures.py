@@ -125,7 +125,7 @@ def make_clip():
 
 
 def make_pipeline():
-    """A tiny random model in the default layout (tools/train_model.py export) and reference
+    """A tiny random model in the default layout (tools/stylediff_model.py export_models) and reference
     sampler outputs (tools/sample.py) for txt2img, image style, slerp blend and img2img."""
     import sys
     import tempfile
@@ -134,7 +134,7 @@ def make_pipeline():
     from PIL import Image
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import sample
-    import train_model
+    import stylediff_model
     folder = os.path.join(ROOT, "pipeline")
     model_dir = os.path.join(folder, "model")
     shutil.rmtree(folder, ignore_errors=True)
@@ -146,7 +146,7 @@ def make_pipeline():
                                        model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=-1,
                                        eos_id=2, normalization_rule_name="identity", num_threads=1, minloglevel=2)
         torch.manual_seed(10)
-        models = train_model.Models(
+        models = stylediff_model.Models(
             120,
             unet_config=dict(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
                              down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
@@ -165,7 +165,7 @@ def make_pipeline():
                             down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
                             layers_per_block=1, norm_num_groups=4, sample_size=64, scaling_factor=0.8).eval()
         randomise_norms(vae, 12)
-        train_model.export_models(models, vae, os.path.join(tmp, "tok.model"), model_dir, ["breeze", "papirus", "tango"])
+        stylediff_model.export_models(models, vae, os.path.join(tmp, "tok.model"), model_dir, ["breeze", "papirus", "tango"])
     g = torch.Generator().manual_seed(13)
     inputs = {}
     for name in ("style_a", "style_b", "init"):
@@ -212,6 +212,7 @@ def make_default_model():
     from PIL import Image
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import sample
+    import stylediff_model
     folder = os.path.join(ROOT, "default_model")
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
@@ -225,8 +226,8 @@ def make_default_model():
     with torch.no_grad():
         text = pipe.text(input_ids=torch.tensor([ids[prompts[0]], ids[prompts[3]]])).last_hidden_state
         tensors["text_encoder"] = text
-        x = torch.from_numpy(np.asarray(ref.convert("RGB"))).float()
-        embed = pipe.style.embed((x / 127.5 - 1).permute(2, 0, 1)[None])
+        x = stylediff_model.pixels_to_unit(torch.from_numpy(np.asarray(ref.convert("RGB"))))
+        embed = pipe.style.embed(x.permute(2, 0, 1)[None])
         tensors["style_embedding"] = embed
         g = torch.Generator().manual_seed(31)
         latents = torch.randn(2, 4, 16, 16, generator=g)

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from stop_flag import StopFlag
-from train_model import StyleEncoder, exported_style_config, exported_style_encoder, shift_images
+from stylediff_model import StyleEncoder, exported_style_config, exported_style_encoder, pixels_to_unit
+from train_model import shift_images
 
 
 def augmented(x, n, flip):
@@ -49,7 +50,7 @@ def measure(encoder, images, labels, presets):
     """(nearest-preset accuracy, mean distance to own preset / mean distance between presets)."""
     encoder.eval()
     dev = presets.device
-    e = torch.cat([encoder.embed(images[k:k + 256].to(dev).float() / 127.5 - 1) for k in range(0, len(images), 256)])
+    e = torch.cat([encoder.embed(pixels_to_unit(images[k:k + 256].to(dev))) for k in range(0, len(images), 256)])
     d = torch.cdist(e, presets)
     between = torch.cdist(presets, presets).sum() / (len(presets) * (len(presets) - 1))
     encoder.train()
@@ -133,7 +134,7 @@ def main():
             print("stopped early", flush=True)
             break
         idx = random.sample(fit, args.batch)
-        x = augmented(images[idx].float() / 127.5 - 1, args.shift, not args.no_flip)
+        x = augmented(pixels_to_unit(images[idx]), args.shift, not args.no_flip)
         e = encoder.embed(x)  # [B, D]
         y = label[idx]
         loss = (e - presets[y]).pow(2).sum(1).mean() / scale

@@ -24,7 +24,8 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import train_model  # noqa: E402
+import stylediff_model  # noqa: E402
+from stylediff_model import pixels_to_unit  # noqa: E402
 
 SCHEDULERS = {"ddim": "DDIMScheduler", "ddpm": "DDPMScheduler", "euler": "EulerDiscreteScheduler",
               "dpmpp": "DPMSolverMultistepScheduler"}
@@ -47,7 +48,7 @@ class ReferencePipeline:
         state = {"image_proj": {k[11:]: v.float() for k, v in ip.items() if k.startswith("image_proj.")},
                  "ip_adapter": {k[11:]: v.float() for k, v in ip.items() if k.startswith("ip_adapter.")}}
         self.unet._load_ip_adapter_weights([state])
-        self.style = train_model.exported_style_encoder(model)
+        self.style = stylediff_model.exported_style_encoder(model)
         self.vae = AutoencoderKL.from_pretrained(os.path.join(model, "vae"), torch_dtype=f32).eval()
         self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
         presets = os.path.join(model, "style_encoder", "presets.safetensors")
@@ -74,8 +75,8 @@ class ReferencePipeline:
             return torch.zeros(1, dim)
         embs = []
         for img in images:
-            x = torch.from_numpy(np.asarray(img.convert("RGB").resize((64, 64), Image.BILINEAR))).float()
-            embs.append(self.style.embed((x / 127.5 - 1).permute(2, 0, 1)[None])[0])
+            x = pixels_to_unit(torch.from_numpy(np.asarray(img.convert("RGB").resize((64, 64), Image.BILINEAR))))
+            embs.append(self.style.embed(x.permute(2, 0, 1)[None])[0])
             if snap > 0:
                 embs[-1] = self.snap(embs[-1], snap)
         w = torch.tensor(weights, dtype=torch.float32)
@@ -115,8 +116,8 @@ class ReferencePipeline:
             timesteps = timesteps[start:]
             if hasattr(sched, "set_begin_index"):
                 sched.set_begin_index(start)
-            x = torch.from_numpy(np.asarray(init_image.convert("RGB").resize((64, 64), Image.BILINEAR))).float()
-            x = (x / 127.5 - 1).permute(2, 0, 1)[None]
+            x = pixels_to_unit(torch.from_numpy(np.asarray(init_image.convert("RGB").resize((64, 64), Image.BILINEAR))))
+            x = x.permute(2, 0, 1)[None]
             clean = self.vae.encode(x).latent_dist.sample(g) * self.vae.config.scaling_factor
             noise = torch.randn(clean.shape, generator=g)
             latents = sched.add_noise(clean, noise, timesteps[:1])

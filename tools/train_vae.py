@@ -24,6 +24,7 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
 from stop_flag import StopFlag
+from stylediff_model import pixels_to_unit
 
 # The architecture: three blocks (two downsamplings), no mid attention, lean channels so that
 # CPU training gets many steps per hour (../shared/TRAINING.md).
@@ -43,16 +44,12 @@ def load_split(data, split):
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # uint8 [N, 3, 64, 64]
 
 
-def to_model(x_uint8):
-    return x_uint8.float() / 127.5 - 1.0
-
-
 @torch.no_grad()
 def psnr(model, images, batch=64):
     total, n = 0.0, 0
     dev = next(model.parameters()).device
     for i in range(0, len(images), batch):
-        x = to_model(images[i:i + batch].to(dev))
+        x = pixels_to_unit(images[i:i + batch].to(dev))
         y = model.decode(model.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
         mse = ((y - x) / 2).pow(2).flatten(1).mean(1)
         total += (10 * torch.log10(1 / mse.clamp_min(1e-10))).sum().item()
@@ -63,7 +60,7 @@ def psnr(model, images, batch=64):
 @torch.no_grad()
 def latent_stats(model, images, batch=64):
     dev = next(model.parameters()).device
-    zs = [model.encode(to_model(images[i:i + batch].to(dev))).latent_dist.mode()
+    zs = [model.encode(pixels_to_unit(images[i:i + batch].to(dev))).latent_dist.mode()
           for i in range(0, min(len(images), 2048), batch)]
     z = torch.cat(zs)
     return z.std().item(), z.std(dim=(0, 2, 3)).tolist(), z.mean().item()
@@ -77,7 +74,7 @@ def encode_cached(model, images, batch=256):
     for flip in (False, True):
         parts = []
         for i in range(0, len(images), batch):
-            x = to_model(images[i:i + batch].to(dev))
+            x = pixels_to_unit(images[i:i + batch].to(dev))
             parts.append(model.quant_conv(model.encoder(x.flip(3) if flip else x)))
         out.append(torch.cat(parts))
     return out
@@ -163,7 +160,7 @@ def main():
     model.train()
     while not stop.requested and time.time() - start < session_budget:
         idx = torch.randint(0, len(train), (args.batch,)).to(dev)
-        x = to_model(train[idx])
+        x = pixels_to_unit(train[idx])
         flip = bool(torch.rand(()) < 0.5)
         if flip:
             x = x.flip(3)
