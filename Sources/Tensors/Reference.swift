@@ -109,4 +109,57 @@ public enum Reference {
         } } }
         return out
     }
+
+    /// x [..., in] W^T + b with W [out, in], accumulated in Double.
+    public static func linear(_ x: Tensor, weight w: Tensor, bias b: Tensor?) -> Tensor {
+        let (inputs, outputs) = (w.shape[1], w.shape[0])
+        let rows = x.count / inputs
+        var out = Tensor(zeros: Array(x.shape.dropLast()) + [outputs])
+        let o = out.mutablePointer(), xp = x.pointer, wp = w.pointer
+        for r in 0..<rows { for j in 0..<outputs {
+            var s = b.map { Double($0.pointer[j]) } ?? 0
+            for i in 0..<inputs { s += Double(xp[r * inputs + i]) * Double(wp[j * inputs + i]) }
+            o[r * outputs + j] = Float(s)
+        } }
+        return out
+    }
+
+    /// a [B, M, K] x b [B, K, N] -> [B, M, N], accumulated in Double.
+    public static func batchedMatmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let (batch, m, k, n) = (a.shape[0], a.shape[1], a.shape[2], b.shape[2])
+        var out = Tensor(zeros: [batch, m, n])
+        let o = out.mutablePointer(), ap = a.pointer, bp = b.pointer
+        for i in 0..<batch { for r in 0..<m { for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k { s += Double(ap[(i * m + r) * k + p]) * Double(bp[(i * k + p) * n + j]) }
+            o[(i * m + r) * n + j] = Float(s)
+        } } }
+        return out
+    }
+
+    /// The exact GELU 0.5 x (1 + erf(x / sqrt 2)) in Double.
+    public static func gelu(_ x: Tensor) -> Tensor { elementwise(x) { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) } }
+
+    /// x sigmoid(1.702 x) in Double.
+    public static func quickGELU(_ x: Tensor) -> Tensor { elementwise(x) { $0 / (1 + Foundation.exp(-1.702 * $0)) } }
+
+    /// GEGLU of rows [hidden, gate] (last axis 2d): hidden * gelu(gate) in Double.
+    public static func geglu(_ x: Tensor) -> Tensor {
+        let d = x.shape[x.rank - 1] / 2
+        var out = Tensor(zeros: Array(x.shape.dropLast()) + [d])
+        let o = out.mutablePointer(), xp = x.pointer
+        for r in 0..<(x.count / (2 * d)) { for j in 0..<d {
+            let h = Double(xp[r * 2 * d + j]), g = Double(xp[r * 2 * d + d + j])
+            o[r * d + j] = Float(h * 0.5 * g * (1 + Foundation.erf(g / 2.0.squareRoot())))
+        } }
+        return out
+    }
+
+    /// f applied to every element in Double.
+    static func elementwise(_ x: Tensor, _ f: (Double) -> Double) -> Tensor {
+        var out = Tensor(zeros: x.shape)
+        let o = out.mutablePointer(), xp = x.pointer
+        for i in 0..<x.count { o[i] = Float(f(Double(xp[i]))) }
+        return out
+    }
 }
