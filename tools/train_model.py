@@ -104,6 +104,8 @@ def train(args):
     # The style encoder's architecture: the checkpoint's, else that of the model continued from
     # (a stage-3 refined encoder differs from STYLE_CONFIG), else STYLE_CONFIG.
     style_config = s.get("style_config", STYLE_CONFIG) if s else exported_style_config(args.init) if args.init else STYLE_CONFIG
+    if not s:  # seeded before any random initialisation, so --seed reproduces a fresh run
+        random.seed(args.seed); torch.manual_seed(args.seed)
     models = Models(sp.get_piece_size(), style_config=style_config).to(dev)
     ema = copy.deepcopy(models).requires_grad_(False)
     opt = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
@@ -124,12 +126,10 @@ def train(args):
         if "aux" in s:  # checkpoints from before the auxiliary heads start them fresh
             aux.load_state_dict(s["aux"]); aux_opt.load_state_dict(s["aux_opt"])
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
-    else:
-        random.seed(args.seed); torch.manual_seed(args.seed)
-        if args.init:
-            load_exported(models, args.init)
-            ema.load_state_dict(models.state_dict())
-            print(f"initialised from {args.init}", flush=True)
+    elif args.init:
+        load_exported(models, args.init)
+        ema.load_state_dict(models.state_dict())
+        print(f"initialised from {args.init}", flush=True)
     params = sum(p.numel() for p in models.parameters())
     print(f"parameters: {params / 1e6:.2f} M (unet {sum(p.numel() for p in models.unet.parameters()) / 1e6:.2f} M)", flush=True)
 
@@ -150,7 +150,7 @@ def train(args):
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
     losses, aux_losses = [], []
-    while not stop.requested and time.time() - start < args.minutes * 60:
+    while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
         idx = random.sample(train_idx, args.batch)
         prompts, refs = [], []
         for i in idx:
@@ -257,6 +257,7 @@ def main():
     ap.add_argument("--init", help="a model in the default layout (e.g. Weights/default) to continue from")
     ap.add_argument("--minutes", type=float, default=120)
     ap.add_argument("--save-minutes", type=float, default=10)
+    ap.add_argument("--max-steps", type=int, help="train: stop at this step count in all (a reproducible length, e.g. for smoke tests)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--seed", type=int, default=0)
