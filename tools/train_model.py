@@ -87,7 +87,137 @@ def prepare(args):
 
 # ----------------------------------------------------------------------------- train
 
+class TrainingState:
+    """What a checkpoint holds (work/ckpt.pt): the models, their EMA, the optimiser, the
+    training-only auxiliary heads with theirs, the step, the training time and the RNG states.
+    A fresh state is seeded before anything is initialised, so --seed reproduces a run; it starts
+    from --init's export when given."""
+
+    def __init__(self, args, dev, vocab, style_names):
+        self.path = os.path.join(args.work, "ckpt.pt")
+        s = torch.load(self.path, weights_only=False, map_location="cpu") if os.path.exists(self.path) else None
+        # The style encoder's architecture: the checkpoint's, else that of the model continued from
+        # (a stage-3 refined encoder differs from STYLE_CONFIG), else STYLE_CONFIG.
+        style_config = s.get("style_config", STYLE_CONFIG) if s else exported_style_config(args.init) if args.init else STYLE_CONFIG
+        if not s:
+            random.seed(args.seed); torch.manual_seed(args.seed)
+        self.models = Models(vocab, style_config=style_config).to(dev)
+        self.ema = copy.deepcopy(self.models).requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.models.parameters(), lr=args.lr, weight_decay=0.01)
+        # Training-only heads (never exported): the style of the reference image from its embedding,
+        # and the style named in the prompt from the text encoder's pooled (eos) state. They give the
+        # encoders, trained from scratch, a direct style signal instead of only the UNet's weak early
+        # use of them (real IP-Adapters start from a pretrained image encoder for the same reason).
+        self.aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)),
+                                      text=nn.Linear(CROSS_DIM, len(style_names)))).to(dev)
+        self.aux_opt = torch.optim.AdamW(self.aux.parameters(), lr=args.lr, weight_decay=0.01)
+        self.step, self.elapsed = 0, 0.0
+        self.args = args
+        if s:
+            self.models.load_state_dict(s["models"]); self.ema.load_state_dict(s["ema"]); self.opt.load_state_dict(s["opt"])
+            self.step, self.elapsed = s["step"], s["elapsed"]
+            random.setstate(s["py_rng"]); torch.set_rng_state(s["rng"])
+            if "aux" in s:  # checkpoints from before the auxiliary heads start them fresh
+                self.aux.load_state_dict(s["aux"]); self.aux_opt.load_state_dict(s["aux_opt"])
+            print(f"resumed at step {self.step} ({self.elapsed / 60:.1f} min)", flush=True)
+        elif args.init:
+            load_exported(self.models, args.init)
+            self.ema.load_state_dict(self.models.state_dict())
+            print(f"initialised from {args.init}", flush=True)
+
+    def save(self):
+        tmp = self.path + ".tmp"
+        torch.save(dict(models=self.models.state_dict(), ema=self.ema.state_dict(), opt=self.opt.state_dict(), step=self.step,
+                        aux=self.aux.state_dict(), aux_opt=self.aux_opt.state_dict(), style_config=self.models.configs["style"],
+                        elapsed=self.elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(self.args)), tmp)
+        os.replace(tmp, self.path)
+
+
+def sample_batch(args, recs, by_style, train_idx):
+    """A batch of training records with their prompts and style references: text dropped
+    (--text-drop), else the prompt without or with its style in equal shares; the reference is
+    another content drawn in the same style (the record itself when the style has no other)."""
+    idx = random.sample(train_idx, args.batch)
+    prompts, refs = [], []
+    for i in idx:
+        r = recs[i]
+        u = random.random()
+        prompts.append("" if u < args.text_drop else strip_style(r["prompt"]) if u < (1 + args.text_drop) / 2
+                       else r["prompt"])
+        others = [j for j in random.sample(by_style[r["style"]], min(8, len(by_style[r["style"]])))
+                  if recs[j]["content"] != r["content"]]
+        refs.append(others[0] if others else i)
+    return idx, prompts, refs
+
+
+def batch_losses(args, state, data, batch, snr_weight):
+    """The training loss of a batch: min-SNR-weighted epsilon MSE, plus the auxiliary style
+    classifications (--aux-weight) and the reference-embedding Fisher ratio (--center-weight).
+    Returns (loss, per-sample MSE, (aux style CE, aux text CE, center ratio))."""
+    sp, recs, images, latents, alphas, style_names, dev = data
+    idx, prompts, refs = batch
+    models = state.models
+    x0 = latents[idx]
+    ref_images = shift_images(pixels_to_unit(images[refs]), args.ref_shift)
+    drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None].to(dev)
+    noise = torch.randn_like(x0)  # on a GPU from its own generator (not in the checkpoint)
+    t = torch.randint(0, 1000, (args.batch,)).to(dev)
+    a = alphas[t][:, None, None, None]
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+    ids = tokenize(sp, prompts).to(dev)
+    text = models.text(input_ids=ids).last_hidden_state
+    # The state at the eos token (CLIPTextModel's pooler_output picks the largest id, which is
+    # the eos only in CLIP's own vocabulary).
+    pooled = text[torch.arange(len(ids), device=dev), (ids == 2).int().argmax(1)]
+    raw_embed = models.style.embed(ref_images)
+    style_embed = raw_embed * (1 - drop_style)
+    style_tokens = models.style.image_proj(style_embed)
+    pred = unet_forward(models.unet, xt, t, text, style_tokens)
+    per_sample = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
+    loss = (per_sample * snr_weight(t)).mean()
+    labels = torch.tensor([style_names.index(recs[i]["style"]) for i in idx], device=dev)  # the reference's style too
+    named = torch.tensor([p.endswith(" style") for p in prompts], device=dev)
+    aux_style = F.cross_entropy(state.aux["style"](raw_embed), labels)
+    aux_text = F.cross_entropy(state.aux["text"](pooled[named]), labels[named]) if named.any() else 0 * loss
+    if args.aux_weight > 0:
+        loss = loss + args.aux_weight * (aux_style + aux_text)
+    center = torch.zeros((), device=dev)
+    if args.center_weight > 0:
+        # Fisher ratio of this batch's reference embeddings: within-style scatter over
+        # between-style scatter, scale-free, so only tighter styles pay (not smaller embeddings).
+        onehot = F.one_hot(labels, len(style_names)).float()  # [B, S]
+        counts = onehot.sum(0)
+        means = onehot.T @ raw_embed / counts.clamp(min=1)[:, None]  # [S, D]
+        within = (raw_embed - onehot @ means).pow(2).sum(1).mean()
+        between = (means[counts > 0] - raw_embed.mean(0)).pow(2).sum(1).mean()
+        center = within / between
+        loss = loss + args.center_weight * center
+    return loss, per_sample, (aux_style.item(), aux_text.item(), center.item())
+
+
+def optimise(args, state, loss, progress):
+    """One optimiser step: gradients clipped to norm 1, learning rate warmed up over 500 steps
+    and, with --anneal, along a cosine over this run's --minutes (`progress` in [0, 1]) down to
+    10%; then the EMA (decay min(0.999, (1 + step) / (10 + step)))."""
+    state.opt.zero_grad(set_to_none=True)
+    state.aux_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    state.aux_opt.step()
+    torch.nn.utils.clip_grad_norm_(state.models.parameters(), 1.0)
+    anneal = 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress))) if args.anneal else 1.0
+    for g in state.opt.param_groups:
+        g["lr"] = args.lr * min(1.0, (state.step + 1) / 500) * anneal
+    state.opt.step()
+    with torch.no_grad():
+        d = min(0.999, (1 + state.step) / (10 + state.step))
+        for pe, pm in zip(state.ema.parameters(), state.models.parameters()):
+            pe.lerp_(pm, 1 - d)
+    state.step += 1
+
+
 def train(args):
+    """Trains until --minutes have passed (or --max-steps, or SIGTERM/SIGINT), logging every 2
+    minutes and saving every --save-minutes and at the end; resumes from work/ckpt.pt."""
     import sentencepiece as spm
     from diffusers import DDPMScheduler
     torch.set_num_threads(args.threads)
@@ -99,46 +229,12 @@ def train(args):
     by_style = {}
     for i in train_idx:
         by_style.setdefault(recs[i]["style"], []).append(i)
-    ckpt = os.path.join(args.work, "ckpt.pt")
-    s = torch.load(ckpt, weights_only=False, map_location="cpu") if os.path.exists(ckpt) else None
-    # The style encoder's architecture: the checkpoint's, else that of the model continued from
-    # (a stage-3 refined encoder differs from STYLE_CONFIG), else STYLE_CONFIG.
-    style_config = s.get("style_config", STYLE_CONFIG) if s else exported_style_config(args.init) if args.init else STYLE_CONFIG
-    if not s:  # seeded before any random initialisation, so --seed reproduces a fresh run
-        random.seed(args.seed); torch.manual_seed(args.seed)
-    models = Models(sp.get_piece_size(), style_config=style_config).to(dev)
-    ema = copy.deepcopy(models).requires_grad_(False)
-    opt = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
-    # Training-only heads (never exported): the style of the reference image from its embedding,
-    # and the style named in the prompt from the text encoder's pooled (eos) state. They give the
-    # encoders, trained from scratch, a direct style signal instead of only the UNet's weak early
-    # use of them (real IP-Adapters start from a pretrained image encoder for the same reason).
     style_names = sorted(by_style)
-    aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)), text=nn.Linear(CROSS_DIM, len(style_names)))).to(dev)
-    aux_opt = torch.optim.AdamW(aux.parameters(), lr=args.lr, weight_decay=0.01)
-    sched = DDPMScheduler(**SCHEDULE)
-    alphas = sched.alphas_cumprod.to(dev)
-    step, elapsed = 0, 0.0
-    if s:
-        models.load_state_dict(s["models"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
-        step, elapsed = s["step"], s["elapsed"]
-        random.setstate(s["py_rng"]); torch.set_rng_state(s["rng"])
-        if "aux" in s:  # checkpoints from before the auxiliary heads start them fresh
-            aux.load_state_dict(s["aux"]); aux_opt.load_state_dict(s["aux_opt"])
-        print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
-    elif args.init:
-        load_exported(models, args.init)
-        ema.load_state_dict(models.state_dict())
-        print(f"initialised from {args.init}", flush=True)
+    state = TrainingState(args, dev, sp.get_piece_size(), style_names)
+    alphas = DDPMScheduler(**SCHEDULE).alphas_cumprod.to(dev)
+    models = state.models
     params = sum(p.numel() for p in models.parameters())
     print(f"parameters: {params / 1e6:.2f} M (unet {sum(p.numel() for p in models.unet.parameters()) / 1e6:.2f} M)", flush=True)
-
-    def save():
-        tmp = ckpt + ".tmp"
-        torch.save(dict(models=models.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
-                        aux=aux.state_dict(), aux_opt=aux_opt.state_dict(), style_config=models.configs["style"],
-                        elapsed=elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(args)), tmp)
-        os.replace(tmp, ckpt)
 
     snr = alphas / (1 - alphas)
 
@@ -147,87 +243,31 @@ def train(args):
         so nearly clean timesteps stop dominating the gradient; gamma 0 turns weighting off."""
         return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t), device=dev)
 
+    data = (sp, recs, images, latents, alphas, style_names, dev)
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
     losses, aux_losses = [], []
-    while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
-        idx = random.sample(train_idx, args.batch)
-        prompts, refs = [], []
-        for i in idx:
-            r = recs[i]
-            u = random.random()
-            prompts.append("" if u < args.text_drop else strip_style(r["prompt"]) if u < (1 + args.text_drop) / 2
-                           else r["prompt"])
-            others = [j for j in random.sample(by_style[r["style"]], min(8, len(by_style[r["style"]])))
-                      if recs[j]["content"] != r["content"]]
-            refs.append(others[0] if others else i)
-        x0 = latents[idx]
-        ref_images = shift_images(pixels_to_unit(images[refs]), args.ref_shift)
-        drop_style = (torch.rand(args.batch) < args.style_drop).float()[:, None].to(dev)
-        noise = torch.randn_like(x0)  # on a GPU from its own generator (not in the checkpoint)
-        t = torch.randint(0, 1000, (args.batch,)).to(dev)
-        a = alphas[t][:, None, None, None]
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        ids = tokenize(sp, prompts).to(dev)
-        text = models.text(input_ids=ids).last_hidden_state
-        # The state at the eos token (CLIPTextModel's pooler_output picks the largest id, which is
-        # the eos only in CLIP's own vocabulary).
-        pooled = text[torch.arange(len(ids), device=dev), (ids == 2).int().argmax(1)]
-        raw_embed = models.style.embed(ref_images)
-        style_embed = raw_embed * (1 - drop_style)
-        style_tokens = models.style.image_proj(style_embed)
-        pred = unet_forward(models.unet, xt, t, text, style_tokens)
-        per_sample = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
-        loss = (per_sample * snr_weight(t)).mean()
-        labels = torch.tensor([style_names.index(recs[i]["style"]) for i in idx], device=dev)  # the reference's style too
-        named = torch.tensor([p.endswith(" style") for p in prompts], device=dev)
-        aux_style = F.cross_entropy(aux["style"](raw_embed), labels)
-        aux_text = F.cross_entropy(aux["text"](pooled[named]), labels[named]) if named.any() else 0 * loss
-        if args.aux_weight > 0:
-            loss = loss + args.aux_weight * (aux_style + aux_text)
-        center = torch.zeros((), device=dev)
-        if args.center_weight > 0:
-            # Fisher ratio of this batch's reference embeddings: within-style scatter over
-            # between-style scatter, scale-free, so only tighter styles pay (not smaller embeddings).
-            onehot = F.one_hot(labels, len(style_names)).float()  # [B, S]
-            counts = onehot.sum(0)
-            means = onehot.T @ raw_embed / counts.clamp(min=1)[:, None]  # [S, D]
-            within = (raw_embed - onehot @ means).pow(2).sum(1).mean()
-            between = (means[counts > 0] - raw_embed.mean(0)).pow(2).sum(1).mean()
-            center = within / between
-            loss = loss + args.center_weight * center
-        aux_losses.append((aux_style.item(), aux_text.item(), center.item()))
-        opt.zero_grad(set_to_none=True)
-        aux_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        aux_opt.step()
-        torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
-        # Warm-up over 500 steps; with --anneal, a cosine over this run's --minutes down to 10%.
-        anneal = 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, (time.time() - start) / (args.minutes * 60)))) if args.anneal else 1.0
-        for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 500) * anneal
-        opt.step()
-        with torch.no_grad():
-            d = min(0.999, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), models.parameters()):
-                pe.lerp_(pm, 1 - d)
-        step += 1
+    while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or state.step < args.max_steps):
+        batch = sample_batch(args, recs, by_style, train_idx)
+        loss, per_sample, aux_terms = batch_losses(args, state, data, batch, snr_weight)
+        aux_losses.append(aux_terms)
+        optimise(args, state, loss, (time.time() - start) / (args.minutes * 60))
         losses.append(per_sample.mean().item())  # unweighted epsilon MSE, comparable across recipes
         now = time.time()
         if now - last > 120:
-            elapsed += now - last
+            state.elapsed += now - last
             last = now
             style_ce, text_ce, center_ratio = np.mean(aux_losses[-100:], axis=0)
-            print(f"step {step} loss {np.mean(losses[-100:]):.4f} aux style/text CE {style_ce:.3f}/{text_ce:.3f}"
+            print(f"step {state.step} loss {np.mean(losses[-100:]):.4f} aux style/text CE {style_ce:.3f}/{text_ce:.3f}"
                   + (f" center {center_ratio:.3f}" if args.center_weight > 0 else "")
-                  + f" trained {elapsed / 60:.1f} min ({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)",
+                  + f" trained {state.elapsed / 60:.1f} min ({args.batch * len(losses) / max(1e-9, now - start):.1f} samples/s)",
                   flush=True)
         if now - last_save > args.save_minutes * 60:
-            save(); last_save = now
-    elapsed += time.time() - last
-    save()
+            state.save(); last_save = now
+    state.elapsed += time.time() - last
+    state.save()
     recent = f", loss {np.mean(losses[-50:]):.4f} over the last {min(50, len(losses))} steps" if losses else ""
-    print(f"stopped at step {step}, {elapsed / 60:.1f} min trained in all{recent}", flush=True)
+    print(f"stopped at step {state.step}, {state.elapsed / 60:.1f} min trained in all{recent}", flush=True)
 
 
 # ----------------------------------------------------------------------------- export
