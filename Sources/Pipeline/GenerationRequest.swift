@@ -21,11 +21,24 @@ public struct StyleReference: Sendable {
     }
 }
 
+/// The one set of defaults of a generation's settings, for the library request, the CLI options,
+/// batch lines and a model without sampling_defaults.json (diffusers' guidance 5, style strength 1).
+public enum GenerationDefaults {
+    public static let steps = 20
+    public static let scheduler = SchedulerKind.ddim
+    public static let eta: Float = 0
+    public static let blend = StyleBlend.linear
+    /// img2img: the share of the schedule run.
+    public static let strength = 0.6
+    public static let guidanceScale: Float = 5
+    public static let styleStrength: Float = 1
+}
+
 public struct GenerationRequest: Sendable {
     public var prompt: String
     public var negativePrompt = ""
     public var styleImages: [StyleReference] = []
-    public var blend: StyleBlend = .linear
+    public var blend: StyleBlend = GenerationDefaults.blend
     /// A style preset of the model (style_encoder/presets.safetensors) used as the style
     /// embedding when there are no style images; nil: none.
     public var stylePreset: String?
@@ -34,17 +47,17 @@ public struct GenerationRequest: Sendable {
     /// reference drawn in a style the model knows conditions like that style's preset.
     public var styleSnap: Float = 0
     /// Weight of the style attention (IP-Adapter scale) for style images or a preset; 0 ignores them.
-    public var styleStrength: Float = 1
+    public var styleStrength: Float = GenerationDefaults.styleStrength
     /// Classifier-free guidance scale g: eps = eps_uncond + g (eps_cond - eps_uncond).
-    public var guidanceScale: Float = 5
-    public var steps = 20
-    public var scheduler: SchedulerKind = .ddim
+    public var guidanceScale: Float = GenerationDefaults.guidanceScale
+    public var steps = GenerationDefaults.steps
+    public var scheduler: SchedulerKind = GenerationDefaults.scheduler
     /// DDIM only: 0 is deterministic.
-    public var eta: Float = 0
+    public var eta: Float = GenerationDefaults.eta
     public var seed: UInt64 = 0
     /// img2img: the image to convert, and how much of the schedule to run (0, 1].
     public var initImage: RGBImage?
-    public var strength: Double = 0.6
+    public var strength: Double = GenerationDefaults.strength
 
     public init(prompt: String) { self.prompt = prompt }
 }

@@ -13,9 +13,9 @@ public struct SamplingDefaults: Equatable {
     public static let fileName = "sampling_defaults.json"
 
     /// Classifier-free guidance scale.
-    public var guidanceScale: Float = 5
+    public var guidanceScale: Float = GenerationDefaults.guidanceScale
     /// Style strength when style reference images are given.
-    public var referenceStyleStrength: Float = 1
+    public var referenceStyleStrength: Float = GenerationDefaults.styleStrength
 
     public init() {}
 
@@ -68,6 +68,6 @@ public struct SamplingDefaults: Equatable {
     /// The style strength of a generation: the one asked for, else the model's reference
     /// strength with style images and 1 without (presets, text).
     public func styleStrength(_ asked: Float?, hasStyleImages: Bool) -> Float {
-        asked ?? (hasStyleImages ? referenceStyleStrength : 1)
+        asked ?? (hasStyleImages ? referenceStyleStrength : GenerationDefaults.styleStrength)
     }
 }

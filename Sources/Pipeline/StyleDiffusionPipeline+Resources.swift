@@ -1,6 +1,6 @@
 // The files of a default-layout model folder beyond its components (as Apple's
 // StableDiffusionPipeline+Resources.swift keeps a folder's layout in one place): styles.json,
-// sampling_defaults.json and the model hash that output metadata and replay use.
+// sampling_defaults.json and the files whose hash identifies the model in output metadata.
 
 import FileAccess
 import Foundation
@@ -22,25 +22,22 @@ extension StyleDiffusionPipeline {
         return styles
     }
 
-    /// SHA-256 over the files that define a model (weights, SentencePiece model, JSON; sorted
-    /// paths, then each file's hash). Each must be a regular file or a link to one (a JSON
-    /// linked to /dev/zero is FileAccessError.notRegularFile, not an endless read), config-like
-    /// files at most 64 MiB.
-    public static func modelHash(of directory: String) throws -> String {
+    /// The files that define a model and so make up its hash (weights, SentencePiece model,
+    /// JSON; relative paths, sorted). Each must be a regular file or a link to one (a JSON linked
+    /// to /dev/zero is FileAccessError.notRegularFile, not an endless read), config-like files at
+    /// most 64 MiB. The CLI hashes them (SHA-256 of the sorted paths and each file's hash).
+    public static func definingFiles(of directory: String) throws -> [String] {
         guard let files = FileManager.default.enumerator(atPath: directory)?.compactMap({ $0 as? String })
             .filter({ $0.hasSuffix(".safetensors") || $0.hasSuffix(".model") || $0.hasSuffix(".json") }).sorted() else {
             throw PipelineError.missingComponent("cannot list \(directory)")
         }
-        var digest = SHA256Digest()
-        for f in files {
+        return try files.filter { f in
             let path = directory + "/" + f
-            if FileAccess.isDirectory(path) { continue }
+            if FileAccess.isDirectory(path) { return false }
             let size = try FileAccess.regularFileSize(path)
             let limit = f.hasSuffix(".safetensors") ? Int.max : 64 << 20
             guard size <= limit else { throw FileAccessError.tooLarge(path: path, size: size, limit: limit) }
-            digest.update(Array(f.utf8))
-            digest.update(Array(try SHA256Digest.hex(file: path).utf8))
+            return true
         }
-        return digest.finalize()
     }
 }

@@ -44,14 +44,8 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
     public init() {}
 
     /// The defaults of every field a model does not set (guidance and style strength come from
-    /// its SamplingDefaults).
-    public enum Defaults {
-        public static let steps = 20
-        public static let scheduler = SchedulerKind.ddim
-        public static let eta: Float = 0
-        public static let blend = StyleBlend.linear
-        public static let strength = 0.6
-    }
+    /// its SamplingDefaults): the library's one set.
+    public typealias Defaults = GenerationDefaults
 
     /// The style images as specs; nil for a malformed one.
     public var styleImageSpecs: [StyleImageSpec]? {

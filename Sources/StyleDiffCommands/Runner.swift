@@ -27,10 +27,21 @@ public struct Runner {
         }
         do {
             pipeline = try StyleDiffusionPipeline(directory: modelDirectory)
-            modelHash = try StyleDiffusionPipeline.modelHash(of: modelDirectory)
+            modelHash = try Runner.modelHash(of: modelDirectory)
         } catch {
             throw CLIError(error)
         }
+    }
+
+    /// SHA-256 over a model's defining files (StyleDiffusionPipeline.definingFiles): each relative
+    /// path, then that file's hash, in sorted order.
+    public static func modelHash(of directory: String) throws -> String {
+        var digest = SHA256Digest()
+        for f in try StyleDiffusionPipeline.definingFiles(of: directory) {
+            digest.update(Array(f.utf8))
+            digest.update(Array(try SHA256Digest.hex(file: directory + "/" + f).utf8))
+        }
+        return digest.finalize()
     }
 
     /// The style preset a generation uses: the style its prompt names ("..., NAME style", as

@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), for hashing model weights and input images in PNG metadata.
+// SHA-256 (FIPS 180-4), for the model hash and the input-image hashes in PNG metadata.
 
 import FileAccess
 import Foundation

@@ -1,5 +1,5 @@
 import Testing
-@testable import Pipeline
+@testable import StyleDiffCommands
 
 @Suite struct SHA256Tests {
     @Test func knownVectors() {
