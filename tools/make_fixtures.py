@@ -72,12 +72,19 @@ def save_model(model, folder, half):
     model.float()  # the reference runs in fp32 on the fp16-rounded weights
 
 
-def make_unet(name, cfg):
-    torch.manual_seed(1)
-    model = UNet2DConditionModel(**cfg).eval()
-    randomise_norms(model, 2)
+def seeded_model(cls, name, cfg, seed):
+    """A model built after torch.manual_seed(seed), norms randomised with seed + 1, saved under
+    ROOT/name (fp16 for *_f16): (model, folder)."""
+    torch.manual_seed(seed)
+    model = cls(**cfg).eval()
+    randomise_norms(model, seed + 1)
     folder = os.path.join(ROOT, name)
     save_model(model, folder, name.endswith("_f16"))
+    return model, folder
+
+
+def make_unet(name, cfg):
+    model, folder = seeded_model(UNet2DConditionModel, name, cfg, 1)
     g = torch.Generator().manual_seed(3)
     sample = torch.randn(2, cfg["in_channels"], 16, 16, generator=g)
     context = torch.randn(2, 7, cfg["cross_attention_dim"], generator=g)
@@ -89,11 +96,7 @@ def make_unet(name, cfg):
 
 
 def make_vae(name, cfg):
-    torch.manual_seed(4)
-    model = AutoencoderKL(**cfg).eval()
-    randomise_norms(model, 5)
-    folder = os.path.join(ROOT, name)
-    save_model(model, folder, name.endswith("_f16"))
+    model, folder = seeded_model(AutoencoderKL, name, cfg, 4)
     g = torch.Generator().manual_seed(6)
     image = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
     latent = torch.randn(2, cfg["latent_channels"], 8, 8, generator=g)

@@ -32,14 +32,6 @@ public struct AutoencoderKL {
         }
     }
 
-    public init(directory: String) throws {
-        let (config, weights) = try ModelFolder.files(directory)
-        let store = try WeightStore(path: weights)
-        let configuration = try AutoencoderKLConfiguration.load(path: config)
-        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
-        try self.init(configuration: configuration, store: store)
-        try store.finish()
-    }
 
     public init(configuration c: AutoencoderKLConfiguration, store: WeightStore) throws {
         try c.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))

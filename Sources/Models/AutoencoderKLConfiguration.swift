@@ -50,7 +50,7 @@ public struct AutoencoderKLConfiguration: Decodable, Equatable {
     }
 
     /// Every count and width against the weight file (ConfigurationLimits).
-    func checkLimits(_ l: ConfigurationLimits) throws {
+    public func checkLimits(_ l: ConfigurationLimits) throws {
         try l.blocks(blockOutChannels, "block_out_channels")
         for (field, value) in [("in_channels", inChannels), ("out_channels", outChannels), ("latent_channels", latentChannels),
                                ("norm_num_groups", normNumGroups)] {

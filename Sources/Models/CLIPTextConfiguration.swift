@@ -45,7 +45,7 @@ public struct CLIPTextConfiguration: Decodable, Equatable {
     }
 
     /// Every count and width against the weight file (ConfigurationLimits).
-    func checkLimits(_ l: ConfigurationLimits) throws {
+    public func checkLimits(_ l: ConfigurationLimits) throws {
         for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                                ("num_attention_heads", numAttentionHeads), ("max_position_embeddings", maxPositionEmbeddings)] {
             try l.size(value, field)

@@ -20,15 +20,6 @@ public struct CLIPTextModel {
         let norm2: LayerNorm, fc1: Linear, fc2: Linear
     }
 
-    /// Loads config.json and model.safetensors of a transformers text-encoder folder.
-    public init(directory: String) throws {
-        let (config, weights) = try ModelFolder.files(directory)
-        let store = try WeightStore(path: weights)
-        let configuration = try CLIPTextConfiguration.load(path: config)
-        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
-        try self.init(configuration: configuration, store: store)
-        try store.finish()
-    }
 
     public init(configuration c: CLIPTextConfiguration, store: WeightStore) throws {
         try c.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))

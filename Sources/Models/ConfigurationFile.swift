@@ -64,19 +64,19 @@ extension ModelError {
 /// describes: a layer without tensors cannot exist (counts up to the file's tensor count) and no
 /// width exceeds the largest dimension stored. Checked before any count sizes a loop or an
 /// allocation, so hostile values (negative, zero, 2^62) are errors naming the field.
-struct ConfigurationLimits {
-    let file: String
-    let tensorCount: Int
-    let largestDimension: Int
+public struct ConfigurationLimits {
+    public let file: String
+    public let tensorCount: Int
+    public let largestDimension: Int
 
-    init(config file: String, weights: SafetensorsFile) {
+    public init(config file: String, weights: SafetensorsFile) {
         self.file = file
         tensorCount = weights.entries.count
         largestDimension = weights.entries.values.flatMap(\.shape).max() ?? 0
     }
 
     /// A number of layers or blocks: `minimum`...(tensors in the file).
-    func count(_ value: Int, _ field: String, minimum: Int = 1) throws {
+    public func count(_ value: Int, _ field: String, minimum: Int = 1) throws {
         guard value >= minimum, value <= max(tensorCount, minimum) else {
             throw ModelError.invalidConfiguration(
                 file: file, reason: "'\(field)' = \(value) must be between \(minimum) and \(tensorCount) (the tensors in the weight file)")
@@ -84,14 +84,14 @@ struct ConfigurationLimits {
     }
 
     /// A list of block widths: 1...16 blocks (and no more than the file's tensors), each a width.
-    func blocks(_ widths: [Int], _ field: String) throws {
+    public func blocks(_ widths: [Int], _ field: String) throws {
         try count(widths.count, "\(field) (number of blocks)")
         guard widths.count <= 16 else { throw ModelError.invalidConfiguration(file: file, reason: "\(widths.count) blocks; at most 16 are supported") }
         for w in widths { try size(w, field) }
     }
 
     /// A width (channels, hidden size, vocabulary): 1...(largest dimension in the file).
-    func size(_ value: Int, _ field: String) throws {
+    public func size(_ value: Int, _ field: String) throws {
         guard value >= 1, value <= largestDimension else {
             throw ModelError.invalidConfiguration(
                 file: file, reason: "'\(field)' = \(value) must be between 1 and \(largestDimension) (the largest tensor dimension in the weight file)")
@@ -99,7 +99,7 @@ struct ConfigurationLimits {
     }
 
     /// A finite float.
-    func finite(_ value: Float, _ field: String) throws {
+    public func finite(_ value: Float, _ field: String) throws {
         guard value.isFinite else { throw ModelError.invalidConfiguration(file: file, reason: "'\(field)' = \(value) must be finite") }
     }
 }

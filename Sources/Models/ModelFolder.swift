@@ -20,4 +20,43 @@ enum ModelFolder {
         }
         throw ModelError.missingFile(path: directory + "/diffusion_pytorch_model.safetensors")
     }
+
+    /// The configuration and weights of a component folder, every count and width of the
+    /// configuration checked against the weights (ConfigurationLimits) before a model uses it.
+    static func component<C: ComponentConfiguration>(_ directory: String, _ type: C.Type) throws -> (C, WeightStore) {
+        let (config, weights) = try files(directory)
+        let store = try WeightStore(path: weights)
+        let configuration = try C.load(path: config)
+        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
+        return (configuration, store)
+    }
 }
+
+/// A component's config.json type: loaded strictly, then bounded by its weight file.
+public protocol ComponentConfiguration {
+    static func load(path: String) throws -> Self
+    func checkLimits(_ limits: ConfigurationLimits) throws
+}
+
+extension UNet2DConditionConfiguration: ComponentConfiguration {}
+extension AutoencoderKLConfiguration: ComponentConfiguration {}
+extension CLIPTextConfiguration: ComponentConfiguration {}
+
+/// A component model loaded from its folder: config.json (strict, bounded by the weights) and
+/// the weights, every tensor of which must be used.
+public protocol ComponentModel {
+    associatedtype Configuration: ComponentConfiguration
+    init(configuration: Configuration, store: WeightStore) throws
+}
+
+extension ComponentModel {
+    /// Loads config.json and the weights of a component folder (ModelFolder.files).
+    public init(directory: String) throws {
+        let (configuration, store) = try ModelFolder.component(directory, Configuration.self)
+        try self.init(configuration: configuration, store: store)
+        try store.finish()
+    }
+}
+
+extension AutoencoderKL: ComponentModel {}
+extension CLIPTextModel: ComponentModel {}

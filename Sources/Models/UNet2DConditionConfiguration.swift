@@ -105,7 +105,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
 
     /// Every count and width against the weight file (ConfigurationLimits), before `validate`
     /// or a model uses them.
-    func checkLimits(_ l: ConfigurationLimits) throws {
+    public func checkLimits(_ l: ConfigurationLimits) throws {
         let n = blockOutChannels.count
         try l.blocks(blockOutChannels, "block_out_channels")
         for (field, value) in [("in_channels", inChannels), ("out_channels", outChannels), ("norm_num_groups", normNumGroups),

@@ -18,10 +18,7 @@ public struct UNet2DConditionModel {
     /// Loads config.json and the safetensors weights of a diffusers `unet` folder, and
     /// optionally an IP-Adapter file for style tokens (see StyleAdapter).
     public init(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256) throws {
-        let (config, weights) = try ModelFolder.files(directory)
-        let store = try WeightStore(path: weights)
-        let configuration = try UNet2DConditionConfiguration.load(path: config)
-        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
+        let (configuration, store) = try ModelFolder.component(directory, UNet2DConditionConfiguration.self)
         let adapter = try styleAdapter.map { try StyleAdapter(path: $0, unet: configuration, embeddingDimension: styleEmbeddingDimension) }
         try self.init(configuration: configuration, store: store, styleAdapter: adapter)
         try store.finish()

@@ -98,8 +98,7 @@ public struct Batch: ParsableCommand {
 
     public func run() throws {
         try reportingErrors {
-            Interruption.install()
-            common.applyThreads()
+            common.startWriting()
             let lines = try Batch.parse(file: file)
             let runner = try Runner(modelDirectory: common.directory)
             let base = FileAccess.parentDirectory(of: file)

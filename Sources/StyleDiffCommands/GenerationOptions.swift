@@ -104,30 +104,16 @@ public struct GenerationOptions: ParsableArguments {
 
     /// The settings these options give (for generate: no init image).
     public func settings(prompt: String, initImage: String?, strength: Double?) -> GenerationSettings {
-        var s = GenerationSettings()
-        s.prompt = prompt
-        s.style = style
-        s.seed = seed
-        s.negativePrompt = negative
-        s.steps = steps
-        s.scheduler = scheduler
-        s.guidanceScale = guidance
-        s.eta = eta
-        s.styleImages = styleImages.map(\.argument)
-        s.styleStrength = styleStrength
-        s.styleSnap = styleSnap
-        s.blend = blend
-        s.stylePreset = stylePreset
-        s.initImage = initImage
-        s.strength = strength
-        return s
+        GenerationSettings(
+            prompt: prompt, style: style, seed: seed, negativePrompt: negative, steps: steps, scheduler: scheduler,
+            guidanceScale: guidance, eta: eta, styleImages: styleImages.map(\.argument), styleStrength: styleStrength,
+            styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength)
     }
 
     /// Runs generate or convert: seeds, records, outputs, JSON result. Every output and every
     /// record is checked before the first image is computed.
     func execute(prompt: String, initImage: String?, strength: Double?) throws {
-        Interruption.install()
-        common.applyThreads()
+        common.startWriting()
         let settings = settings(prompt: prompt, initImage: initImage, strength: strength)
         if let problem = settings.problems().first { throw CLIError(.usage, problem) }
         let seed = self.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))

@@ -41,7 +41,17 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
     /// The JSON field names (batch lines).
     public static let fieldNames = Set(CodingKeys.allCases.map(\.rawValue))
 
-    public init() {}
+    public init(
+        prompt: String? = nil, style: String? = nil, seed: UInt64? = nil, negativePrompt: String? = nil, steps: Int? = nil,
+        scheduler: SchedulerKind? = nil, guidanceScale: Float? = nil, eta: Float? = nil, styleImages: [String]? = nil,
+        styleStrength: Float? = nil, styleSnap: Float? = nil, blend: StyleBlend? = nil, stylePreset: Bool? = nil,
+        initImage: String? = nil, strength: Double? = nil
+    ) {
+        (self.prompt, self.style, self.seed, self.negativePrompt, self.steps) = (prompt, style, seed, negativePrompt, steps)
+        (self.scheduler, self.guidanceScale, self.eta, self.styleImages) = (scheduler, guidanceScale, eta, styleImages)
+        (self.styleStrength, self.styleSnap, self.blend, self.stylePreset) = (styleStrength, styleSnap, blend, stylePreset)
+        (self.initImage, self.strength) = (initImage, strength)
+    }
 
     /// The defaults of every field a model does not set (guidance and style strength come from
     /// its SamplingDefaults): the library's one set.

@@ -21,4 +21,11 @@ public struct ModelOptions: ParsableArguments {
 
     /// Sets the process-wide thread count.
     public func applyThreads() { Parallelism.setThreadCount(threads ?? 0) }
+
+    /// What a command that writes images does first: signal handling (Interruption) and the
+    /// thread count.
+    public func startWriting() {
+        Interruption.install()
+        applyThreads()
+    }
 }

@@ -38,8 +38,7 @@ public struct Replay: ParsableCommand {
 
     public func run() throws {
         try reportingErrors {
-            Interruption.install()
-            common.applyThreads()
+            common.startWriting()
             let record = try Replay.record(in: image)
             let runner = try Runner(modelDirectory: common.directory)
             guard runner.modelHash == record.modelHash else {
