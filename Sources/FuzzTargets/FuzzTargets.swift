@@ -125,7 +125,7 @@ public final class FuzzContext: @unchecked Sendable {
             }
         }
         try? fm.removeItem(atPath: directory + "/" + file)
-        fm.createFile(atPath: directory + "/" + file, contents: Data(bytes))
+        _ = fm.createFile(atPath: directory + "/" + file, contents: Data(bytes))
         return body(directory)
     }
 
