@@ -70,9 +70,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard let first = data.first else { return }
         let files = FuzzContext.configFiles
         let file = files[Int(first) % files.count]
-        context.withModel(replacing: file, by: Array(data.dropFirst())) { directory in
-            context.load(directory)
-        }
+        _ = context.withModel(replacing: file, by: Array(data.dropFirst())) { context.load($0) }
     }
 
     static func replay(_ data: [UInt8], _ context: FuzzContext) {
