@@ -28,6 +28,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Replay metadata (the "stylediff" JSON chunk): decoded, checked against the fixture model,
     /// and generated when it asks for at most 2 steps.
     case replay
+    /// A prompt (the bytes as UTF-8, invalid sequences replaced) through the CLIP BPE tokenizer
+    /// with the real CLIP vocabulary (Tests/Fixtures/clip_tokenizer).
+    case clipTokenizer = "clip-tokenizer"
 
     /// Runs one input.
     public func run(_ data: [UInt8], context: FuzzContext) {
@@ -38,6 +41,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .config: Self.config(data, context)
         case .sentencepiece: Self.sentencepiece(data)
         case .replay: Self.replay(data, context)
+        case .clipTokenizer: Self.clipTokenizer(data, context)
         }
     }
 
@@ -73,6 +77,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         _ = context.withModel(replacing: file, by: Array(data.dropFirst())) { context.load($0) }
     }
 
+    static func clipTokenizer(_ data: [UInt8], _ context: FuzzContext) {
+        guard let tokenizer = context.clipTokenizer else { return }
+        _ = tokenizer.ids(String(decoding: data, as: UTF8.self))
+    }
+
     static func replay(_ data: [UInt8], _ context: FuzzContext) {
         guard let record = try? JSONDecoder().decode(GenerationRecord.self, from: Data(data)), let runner = context.runner else { return }
         guard let request = try? runner.prepare(record, invalid: .dataError) else { return }
@@ -91,6 +100,8 @@ public final class FuzzContext: @unchecked Sendable {
     public let model: String
     public let scratch: String
     public let runner: Runner?
+    /// The CLIP tokenizer of Tests/Fixtures/clip_tokenizer (beside the model's pipeline folder).
+    public let clipTokenizer: CLIPTokenizer?
 
     /// `model`: a model folder in the default layout (the tests' fixture model).
     public init(model: String) throws {
@@ -100,6 +111,7 @@ public final class FuzzContext: @unchecked Sendable {
         scratch = base + "stylediff-fuzz-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         runner = try? Runner(modelDirectory: model)
+        clipTokenizer = try? CLIPTokenizer(directory: model + "/../../clip_tokenizer")
     }
 
     deinit { try? FileManager.default.removeItem(atPath: scratch) }

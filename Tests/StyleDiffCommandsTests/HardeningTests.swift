@@ -385,6 +385,9 @@ func fuzzSeedCorporaRunCleanly(target: FuzzTarget) throws {
         return Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\"Tests/", with: "\"" + packageRoot + "/Tests/").utf8)
     }
     for file in files { target.run(try seed(file), context: context) }
+    if target == .clipTokenizer {
+        #expect(context.clipTokenizer != nil, "the CLIP tokenizer fixture did not load")
+    }
     if target == .replay {
         // The seeds are valid records: each prepares against the fixture model.
         let runner = try #require(context.runner)
