@@ -7,6 +7,7 @@
 // one-character paths on Swift 6.3 for Linux.
 
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -163,8 +164,7 @@ public enum FileAccess {
     /// The marker in temporary file names: ".NAME.stylediff-tmp-PID-N".
     public static let temporaryMarker = ".stylediff-tmp-"
 
-    nonisolated(unsafe) private static var temporaryCounter = 0
-    private static let counterLock = Mutex()
+    private static let temporaryCounter = Atomic<Int>(0)
 
     /// Writes `bytes` to `path` through a temporary file in the same folder. Without `replace`
     /// the file is published with link(2), which fails if `path` exists (also when another
@@ -174,7 +174,7 @@ public enum FileAccess {
     public static func publish(_ bytes: [UInt8], to path: String, replace: Bool) throws {
         try checkOutput(path, replace: replace)
         let directory = parentDirectory(of: path)
-        let n = counterLock.withLock { temporaryCounter += 1; return temporaryCounter }
+        let n = temporaryCounter.add(1, ordering: .relaxed).newValue
         let temporary = (directory.isEmpty ? "" : directory == "/" ? "/" : directory + "/")
             + "." + lastComponent(of: path) + temporaryMarker + "\(getpid())-\(n)"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -250,17 +250,5 @@ public enum FileAccess {
             if unlink(full) == 0 { removed.append(name) }
         }
         return removed.sorted()
-    }
-}
-
-/// A pthread mutex (Synchronization's Mutex needs newer deployment targets on some platforms).
-final class Mutex: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
     }
 }

@@ -69,6 +69,7 @@ public struct ConfigurationLimits {
     public let tensorCount: Int
     public let largestDimension: Int
 
+    /// `file` names the checked configuration in errors.
     public init(config file: String, weights: SafetensorsFile) {
         self.file = file
         tensorCount = weights.entries.count

@@ -21,14 +21,12 @@ enum ModelFolder {
         throw ModelError.missingFile(path: directory + "/diffusion_pytorch_model.safetensors")
     }
 
-    /// The configuration and weights of a component folder, every count and width of the
-    /// configuration checked against the weights (ConfigurationLimits) before a model uses it.
+    /// The configuration and weights of a component folder. The model's
+    /// init(configuration:store:) checks every count and width against the weights
+    /// (ConfigurationLimits) before it uses them, however it was called.
     static func component<C: ComponentConfiguration>(_ directory: String, _ type: C.Type) throws -> (C, WeightStore) {
         let (config, weights) = try files(directory)
-        let store = try WeightStore(path: weights)
-        let configuration = try C.load(path: config)
-        try configuration.checkLimits(ConfigurationLimits(config: config, weights: store.file))
-        return (configuration, store)
+        return (try C.load(path: config), try WeightStore(path: weights))
     }
 }
 

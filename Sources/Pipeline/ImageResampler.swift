@@ -19,68 +19,48 @@ public enum ImageResampler {
     public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
         if image.width == width && image.height == height { return image }
         var pixels = image.pixels
-        var current = (width: image.width, height: image.height)
-        if width != image.width {
-            let taps = weights(source: image.width, target: width)
-            var out = [UInt8](repeating: 0, count: current.height * width * 3)
-            for y in 0..<current.height {
-                for (x, (first, k)) in taps.enumerated() {
-                    for ch in 0..<3 {
-                        var sum = 1 << (precisionBits - 1)
-                        for (j, w) in k.enumerated() { sum += Int(pixels[(y * current.width + first + j) * 3 + ch]) * w }
-                        out[(y * width + x) * 3 + ch] = clip8(sum)
-                    }
-                }
-            }
-            pixels = out
-            current.width = width
+        if width != image.width {  // rows: line y, position x
+            pixels = pass(pixels, lines: image.height, taps: weights(source: image.width, target: width),
+                          source: { y, x in y * image.width + x }, destination: { y, x in y * width + x })
         }
-        if height != image.height {
-            let taps = weights(source: image.height, target: height)
-            var out = [UInt8](repeating: 0, count: height * width * 3)
-            for (y, (first, k)) in taps.enumerated() {
-                for x in 0..<width {
-                    for ch in 0..<3 {
-                        var sum = 1 << (precisionBits - 1)
-                        for (j, w) in k.enumerated() { sum += Int(pixels[((first + j) * width + x) * 3 + ch]) * w }
-                        out[(y * width + x) * 3 + ch] = clip8(sum)
-                    }
-                }
-            }
-            pixels = out
+        if height != image.height {  // columns: line x, position y
+            pixels = pass(pixels, lines: width, taps: weights(source: image.height, target: height),
+                          source: { x, y in y * width + x }, destination: { x, y in y * width + x })
         }
         return try RGBImage(width: width, height: height, pixels: pixels)
     }
 
-    /// A fixed-point sum back to 8 bits (Pillow's clip8).
-    static func clip8(_ sum: Int) -> UInt8 {
-        if sum >= (255 << precisionBits) + (1 << precisionBits) - 1 { return 255 }
-        if sum <= 0 { return 0 }
-        return UInt8(min(255, sum >> precisionBits))
+    /// One separable pass over `lines` rows or columns: output pixel `position` of a line is the
+    /// fixed-point sum of its taps over the input line, back to 8 bits as Pillow's clip8 does.
+    /// `source` / `destination` give a pixel's index from (line, position).
+    static func pass(_ pixels: [UInt8], lines: Int, taps: [(first: Int, weights: [Int])],
+                     source: (Int, Int) -> Int, destination: (Int, Int) -> Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: lines * taps.count * 3)
+        for line in 0..<lines {
+            for (position, (first, weights)) in taps.enumerated() {
+                for ch in 0..<3 {
+                    var sum = 1 << (precisionBits - 1)
+                    for (j, w) in weights.enumerated() { sum += Int(pixels[source(line, first + j) * 3 + ch]) * w }
+                    out[destination(line, position) * 3 + ch] = sum >= 256 << precisionBits ? 255 : sum <= 0 ? 0 : UInt8(sum >> precisionBits)
+                }
+            }
+        }
+        return out
     }
 
     /// For each target coordinate, the first source index and the fixed-point triangle-filter
-    /// weights from there (Pillow's precompute_coeffs and normalize_coeffs_8bpc).
-    static func weights(source: Int, target: Int) -> [(Int, [Int])] {
+    /// weights from there (Pillow's precompute_coeffs and normalize_coeffs_8bpc; the bilinear
+    /// filter's support is 1, widened by the shrink factor).
+    static func weights(source: Int, target: Int) -> [(first: Int, weights: [Int])] {
         let scale = Double(source) / Double(target)
         let filterScale = max(1.0, scale)
-        let support = filterScale  // the bilinear filter's support is 1
         return (0..<target).map { x in
             let center = (Double(x) + 0.5) * scale
-            let lo = max(0, Int(center - support + 0.5))
-            let hi = min(source, Int(center + support + 0.5))
-            var k: [Double] = []
-            var total = 0.0
-            for i in lo..<max(lo, hi) {
-                let w = max(0, 1 - abs((Double(i) - center + 0.5) / filterScale))
-                k.append(w)
-                total += w
-            }
-            let fixed = k.map { w -> Int in
-                let normalised = total != 0 ? w / total : w
-                return Int(normalised * Double(1 << precisionBits) + (normalised < 0 ? -0.5 : 0.5))
-            }
-            return (lo, fixed)
+            let lo = max(0, Int(center - filterScale + 0.5))
+            let hi = min(source, Int(center + filterScale + 0.5))
+            let k = (lo..<max(lo, hi)).map { i in max(0, 1 - abs((Double(i) - center + 0.5) / filterScale)) }
+            let total = k.reduce(0, +)
+            return (lo, k.map { Int((total != 0 ? $0 / total : $0) * Double(1 << precisionBits) + 0.5) })
         }
     }
 
@@ -95,10 +75,8 @@ public enum ImageResampler {
         guard tensor.rank == 4, tensor.shape[0] == 1, tensor.shape[3] == 3 else {
             throw TensorError.invalidShape("image tensor must be [1, H, W, 3], got \(tensor.shape)")
         }
+        try tensor.requireFinite("the decoded image")
         let p = tensor.pointer
-        for i in 0..<tensor.count where !p[i].isFinite {
-            throw PipelineError.nonFinite("the decoded image holds \(p[i]) at element \(i) of \(tensor.shape)")
-        }
         let pixels = (0..<tensor.count).map { i -> UInt8 in
             let v = min(max(p[i] / 2 + 0.5, 0), 1)
             return UInt8((v * 255).rounded(.toNearestOrEven))

@@ -163,7 +163,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// return false to cancel (PipelineError.cancelled).
     public func generate(_ request: GenerationRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> RGBImage {
         let latents = try denoise(request, progress: progress)
-        try Self.checkFinite(latents, "the final latents")
+        try latents.requireFinite("the final latents")
         return try decode(latents)
     }
 
@@ -215,15 +215,6 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         return x
     }
 
-    /// Throws PipelineError.nonFinite when `tensor` holds NaN or infinity.
-    static func checkFinite(_ tensor: Tensor, _ what: String) throws {
-        let p = tensor.pointer
-        for i in 0..<tensor.count where !p[i].isFinite {
-            throw PipelineError.nonFinite("\(what) hold \(p[i]) at element \(i) of \(tensor.shape) (an extreme guidance, "
-                + "style strength or noise schedule, or non-finite model weights)")
-        }
-    }
-
     /// latents -> image.
     public func decode(_ latents: Tensor) throws -> RGBImage {
         let c = vae.configuration
@@ -235,5 +226,17 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     func scaleLatents(_ latents: Tensor) throws -> Tensor {
         let c = vae.configuration
         return latents.mapElements { ($0 - (c.shiftFactor ?? 0)) * c.scalingFactor }
+    }
+}
+
+extension Tensor {
+    /// Throws PipelineError.nonFinite, naming `what` and the first bad element, when the tensor
+    /// holds NaN or infinity (extreme settings or non-finite weights), before it becomes pixels.
+    func requireFinite(_ what: String) throws {
+        let p = pointer
+        for i in 0..<count where !p[i].isFinite {
+            throw PipelineError.nonFinite("\(what) hold \(p[i]) at element \(i) of \(shape) (an extreme guidance, "
+                + "style strength or noise schedule, or non-finite model weights)")
+        }
     }
 }

@@ -139,7 +139,7 @@ public struct Batch: ParsableCommand {
                 let seconds = try runner.run(job.record, job.request, to: job.path, overwrite: overwrite, progress: Progress(label: job.path))
                 results.append(OutputResult(file: job.path, seed: job.record.seed, seconds: seconds))
                 if !json { print(job.path) }
-                    }
+            }
             if json { try printJSON(results) }
         }
     }

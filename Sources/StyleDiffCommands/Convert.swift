@@ -19,9 +19,8 @@ public struct Convert: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard strength > 0, strength <= 1 else { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
-        guard Int(Double(options.steps) * strength) >= 1 else {
-            throw ValidationError("--strength \(strength) keeps no step of \(options.steps); raise --strength or --steps")
+        if let problem = options.settings(prompt: prompt, initImage: input, strength: strength).problems().first {
+            throw ValidationError(problem)
         }
         guard options.style != nil || !options.styleImages.isEmpty || !prompt.isEmpty else {
             throw ValidationError("convert needs a target: --style, --style-image or --prompt")

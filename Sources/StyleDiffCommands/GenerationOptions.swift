@@ -85,11 +85,8 @@ public struct GenerationOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        // The ranges every entry point shares (GenerationLimits); the first problem is reported.
-        let found = GenerationLimits.problems(
-            steps: steps, guidanceScale: guidance, styleStrength: styleStrength, styleSnap: styleSnap, eta: eta,
-            scheduler: scheduler, strength: nil, styleWeights: styleImages.map(\.weight), blend: blend)
-        if let first = found.first { throw ValidationError(first) }
+        // The rules every entry point shares (GenerationSettings.problems); convert adds its input.
+        if let first = settings(prompt: "", initImage: nil, strength: nil).problems().first { throw ValidationError(first) }
         guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000, got \(count)") }
         guard count == 1 || output.contains("{seed}") || output.contains("{index}") else {
             throw ValidationError("--count \(count) needs {seed} or {index} in --output, or every image would overwrite the last")
@@ -114,8 +111,7 @@ public struct GenerationOptions: ParsableArguments {
     /// record is checked before the first image is computed.
     func execute(prompt: String, initImage: String?, strength: Double?) throws {
         common.startWriting()
-        let settings = settings(prompt: prompt, initImage: initImage, strength: strength)
-        if let problem = settings.problems().first { throw CLIError(.usage, problem) }
+        let settings = settings(prompt: prompt, initImage: initImage, strength: strength)  // checked by validate()
         let seed = self.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
         let seeds = (0..<count).map { seed &+ UInt64($0) }
         let paths = seeds.enumerated().map { outputPath(index: $0.offset, seed: $0.element) }

@@ -52,12 +52,10 @@ public struct Runner {
         return styleNamed(in: prompt, among: presets.names)
     }
 
-    public func checkStyle(_ style: String?) throws {
-        guard let style else { return }
-        guard styles.contains(style) else {
-            let known = styles.isEmpty ? "this model lists no styles" : "known styles: " + styles.joined(separator: ", ")
-            throw CLIError(.dataError, "unknown style '\(style)'; \(known)")
-        }
+    /// What is wrong with asking this model for `style` (nil when it knows it, or none is asked).
+    func styleProblem(_ style: String?) -> String? {
+        guard let style, !styles.contains(style) else { return nil }
+        return "unknown style '\(style)'; " + (styles.isEmpty ? "this model lists no styles" : "known styles: " + styles.joined(separator: ", "))
     }
 
     /// Reads an input image (style reference or img2img source; links are followed, devices,
@@ -67,7 +65,7 @@ public struct Runner {
             let image = try PNGCodec.read(path: path).image
             return (image, try SHA256Digest.hex(file: path))
         } catch {
-            throw CLIError(.noInput, "\(CLIError(error).message)")
+            throw CLIError(.noInput, CLIError(error).message)
         }
     }
 
@@ -76,7 +74,7 @@ public struct Runner {
     /// chosen, input files read and hashed (`resolve` maps their paths, e.g. relative to a batch
     /// file). The settings must have passed `problems()`.
     public func record(_ settings: GenerationSettings, seed: UInt64, resolve: (String) -> String = { $0 }) throws -> GenerationRecord {
-        try checkStyle(settings.style)
+        if let problem = styleProblem(settings.style) { throw CLIError(.dataError, problem) }
         guard let specs = settings.styleImageSpecs else { throw CLIError(.usage, "style images must be PATH or PATH:WEIGHT") }
         let styleFiles = try specs.map { spec -> InputFile in
             let path = resolve(spec.path)
@@ -101,8 +99,9 @@ public struct Runner {
     }
 
     /// The request a record describes, checked in full before anything is computed: the
-    /// settings' ranges (GenerationLimits), the style, preset and scheduler against this model,
-    /// and the input files, which must still hash the same. Invalid settings are errors of
+    /// settings' ranges (GenerationLimits, the same check GenerationRequest.validate makes), the
+    /// style, preset and scheduler against this model, and the input files, which must still
+    /// hash the same. Invalid settings are errors of
     /// kind `invalid` (64 for command-line options, 65 for batch lines and stored metadata).
     public func prepare(_ record: GenerationRecord, invalid: CLIError.Kind) throws -> GenerationRequest {
         var problems: [String] = []
@@ -113,9 +112,7 @@ public struct Runner {
             steps: record.steps, guidanceScale: record.guidanceScale, styleStrength: record.styleStrength, styleSnap: record.styleSnap,
             eta: record.eta, scheduler: record.scheduler, strength: record.mode == .convert ? (record.strength ?? GenerationSettings.Defaults.strength) : nil,
             styleWeights: record.styleImages.map { $0.weight ?? 1 }, blend: record.blend)
-        if let style = record.style, !styles.contains(style) {
-            problems.append("unknown style '\(style)'; " + (styles.isEmpty ? "this model lists no styles" : "known styles: " + styles.joined(separator: ", ")))
-        }
+        if let problem = styleProblem(record.style) { problems.append(problem) }
         if let preset = record.stylePreset, !(pipeline.stylePresets?.names.contains(preset) ?? false) {
             problems.append("unknown style preset '\(preset)'")
         }
@@ -150,14 +147,13 @@ public struct Runner {
             r.initImage = image
             r.strength = record.strength ?? GenerationSettings.Defaults.strength
         }
-        do { try r.validate() } catch { throw CLIError(invalid, "\(error)") }
         return r
     }
 
     /// Checks that `path` can be written (its folder exists, and it is absent or, with
     /// `overwrite`, a regular file): exit 73 otherwise.
     public static func checkOutput(_ path: String, overwrite: Bool) throws {
-        do { try FileAccess.checkOutput(path, replace: overwrite) } catch { throw CLIError(.cannotCreate, "\(CLIError(error).message)") }
+        do { try FileAccess.checkOutput(path, replace: overwrite) } catch { throw CLIError(.cannotCreate, CLIError(error).message) }
     }
 
     /// Generates `record` (prepared as `request`) into `path`. Fails before computing if the

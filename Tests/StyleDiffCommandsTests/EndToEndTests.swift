@@ -97,7 +97,7 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
             (["generate", "x", "-o", dir + "/missing/o.png", "--model", fixtureModel], 73, "does not exist"),
             (["generate", "x", "--steps", "0", "-o", out, "--model", fixtureModel], 64, "steps must be between 1 and 1000"),
             (["generate", "x", "--guidance=-2", "-o", out, "--model", fixtureModel], 64, "guidance must be between 0.0 and 100.0"),
-            (["convert", fixtureImages + "/init.png", "--style", "tango", "--strength", "1.5", "-o", out, "--model", fixtureModel], 64, "--strength"),
+            (["convert", fixtureImages + "/init.png", "--style", "tango", "--strength", "1.5", "-o", out, "--model", fixtureModel], 64, "strength must be in (0, 1]"),
             (["convert", dir + "/absent.png", "--style", "tango", "-o", out, "--model", fixtureModel], 66, "no such file"),
             (["replay", fixtureModel + "/styles.json", "--model", fixtureModel], 66, "not a PNG"),
             (["replay", fixtureImages + "/init.png", "--model", fixtureModel], 65, "holds no stylediff parameters"),
