@@ -33,7 +33,7 @@ public struct DDIMScheduler: Scheduler {
         let t = discreteTimesteps[index]
         let prevT = t - configuration.numTrainTimesteps / stepCount
         let alphaProdT = schedule.alphasCumprod[t]
-        let finalAlpha: Float = configuration.setAlphaToOne ? 1 : schedule.alphasCumprod[0]
+        let finalAlpha: Float = (configuration.setAlphaToOne ?? true) ? 1 : schedule.alphasCumprod[0]
         let alphaProdTPrev = prevT >= 0 ? schedule.alphasCumprod[prevT] : finalAlpha
         let betaProdT: Float = 1 - alphaProdT
         let sqrtAlpha = alphaProdT.squareRoot(), sqrtBeta = betaProdT.squareRoot()

@@ -1,4 +1,4 @@
-// The sampling-loop interface shared by DDPM, DDIM, Euler and DPM-Solver++.
+// The sampling-loop interface shared by DDPM, DDIM, Euler, DPM-Solver++ and PNDM.
 //
 // A scheduler is an immutable value made for one number of inference steps. Its step maths is
 // pure: the sample, the model output, the step index, the caller's generator and an explicit
@@ -12,6 +12,9 @@ public protocol Scheduler: Sendable {
     /// The timestep fed to the model at each step (integers for DDPM/DDIM/DPM-Solver++,
     /// possibly fractional for Euler).
     var timesteps: [Float] { get }
+    /// The number of inference steps it was made for (diffusers' num_inference_steps); PNDM
+    /// calls the model once more than that.
+    var inferenceSteps: Int { get }
     /// Standard deviation of the initial noise for text-to-image.
     var initialNoiseSigma: Float { get }
     /// The model input at step `index` (scale_model_input).
@@ -27,12 +30,17 @@ public protocol Scheduler: Sendable {
 public struct SchedulerState: Sendable {
     public var modelOutputs: [Tensor] = []
     public var lowerOrderCount = 0
+    /// The calls made so far in this loop (PNDM's counter).
+    public var counter = 0
+    /// PNDM: the sample a multi-call step started from, and its running output sum.
+    public var currentSample: Tensor?
+    public var currentModelOutput: Tensor?
     public init() {}
 }
 
 /// The schedulers stylediff implements.
 public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
-    case ddim, ddpm, euler, dpmpp
+    case ddim, ddpm, euler, dpmpp, pndm
 
     /// A scheduler of this kind for `steps` inference steps.
     public func make(_ configuration: SchedulerConfiguration, steps: Int, eta: Float = 0) throws -> any Scheduler {
@@ -41,16 +49,33 @@ public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
         case .ddpm: return try DDPMScheduler(configuration, steps: steps)
         case .euler: return try EulerDiscreteScheduler(configuration, steps: steps)
         case .dpmpp: return try DPMSolverMultistepScheduler(configuration, steps: steps)
+        case .pndm: return try PNDMScheduler(configuration, steps: steps)
+        }
+    }
+
+    /// The kind for a diffusers scheduler class name (scheduler_config.json's _class_name), nil
+    /// for a class stylediff does not implement.
+    public init?(diffusersClass name: String) {
+        switch name {
+        case "DDIMScheduler": self = .ddim
+        case "DDPMScheduler": self = .ddpm
+        case "EulerDiscreteScheduler": self = .euler
+        case "DPMSolverMultistepScheduler": self = .dpmpp
+        case "PNDMScheduler": self = .pndm
+        default: return nil
         }
     }
 }
 
 extension Scheduler {
+    public var inferenceSteps: Int { timesteps.count }
+
     /// img2img (diffusers StableDiffusionImg2ImgPipeline.get_timesteps): the first step index
-    /// kept for `strength` in (0, 1]: steps - min(Int(steps * strength), steps).
+    /// kept for `strength` in (0, 1]: steps - min(Int(steps * strength), steps), counted in
+    /// inference steps (so PNDM, with one call more than steps, keeps that extra call).
     public func startIndex(strength: Double) throws -> Int {
         guard strength > 0, strength <= 1 else { throw SchedulerError.invalidArgument("strength \(strength) must be in (0, 1]") }
-        let n = timesteps.count
+        let n = inferenceSteps
         let kept = min(Int(Double(n) * strength), n)
         guard kept > 0 else {
             throw SchedulerError.invalidArgument("strength \(strength) keeps no step out of \(n); raise the strength or the step count")

@@ -36,18 +36,21 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
     /// nil: each scheduler's own default (leading for DDPM/DDIM, linspace for Euler/DPM-Solver++).
     public var timestepSpacing: TimestepSpacing?
     public var stepsOffset = 0
-    public var setAlphaToOne = true
+    /// nil: each scheduler's own default (true for DDIM, false for PNDM).
+    public var setAlphaToOne: Bool?
     public var clipSample: Bool?
     public var clipSampleRange: Double = 1
     public var rescaleBetasZeroSnr = false
     public var varianceType: VarianceType?
+    /// PNDM: PLMS steps only (true in SD 1.x folders); nil or false adds Runge-Kutta warm-up steps.
+    public var skipPRKSteps: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
         case betaSchedule = "beta_schedule", trainedBetas = "trained_betas", predictionType = "prediction_type"
         case timestepSpacing = "timestep_spacing", stepsOffset = "steps_offset", setAlphaToOne = "set_alpha_to_one"
         case clipSample = "clip_sample", clipSampleRange = "clip_sample_range"
-        case rescaleBetasZeroSnr = "rescale_betas_zero_snr", varianceType = "variance_type"
+        case rescaleBetasZeroSnr = "rescale_betas_zero_snr", varianceType = "variance_type", skipPRKSteps = "skip_prk_steps"
     }
 
     public init() {}
@@ -64,11 +67,12 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
         predictionType = try value(.predictionType, d.predictionType)
         timestepSpacing = try c.decodeIfPresent(TimestepSpacing.self, forKey: .timestepSpacing)
         stepsOffset = try value(.stepsOffset, d.stepsOffset)
-        setAlphaToOne = try value(.setAlphaToOne, d.setAlphaToOne)
+        setAlphaToOne = try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne)
         clipSample = try c.decodeIfPresent(Bool.self, forKey: .clipSample)
         clipSampleRange = try value(.clipSampleRange, d.clipSampleRange)
         rescaleBetasZeroSnr = try value(.rescaleBetasZeroSnr, d.rescaleBetasZeroSnr)
         varianceType = try c.decodeIfPresent(VarianceType.self, forKey: .varianceType)
+        skipPRKSteps = try c.decodeIfPresent(Bool.self, forKey: .skipPRKSteps)
     }
 
     /// Fields that must hold these values when present (features stylediff does not implement).
@@ -81,7 +85,7 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
     ]
     /// Fields without effect on the schedulers stylediff implements.
     static let ignoredFields: Set<String> = [
-        "dynamic_thresholding_ratio", "sample_max_value", "skip_prk_steps", "lambda_min_clipped", "flow_shift",
+        "dynamic_thresholding_ratio", "sample_max_value", "lambda_min_clipped", "flow_shift",
         "time_shift_type", "use_clipped_model_output", "shift", "base_shift", "max_shift",
     ]
 

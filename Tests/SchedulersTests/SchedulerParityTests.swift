@@ -1,4 +1,5 @@
-// Schedulers against diffusers (fixtures from tools/make_fixtures.py): timesteps equal for
+// Schedulers (DDPM, DDIM, Euler, DPM-Solver++, PNDM with and without PRK warm-up) against diffusers
+// (fixtures from tools/make_fixtures.py): timesteps equal for
 // every scheduler x spacing x {10, 20, 50} steps x strength {1, 0.6, 0.3}; 20-step loops with a
 // fake model (eps = 0.8 x + 0.05 t / 1000), txt2img and img2img, each step within
 // 1e-5 x max(1, max |diffusers|) of diffusers, the stochastic ones with the same seeds.
