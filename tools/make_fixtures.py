@@ -9,17 +9,16 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, default_model, rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, default_model, rng, schedulers)
 """
 import argparse
 import json
 import os
 import shutil
-import shutil
 
 import torch
 from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
-                       EulerDiscreteScheduler, UNet2DConditionModel)
+                       EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel)
 from safetensors.torch import save_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
@@ -203,6 +202,193 @@ def make_pipeline():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+SD_FOLDERS = {
+    # SD 1.x shape: quick_gelu text encoder, int attention_head_dim, conv projections, PNDM
+    # (PLMS) scheduler as stable-diffusion-v1-5 names it, pad <|endoftext|>; fp16 text encoder
+    # and VAE variants beside an fp32 UNet.
+    "sd15_tiny": dict(
+        text=dict(hidden_act="quick_gelu"), pad="<|endoftext|>", half=("text_encoder", "vae"),
+        unet=dict(sample_size=16, attention_head_dim=4, use_linear_projection=False),
+        scheduler=("PNDMScheduler", dict(skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1))),
+    # SD 2.x 768-v shape: gelu text encoder, per-block head dims, linear projections,
+    # upcast_attention, a v-prediction DDIM scheduler, pad "!"; a non-square-friendly default of
+    # 96 px (sample_size 24 x VAE factor 4).
+    "sd2_tiny_v": dict(
+        text=dict(hidden_act="gelu"), pad="!", half=("text_encoder", "unet"),
+        unet=dict(sample_size=24, attention_head_dim=(2, 4), use_linear_projection=True, upcast_attention=True),
+        scheduler=("DDIMScheduler", dict(prediction_type="v_prediction", set_alpha_to_one=False, steps_offset=1,
+                                         clip_sample=False))),
+}
+
+# (folder, case name, pipeline kind, scheduler class or None for the folder's, settings)
+SD_CASES = [
+    ("sd15_tiny", "txt2img_pndm", "txt2img", None,
+     dict(prompt="a photo of an astronaut riding a horse on mars", negative="blurry, lowres", width=96, height=64,
+          steps=6, guidance=7.5, seed=1)),
+    ("sd15_tiny", "txt2img_ddim_default_size", "txt2img", "ddim", dict(prompt="a red heart", steps=5, guidance=6.0, seed=2)),
+    ("sd15_tiny", "txt2img_euler", "txt2img", "euler",
+     dict(prompt="oil painting of a cat, by van gogh", width=64, height=96, steps=5, guidance=7.5, seed=3)),
+    ("sd15_tiny", "txt2img_clip_skip2", "txt2img", None,
+     dict(prompt="watercolor portrait, highly detailed", width=96, height=64, steps=4, guidance=7.5, seed=4, clip_skip=2)),
+    ("sd15_tiny", "img2img_pndm", "img2img", None,
+     dict(prompt="a cat, oil painting", init_image="sd_photo", strength=0.6, steps=8, guidance=7.5, seed=5, width=96, height=64)),
+    ("sd15_tiny", "img2img_euler", "img2img", "euler",
+     dict(prompt="a cat, watercolor", init_image="sd_photo", strength=0.5, steps=6, guidance=5.0, seed=6, width=96, height=64)),
+    ("sd15_tiny", "img2img_ddim", "img2img", "ddim",
+     dict(prompt="a cat", negative="ugly", init_image="sd_photo", strength=0.75, steps=4, guidance=7.5, seed=7, width=96, height=64)),
+    ("sd2_tiny_v", "txt2img_ddim_v", "txt2img", None,
+     dict(prompt="a castle on a hill at sunset!", width=64, height=96, steps=5, guidance=7.5, seed=8)),
+    ("sd2_tiny_v", "txt2img_euler_v_default_size", "txt2img", "euler", dict(prompt="a lighthouse", steps=4, guidance=9.0, seed=9)),
+    ("sd2_tiny_v", "txt2img_pndm_v", "txt2img", "pndm",
+     dict(prompt="a forest path", negative="text", width=64, height=96, steps=5, guidance=7.5, seed=10)),
+    ("sd2_tiny_v", "img2img_ddim_v", "img2img", None,
+     dict(prompt="a cat in space", init_image="sd_photo", strength=0.8, steps=5, guidance=7.5, seed=11, width=96, height=64)),
+]
+
+
+def make_sd_pipelines():
+    """Tiny random diffusers StableDiffusionPipeline folders (SD 1.x and SD 2.x v-prediction
+    shapes) with the real CLIP vocabulary (vocab.json and merges.txt link to ../../clip_tokenizer,
+    as files in a Hugging Face cache snapshot link to its blobs), and diffusers' own
+    StableDiffusionPipeline / StableDiffusionImg2ImgPipeline outputs (final latents and [0, 1]
+    pixels) for txt2img and img2img with DDIM, Euler and PNDM at 64x96, 96x64 and the default size."""
+    import numpy as np
+    from PIL import Image
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    tokenizer_fixture = os.path.join(ROOT, "clip_tokenizer")
+    classes = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler, "pndm": PNDMScheduler}
+    g = torch.Generator().manual_seed(40)
+    photo_path = os.path.join(ROOT, "sd_photo.png")
+    # A smooth "photo" (gradients and a disc), 96x64: img2img input at the output size.
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float32)
+    disc = ((xx - 60) ** 2 + (yy - 30) ** 2 < 300).astype(np.float32)
+    arr = np.stack([xx / 95 * 200 + 30 * disc, yy / 63 * 180 + 60 * disc, 120 + 80 * disc - xx / 3], -1)
+    arr = arr + (torch.rand(64, 96, 3, generator=g).numpy() * 20)
+    Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8)).save(photo_path)
+    pipes = {}
+    for name, spec in SD_FOLDERS.items():
+        folder = os.path.join(ROOT, name)
+        shutil.rmtree(folder, ignore_errors=True)
+        torch.manual_seed(41)
+        text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                                            num_attention_heads=2, max_position_embeddings=77, pad_token_id=1,
+                                            bos_token_id=49406, eos_token_id=49407, projection_dim=16,
+                                            **spec["text"])).eval()
+        randomise_norms(text, 42)
+        # diffusers' clip_skip path reads text_encoder.text_model.final_layer_norm, which
+        # transformers 5 flattened into the model itself.
+        text.__dict__["text_model"] = text
+        unet = UNet2DConditionModel(in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+                                    down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
+                                    norm_num_groups=16, **spec["unet"]).eval()
+        randomise_norms(unet, 43)
+        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32, 32),
+                            down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                            layers_per_block=1, norm_num_groups=8, sample_size=64, scaling_factor=0.18215).eval()
+        randomise_norms(vae, 44)
+        scheduler_class, scheduler_args = spec["scheduler"]
+        scheduler = dict(DDIMScheduler=DDIMScheduler, PNDMScheduler=PNDMScheduler)[scheduler_class](
+            num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", **scheduler_args)
+        tokenizer = CLIPTokenizer(os.path.join(tokenizer_fixture, "vocab.json"), os.path.join(tokenizer_fixture, "merges.txt"),
+                                  pad_token=spec["pad"], model_max_length=77)
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                       safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipe.save_pretrained(folder, safe_serialization=True)
+        for component in spec["half"]:  # replace by the fp16 variant only, as fp16-only downloads have
+            module = getattr(pipe, component)
+            for f in os.listdir(os.path.join(folder, component)):
+                if f.endswith(".safetensors"):
+                    os.remove(os.path.join(folder, component, f))
+            module.half().save_pretrained(os.path.join(folder, component), safe_serialization=True, variant="fp16")
+            module.float()  # the reference runs in fp32 on the fp16-rounded weights
+        tok = os.path.join(folder, "tokenizer")
+        for f in os.listdir(tok):
+            if f not in ("tokenizer_config.json", "special_tokens_map.json"):
+                os.remove(os.path.join(tok, f))
+        for f in ("vocab.json", "merges.txt"):
+            os.symlink(os.path.join("..", "..", "clip_tokenizer", f), os.path.join(tok, f))
+        # special_tokens_map.json as the hub folders have it (SD 1.5: token objects; SD 2.1: strings).
+        def token(content):
+            return content if spec["pad"] == "!" else dict(content=content, lstrip=False, normalized=True, rstrip=False,
+                                                           single_word=False)
+        with open(os.path.join(tok, "special_tokens_map.json"), "w") as f:
+            json.dump(dict(bos_token=token("<|startoftext|>"), eos_token=token("<|endoftext|>"), pad_token=token(spec["pad"]),
+                           unk_token=token("<|endoftext|>")), f, indent=2)
+        # The scheduler_config.json of the hub folders as they are (stable-diffusion-v1-5 and
+        # stable-diffusion-2-1, written by old diffusers): no timestep_spacing, so each scheduler
+        # class takes its own default, and options of other classes (PNDM's clip_sample).
+        extra = dict(clip_sample=False) if scheduler_class == "PNDMScheduler" else dict(skip_prk_steps=True)
+        config = dict(_class_name=scheduler_class, _diffusers_version="0.8.0", num_train_timesteps=1000, beta_start=0.00085,
+                      beta_end=0.012, beta_schedule="scaled_linear", trained_betas=None, **scheduler_args, **extra)
+        with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+        # What a hub download also has, which stylediff ignores (and says so).
+        with open(os.path.join(folder, "model_index.json")) as f:
+            index = json.load(f)
+        index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+        index["feature_extractor"] = ["transformers", "CLIPImageProcessor"]
+        with open(os.path.join(folder, "model_index.json"), "w") as f:
+            json.dump(index, f, indent=2, sort_keys=True)
+        os.makedirs(os.path.join(folder, "feature_extractor"))
+        with open(os.path.join(folder, "feature_extractor", "preprocessor_config.json"), "w") as f:
+            json.dump({"crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+                       "image_processor_type": "CLIPImageProcessor", "size": 224}, f, indent=2)
+        pipes[name] = pipe
+    tensors, cases = {}, {}
+    for name, pipe in pipes.items():  # components alone: the text encoder (and clip skip), the UNet, the VAE
+        prompts = ["a photo of an astronaut riding a horse on mars", ""]
+        ids = pipe.tokenizer(prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+        with torch.no_grad():
+            out = pipe.text_encoder(ids, output_hidden_states=True)
+            skipped = pipe.text_encoder.final_layer_norm(out.hidden_states[-2])
+            g = torch.Generator().manual_seed(45)
+            sample = torch.randn(2, 4, 16, 24, generator=g)
+            unet_out = pipe.unet(sample, torch.tensor([901, 901]), out.last_hidden_state).sample
+            decoded = pipe.vae.decode(sample[:1]).sample
+        tensors.update({f"{name}/input_ids": ids.to(torch.float32), f"{name}/text": out.last_hidden_state,
+                        f"{name}/text_clip_skip2": skipped, f"{name}/unet_sample": sample, f"{name}/unet_output": unet_out,
+                        f"{name}/vae_decoded": decoded})
+    photo = Image.open(photo_path).convert("RGB")
+    for folder, case, kind, scheduler_name, settings in SD_CASES:
+        pipe = pipes[folder]
+        # As a user swaps schedulers: the folder's file, through from_config for another class.
+        saved = pipe.scheduler.__class__.from_pretrained(os.path.join(ROOT, folder), subfolder="scheduler")
+        scheduler = classes[scheduler_name].from_config(saved.config) if scheduler_name else saved
+        common = dict(num_inference_steps=settings["steps"], guidance_scale=settings["guidance"],
+                      generator=torch.Generator("cpu").manual_seed(settings["seed"]), output_type="latent")
+        if "clip_skip" in settings:
+            # AUTOMATIC1111's clip skip N: hidden state N - 1 layers before the last, then the final
+            # layer norm, for the prompt and the negative prompt alike (diffusers' clip_skip = N - 1
+            # applies to the prompt only), so the embeddings go in ready-made.
+            def embed(text):
+                ids = pipe.tokenizer(text, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+                with torch.no_grad():
+                    hidden = pipe.text_encoder(ids, output_hidden_states=True).hidden_states[-settings["clip_skip"]]
+                    return pipe.text_encoder.final_layer_norm(hidden)
+            common.update(prompt_embeds=embed(settings["prompt"]), negative_prompt_embeds=embed(settings.get("negative") or ""))
+        else:
+            common.update(prompt=settings["prompt"], negative_prompt=settings.get("negative"))
+        components = dict(pipe.components, scheduler=scheduler)
+        with torch.no_grad():
+            if kind == "txt2img":
+                p = StableDiffusionPipeline(**components)
+                latents = p(height=settings.get("height"), width=settings.get("width"), **common).images
+            else:
+                p = StableDiffusionImg2ImgPipeline(**components)
+                latents = p(image=photo, strength=settings["strength"], **common).images
+            pixels = (pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample / 2 + 0.5).clamp(0, 1)
+        key = f"{folder}/{case}"
+        tensors[key + "/latents"] = latents
+        tensors[key + "/pixels"] = pixels
+        cases[key] = dict(settings, scheduler=scheduler_name, folder=folder, kind=kind)
+        print(f"{key}: latents {tuple(latents.shape)}")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "sd_outputs.safetensors"))
+    with open(os.path.join(ROOT, "sd_cases.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Weights", "default")
 
 
@@ -285,7 +471,7 @@ def make_rng():
 
 
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler,
-              "dpmpp": DPMSolverMultistepScheduler}
+              "dpmpp": DPMSolverMultistepScheduler, "pndm": PNDMScheduler}
 SD_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 # Loop cases: (name, scheduler, config overrides, step kwargs, seed for the step noise or None)
 LOOP_CASES = [
@@ -301,6 +487,10 @@ LOOP_CASES = [
     ("dpmpp", "dpmpp", {}, {}, None),
     ("dpmpp_trailing_vpred", "dpmpp", dict(timestep_spacing="trailing", prediction_type="v_prediction"), {}, None),
     ("dpmpp_leading_sample", "dpmpp", dict(timestep_spacing="leading", prediction_type="sample", steps_offset=1), {}, None),
+    ("pndm_plms", "pndm", dict(skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1), {}, None),
+    ("pndm_prk", "pndm", {}, {}, None),
+    ("pndm_plms_vpred_linspace", "pndm", dict(skip_prk_steps=True, prediction_type="v_prediction", timestep_spacing="linspace"), {}, None),
+    ("pndm_prk_vpred_trailing", "pndm", dict(prediction_type="v_prediction", timestep_spacing="trailing"), {}, None),
 ]
 
 
@@ -350,7 +540,8 @@ def make_schedulers():
             for i, t in enumerate(ts):
                 model_in = sched.scale_model_input(x, t)
                 eps = fake_model(model_in, t)
-                x = sched.step(eps, t, x, generator=gen, **kwargs).prev_sample
+                extra = dict(generator=gen) if kind != "pndm" else {}
+                x = sched.step(eps, t, x, **extra, **kwargs).prev_sample
                 tensors[f"{case}_{mode}_step{i}"] = x.clone()
             timesteps[f"loop_{case}_{mode}"] = dict(timesteps=ts.tolist(), start_index=start,
                                                    config=config, kind=kind, eta=kwargs.get("eta", 0.0), seed=seed,
@@ -379,6 +570,8 @@ def main():
         make_clip()
     if args.only in (None, "pipeline"):
         make_pipeline()
+    if args.only in (None, "sd"):
+        make_sd_pipelines()
     if args.only in (None, "default_model") and os.path.isdir(DEFAULT_MODEL):
         make_default_model()
     if args.only in (None, "rng"):

@@ -44,7 +44,13 @@ public struct CLIPTextModel {
     }
 
     /// ids: one row of equal length (<= max_position_embeddings) per batch item -> [B, L, D].
-    public func callAsFunction(_ ids: [[Int32]]) throws -> Tensor {
+    /// `clipSkip` counts as AUTOMATIC1111's "Clip skip": 1 uses every layer; N > 1 stops N - 1
+    /// layers before the last and applies the final layer norm to that output (diffusers'
+    /// clip_skip = N - 1).
+    public func callAsFunction(_ ids: [[Int32]], clipSkip: Int = 1) throws -> Tensor {
+        guard (1...max(1, layers.count)).contains(clipSkip) else {
+            throw ModelError.invalidInput("clip skip \(clipSkip) must be between 1 and the text encoder's \(layers.count) layers")
+        }
         guard let length = ids.first?.count, length > 0, ids.allSatisfy({ $0.count == length }) else {
             throw ModelError.invalidInput("text encoder needs equal-length, non-empty id rows")
         }
@@ -59,7 +65,7 @@ public struct CLIPTextModel {
             rows.append(try (tokens + positions).reshaped([1, length, d]))
         }
         var h = try Tensor.concatenateFirstAxis(rows)
-        for layer in layers {
+        for layer in layers.dropLast(clipSkip - 1) {
             let n = try layer.norm1(h)
             let attended = try Tensor.attention(query: layer.q(n), key: layer.k(n), value: layer.v(n),
                                                 heads: configuration.numAttentionHeads, causal: true)

@@ -16,7 +16,7 @@ public enum OneOrMany<T: Decodable & Equatable>: Decodable, Equatable {
     }
 
     /// One value per block.
-    func expanded(_ count: Int, field: String, file: String) throws -> [T] {
+    public func expanded(_ count: Int, field: String, file: String) throws -> [T] {
         switch self {
         case .one(let v): return Array(repeating: v, count: count)
         case .many(let vs):

@@ -3,9 +3,14 @@
 import Foundation
 
 enum ModelFolder {
+    /// The weight file names looked for in a component folder, in order: diffusers' and
+    /// transformers' full-precision names first (what from_pretrained loads without a variant),
+    /// then their fp16 variants (what `variant="fp16"` downloads have alone).
+    public static let weightFileNames = ["diffusion_pytorch_model.safetensors", "model.safetensors",
+                                         "diffusion_pytorch_model.fp16.safetensors", "model.fp16.safetensors"]
+
     /// `config.json` and the weights file of a diffusers component folder: the first of
-    /// diffusion_pytorch_model.safetensors, diffusion_pytorch_model.fp16.safetensors,
-    /// model.safetensors that exists.
+    /// `weightFileNames` that exists.
     static func files(_ directory: String) throws -> (config: String, weights: String) {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -14,11 +19,11 @@ enum ModelFolder {
         }
         let config = directory + "/config.json"
         guard fm.fileExists(atPath: config) else { throw ModelError.missingFile(path: config) }
-        for name in ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "model.safetensors"] {
+        for name in weightFileNames {
             let path = directory + "/" + name
             if fm.fileExists(atPath: path) { return (config, path) }
         }
-        throw ModelError.missingFile(path: directory + "/diffusion_pytorch_model.safetensors")
+        throw ModelError.missingFile(path: directory + "/{" + weightFileNames.joined(separator: ",") + "}")
     }
 
     /// The configuration and weights of a component folder. The model's

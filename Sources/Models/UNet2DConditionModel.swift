@@ -24,6 +24,10 @@ public struct UNet2DConditionModel {
         try store.finish()
     }
 
+    /// How much smaller the innermost feature map is than the sample (2^(blocks - 1)): latent
+    /// sides must be multiples of it.
+    public var downsamplingFactor: Int { 1 << (configuration.blockOutChannels.count - 1) }
+
     /// The loaded IP-Adapter, if any.
     public let styleAdapter: StyleAdapter?
 

@@ -12,6 +12,14 @@ public enum StyleBlend: String, Sendable, CaseIterable, Codable {
     case slerp
 }
 
+/// How img2img brings an input image of another shape to the output size.
+public enum ImageFit: String, Sendable, CaseIterable, Codable {
+    /// Centre-crop to the output's aspect ratio, then resize: nothing is distorted, edges may be lost.
+    case crop
+    /// Resize to the output size, the aspect ratio changing with it.
+    case stretch
+}
+
 public struct StyleReference: Sendable {
     public var image: RGBImage
     public var weight: Float
@@ -32,6 +40,8 @@ public enum GenerationDefaults {
     public static let strength = 0.6
     public static let guidanceScale: Float = 5
     public static let styleStrength: Float = 1
+    public static let clipSkip = 1
+    public static let initImageFit = ImageFit.crop
 }
 
 public struct GenerationRequest: Sendable {
@@ -58,6 +68,14 @@ public struct GenerationRequest: Sendable {
     /// img2img: the image to convert, and how much of the schedule to run (0, 1].
     public var initImage: RGBImage?
     public var strength: Double = GenerationDefaults.strength
+    /// How the init image is brought to the output size (resized with an antialiased filter).
+    public var initImageFit: ImageFit = GenerationDefaults.initImageFit
+    /// The output size; nil: the model's own (StyleDiffusionPipeline.imageSize). Multiples of
+    /// the pipeline's sizeMultiple.
+    public var width: Int?
+    public var height: Int?
+    /// AUTOMATIC1111's "Clip skip": 1 uses the text encoder's last layer, 2 the one before, ...
+    public var clipSkip: Int = GenerationDefaults.clipSkip
 
     public init(prompt: String) { self.prompt = prompt }
 }
@@ -72,6 +90,8 @@ public enum GenerationLimits {
     public static let styleSnap: ClosedRange<Float> = 0...100
     public static let eta: ClosedRange<Float> = 0...1
     public static let styleWeight: ClosedRange<Float> = 0...1000
+    /// The model's text encoder may allow fewer.
+    public static let clipSkip = 1...48
 
     /// What is wrong with these settings (nil: left to the default), one message per problem
     /// naming the setting; empty when all are valid.

@@ -13,6 +13,27 @@ public enum ImageResampler {
     /// Fixed-point precision of the filter weights (Pillow's PRECISION_BITS for 8-bit images).
     static let precisionBits = 32 - 8 - 2
 
+    /// An image brought to width x height for img2img: resized, after a centre crop to the
+    /// target's aspect ratio with `.crop` (the crop rounded to whole pixels).
+    public static func fit(_ image: RGBImage, width: Int, height: Int, mode: ImageFit) throws -> RGBImage {
+        guard mode == .crop, image.width * height != image.height * width else {
+            return try resize(image, width: width, height: height)
+        }
+        var cropWidth = image.width, cropHeight = image.height
+        if image.width * height > image.height * width {  // wider than the target
+            cropWidth = max(1, min(image.width, Int((Double(image.height) * Double(width) / Double(height)).rounded())))
+        } else {
+            cropHeight = max(1, min(image.height, Int((Double(image.width) * Double(height) / Double(width)).rounded())))
+        }
+        let x0 = (image.width - cropWidth) / 2, y0 = (image.height - cropHeight) / 2
+        var pixels = [UInt8](repeating: 0, count: cropWidth * cropHeight * 3)
+        for y in 0..<cropHeight {
+            let from = ((y0 + y) * image.width + x0) * 3
+            pixels.replaceSubrange(y * cropWidth * 3..<(y + 1) * cropWidth * 3, with: image.pixels[from..<from + cropWidth * 3])
+        }
+        return try resize(RGBImage(width: cropWidth, height: cropHeight, pixels: pixels), width: width, height: height)
+    }
+
     /// Resizes to width x height with the antialiased bilinear filter, bit-exact with Pillow's
     /// Image.resize(BILINEAR): weights normalised in double, then rounded to 22-bit fixed point;
     /// the horizontal pass first, rounded to 8 bits, then the vertical pass.

@@ -9,7 +9,7 @@ import Foundation
 /// field) the defaults are diffusers' guidance 5 and style strength 1. The reference strength
 /// applies only when style images are given: a style preset or text alone keeps strength 1.
 /// Unknown fields are errors, so a misspelt setting is never silently ignored.
-public struct SamplingDefaults: Equatable {
+public struct SamplingDefaults: Equatable, Sendable {
     public static let fileName = "sampling_defaults.json"
 
     /// Classifier-free guidance scale.
@@ -19,14 +19,22 @@ public struct SamplingDefaults: Equatable {
 
     public init() {}
 
-    /// Reads `fileName` from `directory`; the built-in defaults when it does not exist. A file
-    /// that cannot be read is FileAccessError, a malformed one PipelineError.invalidModel.
-    public static func load(modelDirectory directory: String) throws -> SamplingDefaults {
+    /// diffusers' StableDiffusionPipeline defaults (guidance 7.5), for folders without the file.
+    public static let stableDiffusion: SamplingDefaults = {
+        var d = SamplingDefaults()
+        d.guidanceScale = 7.5
+        return d
+    }()
+
+    /// Reads `fileName` from `directory`; `fallback` for what it does not set, or when it does
+    /// not exist. A file that cannot be read is FileAccessError, a malformed one
+    /// PipelineError.invalidModel.
+    public static func load(modelDirectory directory: String, fallback: SamplingDefaults = SamplingDefaults()) throws -> SamplingDefaults {
         let path = directory + "/" + fileName
-        guard FileAccess.exists(path) else { return SamplingDefaults() }
+        guard FileAccess.exists(path) else { return fallback }
         let bytes: [UInt8]
         bytes = try FileAccess.read(path, limit: 1 << 20)
-        return try parse(Data(bytes), path: path)
+        return try parse(Data(bytes), path: path, fallback: fallback)
     }
 
     private struct File: Decodable {
@@ -39,7 +47,7 @@ public struct SamplingDefaults: Equatable {
     }
 
     /// Parses the file's bytes with the strict config reader (JSONConfigFile).
-    static func parse(_ data: Data, path: String) throws -> SamplingDefaults {
+    static func parse(_ data: Data, path: String, fallback: SamplingDefaults = SamplingDefaults()) throws -> SamplingDefaults {
         let file: File
         do {
             let config = try JSONConfigFile(data: data, path: path)
@@ -56,7 +64,7 @@ public struct SamplingDefaults: Equatable {
             }
             return value
         }
-        var defaults = SamplingDefaults()
+        var defaults = fallback
         defaults.guidanceScale = try checked(file.guidanceScale, "guidance_scale") ?? defaults.guidanceScale
         defaults.referenceStyleStrength = try checked(file.referenceStyleStrength, "reference_style_strength") ?? defaults.referenceStyleStrength
         return defaults

@@ -20,67 +20,84 @@ import Models
 import PNGIO
 import Schedulers
 import Tensors
+import FileAccess
 import TextTokenizer
 
 public final class StyleDiffusionPipeline: @unchecked Sendable {
     public let directory: String
-    public let tokenizer: PromptTokenizer
+    /// Which kind of folder it is (ModelLayout).
+    public let layout: ModelLayout
+    /// SentencePiece (default layout) or CLIP BPE (Stable Diffusion folders).
+    public let tokenizer: any PromptTokenizing
     public let textEncoder: CLIPTextModel
-    public let styleEncoder: StyleEncoder
+    /// The style image encoder of the default layout; nil for Stable Diffusion folders.
+    public let styleEncoder: StyleEncoder?
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let schedulerConfiguration: SchedulerConfiguration
+    /// The scheduler a generation uses unless it names one: the folder's scheduler class when
+    /// stylediff implements it (PNDM for SD 1.5, DDIM for SD 2.1), else DDIM.
+    public let defaultScheduler: SchedulerKind
+    /// The `_class_name` of scheduler_config.json (nil when it has none).
+    public let schedulerClass: String?
     /// Named style embeddings (style_encoder/presets.safetensors), when the model ships them.
     public let stylePresets: StylePresets?
     /// The style names of styles.json (empty without the file).
     public let styles: [String]
-    /// The model's recommended guidance and reference style strength (sampling_defaults.json).
+    /// The model's recommended guidance and reference style strength (sampling_defaults.json;
+    /// without it diffusers' defaults: 7.5 for Stable Diffusion folders, 5 for the default layout).
     public let samplingDefaults: SamplingDefaults
 
-    /// Loads a model folder in the default model's layout (see Weights/default/README.md and
-    /// StyleDiffusionPipeline+Resources.swift). A missing part is PipelineError.missingComponent,
-    /// an unreadable file FileAccessError, a malformed one ModelError, SchedulerError,
-    /// TokenizerError or PipelineError.invalidModel.
+    /// Loads a model folder of either layout (ModelLayout): a diffusers StableDiffusionPipeline
+    /// folder (model_index.json) or the default model's layout. A missing part is
+    /// PipelineError.missingComponent or ModelError.missingFile, an unreadable file
+    /// FileAccessError, a malformed one ModelError, SchedulerError, TokenizerError or
+    /// PipelineError.invalidModel (an unsupported pipeline class too).
     public init(directory: String) throws {
-        let fm = FileManager.default
-        for part in Self.componentFolders {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: directory + "/" + part, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw PipelineError.missingComponent("\(directory)/\(part) is missing")
-            }
-        }
+        let parts = FileAccess.exists(directory + "/model_index.json")
+            ? try Self.loadDiffusersFolder(directory) : try Self.loadDefaultLayout(directory)
         self.directory = directory
-        tokenizer = try PromptTokenizer(directory: directory + "/tokenizer")
-        textEncoder = try CLIPTextModel(directory: directory + "/text_encoder")
-        styleEncoder = try StyleEncoder(directory: directory + "/style_encoder")
-        let presets = directory + "/style_encoder/presets.safetensors"
-        stylePresets = fm.fileExists(atPath: presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil
-        unet = try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                        styleEmbeddingDimension: styleEncoder.configuration.embedDim)
-        vae = try AutoencoderKL(directory: directory + "/vae")
-        schedulerConfiguration = try SchedulerConfiguration.load(path: directory + "/scheduler/scheduler_config.json")
-        guard let size = unet.configuration.sampleSize, size > 0, size % (1 << (unet.configuration.blockOutChannels.count - 1)) == 0 else {
-            throw PipelineError.invalidModel("\(directory)/unet/config.json needs a sample_size divisible by the UNet's downsampling")
+        layout = parts.layout
+        tokenizer = parts.tokenizer
+        textEncoder = parts.textEncoder
+        styleEncoder = parts.styleEncoder
+        stylePresets = parts.stylePresets
+        unet = parts.unet
+        vae = parts.vae
+        let schedulerPath = directory + "/scheduler/scheduler_config.json"
+        schedulerConfiguration = try SchedulerConfiguration.load(path: schedulerPath)
+        schedulerClass = try Self.className(of: schedulerPath)
+        defaultScheduler = parts.layout == .stylediff ? GenerationDefaults.scheduler
+            : schedulerClass.flatMap(SchedulerKind.init(diffusersClass:)) ?? GenerationDefaults.scheduler
+        let unetConfig = directory + "/unet/config.json"
+        guard let size = unet.configuration.sampleSize, size > 0, size % unet.downsamplingFactor == 0 else {
+            throw PipelineError.invalidModel("\(unetConfig) needs a sample_size divisible by the UNet's downsampling \(unet.downsamplingFactor)")
         }
         let (side, overflow) = size.multipliedReportingOverflow(by: vae.downsamplingFactor)
         guard !overflow, side <= Self.maximumImageSide else {
-            throw PipelineError.invalidModel("\(directory)/unet/config.json: sample_size \(size) x VAE factor \(vae.downsamplingFactor) "
+            throw PipelineError.invalidModel("\(unetConfig): sample_size \(size) x VAE factor \(vae.downsamplingFactor) "
                 + "is over the \(Self.maximumImageSide) px image limit")
         }
         latentSize = size
-        let text = textEncoder.configuration, vocabulary = tokenizer.model.vocabularySize
+        let text = textEncoder.configuration
         guard text.maxPositionEmbeddings >= tokenizer.maxLength else {
-            throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: max_length \(tokenizer.maxLength) exceeds "
+            throw PipelineError.invalidModel("\(directory)/tokenizer: \(tokenizer.maxLength) ids per prompt exceed "
                 + "the text encoder's max_position_embeddings \(text.maxPositionEmbeddings)")
         }
-        guard text.vocabSize >= vocabulary else {
-            throw PipelineError.invalidModel("\(directory)/tokenizer: \(vocabulary) pieces do not fit the text encoder's vocab_size \(text.vocabSize)")
+        guard text.vocabSize >= tokenizer.vocabularySize else {
+            throw PipelineError.invalidModel("\(directory)/tokenizer: \(tokenizer.vocabularySize) tokens do not fit the text encoder's vocab_size \(text.vocabSize)")
         }
-        for (name, id) in [("pad_id", tokenizer.padID), ("eos_id", tokenizer.endID)] where id < 0 || Int(id) >= vocabulary {
-            throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: \(name) \(id) is outside the vocabulary 0..<\(vocabulary)")
+        let crossDims = try unet.configuration.crossAttentionDim.expanded(unet.configuration.blockOutChannels.count,
+                                                                           field: "cross_attention_dim", file: unetConfig)
+        guard crossDims.allSatisfy({ $0 == text.hiddenSize }) else {
+            throw PipelineError.invalidModel("\(unetConfig): cross_attention_dim \(crossDims) does not fit the text encoder's hidden_size \(text.hiddenSize)")
+        }
+        guard unet.configuration.inChannels == vae.configuration.latentChannels else {
+            throw PipelineError.invalidModel("\(unetConfig): in_channels \(unet.configuration.inChannels) does not fit the VAE's "
+                + "latent_channels \(vae.configuration.latentChannels)")
         }
         styles = try Self.styles(in: directory)
-        samplingDefaults = try SamplingDefaults.load(modelDirectory: directory)
+        samplingDefaults = try SamplingDefaults.load(modelDirectory: directory, fallback: parts.layout == .stylediff ? .init() : .stableDiffusion)
     }
 
     /// Largest image side a model may generate (2048 px: 4 MP, a stated memory budget).
@@ -89,17 +106,36 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// The latent side length: the UNet's sample_size from its config.json.
     public let latentSize: Int
 
-    /// The image side length the model generates (latent size x VAE factor).
+    /// The image side length the model generates by default (latent size x VAE factor).
     public var imageSize: Int { latentSize * vae.downsamplingFactor }
 
-    /// Text embeddings [1, L, D] of a prompt.
-    public func encodePrompt(_ prompt: String) throws -> Tensor {
-        try textEncoder([tokenizer.ids(prompt)])
+    /// Image widths and heights must be multiples of this: the VAE factor x the UNet's
+    /// downsampling (64 for Stable Diffusion).
+    public var sizeMultiple: Int { vae.downsamplingFactor * unet.downsamplingFactor }
+
+    /// The image width and height of a request (the model's size where it names none), checked:
+    /// multiples of `sizeMultiple`, at most `maximumImageSide`.
+    public func imageSize(of request: GenerationRequest) throws -> (width: Int, height: Int) {
+        let width = request.width ?? imageSize, height = request.height ?? imageSize
+        for (name, value) in [("width", width), ("height", height)] {
+            guard value > 0, value % sizeMultiple == 0, value <= Self.maximumImageSide else {
+                throw PipelineError.invalidRequest("\(name) \(value) must be a multiple of \(sizeMultiple) (VAE factor "
+                    + "\(vae.downsamplingFactor) x UNet downsampling \(unet.downsamplingFactor), \(directory)/unet/config.json and "
+                    + "vae/config.json) between \(sizeMultiple) and \(Self.maximumImageSide)")
+            }
+        }
+        return (width, height)
+    }
+
+    /// Text embeddings [1, L, D] of a prompt (`clipSkip`: CLIPTextModel's, A1111's count).
+    public func encodePrompt(_ prompt: String, clipSkip: Int = 1) throws -> Tensor {
+        try textEncoder([tokenizer.ids(prompt)], clipSkip: clipSkip)
     }
 
     /// The style embedding [1, E] of weighted reference images (zero when there are none), each
     /// image's embedding snapped to the style presets first when `snap` > 0 (GenerationRequest.styleSnap).
     public func styleEmbedding(_ references: [StyleReference], blend: StyleBlend, snap: Float = 0) throws -> Tensor {
+        let styleEncoder = try requireStyleEncoder()
         let width = styleEncoder.configuration.embedDim
         guard !references.isEmpty else { return Tensor(zeros: [1, width]) }
         guard references.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }), references.contains(where: { $0.weight > 0 }) else {
@@ -145,6 +181,15 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         }
     }
 
+    /// The style encoder, or PipelineError.invalidRequest for a folder without one.
+    func requireStyleEncoder() throws -> StyleEncoder {
+        guard let styleEncoder, unet.styleAdapter != nil else {
+            throw PipelineError.invalidRequest("style images and style presets need a style encoder and IP-Adapter; "
+                + "\(directory) has none (a Stable Diffusion folder takes text prompts only)")
+        }
+        return styleEncoder
+    }
+
     /// Spherical interpolation of two vectors (norms interpolated linearly); falls back to
     /// linear interpolation for (anti)parallel vectors.
     static func slerp(_ a: [Float], _ b: [Float], t: Float) -> [Float] {
@@ -167,7 +212,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         return try decode(latents)
     }
 
-    /// The final latents [1, latentSize, latentSize, C] of a request (before decoding).
+    /// The final latents [1, height / f, width / f, C] of a request (before decoding; f the VAE factor).
     public func denoise(_ request: GenerationRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
         guard request.guidanceScale >= 0, request.guidanceScale.isFinite else {
             throw PipelineError.invalidRequest("guidance scale \(request.guidanceScale) must be >= 0")
@@ -176,29 +221,40 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             throw PipelineError.invalidRequest("style strength \(request.styleStrength) must be >= 0")
         }
         try request.validate()
+        let (width, height) = try imageSize(of: request)
         let scheduler = try request.scheduler.make(schedulerConfiguration, steps: request.steps, eta: request.eta)
-        let cond = try encodePrompt(request.prompt), uncond = try encodePrompt(request.negativePrompt)
+        let layers = textEncoder.configuration.numHiddenLayers
+        guard (1...max(1, layers)).contains(request.clipSkip) else {
+            throw PipelineError.invalidRequest("clip skip \(request.clipSkip) must be between 1 and the text encoder's \(layers) layers")
+        }
+        let cond = try encodePrompt(request.prompt, clipSkip: request.clipSkip)
+        let uncond = try encodePrompt(request.negativePrompt, clipSkip: request.clipSkip)
         let text = try Tensor.concatenateFirstAxis([uncond, cond])
-        guard let adapter = unet.styleAdapter else { throw PipelineError.missingComponent("no style adapter") }
-        let styleCond = try adapter.tokens(styleEmbedding(for: request))
-        let styleUncond = try adapter.tokens(Tensor(zeros: [1, styleEncoder.configuration.embedDim]))
-        let conditioning = CrossAttentionContext(text: text, style: try Tensor.concatenateFirstAxis([styleUncond, styleCond]),
+        var conditioning = CrossAttentionContext(text: text)
+        if let adapter = unet.styleAdapter, let styleEncoder {
+            let styleCond = try adapter.tokens(styleEmbedding(for: request))
+            let styleUncond = try adapter.tokens(Tensor(zeros: [1, styleEncoder.configuration.embedDim]))
+            conditioning = CrossAttentionContext(text: text, style: try Tensor.concatenateFirstAxis([styleUncond, styleCond]),
                                                  styleScale: request.styleImages.isEmpty && request.stylePreset == nil ? 1 : request.styleStrength)
+        } else if !request.styleImages.isEmpty || request.stylePreset != nil {
+            _ = try requireStyleEncoder()
+        }
         var generator = TorchGenerator(seed: request.seed)
         let channels = vae.configuration.latentChannels
+        let f = vae.downsamplingFactor
         var x: Tensor
         var start = 0
         if let image = request.initImage {
             start = try scheduler.startIndex(strength: request.strength)
-            let resized = try ImageResampler.resize(image, width: imageSize, height: imageSize)
-            let distribution = try vae.encode(ImageResampler.tensor(resized))
+            let fitted = try ImageResampler.fit(image, width: width, height: height, mode: request.initImageFit)
+            let distribution = try vae.encode(ImageResampler.tensor(fitted))
             let s = distribution.mean.shape
             let sampled = try distribution.sample(noise: generator.randnChannelsLast(batch: 1, channels: s[3], height: s[1], width: s[2]))
             let clean = try scaleLatents(sampled)
-            let noise = try generator.randnChannelsLast(batch: 1, channels: channels, height: latentSize, width: latentSize)
+            let noise = try generator.randnChannelsLast(batch: 1, channels: channels, height: height / f, width: width / f)
             x = try scheduler.addNoise(clean, noise: noise, stepIndex: start)
         } else {
-            x = try generator.randnChannelsLast(batch: 1, channels: channels, height: latentSize, width: latentSize) * scheduler.initialNoiseSigma
+            x = try generator.randnChannelsLast(batch: 1, channels: channels, height: height / f, width: width / f) * scheduler.initialNoiseSigma
         }
         var state = SchedulerState()
         let total = scheduler.timesteps.count - start

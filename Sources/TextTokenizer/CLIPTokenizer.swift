@@ -29,6 +29,8 @@ public struct CLIPTokenizer: Sendable {
     public let endID: Int32
     public let padID: Int32
     let vocabulary: [String: Int32]
+    /// One more than the largest id of the vocabulary.
+    public let vocabularySize: Int
     let ranks: [Pair: Int]
     /// GPT-2's byte -> printable character table.
     let byteCharacters: [String]
@@ -103,6 +105,7 @@ public struct CLIPTokenizer: Sendable {
             ranks[Pair(left: a, right: b)] = rank
         }
         self.vocabulary = vocabulary
+        vocabularySize = Int(vocabulary.values.max() ?? 0) + 1
         self.ranks = ranks
         self.maxLength = maxLength
     }

@@ -13,7 +13,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .cannotLoad(let f, let r): return "\(f): cannot load SentencePiece model: \(r)"
+        case .cannotLoad(let f, let r): return "\(f): cannot load the tokenizer: \(r)"
         case .encodeFailed(let r): return "SentencePiece encode failed: \(r)"
         case .decodeFailed(let r): return "SentencePiece decode failed: \(r)"
         }

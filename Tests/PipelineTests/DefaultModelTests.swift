@@ -37,7 +37,7 @@ struct DefaultModelFixture: Decodable {
         let text = try p.textEncoder([try #require(ids["folder icon, papirus style"]), try #require(ids[""])])
         try expectClose(text, try o.tensor("text_encoder"), "text encoder", tolerance: 1e-4)
         let reference = try PNGCodec.read(path: TestPaths.promptImages + "/tango-desktop.png").image
-        let embedding = try p.styleEncoder.embed(ImageResampler.tensor(reference))
+        let embedding = try #require(p.styleEncoder).embed(ImageResampler.tensor(reference))
         try expectClose(embedding, try o.tensor("style_embedding"), "style encoder", tolerance: 1e-4)
         let adapter = try #require(p.unet.styleAdapter)
         let style = try Tensor.concatenateFirstAxis([adapter.tokens(Tensor(zeros: embedding.shape)), adapter.tokens(embedding)])
@@ -67,7 +67,7 @@ struct DefaultModelFixture: Decodable {
         #expect(throws: PipelineError.self) { try Self.pipeline.styleEmbedding(for: r) }
         r.stylePreset = "papirus"
         let preset = try Self.pipeline.styleEmbedding(for: r)
-        #expect(preset.shape == [1, Self.pipeline.styleEncoder.configuration.embedDim] && preset.maxAbsolute > 0)
+        #expect(preset.shape == [1, try #require(Self.pipeline.styleEncoder).configuration.embedDim] && preset.maxAbsolute > 0)
         r.styleImages = [StyleReference(image: try PNGCodec.read(path: TestPaths.promptImages + "/tango-desktop.png").image)]
         #expect(try Self.pipeline.styleEmbedding(for: r).maxAbsoluteDifference(preset) > 0, "style images take precedence")
     }

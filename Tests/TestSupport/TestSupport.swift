@@ -19,6 +19,10 @@ public enum TestPaths {
     public static let pipelineFixtures = fixtures + "/pipeline"
     /// The tiny default-layout model.
     public static let fixtureModel = pipelineFixtures + "/model"
+    /// Tiny random diffusers StableDiffusionPipeline folders (SD 1.x, SD 2.x v-prediction) and
+    /// diffusers' outputs for them (sd_cases.json, sd_outputs.safetensors, sd_photo.png).
+    public static let sd15Folder = fixtures + "/sd15_tiny"
+    public static let sd2Folder = fixtures + "/sd2_tiny_v"
     /// The shipped default model and its parity fixtures.
     public static let shippedModel = packageRoot + "/Weights/default"
     public static let defaultModelFixtures = fixtures + "/default_model"
@@ -84,6 +88,10 @@ public struct PipelineCase: Decodable, Sendable {
     public var strength: Double?
     public var style_preset: String?
     public var style_snap: Float?
+    public var width: Int?
+    public var height: Int?
+    public var clip_skip: Int?
+    public var steps: Int?
 }
 
 /// The request a case describes; its images are NAME.png in `images`.
@@ -104,5 +112,9 @@ public func request(_ c: PipelineCase, images: String) throws -> GenerationReque
     r.seed = c.seed
     if let i = c.init_image { r.initImage = try PNGCodec.read(path: images + "/\(i).png").image }
     r.strength = c.strength ?? 0.6
+    r.width = c.width
+    r.height = c.height
+    r.clipSkip = c.clip_skip ?? 1
+    r.steps = c.steps ?? r.steps
     return r
 }
