@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
     ],
     targets: [
         // MARK: C bindings (one small target per library)
@@ -48,6 +49,7 @@ let package = Package(
             dependencies: [
                 "Pipeline", "PNGIO", "Schedulers", "Tensors", "FileAccess", "Models", "SafeTensors", "TextTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
