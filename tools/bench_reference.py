@@ -7,6 +7,8 @@ difference between their outputs.
   swift build -c release --product stylediff-bench
   python3 tools/bench_reference.py unet --model /var/tmp/sd/sd15/unet --threads 1,2 --repeats 5
   python3 tools/bench_reference.py pipeline --model Weights/default     # seconds per image
+  python3 tools/bench_reference.py sd --model /var/tmp/sd15 --size 512 --steps 4 --rounds 3
+      # a Stable Diffusion folder: diffusers' StableDiffusionPipeline and stylediff, interleaved
 
 Create the SD 1.5-architecture model with tools/make_sd15_random.py first.
 """
@@ -138,6 +140,77 @@ def run_pipeline(args):
         print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {pt / sw:28.2f}  {pm:15.0f}  {sm:17.0f}")
 
 
+def sd_worker(model, threads, steps, size, scheduler):
+    """One warm-up and one timed image with diffusers' StableDiffusionPipeline (fp32, CFG 7.5):
+    seconds for the image, median seconds per denoising step (between step callbacks, the first
+    left out as it holds prompt encoding), this process's peak resident MB."""
+    import torch
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline
+    torch.set_num_threads(threads)
+    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False)
+    classes = dict(ddim=DDIMScheduler, euler=EulerDiscreteScheduler, pndm=PNDMScheduler)
+    if scheduler:
+        pipe.scheduler = classes[scheduler].from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    marks = []
+
+    def mark(p, i, t, kw):
+        marks.append(time.perf_counter())
+        return kw
+
+    def image():
+        marks.clear()
+        start = time.perf_counter()
+        marks.append(start)
+        with torch.inference_mode():
+            pipe("a lighthouse on a cliff at sunset, oil painting", width=size, height=size, num_inference_steps=steps,
+                 guidance_scale=7.5, generator=torch.Generator("cpu").manual_seed(1), output_type="np",
+                 callback_on_step_end=mark)
+        return time.perf_counter() - start
+
+    image()
+    seconds = image()
+    steps_s = sorted(b - a for a, b in zip(marks[1:], marks[2:]))
+    print(json.dumps({"median": seconds, "step": steps_s[len(steps_s) // 2] if steps_s else float("nan"),
+                      "peak_mb": peak_resident_mb()}))
+
+
+def run_sd(args):
+    """Rounds alternate the engines (each in a fresh process: load, warm-up image, timed image);
+    medians over rounds."""
+    torch_rows, swift_rows = [], []
+    for r in range(args.rounds):
+        tr = subprocess.run([sys.executable, __file__, "sd-worker", "--model", args.model, "--threads", str(args.threads),
+                             "--steps", str(args.steps), "--size", str(args.size)] + (["--scheduler", args.scheduler] if args.scheduler else []),
+                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)))
+        if tr.returncode != 0:
+            sys.exit(f"PyTorch run failed:\n{tr.stderr}")
+        torch_rows.append(json.loads(tr.stdout.strip().splitlines()[-1]))
+        sr = subprocess.run([args.swift, "pipeline", args.model, "--threads", str(args.threads), "--repeats", "1",
+                             "--steps", str(args.steps), "--width", str(args.size), "--height", str(args.size), "--json",
+                             "--prompt", "a lighthouse on a cliff at sunset, oil painting"]
+                            + (["--scheduler", args.scheduler] if args.scheduler else []), capture_output=True, text=True)
+        if sr.returncode != 0:
+            sys.exit(f"stylediff run failed:\n{sr.stderr}")
+        res = json.loads(sr.stdout)
+        swift_rows.append({"median": res["results"][0]["medianSeconds"], "step": res["results"][0]["medianStepSeconds"],
+                           "peak_mb": res["peakResidentMB"]})
+        print(f"round {r + 1}: PyTorch {torch_rows[-1]}, stylediff {swift_rows[-1]}", flush=True)
+
+    def median(rows, key):
+        values = sorted(row[key] for row in rows)
+        return values[len(values) // 2]
+    pt_step, sw_step = median(torch_rows, "step"), median(swift_rows, "step")
+    pt_image, sw_image = median(torch_rows, "median"), median(swift_rows, "median")
+    pt_mb, sw_mb = max(r["peak_mb"] for r in torch_rows), max(r["peak_mb"] for r in swift_rows)
+    print(f"{args.model}: {args.size}x{args.size}, {args.steps} steps, batch 2 (CFG 7.5), {args.threads} threads, "
+          f"median of {args.rounds} interleaved rounds")
+    print("                         PyTorch   stylediff   PyTorch/stylediff")
+    print(f"seconds per step      {pt_step:10.2f}  {sw_step:10.2f}  {pt_step / sw_step:10.2f}")
+    print(f"seconds per image     {pt_image:10.2f}  {sw_image:10.2f}  {pt_image / sw_image:10.2f}")
+    print(f"peak resident MB      {pt_mb:10.0f}  {sw_mb:10.0f}  {pt_mb / sw_mb:10.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -160,6 +233,20 @@ def main():
     pw.add_argument("--repeats", type=int, required=True)
     pw.add_argument("--steps", type=int, required=True)
     pw.add_argument("--style-image")
+    sd = sub.add_parser("sd")
+    sd.add_argument("--model", required=True)
+    sd.add_argument("--threads", type=int, default=2)
+    sd.add_argument("--steps", type=int, default=4)
+    sd.add_argument("--size", type=int, default=512)
+    sd.add_argument("--rounds", type=int, default=3)
+    sd.add_argument("--scheduler", choices=["ddim", "euler", "pndm"])
+    sd.add_argument("--swift", default=DEFAULT_SWIFT)
+    sw = sub.add_parser("sd-worker")
+    sw.add_argument("--model", required=True)
+    sw.add_argument("--threads", type=int, required=True)
+    sw.add_argument("--steps", type=int, required=True)
+    sw.add_argument("--size", type=int, required=True)
+    sw.add_argument("--scheduler")
     w = sub.add_parser("torch-worker")
     w.add_argument("--model", required=True)
     w.add_argument("--threads", type=int, required=True)
@@ -171,6 +258,10 @@ def main():
         run_unet(args)
     elif args.mode == "pipeline":
         run_pipeline(args)
+    elif args.mode == "sd":
+        run_sd(args)
+    elif args.mode == "sd-worker":
+        sd_worker(args.model, args.threads, args.steps, args.size, args.scheduler)
     elif args.mode == "pipeline-worker":
         pipeline_worker(args.model, args.threads, args.repeats, args.steps, args.style_image)
     else:

@@ -97,6 +97,12 @@ public final class FuzzContext: @unchecked Sendable {
         "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json", "sampling_defaults.json", "styles.json",
     ]
 
+    /// The config-like files only a Stable Diffusion folder has (the component configs are the
+    /// default layout's, swept there).
+    public static let diffusersConfigFiles = [
+        "model_index.json", "tokenizer/tokenizer_config.json", "tokenizer/special_tokens_map.json", "scheduler/scheduler_config.json",
+    ]
+
     public let model: String
     public let scratch: String
     public let runner: Runner?

@@ -2,7 +2,7 @@
 
 import Foundation
 
-enum ModelFolder {
+public enum ModelFolder {
     /// The weight file names looked for in a component folder, in order: diffusers' and
     /// transformers' full-precision names first (what from_pretrained loads without a variant),
     /// then their fp16 variants (what `variant="fp16"` downloads have alone).
@@ -11,7 +11,7 @@ enum ModelFolder {
 
     /// `config.json` and the weights file of a diffusers component folder: the first of
     /// `weightFileNames` that exists.
-    static func files(_ directory: String) throws -> (config: String, weights: String) {
+    public static func files(_ directory: String) throws -> (config: String, weights: String) {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {

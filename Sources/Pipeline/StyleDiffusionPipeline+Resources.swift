@@ -4,6 +4,7 @@
 
 import FileAccess
 import Foundation
+import Models
 
 extension StyleDiffusionPipeline {
     /// The component folders a default-layout model must have.
@@ -27,6 +28,7 @@ extension StyleDiffusionPipeline {
     /// to /dev/zero is FileAccessError.notRegularFile, not an endless read), config-like files at
     /// most 64 MiB. The CLI hashes them (SHA-256 of the sorted paths and each file's hash).
     public static func definingFiles(of directory: String) throws -> [String] {
+        if FileAccess.exists(directory + "/model_index.json") { return try diffusersDefiningFiles(of: directory) }
         guard let files = FileManager.default.enumerator(atPath: directory)?.compactMap({ $0 as? String })
             .filter({ $0.hasSuffix(".safetensors") || $0.hasSuffix(".model") || $0.hasSuffix(".json") }).sorted() else {
             throw PipelineError.missingComponent("cannot list \(directory)")
@@ -39,5 +41,24 @@ extension StyleDiffusionPipeline {
             guard size <= limit else { throw FileAccessError.tooLarge(path: path, size: size, limit: limit) }
             return true
         }
+    }
+
+    /// A Stable Diffusion folder's defining files: what stylediff reads of it (model_index.json,
+    /// the tokenizer files, each component's config.json and the weight file ModelFolder picks,
+    /// scheduler_config.json, sampling_defaults.json), so the fp16 copies, safety checker and
+    /// .ckpt files a hub download also holds neither change the hash nor cost time.
+    static func diffusersDefiningFiles(of directory: String) throws -> [String] {
+        var files = ["model_index.json", "scheduler/scheduler_config.json"]
+        for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"]
+        where FileAccess.exists(directory + "/tokenizer/" + name) {
+            files.append("tokenizer/" + name)
+        }
+        for component in ["text_encoder", "unet", "vae"] {
+            let (config, weights) = try ModelFolder.files(directory + "/" + component)
+            files += [config, weights].map { String($0.dropFirst(directory.count + 1)) }
+        }
+        if FileAccess.exists(directory + "/" + SamplingDefaults.fileName) { files.append(SamplingDefaults.fileName) }
+        for f in files { _ = try FileAccess.regularFileSize(directory + "/" + f) }
+        return files.sorted()
     }
 }

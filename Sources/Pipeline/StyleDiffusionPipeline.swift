@@ -81,7 +81,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         latentSize = size
         let text = textEncoder.configuration
         guard text.maxPositionEmbeddings >= tokenizer.maxLength else {
-            throw PipelineError.invalidModel("\(directory)/tokenizer: \(tokenizer.maxLength) ids per prompt exceed "
+            let field = parts.layout == .stylediff ? "max_length" : "model_max_length"
+            throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: \(field) \(tokenizer.maxLength) exceeds "
                 + "the text encoder's max_position_embeddings \(text.maxPositionEmbeddings)")
         }
         guard text.vocabSize >= tokenizer.vocabularySize else {

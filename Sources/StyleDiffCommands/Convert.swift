@@ -1,12 +1,16 @@
 // `stylediff convert IMAGE`: img2img into another style.
 
 import ArgumentParser
+import Pipeline
 
 public struct Convert: ParsableCommand {
     public static let configuration = CommandConfiguration(abstract: "Convert an image into another style (img2img).")
 
-    @Argument(help: "The image to convert (PNG; resized to the model's resolution with an antialiased bilinear filter).")
+    @Argument(help: "The image to convert (PNG of any size): centre-cropped to the output's aspect ratio (--fit crop) or not (--fit stretch), then resized to the output size (--width/--height, default the model's) with an antialiased bilinear filter.")
     public var input: String
+
+    @Option(help: "How the input is brought to the output size.")
+    public var fit: ImageFit = GenerationSettings.Defaults.initImageFit
 
     @Option(help: "What the image shows, e.g. \"folder icon\" (optional).")
     public var prompt: String = ""
@@ -19,7 +23,7 @@ public struct Convert: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        if let problem = options.settings(prompt: prompt, initImage: input, strength: strength).problems().first {
+        if let problem = options.settings(prompt: prompt, initImage: input, strength: strength, fit: fit).problems().first {
             throw ValidationError(problem)
         }
         guard options.style != nil || !options.styleImages.isEmpty || !prompt.isEmpty else {
@@ -28,6 +32,6 @@ public struct Convert: ParsableCommand {
     }
 
     public func run() throws {
-        try reportingErrors { try options.execute(prompt: prompt, initImage: input, strength: strength) }
+        try reportingErrors { try options.execute(prompt: prompt, initImage: input, strength: strength, fit: fit) }
     }
 }

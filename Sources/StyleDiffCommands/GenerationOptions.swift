@@ -8,6 +8,7 @@ import Schedulers
 
 extension SchedulerKind: ExpressibleByArgument {}
 extension StyleBlend: ExpressibleByArgument {}
+extension ImageFit: ExpressibleByArgument {}
 
 /// A --style-image value: PATH or PATH:WEIGHT.
 public struct StyleImageSpec: ExpressibleByArgument, Equatable, Sendable {
@@ -56,8 +57,17 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Denoising steps (1...1000; the model's scheduler may allow fewer).")
     public var steps: Int = GenerationSettings.Defaults.steps
 
-    @Option(help: "Sampler.")
-    public var scheduler: SchedulerKind = GenerationSettings.Defaults.scheduler
+    @Option(help: "Sampler (default: the model folder's scheduler class where stylediff has it, e.g. pndm for SD 1.5, else ddim).")
+    public var scheduler: SchedulerKind?
+
+    @Option(help: "Image width in pixels: a multiple of the model's size step (64 for Stable Diffusion; see `stylediff info`). Default: the model's size.")
+    public var width: Int?
+
+    @Option(help: "Image height in pixels (as --width).")
+    public var height: Int?
+
+    @Option(name: .customLong("clip-skip"), help: "Stop the text encoder this many layers early, as AUTOMATIC1111's Clip skip: 1 uses the last layer, 2 the one before (for anime fine-tunes of SD 1.x).")
+    public var clipSkip: Int?
 
     @Option(help: "DDIM noise in [0, 1] (0 = deterministic).")
     public var eta: Float = GenerationSettings.Defaults.eta
@@ -100,18 +110,19 @@ public struct GenerationOptions: ParsableArguments {
     }
 
     /// The settings these options give (for generate: no init image).
-    public func settings(prompt: String, initImage: String?, strength: Double?) -> GenerationSettings {
+    public func settings(prompt: String, initImage: String?, strength: Double?, fit: ImageFit? = nil) -> GenerationSettings {
         GenerationSettings(
             prompt: prompt, style: style, seed: seed, negativePrompt: negative, steps: steps, scheduler: scheduler,
             guidanceScale: guidance, eta: eta, styleImages: styleImages.map(\.argument), styleStrength: styleStrength,
-            styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength)
+            styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength,
+            fit: fit, width: width, height: height, clipSkip: clipSkip)
     }
 
     /// Runs generate or convert: seeds, records, outputs, JSON result. Every output and every
     /// record is checked before the first image is computed.
-    func execute(prompt: String, initImage: String?, strength: Double?) throws {
+    func execute(prompt: String, initImage: String?, strength: Double?, fit: ImageFit? = nil) throws {
         common.startWriting()
-        let settings = settings(prompt: prompt, initImage: initImage, strength: strength)  // checked by validate()
+        let settings = settings(prompt: prompt, initImage: initImage, strength: strength, fit: fit)  // checked by validate()
         let seed = self.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
         let seeds = (0..<count).map { seed &+ UInt64($0) }
         let paths = seeds.enumerated().map { outputPath(index: $0.offset, seed: $0.element) }

@@ -36,14 +36,93 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var initImage: InputFile?
     public var strength: Double?
+    /// How the init image was brought to the output size; absent in records from before the
+    /// choice, which stretched (ImageFit.stretch).
+    public var fit: ImageFit? = nil
+    /// AUTOMATIC1111's clip skip when above 1 (absent: 1).
+    public var clipSkip: Int? = nil
     public var modelHash: String
-    public var size: Int
+    /// The output size (records from before non-square sizes store one "size").
+    public var width: Int
+    public var height: Int
 
     enum CodingKeys: String, CodingKey {
-        case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, size
+        case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, width, height, fit, size
         case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
-        case stylePreset = "style_preset", styleSnap = "style_snap"
+        case stylePreset = "style_preset", styleSnap = "style_snap", clipSkip = "clip_skip"
         case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
+    }
+
+    public init(
+        mode: GenerationMode, prompt: String, negativePrompt: String, style: String?, stylePreset: String?,
+        styleImages: [InputFile], blend: StyleBlend, styleStrength: Float, styleSnap: Float?, guidanceScale: Float, steps: Int,
+        scheduler: SchedulerKind, eta: Float, seed: UInt64, initImage: InputFile?, strength: Double?, fit: ImageFit?,
+        clipSkip: Int?, modelHash: String, width: Int, height: Int
+    ) {
+        (self.mode, self.prompt, self.negativePrompt, self.style, self.stylePreset) = (mode, prompt, negativePrompt, style, stylePreset)
+        (self.styleImages, self.blend, self.styleStrength, self.styleSnap) = (styleImages, blend, styleStrength, styleSnap)
+        (self.guidanceScale, self.steps, self.scheduler, self.eta, self.seed) = (guidanceScale, steps, scheduler, eta, seed)
+        (self.initImage, self.strength, self.fit, self.clipSkip) = (initImage, strength, fit, clipSkip)
+        (self.modelHash, self.width, self.height) = (modelHash, width, height)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        mode = try c.decode(GenerationMode.self, forKey: .mode)
+        prompt = try c.decode(String.self, forKey: .prompt)
+        negativePrompt = try c.decode(String.self, forKey: .negativePrompt)
+        style = try c.decodeIfPresent(String.self, forKey: .style)
+        stylePreset = try c.decodeIfPresent(String.self, forKey: .stylePreset)
+        styleImages = try c.decode([InputFile].self, forKey: .styleImages)
+        blend = try c.decode(StyleBlend.self, forKey: .blend)
+        styleStrength = try c.decode(Float.self, forKey: .styleStrength)
+        styleSnap = try c.decodeIfPresent(Float.self, forKey: .styleSnap)
+        guidanceScale = try c.decode(Float.self, forKey: .guidanceScale)
+        steps = try c.decode(Int.self, forKey: .steps)
+        scheduler = try c.decode(SchedulerKind.self, forKey: .scheduler)
+        eta = try c.decode(Float.self, forKey: .eta)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        initImage = try c.decodeIfPresent(InputFile.self, forKey: .initImage)
+        strength = try c.decodeIfPresent(Double.self, forKey: .strength)
+        fit = try c.decodeIfPresent(ImageFit.self, forKey: .fit)
+        clipSkip = try c.decodeIfPresent(Int.self, forKey: .clipSkip)
+        modelHash = try c.decode(String.self, forKey: .modelHash)
+        if let size = try c.decodeIfPresent(Int.self, forKey: .size) {
+            guard !c.contains(.width), !c.contains(.height) else {
+                throw DecodingError.dataCorruptedError(forKey: .size, in: c, debugDescription: "size and width/height together")
+            }
+            (width, height) = (size, size)
+        } else {
+            width = try c.decode(Int.self, forKey: .width)
+            height = try c.decode(Int.self, forKey: .height)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(negativePrompt, forKey: .negativePrompt)
+        try c.encodeIfPresent(style, forKey: .style)
+        try c.encodeIfPresent(stylePreset, forKey: .stylePreset)
+        try c.encode(styleImages, forKey: .styleImages)
+        try c.encode(blend, forKey: .blend)
+        try c.encode(styleStrength, forKey: .styleStrength)
+        try c.encodeIfPresent(styleSnap, forKey: .styleSnap)
+        try c.encode(guidanceScale, forKey: .guidanceScale)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(scheduler, forKey: .scheduler)
+        try c.encode(eta, forKey: .eta)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(initImage, forKey: .initImage)
+        try c.encodeIfPresent(strength, forKey: .strength)
+        try c.encodeIfPresent(fit, forKey: .fit)
+        try c.encodeIfPresent(clipSkip, forKey: .clipSkip)
+        try c.encode(modelHash, forKey: .modelHash)
+        try c.encode(width, forKey: .width)
+        try c.encode(height, forKey: .height)
     }
 
     /// Canonical JSON (sorted keys), so equal records give equal bytes.
@@ -58,7 +137,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         var lines = [prompt]
         if !negativePrompt.isEmpty { lines.append("Negative prompt: \(negativePrompt)") }
         var pairs = ["Steps: \(steps)", "Sampler: \(scheduler.rawValue)", "CFG scale: \(guidanceScale)", "Seed: \(seed)",
-                     "Size: \(size)x\(size)", "Model hash: \(modelHash.prefix(10))"]
+                     "Size: \(width)x\(height)", "Model hash: \(modelHash.prefix(10))"]
         if let style { pairs.append("Style: \(style)") }
         if let stylePreset, styleImages.isEmpty {
             pairs.append("Style preset: \(stylePreset)")
@@ -74,6 +153,8 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
             pairs.append("Init image: \(FileAccess.lastComponent(of: initImage.path))")
             pairs.append("Denoising strength: \(strength)")
         }
+        if let fit, initImage != nil { pairs.append("Resize mode: \(fit.rawValue)") }
+        if let clipSkip { pairs.append("Clip skip: \(clipSkip)") }
         if scheduler == .ddim && eta > 0 { pairs.append("Eta: \(eta)") }
         lines.append(pairs.joined(separator: ", "))
         return lines.joined(separator: "\n")

@@ -31,11 +31,19 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
     /// img2img: the image to convert and how much of the schedule to run.
     public var initImage: String?
     public var strength: Double?
+    /// img2img: how the init image is brought to the output size.
+    public var fit: ImageFit?
+    /// The output size (nil: the model's).
+    public var width: Int?
+    public var height: Int?
+    /// AUTOMATIC1111's clip skip (1: the text encoder's last layer).
+    public var clipSkip: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case prompt, style, seed, steps, scheduler, eta, blend, strength
+        case prompt, style, seed, steps, scheduler, eta, blend, strength, fit, width, height
         case negativePrompt = "negative", guidanceScale = "guidance", styleImages = "style_images"
         case styleStrength = "style_strength", styleSnap = "style_snap", stylePreset = "style_preset", initImage = "init_image"
+        case clipSkip = "clip_skip"
     }
 
     /// The JSON field names (batch lines).
@@ -45,12 +53,14 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
         prompt: String? = nil, style: String? = nil, seed: UInt64? = nil, negativePrompt: String? = nil, steps: Int? = nil,
         scheduler: SchedulerKind? = nil, guidanceScale: Float? = nil, eta: Float? = nil, styleImages: [String]? = nil,
         styleStrength: Float? = nil, styleSnap: Float? = nil, blend: StyleBlend? = nil, stylePreset: Bool? = nil,
-        initImage: String? = nil, strength: Double? = nil
+        initImage: String? = nil, strength: Double? = nil, fit: ImageFit? = nil, width: Int? = nil, height: Int? = nil,
+        clipSkip: Int? = nil
     ) {
         (self.prompt, self.style, self.seed, self.negativePrompt, self.steps) = (prompt, style, seed, negativePrompt, steps)
         (self.scheduler, self.guidanceScale, self.eta, self.styleImages) = (scheduler, guidanceScale, eta, styleImages)
         (self.styleStrength, self.styleSnap, self.blend, self.stylePreset) = (styleStrength, styleSnap, blend, stylePreset)
-        (self.initImage, self.strength) = (initImage, strength)
+        (self.initImage, self.strength, self.fit) = (initImage, strength, fit)
+        (self.width, self.height, self.clipSkip) = (width, height, clipSkip)
     }
 
     /// The defaults of every field a model does not set (guidance and style strength come from
@@ -69,6 +79,15 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
         var found: [String] = []
         if prompt == nil && style == nil && (styleImages ?? []).isEmpty { found.append("needs a prompt, a style or style images") }
         if initImage == nil && strength != nil { found.append("strength applies to an init image only") }
+        if initImage == nil && fit != nil { found.append("fit applies to an init image only") }
+        for (name, value) in [("width", width), ("height", height)] {
+            if let value, !(1...StyleDiffusionPipeline.maximumImageSide).contains(value) {
+                found.append("\(name) must be between 1 and \(StyleDiffusionPipeline.maximumImageSide) (and a multiple of the model's size step), got \(value)")
+            }
+        }
+        if let clipSkip, !GenerationLimits.clipSkip.contains(clipSkip) {
+            found.append("clip skip must be between \(GenerationLimits.clipSkip.lowerBound) and \(GenerationLimits.clipSkip.upperBound), got \(clipSkip)")
+        }
         guard let specs = styleImageSpecs else {
             return found + ["style images must be PATH or PATH:WEIGHT with a weight >= 0"]
         }

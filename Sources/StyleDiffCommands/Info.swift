@@ -17,11 +17,24 @@ public struct Info: ParsableCommand {
             common.applyThreads()
             let directory = common.directory
             let runner = try Runner(modelDirectory: directory)
+            let p = runner.pipeline
             print("model      \(directory)")
+            switch p.layout {
+            case .stylediff:
+                print("layout     stylediff default layout (SentencePiece tokenizer, style encoder, IP-Adapter)")
+            case .diffusers(let pipelineClass, let ignored):
+                print("layout     diffusers \(pipelineClass) (CLIP tokenizer, text prompts)")
+                if !ignored.isEmpty { print("ignored    " + ignored.joined(separator: ", ") + " (not used by stylediff)") }
+            }
             print("hash       \(runner.modelHash)")
-            print("image size \(runner.pipeline.imageSize)x\(runner.pipeline.imageSize)")
+            print("image size \(p.imageSize)x\(p.imageSize) (--width/--height: multiples of \(p.sizeMultiple) up to \(StyleDiffusionPipeline.maximumImageSide))")
+            let text = p.textEncoder.configuration
+            print("text       CLIP \(text.numHiddenLayers) layers, \(text.hiddenAct), \(p.tokenizer.maxLength) tokens (--clip-skip 1...\(text.numHiddenLayers))")
+            let schedule = p.schedulerConfiguration
+            print("scheduler  \(p.defaultScheduler.rawValue) by default (folder: \(p.schedulerClass ?? "no _class_name")), "
+                + "\(schedule.predictionType.rawValue) prediction, \(schedule.betaSchedule.rawValue) betas")
             print("styles     \(runner.styles.count)")
-            print("presets    \(runner.pipeline.stylePresets?.names.count ?? 0) (style embeddings a prompt can name)")
+            print("presets    \(p.stylePresets?.names.count ?? 0) (style embeddings a prompt can name)")
             let d = runner.samplingDefaults
             print("defaults   guidance \(d.guidanceScale), style strength with style images \(d.referenceStyleStrength) (\(SamplingDefaults.fileName))")
             print("threads    \(Parallelism.threadCount)")

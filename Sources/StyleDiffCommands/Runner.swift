@@ -70,7 +70,7 @@ public struct Runner {
     }
 
     /// The complete record of `settings` for `seed`: defaults filled in (GenerationSettings.Defaults,
-    /// then the model's SamplingDefaults), the prompt composed with the style, the style preset
+    /// the model's SamplingDefaults, scheduler and size), the prompt composed with the style, the style preset
     /// chosen, input files read and hashed (`resolve` maps their paths, e.g. relative to a batch
     /// file). The settings must have passed `problems()`.
     public func record(_ settings: GenerationSettings, seed: UInt64, resolve: (String) -> String = { $0 }) throws -> GenerationRecord {
@@ -94,8 +94,10 @@ public struct Runner {
             styleStrength: samplingDefaults.styleStrength(settings.styleStrength, hasStyleImages: hasStyleImages),
             styleSnap: (settings.styleSnap ?? 0) > 0 ? settings.styleSnap : nil,
             guidanceScale: samplingDefaults.guidance(settings.guidanceScale), steps: settings.steps ?? D.steps,
-            scheduler: settings.scheduler ?? D.scheduler, eta: settings.eta ?? D.eta, seed: seed, initImage: initFile,
-            strength: initFile == nil ? nil : (settings.strength ?? D.strength), modelHash: modelHash, size: pipeline.imageSize)
+            scheduler: settings.scheduler ?? pipeline.defaultScheduler, eta: settings.eta ?? D.eta, seed: seed, initImage: initFile,
+            strength: initFile == nil ? nil : (settings.strength ?? D.strength), fit: initFile == nil ? nil : (settings.fit ?? D.initImageFit),
+            clipSkip: (settings.clipSkip ?? D.clipSkip) > 1 ? settings.clipSkip : nil, modelHash: modelHash,
+            width: settings.width ?? pipeline.imageSize, height: settings.height ?? pipeline.imageSize)
     }
 
     /// The request a record describes, checked in full before anything is computed: the
@@ -116,6 +118,13 @@ public struct Runner {
         if let preset = record.stylePreset, !(pipeline.stylePresets?.names.contains(preset) ?? false) {
             problems.append("unknown style preset '\(preset)'")
         }
+        let layers = pipeline.textEncoder.configuration.numHiddenLayers
+        if let skip = record.clipSkip, !(1...max(1, layers)).contains(skip) {
+            problems.append("clip skip \(skip) must be between 1 and the text encoder's \(layers) layers")
+        }
+        if (!record.styleImages.isEmpty || record.stylePreset != nil), pipeline.styleEncoder == nil {
+            problems.append("\(pipeline.directory) has no style encoder: style images and presets need the default model's layout")
+        }
         if problems.isEmpty {
             do {
                 _ = try record.scheduler.make(pipeline.schedulerConfiguration, steps: record.steps, eta: record.eta)
@@ -126,6 +135,15 @@ public struct Runner {
         guard problems.isEmpty else { throw CLIError(invalid, problems.joined(separator: "; ")) }
 
         var r = GenerationRequest(prompt: record.prompt)
+        r.width = record.width
+        r.height = record.height
+        do {
+            _ = try pipeline.imageSize(of: r)
+        } catch {
+            throw CLIError(.dataError, CLIError(error).message)  // a size this model cannot make: 65, naming its configs
+        }
+        r.clipSkip = record.clipSkip ?? GenerationSettings.Defaults.clipSkip
+        r.initImageFit = record.fit ?? .stretch
         r.negativePrompt = record.negativePrompt
         r.styleImages = try record.styleImages.map { file in
             let (image, hash) = try Runner.readImage(file.path)

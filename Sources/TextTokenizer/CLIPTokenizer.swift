@@ -78,8 +78,14 @@ public struct CLIPTokenizer: Sendable {
             guard let config = try? JSONSerialization.jsonObject(with: Data(try read(path))) as? [String: Any] else {
                 throw TokenizerError.cannotLoad(file: path, reason: "not a JSON object")
             }
-            if let token = config["pad_token"] as? String { pad = token }
-            if let token = (config["pad_token"] as? [String: Any])?["content"] as? String { pad = token }
+            guard let value = config["pad_token"], !(value is NSNull) else { continue }
+            if let token = value as? String {
+                pad = token
+            } else if let token = (value as? [String: Any])?["content"] as? String {
+                pad = token
+            } else {
+                throw TokenizerError.cannotLoad(file: path, reason: "pad_token must be a token or {\"content\": token}")
+            }
         }
         try self.init(vocabulary: vocabulary, merges: merges, padToken: pad, maxLength: maxLength, file: vocabPath)
     }

@@ -7,6 +7,7 @@ import Foundation
 import FuzzTargets
 import PNGIO
 import Testing
+import TestSupport
 @testable import StyleDiffCommands
 
 /// A copy of the fixture model in `dir`, for tests that break one of its files.
@@ -198,6 +199,21 @@ func isCleanExit(_ status: Int32) -> Bool { [0, 64, 65, 66, 70, 73, 130].contain
         for o in outcomes where sizes.contains(o.field) && ["-1", "2^31", "2^62", "1e300"].contains(o.value)
             && !(o.file == "vae/config.json" && o.field == "sample_size") {
             if o.error == nil { Issue.record("\(o.file): \(o.field) = \(o.value) loaded") }
+        }
+    }
+
+    /// The same sweep over the files only a Stable Diffusion folder has (model_index.json, the
+    /// tokenizer's JSON files, a PNDM scheduler_config.json): each case loads and samples one
+    /// step or fails cleanly; broken component entries and pad tokens are errors.
+    @Test func stableDiffusionConfigBoundaryValueSweep() throws {
+        let context = try FuzzContext(model: TestPaths.sd15Folder)
+        let outcomes = ConfigSweep.run(context, files: FuzzContext.diffusersConfigFiles)
+        #expect(outcomes.count > 300, "\(outcomes.count) cases")
+        for o in outcomes where o.file == "model_index.json" && ["_class_name", "unet", "vae", "text_encoder", "tokenizer"].contains(o.field) {
+            if o.error == nil { Issue.record("model_index.json: \(o.field) = \(o.value) loaded") }
+        }
+        for o in outcomes where o.field == "pad_token" && !["null", "\"x\""].contains(o.value) && o.error == nil {
+            Issue.record("\(o.file): pad_token = \(o.value) loaded")
         }
     }
 

@@ -26,7 +26,7 @@ import Schedulers
         #expect(d.stylePreset && !noPreset.stylePreset)
         let snap = try Generate.parse(["x", "--style-image", "a.png", "--style-snap", "0.05"]).options.styleSnap
         #expect(d.styleSnap == 0 && snap == 0.05)
-        #expect(d.steps == 20 && d.scheduler == .ddim && d.guidance == nil && d.styleStrength == nil && d.seed == nil
+        #expect(d.steps == 20 && d.scheduler == nil && d.guidance == nil && d.styleStrength == nil && d.seed == nil
                 && d.output == "stylediff-{seed}.png")
     }
 
@@ -61,7 +61,7 @@ import Schedulers
     @Test(arguments: [
         ["x", "--steps", "0"], ["x", "--steps", "1001"], ["x", "--guidance=-1"], ["x", "--style-strength=-0.5"],
         ["x", "--eta=-1"], ["x", "--eta", "0.5", "--scheduler", "euler"], ["x", "--count", "0"], ["x", "--count", "2", "-o", "a.png"],
-        ["x", "--threads", "0"], ["x", "--scheduler", "pndm"], ["x", "--blend", "cubic"], ["x", "--blend", "slerp", "--style-image", "a.png"],
+        ["x", "--threads", "0"], ["x", "--scheduler", "lms"], ["x", "--width", "0"], ["x", "--height", "9999"], ["x", "--clip-skip", "0"], ["x", "--blend", "cubic"], ["x", "--blend", "slerp", "--style-image", "a.png"],
         ["x", "--style-image", "a.png:-1"], ["x", "--style-image", "a.png:0"], ["x", "--seed=-3"], ["x", "-o", ""], [],
         ["x", "--style-snap", "0.1"], ["x", "--style-image", "a.png", "--style-snap=-1"], ["x", "--style-image", "a.png", "--style-snap", "inf"],
     ])
@@ -107,9 +107,9 @@ import Schedulers
 
     @Test func recordTextIsStable() throws {
         let r = GenerationRecord(mode: .generate, prompt: "folder icon, papirus style", negativePrompt: "blurry", style: "papirus",
-                                 styleImages: [InputFile(path: "/x/ref.png", weight: 0.5, sha256: "ab")], blend: .linear, styleStrength: 0.8,
-                                 guidanceScale: 5, steps: 20, scheduler: .ddim, eta: 0, seed: 7, initImage: nil, strength: nil,
-                                 modelHash: "0123456789abcdef", size: 64)
+                                 stylePreset: nil, styleImages: [InputFile(path: "/x/ref.png", weight: 0.5, sha256: "ab")], blend: .linear,
+                                 styleStrength: 0.8, styleSnap: nil, guidanceScale: 5, steps: 20, scheduler: .ddim, eta: 0, seed: 7,
+                                 initImage: nil, strength: nil, fit: nil, clipSkip: nil, modelHash: "0123456789abcdef", width: 64, height: 64)
         #expect(r.parametersText == """
             folder icon, papirus style
             Negative prompt: blurry
@@ -123,6 +123,15 @@ import Schedulers
         snapped.styleSnap = 0.05
         #expect(snapped.parametersText.hasSuffix("Style strength: 0.8, Style snap: 0.05, Blend: linear"))
         #expect(try JSONDecoder().decode(GenerationRecord.self, from: Data(try snapped.json().utf8)) == snapped)
+        // Records from before non-square sizes store "size"; they decode as width = height = size.
+        let legacy = try r.json().replacingOccurrences(of: #""height":64,"#, with: "").replacingOccurrences(of: #","width":64"#, with: #","size":64"#)
+        #expect(legacy.contains(#""size":64"#) && !legacy.contains("width"))
+        #expect(try JSONDecoder().decode(GenerationRecord.self, from: Data(legacy.utf8)) == r)
+        let both = try r.json().replacingOccurrences(of: #""width":64"#, with: #""width":64,"size":64"#)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(GenerationRecord.self, from: Data(both.utf8)) }
+        var sized = r
+        (sized.width, sized.height, sized.clipSkip) = (96, 64, 2)
+        #expect(sized.parametersText.contains("Size: 96x64") && sized.parametersText.contains("Clip skip: 2"))
     }
 
     /// One settings type from both entry points: CLI options and the equivalent batch line give
@@ -148,6 +157,6 @@ import Schedulers
         s.steps = nil
         s.styleImages = ["a.png:-1"]
         #expect(s.problems() == ["style images must be PATH or PATH:WEIGHT with a weight >= 0"])
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(BatchLine.self, from: Data(#"{"scheduler": "pndm"}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(BatchLine.self, from: Data(#"{"scheduler": "lms"}"#.utf8)) }
     }
 }

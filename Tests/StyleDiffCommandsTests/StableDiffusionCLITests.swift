@@ -1,0 +1,118 @@
+// The CLI on Stable Diffusion folders (the tiny diffusers fixtures): non-square sizes, the
+// folder's own scheduler, clip skip, img2img of a photo of another shape, and the same bytes
+// from generate at 1 and 2 threads, replay, batch and the library; errors for unsupported
+// pipeline classes, a missing vocabulary and sizes the model cannot make.
+
+import Foundation
+import Testing
+import TestSupport
+import Pipeline
+import PNGIO
+import Schedulers
+@testable import StyleDiffCommands
+
+/// The text of a PNG's chunk with `keyword`.
+func text(_ chunks: [PNGTextChunk], _ keyword: String) -> String? { chunks.first { $0.keyword == keyword }?.text }
+
+@Suite(.serialized) struct StableDiffusionCLITests {
+    let sd15 = TestPaths.sd15Folder, sd2 = TestPaths.sd2Folder
+
+    @Test func generateIsTheLibraryImageAtAnyThreadCountAndReplays() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["generate", "a photo of an astronaut riding a horse on mars", "--negative", "blurry, lowres", "--width", "96",
+                    "--height", "64", "--steps", "6", "--guidance", "7.5", "--seed", "1", "--model", sd15]
+        for threads in ["1", "2"] {
+            let r = try stylediff(base + ["--threads", threads, "-o", dir + "/t\(threads).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try sha256(dir + "/t1.png") == sha256(dir + "/t2.png"))
+        let (png, texts) = try PNGCodec.read(path: dir + "/t1.png")
+        #expect(png.width == 96 && png.height == 64)
+        let record = try JSONDecoder().decode(GenerationRecord.self, from: Data(try #require(text(texts, "stylediff")).utf8))
+        #expect(record.scheduler == .pndm && record.width == 96 && record.height == 64, "the folder's PNDMScheduler is the default")
+        #expect(text(texts, "parameters")?.contains("Sampler: pndm, CFG scale: 7.5, Seed: 1, Size: 96x64") == true)
+        // The library with the same request: the same pixels (the diffusers parity case txt2img_pndm).
+        var request = GenerationRequest(prompt: "a photo of an astronaut riding a horse on mars")
+        (request.negativePrompt, request.width, request.height, request.steps) = ("blurry, lowres", 96, 64, 6)
+        (request.guidanceScale, request.seed, request.scheduler) = (7.5, 1, .pndm)
+        #expect(try StyleDiffusionPipeline(directory: sd15).generate(request).pixels == png.pixels)
+        let replay = try stylediff(["replay", dir + "/t1.png", "-o", dir + "/r.png", "--model", sd15])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == sha256(dir + "/t1.png"))
+    }
+
+    @Test func batchLinesMatchTheCommandLine() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cli = try stylediff(["generate", "a castle", "--width", "64", "--height", "96", "--clip-skip", "2", "--scheduler", "euler",
+                                 "--steps", "4", "--seed", "5", "--model", sd2, "-o", dir + "/cli.png"])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        let line = #"{"prompt": "a castle", "width": 64, "height": 96, "clip_skip": 2, "scheduler": "euler", "steps": 4, "seed": 5, "name": "batch"}"#
+        try Data((line + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/jobs.jsonl"))
+        let batch = try stylediff(["batch", dir + "/jobs.jsonl", "--out-dir", dir + "/out", "--model", sd2])
+        #expect(batch.status == 0, "\(batch.stderr)")
+        #expect(try sha256(dir + "/out/batch.png") == sha256(dir + "/cli.png"))
+        let texts = try PNGCodec.read(path: dir + "/cli.png").texts
+        #expect(text(texts, "parameters")?.contains("Clip skip: 2") == true)
+    }
+
+    @Test func convertFitsAPhotoOfAnotherShape() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // sd_photo.png is 96x64; ask for 64x96 (portrait): centre crop then resize, or stretch.
+        var hashes: [String] = []
+        for fit in ["crop", "stretch"] {
+            let r = try stylediff(["convert", TestPaths.fixtures + "/sd_photo.png", "--prompt", "a cat", "--width", "64", "--height", "96",
+                                   "--fit", fit, "--strength", "0.5", "--steps", "4", "--seed", "2", "--model", sd15, "-o", dir + "/\(fit).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let (image, texts) = try PNGCodec.read(path: dir + "/\(fit).png")
+            #expect(image.width == 64 && image.height == 96)
+            #expect(text(texts, "parameters")?.contains("Resize mode: \(fit)") == true)
+            hashes.append(try sha256(dir + "/\(fit).png"))
+        }
+        #expect(hashes[0] != hashes[1])
+        let replay = try stylediff(["replay", dir + "/crop.png", "-o", dir + "/r.png", "--model", sd15])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == hashes[0])
+    }
+
+    /// A copy of the SD 1.x fixture folder (links resolved) to break.
+    func copy(_ dir: String) throws -> String {
+        let folder = dir + "/model"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/cp")
+        p.arguments = ["-rL", sd15, folder]
+        try p.run()
+        p.waitUntilExit()
+        return folder
+    }
+
+    @Test func unsupportedFoldersAndSizesAreDataErrors() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try copy(dir)
+        func generate(_ extra: [String] = []) throws -> RunResult {
+            try stylediff(["generate", "x", "--steps", "2", "--model", model, "-o", dir + "/x.png"] + extra)
+        }
+        let size = try generate(["--width", "100"])
+        #expect(size.status == 65 && size.stderr.contains("width 100 must be a multiple of 8") && size.stderr.contains("unet/config.json"), "\(size.stderr)")
+        #expect(try generate(["--height", "4096"]).status == 64, "over the pixel limit: a usage error before loading")
+
+        let index = model + "/model_index.json"
+        let original = try String(contentsOfFile: index, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"StableDiffusionPipeline\"", with: "\"StableDiffusionXLPipeline\"")
+            .write(toFile: index, atomically: true, encoding: .utf8)
+        let sdxl = try generate()
+        #expect(sdxl.status == 65 && sdxl.stderr.contains("model_index.json: pipeline class StableDiffusionXLPipeline is not supported"), "\(sdxl.stderr)")
+        try original.replacingOccurrences(of: "\"UNet2DConditionModel\"", with: "\"UNet2DModel\"").write(toFile: index, atomically: true, encoding: .utf8)
+        let unet = try generate()
+        #expect(unet.status == 65 && unet.stderr.contains("unet class UNet2DModel is not supported"), "\(unet.stderr)")
+        try original.write(toFile: index, atomically: true, encoding: .utf8)
+
+        try FileManager.default.removeItem(atPath: model + "/tokenizer/merges.txt")
+        let merges = try generate()
+        #expect(merges.status == 65 && merges.stderr.contains("tokenizer/merges.txt is missing"), "\(merges.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/x.png"))
+    }
+}
