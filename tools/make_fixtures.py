@@ -9,7 +9,7 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, default_model, rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, ip_adapter, default_model, rng, schedulers)
 """
 import argparse
 import json
@@ -389,6 +389,109 @@ def make_sd_pipelines():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+# IP-Adapter cases on sd15_tiny: (case name, pipeline kind, scale (number or per-block dict), settings)
+IP_CASES = [
+    ("ip_txt2img", "txt2img", 0.8, dict(prompt="a cat", width=96, height=64, steps=4, guidance=7.5, seed=21)),
+    ("ip_img2img_euler", "img2img", 1.0, dict(prompt="a cat, painting", init_image="sd_photo", strength=0.6, steps=5,
+                                             guidance=6.0, seed=22, scheduler="euler", width=96, height=64)),
+    ("ip_style_blocks", "txt2img", {"up": {"block_1": [0.0, 1.0]}},
+     dict(prompt="a house", width=64, height=64, steps=4, guidance=7.5, seed=23)),
+]
+
+
+def make_ip_adapter():
+    """The public IP-Adapter's layout for the SD 1.x fixture: image_encoder/ (a tiny random
+    CLIPVisionModelWithProjection, gelu as ViT-H) and ip-adapter_sd15.safetensors (image_proj.* and
+    ip_adapter.{1 + 2n}.to_k_ip / to_v_ip for each cross-attention in attn_processors order), and
+    diffusers' pipelines with load_ip_adapter on a 96x64 style reference: the image embedding,
+    the UNet with IP attention, txt2img, img2img and per-block scales."""
+    import numpy as np
+    from PIL import Image
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    folder = os.path.join(ROOT, "sd_ip_adapter")
+    shutil.rmtree(folder, ignore_errors=True)
+    torch.manual_seed(50)
+    vision = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=16, intermediate_size=32, projection_dim=12, num_hidden_layers=2, num_attention_heads=2,
+        image_size=32, patch_size=8, hidden_act="gelu")).eval()
+    randomise_norms(vision, 51)
+    vision.save_pretrained(os.path.join(folder, "image_encoder"), safe_serialization=True)
+    sd = os.path.join(ROOT, "sd15_tiny")
+    pipe = StableDiffusionPipeline.from_pretrained(sd, variant="fp16", torch_dtype=torch.float32, safety_checker=None,
+                                                   requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    unet = pipe.unet
+    g = torch.Generator().manual_seed(52)
+    tokens, width = 4, unet.config.cross_attention_dim
+    state = {"image_proj.proj.weight": torch.randn(tokens * width, 12, generator=g) * 0.3,
+             "image_proj.proj.bias": torch.randn(tokens * width, generator=g) * 0.1,
+             "image_proj.norm.weight": 1 + 0.2 * torch.randn(width, generator=g),
+             "image_proj.norm.bias": 0.2 * torch.randn(width, generator=g)}
+    channels = list(unet.config.block_out_channels)
+    key = 1
+    for name in unet.attn_processors.keys():
+        if name.endswith("attn1.processor"):
+            continue
+        if name.startswith("mid_block"):
+            hidden = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden = list(reversed(channels))[int(name[len("up_blocks.")])]
+        else:
+            hidden = channels[int(name[len("down_blocks.")])]
+        state[f"ip_adapter.{key}.to_k_ip.weight"] = torch.randn(hidden, width, generator=g) * 0.3
+        state[f"ip_adapter.{key}.to_v_ip.weight"] = torch.randn(hidden, width, generator=g) * 0.3
+        key += 2
+    save_file(state, os.path.join(folder, "ip-adapter_sd15.safetensors"))
+    # The folder's feature extractor at the encoder's size (a real SD 1.5 folder's is 224, as ViT-H's).
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor.save_pretrained(os.path.join(sd, "feature_extractor"))
+    pipe.feature_extractor = processor
+    pipe.load_ip_adapter(folder, subfolder="", weight_name="ip-adapter_sd15.safetensors", image_encoder_folder="image_encoder")
+    # A style reference: a 96x64 "painting" (stripes and noise), not square, so resize and crop matter.
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float32)
+    arr = np.stack([128 + 100 * np.sin(xx / 7), 128 + 100 * np.cos(yy / 5), (xx + yy) % 256], -1)
+    arr = arr + torch.rand(64, 96, 3, generator=g).numpy() * 30
+    Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8)).save(os.path.join(ROOT, "sd_style.png"))
+    style = Image.open(os.path.join(ROOT, "sd_style.png")).convert("RGB")
+    photo = Image.open(os.path.join(ROOT, "sd_photo.png")).convert("RGB")
+    tensors, cases = {}, {}
+    with torch.no_grad():
+        pixels = pipe.feature_extractor(style, return_tensors="pt").pixel_values
+        embeds = pipe.image_encoder(pixels).image_embeds
+        tensors["ip/pixel_values"] = pixels
+        tensors["ip/image_embeds"] = embeds
+        text = pipe.text_encoder(pipe.tokenizer(["a cat"], padding="max_length", max_length=77, return_tensors="pt").input_ids)[0]
+        sample = torch.randn(1, 4, 16, 24, generator=g)
+        pipe.set_ip_adapter_scale(0.7)
+        tensors["ip/unet_sample"] = sample
+        tensors["ip/unet_output"] = unet(sample, torch.tensor([701]), text,
+                                         added_cond_kwargs={"image_embeds": [embeds[:, None, :]]}).sample
+    classes = {"euler": EulerDiscreteScheduler}
+    saved = pipe.scheduler
+    for case, kind, scale, settings in IP_CASES:
+        pipe.set_ip_adapter_scale(scale)
+        scheduler = classes[settings["scheduler"]].from_config(saved.config) if "scheduler" in settings else saved
+        components = dict(pipe.components, scheduler=scheduler)
+        common = dict(prompt=settings["prompt"], num_inference_steps=settings["steps"], guidance_scale=settings["guidance"],
+                      generator=torch.Generator("cpu").manual_seed(settings["seed"]), output_type="latent", ip_adapter_image=style)
+        with torch.no_grad():
+            if kind == "txt2img":
+                latents = StableDiffusionPipeline(**components)(height=settings["height"], width=settings["width"], **common).images
+            else:
+                latents = StableDiffusionImg2ImgPipeline(**components)(image=photo, strength=settings["strength"], **common).images
+            pixels = (pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample / 2 + 0.5).clamp(0, 1)
+        tensors[f"{case}/latents"] = latents
+        tensors[f"{case}/pixels"] = pixels
+        cases[case] = dict(settings, style_images=["sd_style"],
+                           style_strength=scale if isinstance(scale, float) else 1.0,
+                           style_blocks=json.dumps(scale, sort_keys=True) if isinstance(scale, dict) else None)
+        print(f"{case}: latents {tuple(latents.shape)}")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "sd_ip_outputs.safetensors"))
+    with open(os.path.join(ROOT, "sd_ip_cases.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Weights", "default")
 
 
@@ -572,6 +675,8 @@ def main():
         make_pipeline()
     if args.only in (None, "sd"):
         make_sd_pipelines()
+    if args.only in (None, "sd", "ip_adapter"):
+        make_ip_adapter()
     if args.only in (None, "default_model") and os.path.isdir(DEFAULT_MODEL):
         make_default_model()
     if args.only in (None, "rng"):

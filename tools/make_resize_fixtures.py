@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Writes Tests/Fixtures/resize/: seeded random RGB images and PIL's antialiased bilinear resize
-of each to 64x64 (Image.resize(..., Image.BILINEAR), what diffusers' preprocessing and
-stylediff's ImageResampler follow). Needs only pillow and numpy (tools/requirements.txt).
+"""Writes Tests/Fixtures/resize/: seeded random RGB images and PIL's antialiased resizes of each:
+bilinear to 64x64 (Image.resize(..., Image.BILINEAR), what diffusers' preprocessing and
+stylediff's ImageResampler follow) and bicubic to 64x64, 48x32 and 32x48 (Pillow takes the vertical pass first when the width grows
+and the height shrinks) (Image.BICUBIC, what
+CLIPImageProcessor uses for IP-Adapter reference images). Needs only pillow and numpy
+(tools/requirements.txt).
 
   python3 tools/make_resize_fixtures.py
 """
@@ -30,7 +33,12 @@ def main():
         Image.fromarray(pixels, "RGB").save(os.path.join(ROOT, name + ".png"))
         resized = Image.fromarray(pixels, "RGB").resize((TARGET, TARGET), Image.BILINEAR)
         resized.save(os.path.join(ROOT, name + f"_to{TARGET}.png"))
-        cases.append({"source": name + ".png", "resized": name + f"_to{TARGET}.png", "size": TARGET})
+        cases.append({"source": name + ".png", "resized": name + f"_to{TARGET}.png", "width": TARGET, "height": TARGET,
+                      "filter": "bilinear"})
+        for tw, th in ((TARGET, TARGET), (48, 32), (32, 48)):
+            out = name + f"_bicubic_{tw}x{th}.png"
+            Image.fromarray(pixels, "RGB").resize((tw, th), Image.BICUBIC).save(os.path.join(ROOT, out))
+            cases.append({"source": name + ".png", "resized": out, "width": tw, "height": th, "filter": "bicubic"})
     with open(os.path.join(ROOT, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
     print(f"wrote {len(cases)} resize cases to {os.path.normpath(ROOT)}")

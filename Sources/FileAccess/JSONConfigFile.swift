@@ -88,6 +88,20 @@ public struct JSONConfigFile {
         }
     }
 
+    /// A JSON number's value; nil for anything else. Foundation gives numbers and booleans as
+    /// NSNumber (and `is Bool` holds for the numbers 0 and 1), so booleans are told apart by
+    /// their type code.
+    public static func number(_ value: Any) -> Double? {
+        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return n.doubleValue
+    }
+
+    /// A JSON boolean's value; nil for anything else (the numbers 0 and 1 included).
+    public static func boolean(_ value: Any) -> Bool? {
+        guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else { return nil }
+        return n.boolValue
+    }
+
     private func same(_ a: Any, _ b: Any) -> Bool {
         if a is NSNull || b is NSNull { return a is NSNull && b is NSNull }
         if let x = a as? String, let y = b as? String { return x == y }

@@ -37,13 +37,15 @@ public struct BasicTransformerBlock {
     }
 
     /// x [B, L, C] -> [B, L, C]. attn2 is text attention plus, with style tokens and an
-    /// adapter, styleScale x attention over the style tokens (IPAdapterAttnProcessor2_0).
+    /// adapter, the block's style scale x attention over the style tokens (IPAdapterAttnProcessor2_0;
+    /// skipped at scale 0, as there).
     public func callAsFunction(_ x: Tensor, context: CrossAttentionContext) throws -> Tensor {
         var h = x
         try h.add(attn1(norm1(h), context: onlyCrossAttention ? context.text : nil))
         let n2 = try norm2(h)
-        if let style = context.style, let (styleKey, styleValue) = styleAdapter?.projections(for: prefix) {
-            try h.add(attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), context.styleScale)))
+        let scale = context.styleScale(forBlock: prefix)
+        if let style = context.style, scale != 0, let (styleKey, styleValue) = styleAdapter?.projections(for: prefix) {
+            try h.add(attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), scale)))
         } else {
             try h.add(attn2(n2, context: context.text))
         }

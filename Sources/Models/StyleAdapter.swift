@@ -68,10 +68,23 @@ public struct CrossAttentionContext {
     public var text: Tensor          // [N, L, C]
     public var style: Tensor?        // [N, T, C]
     public var styleScale: Float
+    /// Per attention module ("down_blocks.0.attentions.1", "mid_block.attentions.0"), a factor
+    /// on styleScale; modules not listed get 0 (diffusers' set_ip_adapter_scale with a dict,
+    /// InstantStyle). nil: every module 1.
+    public var layerScales: [String: Float]?
 
-    public init(text: Tensor, style: Tensor? = nil, styleScale: Float = 1) {
+    public init(text: Tensor, style: Tensor? = nil, styleScale: Float = 1, layerScales: [String: Float]? = nil) {
         self.text = text
         self.style = style
         self.styleScale = styleScale
+        self.layerScales = layerScales
+    }
+
+    /// The style attention weight of the transformer block at `prefix`
+    /// ("<module>.transformer_blocks.N").
+    func styleScale(forBlock prefix: String) -> Float {
+        guard let layerScales else { return styleScale }
+        let module = prefix.range(of: ".transformer_blocks.").map { String(prefix[..<$0.lowerBound]) } ?? prefix
+        return styleScale * (layerScales[module] ?? 0)
     }
 }

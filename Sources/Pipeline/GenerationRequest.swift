@@ -56,6 +56,9 @@ public struct GenerationRequest: Sendable {
     /// softmax(-distance^2 / t) mixture of the model's style presets (StylePresets.snap), so a
     /// reference drawn in a style the model knows conditions like that style's preset.
     public var styleSnap: Float = 0
+    /// Per-block factors on the style strength (diffusers' set_ip_adapter_scale dictionary,
+    /// InstantStyle); nil: every block 1.
+    public var styleBlockScales: StyleBlockScales?
     /// Weight of the style attention (IP-Adapter scale) for style images or a preset; 0 ignores them.
     public var styleStrength: Float = GenerationDefaults.styleStrength
     /// Classifier-free guidance scale g: eps = eps_uncond + g (eps_cond - eps_uncond).

@@ -34,19 +34,56 @@ public enum ImageResampler {
         return try resize(RGBImage(width: cropWidth, height: cropHeight, pixels: pixels), width: width, height: height)
     }
 
-    /// Resizes to width x height with the antialiased bilinear filter, bit-exact with Pillow's
-    /// Image.resize(BILINEAR): weights normalised in double, then rounded to 22-bit fixed point;
-    /// the horizontal pass first, rounded to 8 bits, then the vertical pass.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+    /// Pillow's resampling filters stylediff uses (Resample.c): the filter and its support.
+    public enum Filter: Sendable {
+        /// Triangle, support 1 (Image.BILINEAR).
+        case bilinear
+        /// Keys cubic with a = -0.5, support 2 (Image.BICUBIC; CLIPImageProcessor's resample 3).
+        case bicubic
+
+        var support: Double { self == .bilinear ? 1 : 2 }
+
+        func callAsFunction(_ x: Double) -> Double {
+            let x = abs(x)
+            switch self {
+            case .bilinear: return x < 1 ? 1 - x : 0
+            case .bicubic:
+                let a = -0.5
+                if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+                if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+                return 0
+            }
+        }
+    }
+
+    /// Resizes to width x height with an antialiased filter (bilinear by default), bit-exact
+    /// with Pillow's Image.resize: weights normalised in double, then rounded to 22-bit fixed
+    /// point; one pass per axis, each rounded to 8 bits, the horizontal pass first unless the
+    /// width grows while the height shrinks (then the vertical one, as Pillow orders them).
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: Filter = .bilinear) throws -> RGBImage {
         if image.width == width && image.height == height { return image }
         var pixels = image.pixels
-        if width != image.width {  // rows: line y, position x
-            pixels = pass(pixels, lines: image.height, taps: weights(source: image.width, target: width),
-                          source: { y, x in y * image.width + x }, destination: { y, x in y * width + x })
+        var current = (width: image.width, height: image.height)
+        func horizontal() {  // rows: line y, position x
+            guard width != current.width else { return }
+            let w = current.width
+            pixels = pass(pixels, lines: current.height, taps: weights(source: w, target: width, filter: filter),
+                          source: { y, x in y * w + x }, destination: { y, x in y * width + x })
+            current.width = width
         }
-        if height != image.height {  // columns: line x, position y
-            pixels = pass(pixels, lines: width, taps: weights(source: image.height, target: height),
-                          source: { x, y in y * width + x }, destination: { x, y in y * width + x })
+        func vertical() {  // columns: line x, position y
+            guard height != current.height else { return }
+            let w = current.width
+            pixels = pass(pixels, lines: w, taps: weights(source: current.height, target: height, filter: filter),
+                          source: { x, y in y * w + x }, destination: { x, y in y * w + x })
+            current.height = height
+        }
+        if width > image.width && height < image.height {
+            vertical()
+            horizontal()
+        } else {
+            horizontal()
+            vertical()
         }
         return try RGBImage(width: width, height: height, pixels: pixels)
     }
@@ -69,19 +106,23 @@ public enum ImageResampler {
         return out
     }
 
-    /// For each target coordinate, the first source index and the fixed-point triangle-filter
-    /// weights from there (Pillow's precompute_coeffs and normalize_coeffs_8bpc; the bilinear
-    /// filter's support is 1, widened by the shrink factor).
-    static func weights(source: Int, target: Int) -> [(first: Int, weights: [Int])] {
+    /// For each target coordinate, the first source index and the fixed-point filter weights
+    /// from there (Pillow's precompute_coeffs and normalize_coeffs_8bpc: the support widened by
+    /// the shrink factor, weights rounded half away from zero).
+    static func weights(source: Int, target: Int, filter: Filter = .bilinear) -> [(first: Int, weights: [Int])] {
         let scale = Double(source) / Double(target)
         let filterScale = max(1.0, scale)
+        let support = filter.support * filterScale, reciprocal = 1.0 / filterScale
         return (0..<target).map { x in
             let center = (Double(x) + 0.5) * scale
-            let lo = max(0, Int(center - filterScale + 0.5))
-            let hi = min(source, Int(center + filterScale + 0.5))
-            let k = (lo..<max(lo, hi)).map { i in max(0, 1 - abs((Double(i) - center + 0.5) / filterScale)) }
+            let lo = max(0, Int(center - support + 0.5))
+            let hi = min(source, Int(center + support + 0.5))
+            let k = (lo..<max(lo, hi)).map { i in filter((Double(i) - center + 0.5) * reciprocal) }
             let total = k.reduce(0, +)
-            return (lo, k.map { Int((total != 0 ? $0 / total : $0) * Double(1 << precisionBits) + 0.5) })
+            return (lo, k.map { w in
+                let v = (total != 0 ? w / total : w) * Double(1 << precisionBits)
+                return Int(v < 0 ? v - 0.5 : v + 0.5)
+            })
         }
     }
 

@@ -15,6 +15,8 @@ extension StyleDiffusionPipeline {
         var tokenizer: any PromptTokenizing
         var textEncoder: CLIPTextModel
         var styleEncoder: StyleEncoder?
+        var styleImageEncoder: StyleImageEncoder?
+        var ipAdapterFile: String?
         var stylePresets: StylePresets?
         var unet: UNet2DConditionModel
         var vae: AutoencoderKL
@@ -34,6 +36,7 @@ extension StyleDiffusionPipeline {
         return Components(
             layout: .stylediff, tokenizer: tokenizer,
             textEncoder: try CLIPTextModel(directory: directory + "/text_encoder"), styleEncoder: styleEncoder,
+            styleImageEncoder: .stylediff(styleEncoder), ipAdapterFile: nil,
             stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
             unet: try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
                                            styleEmbeddingDimension: styleEncoder.configuration.embedDim),
@@ -44,7 +47,7 @@ extension StyleDiffusionPipeline {
     /// tokenizer/ (vocab.json, merges.txt, tokenizer_config.json's model_max_length,
     /// special_tokens_map.json's pad token), text_encoder/, unet/, vae/, scheduler/; each
     /// component's weights in fp32 or fp16, plain or as the fp16 variant (ModelFolder).
-    static func loadDiffusersFolder(_ directory: String) throws -> Components {
+    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?) throws -> Components {
         let index = try ModelIndex(directory: directory)
         let tokenizerFolder = directory + "/tokenizer"
         for file in ["vocab.json", "merges.txt"] where !FileAccess.exists(tokenizerFolder + "/" + file) {
@@ -53,11 +56,60 @@ extension StyleDiffusionPipeline {
         }
         let textEncoder = try CLIPTextModel(directory: directory + "/text_encoder")
         let maxLength = try modelMaxLength(tokenizerFolder) ?? textEncoder.configuration.maxPositionEmbeddings
+        var imageEncoder: StyleImageEncoder?
+        var unet: UNet2DConditionModel
+        var adapterFile: String?
+        if let ipAdapter {
+            let (weights, encoderFolder) = try ipAdapterFiles(ipAdapter)
+            let model = try CLIPVisionModelWithProjection(directory: encoderFolder)
+            // diffusers' load_ip_adapter uses the folder's feature extractor, else CLIPImageProcessor at the encoder's size.
+            let processorConfig = directory + "/feature_extractor/preprocessor_config.json"
+            let preprocess = FileAccess.exists(processorConfig) ? try CLIPImagePreprocessor(path: processorConfig)
+                : CLIPImagePreprocessor(imageSize: model.configuration.imageSize)
+            if let crop = preprocess.crop, crop != (model.configuration.imageSize, model.configuration.imageSize) {
+                throw PipelineError.invalidModel("\(processorConfig): crop_size \(crop.width)x\(crop.height) does not fit the image encoder's "
+                    + "image_size \(model.configuration.imageSize) (\(encoderFolder)/config.json)")
+            }
+            imageEncoder = .clip(model, preprocess)
+            do {
+                unet = try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: weights,
+                                                styleEmbeddingDimension: model.configuration.projectionDim)
+            } catch let e as ModelError where "\(e)".contains(weights) {
+                throw PipelineError.invalidModel("\(weights) does not fit \(directory)/unet and the image encoder's projection_dim "
+                    + "\(model.configuration.projectionDim): \(e)")
+            }
+            adapterFile = weights
+        } else {
+            unet = try UNet2DConditionModel(directory: directory + "/unet")
+        }
         return Components(
             layout: .diffusers(pipelineClass: index.pipelineClass, ignored: index.ignored),
             tokenizer: try CLIPTokenizer(directory: tokenizerFolder, maxLength: maxLength), textEncoder: textEncoder,
-            styleEncoder: nil, stylePresets: nil, unet: try UNet2DConditionModel(directory: directory + "/unet"),
+            styleEncoder: nil, styleImageEncoder: imageEncoder, ipAdapterFile: adapterFile, stylePresets: nil, unet: unet,
             vae: try AutoencoderKL(directory: directory + "/vae"))
+    }
+
+    /// The public IP-Adapter's files (h94/IP-Adapter's layout): `path` is a folder holding
+    /// image_encoder/ (CLIPVisionModelWithProjection) and exactly one ip-adapter*.safetensors,
+    /// or one such file with image_encoder/ beside it.
+    public static func ipAdapterFiles(_ path: String) throws -> (weights: String, imageEncoder: String) {
+        var weights = path
+        if FileAccess.isDirectory(path) {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+                .filter { $0.hasPrefix("ip-adapter") && $0.hasSuffix(".safetensors") }.sorted()
+            guard names.count == 1 else {
+                throw PipelineError.missingComponent(names.isEmpty ? "\(path) holds no ip-adapter*.safetensors"
+                    : "\(path) holds several IP-Adapters (\(names.joined(separator: ", "))): name one file with --ip-adapter")
+            }
+            weights = path + "/" + names[0]
+        } else if !FileAccess.exists(path) {
+            throw PipelineError.missingComponent("IP-Adapter \(path) does not exist")
+        }
+        let encoder = FileAccess.parentDirectory(of: weights) + "/image_encoder"
+        guard FileAccess.isDirectory(encoder) else {
+            throw PipelineError.missingComponent("\(encoder) is missing: the IP-Adapter's CLIP image encoder goes beside \(weights)")
+        }
+        return (weights, encoder)
     }
 
     /// tokenizer_config.json's model_max_length (nil without the file or the field).
@@ -67,7 +119,7 @@ extension StyleDiffusionPipeline {
         let file: JSONConfigFile
         do { file = try JSONConfigFile(path: path) } catch let e as ConfigurationError { throw PipelineError.invalidModel("\(e)") }
         guard let value = file.fields["model_max_length"] else { return nil }
-        guard let number = value as? NSNumber, let length = Int(exactly: number.doubleValue), (3...4096).contains(length) else {
+        guard let number = JSONConfigFile.number(value), let length = Int(exactly: number), (3...4096).contains(length) else {
             throw PipelineError.invalidModel("\(path): model_max_length \(file.render(value)) must be a whole number of ids, 3...4096")
         }
         return length

@@ -32,6 +32,11 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public let textEncoder: CLIPTextModel
     /// The style image encoder of the default layout; nil for Stable Diffusion folders.
     public let styleEncoder: StyleEncoder?
+    /// What encodes style images: the default layout's style encoder, or the public
+    /// IP-Adapter's CLIP image encoder loaded with a Stable Diffusion folder; nil: text only.
+    public let styleImageEncoder: StyleImageEncoder?
+    /// The IP-Adapter weights file loaded with a Stable Diffusion folder (nil otherwise).
+    public let ipAdapterFile: String?
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let schedulerConfiguration: SchedulerConfiguration
@@ -53,14 +58,22 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// PipelineError.missingComponent or ModelError.missingFile, an unreadable file
     /// FileAccessError, a malformed one ModelError, SchedulerError, TokenizerError or
     /// PipelineError.invalidModel (an unsupported pipeline class too).
-    public init(directory: String) throws {
-        let parts = FileAccess.exists(directory + "/model_index.json")
-            ? try Self.loadDiffusersFolder(directory) : try Self.loadDefaultLayout(directory)
+    ///
+    /// `ipAdapter`: for a Stable Diffusion folder, the public IP-Adapter (IPAdapterFolder: a
+    /// folder with image_encoder/ and one ip-adapter*.safetensors, or that file) for style images.
+    public init(directory: String, ipAdapter: String? = nil) throws {
+        let isDiffusers = FileAccess.exists(directory + "/model_index.json")
+        if ipAdapter != nil && !isDiffusers {
+            throw PipelineError.invalidRequest("--ip-adapter applies to Stable Diffusion folders; \(directory) has its own style adapter")
+        }
+        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter) : try Self.loadDefaultLayout(directory)
         self.directory = directory
         layout = parts.layout
         tokenizer = parts.tokenizer
         textEncoder = parts.textEncoder
         styleEncoder = parts.styleEncoder
+        styleImageEncoder = parts.styleImageEncoder
+        ipAdapterFile = parts.ipAdapterFile
         stylePresets = parts.stylePresets
         unet = parts.unet
         vae = parts.vae
@@ -136,8 +149,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// The style embedding [1, E] of weighted reference images (zero when there are none), each
     /// image's embedding snapped to the style presets first when `snap` > 0 (GenerationRequest.styleSnap).
     public func styleEmbedding(_ references: [StyleReference], blend: StyleBlend, snap: Float = 0) throws -> Tensor {
-        let styleEncoder = try requireStyleEncoder()
-        let width = styleEncoder.configuration.embedDim
+        let encoder = try requireStyleEncoder()
+        let width = encoder.embeddingDimension
         guard !references.isEmpty else { return Tensor(zeros: [1, width]) }
         guard references.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }), references.contains(where: { $0.weight > 0 }) else {
             throw PipelineError.invalidRequest("style image weights must be >= 0 and not all 0")
@@ -150,9 +163,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             }
             presets = stylePresets
         }
-        let size = styleEncoder.imageSize
         let embeddings = try references.map {
-            let e = try styleEncoder.embed(ImageResampler.tensor(ImageResampler.resize($0.image, width: size, height: size))).scalars
+            let e = try encoder.embed($0.image).scalars
             return try presets?.snap(e, temperature: snap) ?? e
         }
         let total = references.reduce(Float(0)) { $0 + $1.weight }
@@ -182,13 +194,13 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         }
     }
 
-    /// The style encoder, or PipelineError.invalidRequest for a folder without one.
-    func requireStyleEncoder() throws -> StyleEncoder {
-        guard let styleEncoder, unet.styleAdapter != nil else {
-            throw PipelineError.invalidRequest("style images and style presets need a style encoder and IP-Adapter; "
-                + "\(directory) has none (a Stable Diffusion folder takes text prompts only)")
+    /// The style image encoder, or PipelineError.invalidRequest for a folder without one.
+    func requireStyleEncoder() throws -> StyleImageEncoder {
+        guard let styleImageEncoder, unet.styleAdapter != nil else {
+            throw PipelineError.invalidRequest("style images need a style encoder and IP-Adapter; \(directory) has none "
+                + "(give a Stable Diffusion folder the public IP-Adapter with --ip-adapter)")
         }
-        return styleEncoder
+        return styleImageEncoder
     }
 
     /// Spherical interpolation of two vectors (norms interpolated linearly); falls back to
@@ -232,13 +244,19 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         let uncond = try encodePrompt(request.negativePrompt, clipSkip: request.clipSkip)
         let text = try Tensor.concatenateFirstAxis([uncond, cond])
         var conditioning = CrossAttentionContext(text: text)
-        if let adapter = unet.styleAdapter, let styleEncoder {
+        let hasStyle = !request.styleImages.isEmpty || request.stylePreset != nil
+        if hasStyle { _ = try requireStyleEncoder() }
+        if request.styleBlockScales != nil && request.styleImages.isEmpty {
+            throw PipelineError.invalidRequest("style block scales apply to style images; none given")
+        }
+        // The default layout always conditions on style tokens (zero without a style); the
+        // public IP-Adapter only when there are style images, as diffusers without ip_adapter_image.
+        if let adapter = unet.styleAdapter, let encoder = styleImageEncoder, hasStyle || layout == .stylediff {
             let styleCond = try adapter.tokens(styleEmbedding(for: request))
-            let styleUncond = try adapter.tokens(Tensor(zeros: [1, styleEncoder.configuration.embedDim]))
+            let styleUncond = try adapter.tokens(Tensor(zeros: [1, encoder.embeddingDimension]))
             conditioning = CrossAttentionContext(text: text, style: try Tensor.concatenateFirstAxis([styleUncond, styleCond]),
-                                                 styleScale: request.styleImages.isEmpty && request.stylePreset == nil ? 1 : request.styleStrength)
-        } else if !request.styleImages.isEmpty || request.stylePreset != nil {
-            _ = try requireStyleEncoder()
+                                                 styleScale: hasStyle ? request.styleStrength : 1,
+                                                 layerScales: try request.styleBlockScales?.layerScales(for: unet))
         }
         var generator = TorchGenerator(seed: request.seed)
         let channels = vae.configuration.latentChannels

@@ -100,7 +100,7 @@ public struct Batch: ParsableCommand {
         try reportingErrors {
             common.startWriting()
             let lines = try Batch.parse(file: file)
-            let runner = try Runner(modelDirectory: common.directory)
+            let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter)
             let base = FileAccess.parentDirectory(of: file)
             func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : base + "/" + p }
             // Every line is checked with the CLI's rules (and against the model and its input

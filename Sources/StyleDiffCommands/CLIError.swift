@@ -57,7 +57,9 @@ public struct CLIError: Error, CustomStringConvertible {
         case let e as TokenizerError:
             if case .cannotLoad(_, let reason) = e, reason.hasSuffix("no such file") { self.init(.noInput, "\(e)") } else { self.init(.dataError, "\(e)") }
         case let e as SchedulerError: self.init(.dataError, "\(e)")
-        case let e as PNGError: self.init(.noInput, "\(e)")
+        case let e as PNGError:
+            // A file that cannot be read is a missing input; one that reads but is no valid PNG is bad data.
+            if case .cannotRead = e { self.init(.noInput, "\(e)") } else { self.init(.dataError, "\(e)") }
         default: self.init(.software, "\(error)")
         }
     }

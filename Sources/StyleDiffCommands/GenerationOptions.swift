@@ -45,6 +45,10 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Weight of the style attention for style images or a style preset (0...20, 0 ignores them; default: 1, with style images the model's sampling_defaults.json value).")
     public var styleStrength: Float?
 
+    @Option(name: .customLong("style-blocks"),
+            help: "Per-block style scales (times --style-strength) as diffusers' set_ip_adapter_scale dictionary, e.g. '{\"up\": {\"block_1\": [0, 1, 0]}}' for InstantStyle's style-only injection; blocks not named get 0.")
+    public var styleBlocks: String?
+
     @Option(help: "Snap each --style-image to the model's style presets: the softmax mixture of the presets at this temperature (0: off; 0.05: nearly the nearest preset).")
     public var styleSnap: Float = 0
 
@@ -115,7 +119,7 @@ public struct GenerationOptions: ParsableArguments {
             prompt: prompt, style: style, seed: seed, negativePrompt: negative, steps: steps, scheduler: scheduler,
             guidanceScale: guidance, eta: eta, styleImages: styleImages.map(\.argument), styleStrength: styleStrength,
             styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength,
-            fit: fit, width: width, height: height, clipSkip: clipSkip)
+            fit: fit, width: width, height: height, clipSkip: clipSkip, styleBlocks: styleBlocks)
     }
 
     /// Runs generate or convert: seeds, records, outputs, JSON result. Every output and every
@@ -128,7 +132,7 @@ public struct GenerationOptions: ParsableArguments {
         let paths = seeds.enumerated().map { outputPath(index: $0.offset, seed: $0.element) }
         guard Set(paths).count == paths.count else { throw CLIError(.usage, "--output gives the same file name to several images") }
         for path in paths { try Runner.checkOutput(path, overwrite: overwrite) }
-        let runner = try Runner(modelDirectory: common.directory)
+        let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter)
         let records = try seeds.map { try runner.record(settings, seed: $0) }
         let requests = try records.map { try runner.prepare($0, invalid: .usage) }
         if self.seed == nil { note("seed \(seed)") }

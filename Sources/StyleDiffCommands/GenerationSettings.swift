@@ -38,12 +38,14 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
     public var height: Int?
     /// AUTOMATIC1111's clip skip (1: the text encoder's last layer).
     public var clipSkip: Int?
+    /// Per-block style scales, diffusers' set_ip_adapter_scale dictionary as JSON text.
+    public var styleBlocks: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case prompt, style, seed, steps, scheduler, eta, blend, strength, fit, width, height
         case negativePrompt = "negative", guidanceScale = "guidance", styleImages = "style_images"
         case styleStrength = "style_strength", styleSnap = "style_snap", stylePreset = "style_preset", initImage = "init_image"
-        case clipSkip = "clip_skip"
+        case clipSkip = "clip_skip", styleBlocks = "style_blocks"
     }
 
     /// The JSON field names (batch lines).
@@ -54,13 +56,13 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
         scheduler: SchedulerKind? = nil, guidanceScale: Float? = nil, eta: Float? = nil, styleImages: [String]? = nil,
         styleStrength: Float? = nil, styleSnap: Float? = nil, blend: StyleBlend? = nil, stylePreset: Bool? = nil,
         initImage: String? = nil, strength: Double? = nil, fit: ImageFit? = nil, width: Int? = nil, height: Int? = nil,
-        clipSkip: Int? = nil
+        clipSkip: Int? = nil, styleBlocks: String? = nil
     ) {
         (self.prompt, self.style, self.seed, self.negativePrompt, self.steps) = (prompt, style, seed, negativePrompt, steps)
         (self.scheduler, self.guidanceScale, self.eta, self.styleImages) = (scheduler, guidanceScale, eta, styleImages)
         (self.styleStrength, self.styleSnap, self.blend, self.stylePreset) = (styleStrength, styleSnap, blend, stylePreset)
         (self.initImage, self.strength, self.fit) = (initImage, strength, fit)
-        (self.width, self.height, self.clipSkip) = (width, height, clipSkip)
+        (self.width, self.height, self.clipSkip, self.styleBlocks) = (width, height, clipSkip, styleBlocks)
     }
 
     /// The defaults of every field a model does not set (guidance and style strength come from
@@ -84,6 +86,10 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
             if let value, !(1...StyleDiffusionPipeline.maximumImageSide).contains(value) {
                 found.append("\(name) must be between 1 and \(StyleDiffusionPipeline.maximumImageSide) (and a multiple of the model's size step), got \(value)")
             }
+        }
+        if let styleBlocks {
+            if (styleImages ?? []).isEmpty { found.append("style blocks apply to style images; none given") }
+            do { _ = try StyleBlockScales(json: styleBlocks) } catch { found.append("\(error)") }
         }
         if let clipSkip, !GenerationLimits.clipSkip.contains(clipSkip) {
             found.append("clip skip must be between \(GenerationLimits.clipSkip.lowerBound) and \(GenerationLimits.clipSkip.upperBound), got \(clipSkip)")

@@ -16,7 +16,7 @@ public struct Info: ParsableCommand {
         try reportingErrors {
             common.applyThreads()
             let directory = common.directory
-            let runner = try Runner(modelDirectory: directory)
+            let runner = try Runner(modelDirectory: directory, ipAdapter: common.ipAdapter)
             let p = runner.pipeline
             print("model      \(directory)")
             switch p.layout {
@@ -27,6 +27,9 @@ public struct Info: ParsableCommand {
                 if !ignored.isEmpty { print("ignored    " + ignored.joined(separator: ", ") + " (not used by stylediff)") }
             }
             print("hash       \(runner.modelHash)")
+            if let adapter = runner.ipAdapter, let file = p.ipAdapterFile {
+                print("ip-adapter \(file) (hash \(adapter.sha256.prefix(10)); style images through its CLIP image encoder)")
+            }
             print("image size \(p.imageSize)x\(p.imageSize) (--width/--height: multiples of \(p.sizeMultiple) up to \(StyleDiffusionPipeline.maximumImageSide))")
             let text = p.textEncoder.configuration
             print("text       CLIP \(text.numHiddenLayers) layers, \(text.hiddenAct), \(p.tokenizer.maxLength) tokens (--clip-skip 1...\(text.numHiddenLayers))")

@@ -10,6 +10,10 @@ public struct ModelOptions: ParsableArguments {
     @Option(help: "Threads for the computation (default: all cores; results are identical at any count).")
     public var threads: Int?
 
+    @Option(name: .customLong("ip-adapter"),
+            help: "For a Stable Diffusion folder: the public IP-Adapter for --style-image, a folder with image_encoder/ and one ip-adapter*.safetensors (h94/IP-Adapter's models/), or that file.")
+    public var ipAdapter: String?
+
     public init() {}
 
     public func validate() throws {

@@ -25,7 +25,7 @@ public struct Replay: ParsableCommand {
 
     public static func record(in path: String) throws -> GenerationRecord {
         let texts: [PNGTextChunk]
-        do { texts = try PNGCodec.readTexts(path: path) } catch { throw CLIError(.noInput, "\(error)") }
+        do { texts = try PNGCodec.readTexts(path: path) } catch { throw CLIError(error) }
         guard let json = texts.first(where: { $0.keyword == "stylediff" }) else {
             throw CLIError(.dataError, "\(path) holds no stylediff parameters")
         }
@@ -40,7 +40,8 @@ public struct Replay: ParsableCommand {
         try reportingErrors {
             common.startWriting()
             let record = try Replay.record(in: image)
-            let runner = try Runner(modelDirectory: common.directory)
+            // The recorded IP-Adapter path unless --ip-adapter names where it is now.
+            let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter ?? record.ipAdapter?.path)
             guard runner.modelHash == record.modelHash else {
                 throw CLIError(.dataError, "\(image) was made with model \(record.modelHash.prefix(10)), this is \(runner.modelHash.prefix(10))")
             }

@@ -6,6 +6,7 @@
 // the PNG stores, so replay takes the identical path and gives identical bytes.
 
 import FileAccess
+import Models
 import Foundation
 import PNGIO
 import Pipeline
@@ -15,19 +16,31 @@ import Tensors
 public struct Runner {
     public let pipeline: StyleDiffusionPipeline
     public let modelHash: String
+    /// The IP-Adapter loaded with a Stable Diffusion folder: the path given and the hash of
+    /// its weights and image encoder (recorded by generations that use style images).
+    public let ipAdapter: InputFile?
     public var styles: [String] { pipeline.styles }
     /// The model's recommended guidance and reference style strength (sampling_defaults.json).
     public var samplingDefaults: SamplingDefaults { pipeline.samplingDefaults }
 
     /// Loads the model folder (StyleDiffusionPipeline and its resources); errors carry exit
     /// codes (66 missing or unreadable, 65 malformed).
-    public init(modelDirectory: String) throws {
+    public init(modelDirectory: String, ipAdapter: String? = nil) throws {
         guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
-            pipeline = try StyleDiffusionPipeline(directory: modelDirectory)
+            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter)
             modelHash = try Runner.modelHash(of: modelDirectory)
+            if let ipAdapter {
+                let (weights, encoder) = try StyleDiffusionPipeline.ipAdapterFiles(ipAdapter)
+                let (config, encoderWeights) = try ModelFolder.files(encoder)
+                var digest = SHA256Digest()
+                for f in [weights, config, encoderWeights] { digest.update(Array(try SHA256Digest.hex(file: f).utf8)) }
+                self.ipAdapter = InputFile(path: ipAdapter, weight: nil, sha256: digest.finalize())
+            } else {
+                self.ipAdapter = nil
+            }
         } catch {
             throw CLIError(error)
         }
@@ -65,7 +78,7 @@ public struct Runner {
             let image = try PNGCodec.read(path: path).image
             return (image, try SHA256Digest.hex(file: path))
         } catch {
-            throw CLIError(.noInput, CLIError(error).message)
+            throw CLIError(error)  // missing or unreadable 66, not a valid PNG 65
         }
     }
 
@@ -97,7 +110,8 @@ public struct Runner {
             scheduler: settings.scheduler ?? pipeline.defaultScheduler, eta: settings.eta ?? D.eta, seed: seed, initImage: initFile,
             strength: initFile == nil ? nil : (settings.strength ?? D.strength), fit: initFile == nil ? nil : (settings.fit ?? D.initImageFit),
             clipSkip: (settings.clipSkip ?? D.clipSkip) > 1 ? settings.clipSkip : nil, modelHash: modelHash,
-            width: settings.width ?? pipeline.imageSize, height: settings.height ?? pipeline.imageSize)
+            width: settings.width ?? pipeline.imageSize, height: settings.height ?? pipeline.imageSize,
+            styleBlocks: hasStyleImages ? settings.styleBlocks : nil, ipAdapter: hasStyleImages ? ipAdapter : nil)
     }
 
     /// The request a record describes, checked in full before anything is computed: the
@@ -122,8 +136,22 @@ public struct Runner {
         if let skip = record.clipSkip, !(1...max(1, layers)).contains(skip) {
             problems.append("clip skip \(skip) must be between 1 and the text encoder's \(layers) layers")
         }
-        if (!record.styleImages.isEmpty || record.stylePreset != nil), pipeline.styleEncoder == nil {
-            problems.append("\(pipeline.directory) has no style encoder: style images and presets need the default model's layout")
+        if !record.styleImages.isEmpty, pipeline.styleImageEncoder == nil {
+            problems.append("\(pipeline.directory) has no style encoder: style images need the default model's layout, "
+                + "or a Stable Diffusion folder with --ip-adapter")
+        }
+        if let wanted = record.ipAdapter, wanted.sha256 != ipAdapter?.sha256 {
+            problems.append("made with the IP-Adapter \(wanted.path) (hash \(wanted.sha256.prefix(10))): load it with --ip-adapter")
+        }
+        var blocks: StyleBlockScales?
+        if let text = record.styleBlocks {
+            if record.styleImages.isEmpty { problems.append("style blocks apply to style images; none given") }
+            do {
+                blocks = try StyleBlockScales(json: text)
+                _ = try blocks?.layerScales(for: pipeline.unet)
+            } catch {
+                problems.append(CLIError(error).message)
+            }
         }
         if problems.isEmpty {
             do {
@@ -143,6 +171,7 @@ public struct Runner {
             throw CLIError(.dataError, CLIError(error).message)  // a size this model cannot make: 65, naming its configs
         }
         r.clipSkip = record.clipSkip ?? GenerationSettings.Defaults.clipSkip
+        r.styleBlockScales = blocks
         r.initImageFit = record.fit ?? .stretch
         r.negativePrompt = record.negativePrompt
         r.styleImages = try record.styleImages.map { file in

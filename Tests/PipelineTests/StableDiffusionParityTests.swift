@@ -7,6 +7,7 @@
 // diffusers' StableDiffusionPipeline / StableDiffusionImg2ImgPipeline with the same seed.
 
 import Foundation
+import Models
 import Testing
 import PNGIO
 @testable import Pipeline
@@ -69,5 +70,67 @@ let stableDiffusionCases: [String: PipelineCase] = {
         let worst = zip(image.pixels, expected.scalars).map { abs(Float($0) / 255 - $1) }.max() ?? 1
         print("\(key): max pixel difference \(worst * 255)/255")
         #expect(worst <= 1.0 / 255, "\(key): pixels differ by \(worst * 255)/255")
+    }
+}
+
+let ipAdapterCases: [String: PipelineCase] = {
+    let data = FileManager.default.contents(atPath: TestPaths.fixtures + "/sd_ip_cases.json") ?? Data()
+    return (try? JSONDecoder().decode([String: PipelineCase].self, from: data)) ?? [:]
+}()
+
+/// The public IP-Adapter on the SD 1.x fixture against diffusers' load_ip_adapter
+/// (tools/make_fixtures.py --only ip_adapter): CLIPImageProcessor's pixels, the CLIP image
+/// encoder's image_embeds and the UNet with IP attention within 1e-4; txt2img, img2img and
+/// per-block scales within 1/255.
+@Suite(.serialized) struct IPAdapterParityTests {
+    static let pipeline = try! StyleDiffusionPipeline(directory: TestPaths.sd15Folder, ipAdapter: TestPaths.ipAdapterFolder)
+    static let outputs = try! SafetensorsFile(path: TestPaths.fixtures + "/sd_ip_outputs.safetensors")
+
+    @Test func imageEncoderAndUNetMatchDiffusers() throws {
+        let p = Self.pipeline, o = Self.outputs
+        guard case .clip(let model, let preprocess) = try #require(p.styleImageEncoder) else {
+            Issue.record("the IP-Adapter's CLIP image encoder is not loaded")
+            return
+        }
+        let style = try PNGCodec.read(path: TestPaths.fixtures + "/sd_style.png").image
+        let pixels = try preprocess(style)
+        try expectClose(pixels, try o.tensor("ip/pixel_values").permuted([0, 2, 3, 1]), "CLIPImageProcessor pixels", tolerance: 1e-5)
+        let embeds = try model(pixels)
+        try expectClose(embeds, try o.tensor("ip/image_embeds"), "image_embeds", tolerance: 1e-4)
+        let adapter = try #require(p.unet.styleAdapter)
+        let text = try p.encodePrompt("a cat")
+        let eps = try p.unet(o.tensor("ip/unet_sample").permuted([0, 2, 3, 1]), timesteps: [701],
+                             conditioning: CrossAttentionContext(text: text, style: adapter.tokens(embeds), styleScale: 0.7))
+        try expectClose(eps, try o.tensor("ip/unet_output").permuted([0, 2, 3, 1]), "UNet with IP attention", tolerance: 1e-4)
+    }
+
+    @Test(arguments: ipAdapterCases.keys.sorted())
+    func generationMatchesDiffusers(key: String) throws {
+        let c = try #require(ipAdapterCases[key])
+        let p = Self.pipeline
+        var r = try request(c, images: TestPaths.fixtures)
+        r.scheduler = c.scheduler.flatMap(SchedulerKind.init(rawValue:)) ?? p.defaultScheduler
+        let latents = try p.denoise(r)
+        try expectClose(latents, try Self.outputs.tensor(key + "/latents").permuted([0, 2, 3, 1]), "\(key) latents", tolerance: 1e-3)
+        let image = try p.decode(latents)
+        let expected = try Self.outputs.tensor(key + "/pixels").permuted([0, 2, 3, 1])
+        let worst = zip(image.pixels, expected.scalars).map { abs(Float($0) / 255 - $1) }.max() ?? 1
+        print("\(key): max pixel difference \(worst * 255)/255")
+        #expect(worst <= 1.0 / 255, "\(key): pixels differ by \(worst * 255)/255")
+    }
+
+    @Test func styleBlockScalesExpandAsDiffusers() throws {
+        let unet = Self.pipeline.unet
+        // The fixture UNet: down_blocks.0 has one attention module, up_blocks.1 two, and the mid block one.
+        #expect(try StyleBlockScales(json: #"{"up": {"block_1": [0.0, 1.0]}}"#).layerScales(for: unet)
+                == ["up_blocks.1.attentions.1": 1, "up_blocks.1.attentions.0": 0])
+        #expect(try StyleBlockScales(json: #"{"down": 0.5, "mid": [2]}"#).layerScales(for: unet)
+                == ["down_blocks.0.attentions.0": 0.5, "mid_block.attentions.0": 2])
+        #expect(try StyleBlockScales(json: #"{"up": {"block_1": 3}}"#).layerScales(for: unet)
+                == ["up_blocks.1.attentions.0": 3, "up_blocks.1.attentions.1": 3])
+        for bad in [#"{"up": {"block_0": 1}}"#, #"{"up": {"block_1": [1, 2, 3]}}"#, #"{"left": 1}"#, #"[1]"#, #"{"mid": [1, 2]}"#,
+                    #"{"up": {"block_1": "x"}}"#, #"{"down": 1e9}"#] {
+            #expect(throws: PipelineError.self, "\(bad)") { try StyleBlockScales(json: bad).layerScales(for: unet) }
+        }
     }
 }

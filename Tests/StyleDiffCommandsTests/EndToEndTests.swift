@@ -93,13 +93,13 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
             (["generate", "x", "--style", "cubism", "-o", out, "--model", fixtureModel], 65, "unknown style 'cubism'"),
             (["generate", "x", "-o", out, "--model", dir + "/nomodel"], 66, "does not exist"),
             (["generate", "x", "--style-image", dir + "/absent.png", "-o", out, "--model", fixtureModel], 66, "no such file"),
-            (["generate", "x", "--style-image", fixtureModel + "/styles.json", "-o", out, "--model", fixtureModel], 66, "not a PNG"),
+            (["generate", "x", "--style-image", fixtureModel + "/styles.json", "-o", out, "--model", fixtureModel], 65, "not a PNG"),
             (["generate", "x", "-o", dir + "/missing/o.png", "--model", fixtureModel], 73, "does not exist"),
             (["generate", "x", "--steps", "0", "-o", out, "--model", fixtureModel], 64, "steps must be between 1 and 1000"),
             (["generate", "x", "--guidance=-2", "-o", out, "--model", fixtureModel], 64, "guidance must be between 0.0 and 100.0"),
             (["convert", fixtureImages + "/init.png", "--style", "tango", "--strength", "1.5", "-o", out, "--model", fixtureModel], 64, "strength must be in (0, 1]"),
             (["convert", dir + "/absent.png", "--style", "tango", "-o", out, "--model", fixtureModel], 66, "no such file"),
-            (["replay", fixtureModel + "/styles.json", "--model", fixtureModel], 66, "not a PNG"),
+            (["replay", fixtureModel + "/styles.json", "--model", fixtureModel], 65, "not a PNG"),
             (["replay", fixtureImages + "/init.png", "--model", fixtureModel], 65, "holds no stylediff parameters"),
         ]
         for (args, code, message) in cases {

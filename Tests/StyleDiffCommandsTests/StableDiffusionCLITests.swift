@@ -8,7 +8,9 @@ import Testing
 import TestSupport
 import Pipeline
 import PNGIO
+import SafeTensors
 import Schedulers
+import Tensors
 @testable import StyleDiffCommands
 
 /// The text of a PNG's chunk with `keyword`.
@@ -114,5 +116,58 @@ func text(_ chunks: [PNGTextChunk], _ keyword: String) -> String? { chunks.first
         let merges = try generate()
         #expect(merges.status == 65 && merges.stderr.contains("tokenizer/merges.txt is missing"), "\(merges.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.png"))
+    }
+
+    @Test func ipAdapterStyleImagesThroughTheCLI() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let adapter = TestPaths.ipAdapterFolder, style = TestPaths.fixtures + "/sd_style.png"
+        let base = ["generate", "a house", "--style-image", style, "--ip-adapter", adapter, "--style-blocks", #"{"up": {"block_1": [0, 1]}}"#,
+                    "--width", "64", "--height", "64", "--steps", "4", "--seed", "23", "--model", sd15]
+        for threads in ["1", "2"] {
+            let r = try stylediff(base + ["--threads", threads, "-o", dir + "/t\(threads).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try sha256(dir + "/t1.png") == sha256(dir + "/t2.png"))
+        let (png, texts) = try PNGCodec.read(path: dir + "/t1.png")
+        let record = try JSONDecoder().decode(GenerationRecord.self, from: Data(try #require(text(texts, "stylediff")).utf8))
+        #expect(record.ipAdapter?.path == adapter && record.styleBlocks == #"{"up": {"block_1": [0, 1]}}"#)
+        #expect(text(texts, "parameters")?.contains("IP-Adapter: sd_ip_adapter") == true)
+        // The library with the same request: the diffusers parity case ip_style_blocks.
+        var request = GenerationRequest(prompt: "a house")
+        request.styleImages = [StyleReference(image: try PNGCodec.read(path: style).image)]
+        request.styleBlockScales = try StyleBlockScales(json: #"{"up": {"block_1": [0, 1]}}"#)
+        (request.width, request.height, request.steps, request.seed, request.guidanceScale, request.scheduler) = (64, 64, 4, 23, 7.5, .pndm)
+        let library = try StyleDiffusionPipeline(directory: sd15, ipAdapter: adapter).generate(request)
+        #expect(library.pixels == png.pixels)
+        // Replay finds the adapter from the record.
+        let replay = try stylediff(["replay", dir + "/t1.png", "-o", dir + "/r.png", "--model", sd15])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == sha256(dir + "/t1.png"))
+        // Without the adapter, style images are a usage error; a style image that is no PNG is bad data.
+        let none = try stylediff(["generate", "x", "--style-image", style, "--steps", "2", "--model", sd15, "-o", dir + "/x.png"])
+        #expect(none.status == 64 && none.stderr.contains("--ip-adapter"), "\(none.stderr)")
+        let notImage = try stylediff(["generate", "x", "--style-image", sd15 + "/model_index.json", "--ip-adapter", adapter,
+                                      "--steps", "2", "--model", sd15, "-o", dir + "/x.png"])
+        #expect(notImage.status == 65 && notImage.stderr.contains("model_index.json"), "\(notImage.stderr)")
+    }
+
+    @Test func anIPAdapterThatDoesNotFitIsADataError() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let adapter = dir + "/adapter"
+        try FileManager.default.createDirectory(atPath: adapter, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: adapter + "/image_encoder", withDestinationPath: TestPaths.ipAdapterFolder + "/image_encoder")
+        let file = try SafetensorsFile(path: TestPaths.ipAdapterFolder + "/ip-adapter_sd15.safetensors")
+        var tensors = try file.entries.keys.sorted().map { ($0, try file.tensor($0)) }
+        // Keys and values for a UNet whose first cross-attention block is 48 wide, not 32.
+        let index = try #require(tensors.firstIndex { $0.0 == "ip_adapter.1.to_k_ip.weight" })
+        tensors[index].1 = Tensor(zeros: [48, 16])
+        try SafetensorsWriter.write(tensors, to: adapter + "/ip-adapter_sd15.safetensors")
+        let r = try stylediff(["generate", "x", "--style-image", TestPaths.fixtures + "/sd_style.png", "--ip-adapter", adapter,
+                               "--steps", "2", "--model", sd15, "-o", dir + "/x.png"])
+        #expect(r.status == 65 && r.stderr.contains("ip-adapter_sd15.safetensors") && r.stderr.contains("ip_adapter.1.to_k_ip"), "\(r.stderr)")
+        let several = try stylediff(["info", "--ip-adapter", TestPaths.fixtures, "--model", sd15])
+        #expect(several.status == 66 && several.stderr.contains("no ip-adapter"), "\(several.stderr)")
     }
 }

@@ -23,6 +23,8 @@ public enum TestPaths {
     /// diffusers' outputs for them (sd_cases.json, sd_outputs.safetensors, sd_photo.png).
     public static let sd15Folder = fixtures + "/sd15_tiny"
     public static let sd2Folder = fixtures + "/sd2_tiny_v"
+    /// The public IP-Adapter's layout for the SD 1.x fixture (image_encoder/, ip-adapter_sd15.safetensors).
+    public static let ipAdapterFolder = fixtures + "/sd_ip_adapter"
     /// The shipped default model and its parity fixtures.
     public static let shippedModel = packageRoot + "/Weights/default"
     public static let defaultModelFixtures = fixtures + "/default_model"
@@ -92,6 +94,7 @@ public struct PipelineCase: Decodable, Sendable {
     public var height: Int?
     public var clip_skip: Int?
     public var steps: Int?
+    public var style_blocks: String?
 }
 
 /// The request a case describes; its images are NAME.png in `images`.
@@ -116,5 +119,6 @@ public func request(_ c: PipelineCase, images: String) throws -> GenerationReque
     r.height = c.height
     r.clipSkip = c.clip_skip ?? 1
     r.steps = c.steps ?? r.steps
+    r.styleBlockScales = try c.style_blocks.map { try StyleBlockScales(json: $0) }
     return r
 }
