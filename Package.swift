@@ -18,12 +18,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
     ],
     targets: [
         // MARK: C bindings (one small target per library)
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .target(
             name: "CSentencePiece",
             path: "Sources/CSentencePiece",
@@ -47,9 +47,8 @@ let package = Package(
         .target(
             name: "StyleDiffCommands",
             dependencies: [
-                "Pipeline", "PNGIO", "Schedulers", "Tensors", "FileAccess", "Models", "SafeTensors", "TextTokenizer",
+                "Pipeline", "PNGIO", "Schedulers", "Tensors", "FileAccess", "Models", "SafeTensors", "TextTokenizer", "CCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 

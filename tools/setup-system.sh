@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the Swift build and tests need (non-interactive, idempotent).
 set -euo pipefail
-packages=(libopenblas-dev libpng-dev libsentencepiece-dev sentencepiece pkg-config)
+packages=(libopenblas-dev libpng-dev libsentencepiece-dev sentencepiece libssl-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,6 +33,9 @@ struct UNetBenchmark: ParsableCommand {
     @Option(help: "Inputs (sample NCHW, encoder_hidden_states, timesteps); default MODEL/bench_inputs.safetensors, else seeded values.")
     var inputs: String?
 
+    @Option(help: "Seeded inputs at this latent side instead (64: a 512 px Stable Diffusion step).")
+    var latentSize: Int?
+
     struct Result: Codable {
         var threads: Int
         var medianSeconds: Double
@@ -56,11 +59,12 @@ struct UNetBenchmark: ParsableCommand {
             if case .many(let ds) = c.crossAttentionDim { return ds[0] }
             return 768
         }()
-        var sample = Tensor(zeros: [2, 16, 16, c.inChannels])
+        let side = latentSize ?? 16
+        var sample = Tensor(zeros: [2, side, side, c.inChannels])
         var context = Tensor(zeros: [2, 77, crossDim])
         var timesteps: [Float] = [500, 500]
         let inputs = self.inputs ?? model + "/bench_inputs.safetensors"
-        if self.inputs != nil || FileManager.default.fileExists(atPath: inputs) {
+        if latentSize == nil && (self.inputs != nil || FileManager.default.fileExists(atPath: inputs)) {
             let f = try SafetensorsFile(path: inputs)
             sample = try f.tensor("sample").permuted([0, 2, 3, 1])
             context = try f.tensor("encoder_hidden_states")

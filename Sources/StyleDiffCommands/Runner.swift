@@ -35,7 +35,7 @@ public struct Runner {
             if let ipAdapter {
                 let (weights, encoder) = try StyleDiffusionPipeline.ipAdapterFiles(ipAdapter)
                 let (config, encoderWeights) = try ModelFolder.files(encoder)
-                var digest = SHA256Digest()
+                let digest = SHA256Digest()
                 for f in [weights, config, encoderWeights] { digest.update(Array(try SHA256Digest.hex(file: f).utf8)) }
                 self.ipAdapter = InputFile(path: ipAdapter, weight: nil, sha256: digest.finalize())
             } else {
@@ -49,7 +49,7 @@ public struct Runner {
     /// SHA-256 over a model's defining files (StyleDiffusionPipeline.definingFiles): each relative
     /// path, then that file's hash, in sorted order.
     public static func modelHash(of directory: String) throws -> String {
-        var digest = SHA256Digest()
+        let digest = SHA256Digest()
         for f in try StyleDiffusionPipeline.definingFiles(of: directory) {
             digest.update(Array(f.utf8))
             digest.update(Array(try SHA256Digest.hex(file: directory + "/" + f).utf8))

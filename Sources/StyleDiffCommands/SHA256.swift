@@ -1,33 +1,41 @@
-// SHA-256 for the model hash and the input-image hashes in PNG metadata: swift-crypto's
-// (BoringSSL's assembly, with the SHA instructions where the CPU has them), which hashes the
+// SHA-256 for the model hash and the input-image hashes in PNG metadata: OpenSSL's libcrypto
+// (EVP API; assembly with the SHA instructions where the CPU has them), which hashes the
 // gigabytes of a Stable Diffusion folder in seconds.
 
-import Crypto
+import CCrypto
 import FileAccess
 import Foundation
 
-public struct SHA256Digest {
-    private var hasher = SHA256()
+public final class SHA256Digest {
+    private let context: OpaquePointer?
 
-    public init() {}
-
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
-
-    public mutating func update<D: Sequence>(_ data: D) where D.Element == UInt8 {
-        if let done = data.withContiguousStorageIfAvailable({ hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }) {
-            return done
-        }
-        let bytes = Array(data)
-        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+    public init() {
+        context = EVP_MD_CTX_new()
+        if let context { EVP_DigestInit_ex(context, EVP_sha256(), nil) }
     }
 
-    /// The digest as lowercase hex.
-    public mutating func finalize() -> String {
-        hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let context, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+
+    public func update<D: Sequence>(_ data: D) where D.Element == UInt8 {
+        if data.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) != nil { return }
+        Array(data).withUnsafeBytes { update($0) }
+    }
+
+    /// The digest as lowercase hex (the digest of nothing more can be taken once).
+    public func finalize() -> String {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        if let context { EVP_DigestFinal_ex(context, &out, &length) }
+        return out.map { String(format: "%02x", $0) }.joined()
     }
 
     public static func hex<D: Sequence>(_ data: D) -> String where D.Element == UInt8 {
-        var d = SHA256Digest()
+        let d = SHA256Digest()
         d.update(data)
         return d.finalize()
     }
@@ -35,7 +43,7 @@ public struct SHA256Digest {
     /// Hash of a regular file's bytes (links followed), read in chunks; devices, FIFOs and
     /// folders are FileAccessError.notRegularFile, never an endless read.
     public static func hex(file path: String) throws -> String {
-        var d = SHA256Digest()
+        let d = SHA256Digest()
         try FileAccess.forEachChunk(path) { d.update($0) }
         return d.finalize()
     }
