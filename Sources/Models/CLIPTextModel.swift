@@ -2,7 +2,8 @@
 // embeddings, pre-norm transformer layers with causal self-attention and an MLP
 // (quick_gelu or gelu), final layer norm. Returns last_hidden_state, what Stable Diffusion
 // pipelines feed the UNet. Weights load by transformers' names, with or without the
-// "text_model." prefix (older checkpoints carry it). No attention mask: padding positions
+// "text_model." prefix and the position_ids buffer (older checkpoints carry both, e.g.
+// stable-diffusion-v1-5's text_encoder). No attention mask: padding positions
 // attend causally, as in diffusers' pipelines.
 
 import Foundation
@@ -22,6 +23,7 @@ public struct CLIPTextModel {
         let d = c.hiddenSize
         tokenEmbedding = try store.tensor(p + "embeddings.token_embedding.weight", shape: [c.vocabSize, d])
         positionEmbedding = try store.tensor(p + "embeddings.position_embedding.weight", shape: [c.maxPositionEmbeddings, d])
+        try store.checkPositionIDs(p + "embeddings.", count: c.maxPositionEmbeddings)
         encoder = try CLIPEncoder(store, p + "encoder.", count: c.numHiddenLayers, width: d, intermediate: c.intermediateSize,
                                   heads: c.numAttentionHeads, activation: c.hiddenAct, epsilon: c.layerNormEps)
         finalNorm = try LayerNorm(store, p + "final_layer_norm", dimension: d, epsilon: c.layerNormEps)

@@ -3,7 +3,8 @@
 // (a stride-P P x P convolution without bias, computed as one GEMM), a class token, position
 // embeddings, pre_layrnorm, the CLIP encoder (bidirectional), post_layernorm of the class
 // token, visual_projection -> image_embeds [N, projection_dim]. Weights by transformers'
-// names, with or without the "vision_model." prefix. Input: normalised pixels [N, S, S, 3] at
+// names, with or without the "vision_model." prefix and the position_ids buffer older
+// checkpoints carry (h94/IP-Adapter's image encoder). Input: normalised pixels [N, S, S, 3] at
 // the config's image_size (CLIPImagePreprocessor).
 
 import Foundation
@@ -27,6 +28,7 @@ public struct CLIPVisionModelWithProjection {
         patchWeight = try store.tensor(p + "embeddings.patch_embedding.weight", shape: [d, 3, patch, patch]).reshaped([d, 3 * patch * patch])
         classEmbedding = try store.tensor(p + "embeddings.class_embedding", shape: [d])
         positionEmbedding = try store.tensor(p + "embeddings.position_embedding.weight", shape: [patches + 1, d])
+        try store.checkPositionIDs(p + "embeddings.", count: patches + 1)
         preNorm = try LayerNorm(store, p + "pre_layrnorm", dimension: d, epsilon: c.layerNormEps)
         encoder = try CLIPEncoder(store, p + "encoder.", count: c.numHiddenLayers, width: d, intermediate: c.intermediateSize,
                                   heads: c.numAttentionHeads, activation: c.hiddenAct, epsilon: c.layerNormEps)

@@ -23,6 +23,11 @@ public enum ModelFolder {
             let path = directory + "/" + name
             if fm.fileExists(atPath: path) { return (config, path) }
         }
+        for pickle in ["diffusion_pytorch_model.bin", "pytorch_model.bin", "diffusion_pytorch_model.fp16.bin", "pytorch_model.fp16.bin"]
+        where fm.fileExists(atPath: directory + "/" + pickle) {
+            throw ModelError.unreadableFile(path: directory + "/" + pickle, reason: "PyTorch pickles are not read (they can run code); "
+                + "save the model with safe_serialization=True, or download its .safetensors files")
+        }
         throw ModelError.missingFile(path: directory + "/{" + weightFileNames.joined(separator: ",") + "}")
     }
 

@@ -24,6 +24,25 @@ public final class WeightStore {
         return try file.tensor(name)
     }
 
+    /// The position_ids buffer [1, count] that transformers checkpoints before 4.31 saved with a
+    /// CLIP embedding (`prefix`position_ids): when present it must be 0, 1, ..., count - 1 (what
+    /// the model computes anyway), else ModelError.invalidConfiguration naming it.
+    public func checkPositionIDs(_ prefix: String, count: Int) throws {
+        let name = prefix + "position_ids"
+        guard let entry = file.entries[name] else { return }
+        guard entry.shape == [1, count] || entry.shape == [count] else {
+            throw ModelError.tensorShapeMismatch(file: file.path, tensor: name, expected: [1, count], actual: entry.shape)
+        }
+        used.insert(name)
+        let ids: [Int64]
+        do { ids = try file.integers(name) } catch {
+            throw ModelError.invalidConfiguration(file: file.path, reason: "\(name) must hold integers: \(error)")
+        }
+        guard ids == (0..<Int64(count)).map({ $0 }) else {
+            throw ModelError.invalidConfiguration(file: file.path, reason: "\(name) must be 0...\(count - 1) in order")
+        }
+    }
+
     /// Drops the file pages of `name` from memory after the model copied it elsewhere.
     public func release(_ name: String) { file.releasePages(of: name) }
 

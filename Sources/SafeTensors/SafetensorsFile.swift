@@ -181,6 +181,19 @@ public final class SafetensorsFile: @unchecked Sendable {
         _ = madvise(p, alignedEnd - alignedStart, MADV_DONTNEED)
     }
 
+    /// An integer tensor's values (I64 or I32), e.g. the position_ids buffer older transformers
+    /// checkpoints carry.
+    public func integers(_ name: String) throws -> [Int64] {
+        guard let e = entries[name] else { throw SafetensorsError.missingTensor(file: path, tensor: name) }
+        let bytes = base + dataOffset + e.begin
+        let n = e.shape.reduce(1, *)
+        switch e.dtype {
+        case .i64: return (0..<n).map { Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+        case .i32: return (0..<n).map { Int64(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+        default: throw SafetensorsError.unsupportedDType(file: path, tensor: name, dtype: e.dtype.rawValue)
+        }
+    }
+
     /// A tensor as Float32 (F32 without a copy when aligned; F16, BF16 and F64 converted).
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw SafetensorsError.missingTensor(file: path, tensor: name) }

@@ -112,6 +112,12 @@ func text(_ chunks: [PNGTextChunk], _ keyword: String) -> String? { chunks.first
         #expect(unet.status == 65 && unet.stderr.contains("unet class UNet2DModel is not supported"), "\(unet.stderr)")
         try original.write(toFile: index, atomically: true, encoding: .utf8)
 
+        let weights = model + "/unet/diffusion_pytorch_model.safetensors"
+        try FileManager.default.moveItem(atPath: weights, toPath: model + "/unet/diffusion_pytorch_model.bin")
+        let pickle = try generate()
+        #expect(pickle.status == 66 && pickle.stderr.contains("PyTorch pickles are not read"), "\(pickle.stderr)")
+        try FileManager.default.moveItem(atPath: model + "/unet/diffusion_pytorch_model.bin", toPath: weights)
+
         try FileManager.default.removeItem(atPath: model + "/tokenizer/merges.txt")
         let merges = try generate()
         #expect(merges.status == 65 && merges.stderr.contains("tokenizer/merges.txt is missing"), "\(merges.stderr)")
