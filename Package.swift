@@ -76,7 +76,7 @@ let package = Package(
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensors", "SafeTensors", "Schedulers"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Models", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
-        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["TestSupport", "StyleDiffCommands", "Pipeline", "PNGIO", "FileAccess", "FuzzTargets"]),
+        .testTarget(name: "StyleDiffCommandsTests", dependencies: ["TestSupport", "StyleDiffCommands", "Pipeline", "PNGIO", "FileAccess", "FuzzTargets", "SafeTensors", "Tensors"]),
         .testTarget(name: "SchedulersTests", dependencies: ["TestSupport", "Schedulers", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["TestSupport", "PNGIO", "CPNG"]),
         .testTarget(

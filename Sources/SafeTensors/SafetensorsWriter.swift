@@ -1,5 +1,6 @@
-// Writes Float32 tensors to a safetensors file as F32 or F16, atomically (temporary file in
-// the same folder, then rename). Tensors are stored in the order given, 8-byte aligned.
+// Writes Float32 tensors to a safetensors file as F32 or F16 (and integer tensors as I64),
+// atomically (temporary file in the same folder, then rename). Tensors are stored in the order
+// given, 8-byte aligned.
 
 import Foundation
 import Tensors
@@ -8,7 +9,9 @@ public enum SafetensorsWriter {
     public enum StorageType: Sendable { case f32, f16 }
 
     /// The complete file contents for `tensors`.
-    public static func encode(_ tensors: [(String, Tensor)], as type: StorageType = .f32, metadata: [String: String] = [:]) throws -> Data {
+    /// `integers`: (name, values, shape) stored as I64 after the float tensors.
+    public static func encode(_ tensors: [(String, Tensor)], as type: StorageType = .f32, metadata: [String: String] = [:],
+                              integers: [(String, [Int64], [Int])] = []) throws -> Data {
         var seen = Set<String>()
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -27,6 +30,12 @@ public enum SafetensorsWriter {
             }
             header[name] = ["dtype": type == .f32 ? "F32" : "F16", "shape": t.shape, "data_offsets": [begin, data.count]]
         }
+        for (name, values, shape) in integers {
+            guard seen.insert(name).inserted else { throw SafetensorsError.duplicateTensor(file: "<writer>", tensor: name) }
+            let begin = data.count
+            values.map(\.littleEndian).withUnsafeBufferPointer { data.append($0) }
+            header[name] = ["dtype": "I64", "shape": shape, "data_offsets": [begin, data.count]]
+        }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
         var out = Data()
@@ -38,8 +47,9 @@ public enum SafetensorsWriter {
     }
 
     /// Writes `tensors` to `path` atomically.
-    public static func write(_ tensors: [(String, Tensor)], to path: String, as type: StorageType = .f32, metadata: [String: String] = [:]) throws {
-        let data = try encode(tensors, as: type, metadata: metadata)
+    public static func write(_ tensors: [(String, Tensor)], to path: String, as type: StorageType = .f32, metadata: [String: String] = [:],
+                             integers: [(String, [Int64], [Int])] = []) throws {
+        let data = try encode(tensors, as: type, metadata: metadata, integers: integers)
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

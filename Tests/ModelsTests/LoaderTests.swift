@@ -145,29 +145,6 @@ import Tensors
         #expect(throws: ModelError.self) { try StyleEncoderConfiguration.load(path: path) }
     }
 
-    /// Writes a safetensors file holding `tensors` (F32) and one I64 tensor, as transformers
-    /// checkpoints before 4.31 stored the position_ids buffer.
-    func writeWithIntegers(_ tensors: [(String, Tensor)], integers: (String, [Int64], [Int]), to path: String) throws {
-        var header: [String: Any] = [:]
-        var data = Data()
-        for (name, t) in tensors {
-            let begin = data.count
-            data.append(UnsafeBufferPointer(start: t.pointer, count: t.count))
-            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [begin, data.count]]
-        }
-        let begin = data.count
-        integers.1.map(\.littleEndian).withUnsafeBufferPointer { data.append($0) }
-        header[integers.0] = ["dtype": "I64", "shape": integers.2, "data_offsets": [begin, data.count]]
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while (8 + json.count) % 8 != 0 { json.append(0x20) }
-        var out = Data()
-        var length = UInt64(json.count).littleEndian
-        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
-        out.append(json)
-        out.append(data)
-        try out.write(to: URL(fileURLWithPath: path))
-    }
-
     /// stable-diffusion-v1-5's text encoder file layout: "text_model." prefixed names and an I64
     /// position_ids buffer. It loads and computes what the plain layout does; a wrong buffer is
     /// an error naming it.
@@ -181,7 +158,7 @@ import Tensors
             let dir = folder + "/" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: source + "/config.json", toPath: dir + "/config.json")
-            try writeWithIntegers(tensors, integers: ("text_model.embeddings.position_ids", ids, [1, 77]), to: dir + "/model.safetensors")
+            try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors", integers: [("text_model.embeddings.position_ids", ids, [1, 77])])
             if loads {
                 let model = try CLIPTextModel(directory: dir)
                 let row: [Int32] = [49406, 320, 1125, 539, 49407] + Array(repeating: 49407, count: 72)

@@ -21,6 +21,21 @@ let stableDiffusionCases: [String: PipelineCase] = {
     return (try? JSONDecoder().decode([String: PipelineCase].self, from: data)) ?? [:]
 }()
 
+/// Generates `request` and checks it against diffusers' run `key` in `outputs`: final latents
+/// within 1e-3 x max(1, max |reference|), pixels (the same size) within 1/255.
+func expectDiffusersImage(_ p: StyleDiffusionPipeline, _ request: GenerationRequest, _ key: String, _ outputs: SafetensorsFile,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let latents = try p.denoise(request)
+    try expectClose(latents, try outputs.tensor(key + "/latents").permuted([0, 2, 3, 1]), "\(key) latents", tolerance: 1e-3,
+                    sourceLocation: sourceLocation)
+    let image = try p.decode(latents)
+    let expected = try outputs.tensor(key + "/pixels").permuted([0, 2, 3, 1])
+    #expect(image.width == expected.shape[2] && image.height == expected.shape[1], sourceLocation: sourceLocation)
+    let worst = zip(image.pixels, expected.scalars).map { abs(Float($0) / 255 - $1) }.max() ?? 1
+    print("\(key): max pixel difference \(worst * 255)/255")
+    #expect(worst <= 1.0 / 255, "\(key): pixels differ by \(worst * 255)/255", sourceLocation: sourceLocation)
+}
+
 @Suite(.serialized) struct StableDiffusionParityTests {
     static let pipelines = [
         "sd15_tiny": try! StyleDiffusionPipeline(directory: TestPaths.sd15Folder),
@@ -62,14 +77,7 @@ let stableDiffusionCases: [String: PipelineCase] = {
         let p = try #require(Self.pipelines[folder])
         var r = try request(c, images: TestPaths.fixtures)
         r.scheduler = c.scheduler.flatMap(SchedulerKind.init(rawValue:)) ?? p.defaultScheduler
-        let latents = try p.denoise(r)
-        try expectClose(latents, try Self.outputs.tensor(key + "/latents").permuted([0, 2, 3, 1]), "\(key) latents", tolerance: 1e-3)
-        let image = try p.decode(latents)
-        let expected = try Self.outputs.tensor(key + "/pixels").permuted([0, 2, 3, 1])
-        #expect(image.width == expected.shape[2] && image.height == expected.shape[1])
-        let worst = zip(image.pixels, expected.scalars).map { abs(Float($0) / 255 - $1) }.max() ?? 1
-        print("\(key): max pixel difference \(worst * 255)/255")
-        #expect(worst <= 1.0 / 255, "\(key): pixels differ by \(worst * 255)/255")
+        try expectDiffusersImage(p, r, key, Self.outputs)
     }
 }
 
@@ -110,13 +118,7 @@ let ipAdapterCases: [String: PipelineCase] = {
         let p = Self.pipeline
         var r = try request(c, images: TestPaths.fixtures)
         r.scheduler = c.scheduler.flatMap(SchedulerKind.init(rawValue:)) ?? p.defaultScheduler
-        let latents = try p.denoise(r)
-        try expectClose(latents, try Self.outputs.tensor(key + "/latents").permuted([0, 2, 3, 1]), "\(key) latents", tolerance: 1e-3)
-        let image = try p.decode(latents)
-        let expected = try Self.outputs.tensor(key + "/pixels").permuted([0, 2, 3, 1])
-        let worst = zip(image.pixels, expected.scalars).map { abs(Float($0) / 255 - $1) }.max() ?? 1
-        print("\(key): max pixel difference \(worst * 255)/255")
-        #expect(worst <= 1.0 / 255, "\(key): pixels differ by \(worst * 255)/255")
+        try expectDiffusersImage(p, r, key, Self.outputs)
     }
 
     @Test func styleBlockScalesExpandAsDiffusers() throws {
