@@ -36,7 +36,7 @@ public struct Runner {
                 let (weights, encoder) = try StyleDiffusionPipeline.ipAdapterFiles(ipAdapter)
                 let (config, encoderWeights) = try ModelFolder.files(encoder)
                 let digest = SHA256Digest()
-                for f in [weights, config, encoderWeights] { digest.update(Array(try SHA256Digest.hex(file: f).utf8)) }
+                for f in [weights, config, encoderWeights] { digest.update(Array(try HashCache.sha256(file: f).utf8)) }
                 self.ipAdapter = InputFile(path: ipAdapter, weight: nil, sha256: digest.finalize())
             } else {
                 self.ipAdapter = nil
@@ -47,12 +47,12 @@ public struct Runner {
     }
 
     /// SHA-256 over a model's defining files (StyleDiffusionPipeline.definingFiles): each relative
-    /// path, then that file's hash, in sorted order.
+    /// path, then that file's hash (HashCache: large files are hashed once per change), in sorted order.
     public static func modelHash(of directory: String) throws -> String {
         let digest = SHA256Digest()
         for f in try StyleDiffusionPipeline.definingFiles(of: directory) {
             digest.update(Array(f.utf8))
-            digest.update(Array(try SHA256Digest.hex(file: directory + "/" + f).utf8))
+            digest.update(Array(try HashCache.sha256(file: directory + "/" + f).utf8))
         }
         return digest.finalize()
     }
