@@ -3,9 +3,12 @@
 stable-diffusion-v1-5 configs: CLIP ViT-L/14 text encoder, UNet, VAE, its PNDM
 scheduler_config.json verbatim, the real CLIP vocabulary from Tests/Fixtures/clip_tokenizer), for
 the 512 px CLI run and the benchmarks, plus fixed UNet benchmark inputs. About 4.3 GB in fp32:
-keep it outside git.
+keep it outside git. With --sd21, the stable-diffusion-2-1 (768-v) architecture instead: OpenCLIP
+ViT-H text encoder as diffusers ships it (23 layers, gelu, pad "!"), per-block head dims,
+linear projections, a v-prediction DDIM scheduler, sample_size 96 (768 px).
 
   python3 tools/make_sd15_random.py --out /var/tmp/sd15
+  python3 tools/make_sd15_random.py --sd21 --out /var/tmp/sd21
   .build/release/stylediff generate "a lighthouse" --model /var/tmp/sd15 --steps 2 -o sd15.png
   python3 tools/bench_reference.py sd --model /var/tmp/sd15
 """
@@ -45,22 +48,35 @@ SD15_SCHEDULER = {
     "steps_offset": 1, "trained_betas": None, "clip_sample": False}
 
 
+# stable-diffusion-2-1's changes to those configs.
+SD21_UNET = dict(SD15_UNET, sample_size=96, cross_attention_dim=1024, attention_head_dim=[5, 10, 20, 20],
+                 use_linear_projection=True, upcast_attention=True)
+SD21_TEXT = dict(SD15_TEXT, hidden_size=1024, intermediate_size=4096, num_hidden_layers=23, num_attention_heads=16,
+                 hidden_act="gelu", projection_dim=512)
+SD21_SCHEDULER = {
+    "_class_name": "DDIMScheduler", "_diffusers_version": "0.8.0", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000, "prediction_type": "v_prediction",
+    "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--sd21", action="store_true", help="the stable-diffusion-2-1 (768-v) architecture")
     args = ap.parse_args()
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(**SD15_UNET).eval()
+    unet = UNet2DConditionModel(**(SD21_UNET if args.sd21 else SD15_UNET)).eval()
     vae = AutoencoderKL(**SD15_VAE).eval()
-    text = CLIPTextModel(CLIPTextConfig(**SD15_TEXT)).eval()
+    text = CLIPTextModel(CLIPTextConfig(**(SD21_TEXT if args.sd21 else SD15_TEXT))).eval()
     tokenizer = CLIPTokenizer(os.path.join(TOKENIZER, "vocab.json"), os.path.join(TOKENIZER, "merges.txt"),
-                              pad_token="<|endoftext|>", model_max_length=77)
+                              pad_token="!" if args.sd21 else "<|endoftext|>", model_max_length=77)
+    scheduler_config = SD21_SCHEDULER if args.sd21 else SD15_SCHEDULER
     scheduler = PNDMScheduler.from_config({k: v for k, v in SD15_SCHEDULER.items() if k != "clip_sample"})
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(args.out, safe_serialization=True)
     with open(os.path.join(args.out, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(SD15_SCHEDULER, f, indent=2, sort_keys=True)
+        json.dump(scheduler_config, f, indent=2, sort_keys=True)
     tok = os.path.join(args.out, "tokenizer")
     for f in os.listdir(tok):
         if f not in ("tokenizer_config.json", "special_tokens_map.json"):
@@ -69,11 +85,11 @@ def main():
         shutil.copy(os.path.join(TOKENIZER, f), tok)
     g = torch.Generator().manual_seed(1)
     save_file({"sample": torch.randn(2, 4, 16, 16, generator=g),
-               "encoder_hidden_states": torch.randn(2, 77, 768, generator=g),
+               "encoder_hidden_states": torch.randn(2, 77, unet.config.cross_attention_dim, generator=g),
                "timesteps": torch.tensor([500.0, 500.0])},
               os.path.join(args.out, "unet", "bench_inputs.safetensors"))
     count = sum(p.numel() for m in (unet, vae, text) for p in m.parameters())
-    print(f"SD 1.5-architecture pipeline, {count / 1e6:.0f} M parameters, written to {args.out}")
+    print(f"SD {'2.1' if args.sd21 else '1.5'}-architecture pipeline, {count / 1e6:.0f} M parameters, written to {args.out}")
 
 
 if __name__ == "__main__":
