@@ -19,6 +19,7 @@ public struct CLIError: Error, CustomStringConvertible {
         case noInput = 66      // EX_NOINPUT: missing or unreadable input file or model folder
         case software = 70     // EX_SOFTWARE: anything else
         case cannotCreate = 73 // EX_CANTCREAT: output exists (without --overwrite) or cannot be written
+        case tryAgain = 75     // EX_TEMPFAIL: batch only, a failure a rerun may not meet (disk full, SIGTERM); it resumes
         case cancelled = 130   // interrupted (SIGINT / SIGTERM)
     }
 

@@ -15,7 +15,7 @@ let fixtureImages = TestPaths.pipelineFixtures
 
 struct RunResult { var status: Int32; var stdout: String; var stderr: String }
 
-func stylediff(_ arguments: [String], cwd: String? = nil) throws -> RunResult {
+func stylediff(_ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
     let binary = packageRoot + "/.build/debug/stylediff"
     guard FileManager.default.isExecutableFile(atPath: binary) else {
         Issue.record("\(binary) is missing: run `swift build` before `swift test`")
@@ -27,6 +27,8 @@ func stylediff(_ arguments: [String], cwd: String? = nil) throws -> RunResult {
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "STYLEDIFF_MODEL")
+    for key in ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"] { env.removeValue(forKey: key) }
+    env.merge(environment) { $1 }
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

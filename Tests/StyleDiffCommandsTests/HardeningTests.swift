@@ -276,7 +276,17 @@ func isCleanExit(_ status: Int32) -> Bool { [0, 64, 65, 66, 70, 73, 130].contain
         try #"{"name": "a", "prompt": "folder", "steps": 2}"#.write(toFile: dir + "/p.jsonl", atomically: true, encoding: .utf8)
         let r = try stylediff(["batch", dir + "/p.jsonl", "--out-dir", dir + "/out", "--model", fixtureModel])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(try entries(dir + "/out") == ["a.png"])
+        #expect(try entries(dir + "/out") == ["a.png", "manifest.jsonl"])
+        // A batch stopped by SIGTERM (a scheduler preempting a shard) exits 75, retryable, and
+        // leaves what it finished (and its manifest), nothing partial.
+        try "{\"name\": \"b\", \"prompt\": \"folder\", \"steps\": 1000, \"scheduler\": \"euler\"}\n".write(
+            toFile: dir + "/long.jsonl", atomically: true, encoding: .utf8)
+        let batch = try startStylediff(["batch", dir + "/long.jsonl", "--out-dir", dir + "/out", "--model", fixtureModel])
+        Thread.sleep(forTimeInterval: 2)
+        kill(batch.process.processIdentifier, SIGTERM)
+        let stopped = try finish(batch)
+        #expect(stopped.status == 75, "\(stopped.status) \(stopped.stderr)")
+        #expect(try entries(dir + "/out") == ["a.png", "manifest.jsonl"])
     }
 
     // MARK: 9. Inputs through links; devices refused
