@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // MARK: C bindings (one small target per library)
@@ -52,6 +53,15 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "StyleDiffServer",
+            dependencies: [
+                "StyleDiffCommands", "Pipeline", "FileAccess",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // Fuzz targets (tools/fuzz.sh builds stylediff-fuzz with libFuzzer; the tests replay the corpora).
         .target(
             name: "FuzzTargets",
@@ -59,7 +69,8 @@ let package = Package(
         ),
 
         // MARK: Executables
-        .executableTarget(name: "stylediff", dependencies: ["StyleDiffCommands"]),
+        .executableTarget(name: "stylediff", dependencies: ["StyleDiffCommands", "StyleDiffServer",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "StyleDiffFuzz", dependencies: ["FuzzTargets"]),
         .executableTarget(
             name: "StyleDiffBench",
@@ -76,6 +87,10 @@ let package = Package(
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensors", "SafeTensors", "Schedulers"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Models", "Tensors", "SafeTensors", "PNGIO", "Schedulers"]),
+        .testTarget(name: "StyleDiffServerTests", dependencies: [
+            "TestSupport", "StyleDiffServer", "StyleDiffCommands", "PNGIO",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "StyleDiffCommandsTests", dependencies: ["TestSupport", "StyleDiffCommands", "Pipeline", "PNGIO", "FileAccess", "FuzzTargets", "SafeTensors", "Tensors"]),
         .testTarget(name: "SchedulersTests", dependencies: ["TestSupport", "Schedulers", "Tensors", "SafeTensors"]),
         .testTarget(name: "PNGIOTests", dependencies: ["TestSupport", "PNGIO", "CPNG"]),

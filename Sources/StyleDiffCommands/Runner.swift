@@ -13,7 +13,7 @@ import Pipeline
 import Schedulers
 import Tensors
 
-public struct Runner {
+public struct Runner: Sendable {
     public let pipeline: StyleDiffusionPipeline
     public let modelHash: String
     /// The IP-Adapter loaded with a Stable Diffusion folder: the path given and the hash of
@@ -209,21 +209,32 @@ public struct Runner {
     public func run(_ record: GenerationRecord, _ request: GenerationRequest, to path: String, overwrite: Bool, progress: Progress?) throws -> Double {
         try Runner.checkOutput(path, overwrite: overwrite)
         let start = Date()
-        let image: RGBImage
-        do {
-            image = try pipeline.generate(request) { step, total in progress?.update(step: step, total: total) ?? true }
-        } catch {
-            progress?.finish()
-            throw CLIError(error)
-        }
+        let bytes = try render(record, request) { step, total in progress?.update(step: step, total: total) ?? true }
         progress?.finish()
-        let texts = [try PNGTextChunk(keyword: "parameters", text: record.parametersText),
-                     try PNGTextChunk(keyword: "stylediff", text: try record.json())]
         do {
-            try Interruption.holdingSignals { try PNGCodec.write(image, to: path, texts: texts, replace: overwrite) }
+            try Interruption.holdingSignals { try FileAccess.publish(bytes, to: path, replace: overwrite) }
         } catch {
             throw CLIError(.cannotCreate, CLIError(error).message)
         }
         return Date().timeIntervalSince(start)
+    }
+
+    /// The PNG file of `record` (prepared as `request`) with its metadata, in memory: what
+    /// `run` writes and the server returns. `progress(step, total)` may return false to cancel.
+    public func render(_ record: GenerationRecord, _ request: GenerationRequest,
+                       progress: (Int, Int) -> Bool = { _, _ in true }) throws -> [UInt8] {
+        let image: RGBImage
+        do {
+            image = try pipeline.generate(request, progress: progress)
+        } catch {
+            throw CLIError(error)
+        }
+        let texts = [try PNGTextChunk(keyword: "parameters", text: record.parametersText),
+                     try PNGTextChunk(keyword: "stylediff", text: try record.json())]
+        do {
+            return try PNGCodec.encode(image, texts: texts)
+        } catch {
+            throw CLIError(.software, CLIError(error).message)
+        }
     }
 }

@@ -1,3 +1,0 @@
-import StyleDiffCommands
-
-StyleDiff.main()
