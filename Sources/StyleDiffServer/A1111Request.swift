@@ -37,29 +37,14 @@ struct A1111Request {
 
     /// Parses a JSON body; `problem` names the field at fault.
     init(json body: [UInt8]) throws {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
-            throw APIError(status: 400, "the body must be a JSON object")
-        }
+        let fields = try JSONFields(body)
+        let object = fields.object
         for key in object.keys.sorted() where !Self.implemented.contains(key) {
             guard let neutral = Self.neutral[key], Self.same(object[key] ?? NSNull(), neutral) else {
                 throw APIError(status: 422, "field '\(key)' is not supported by stylediff" + (Self.neutral[key] != nil ? " (only its default)" : ""))
             }
         }
-        func string(_ key: String) throws -> String? {
-            guard let v = object[key], !(v is NSNull) else { return nil }
-            guard let s = v as? String else { throw APIError(status: 422, "field '\(key)' must be a string") }
-            return s
-        }
-        func number(_ key: String) throws -> Double? {
-            guard let v = object[key], !(v is NSNull) else { return nil }
-            guard let n = JSONConfigFile.number(v) else { throw APIError(status: 422, "field '\(key)' must be a number") }
-            return n
-        }
-        func integer(_ key: String) throws -> Int? {
-            guard let n = try number(key) else { return nil }
-            guard let i = Int(exactly: n) else { throw APIError(status: 422, "field '\(key)' must be a whole number") }
-            return i
-        }
+        let string = fields.string, number = fields.number, integer = fields.integer
         var s = GenerationSettings()
         s.prompt = try string("prompt") ?? ""
         s.negativePrompt = try string("negative_prompt")

@@ -1,6 +1,6 @@
-// `stylediff serve`: the model loaded once behind HTTP (Hummingbird 2), first the
-// AUTOMATIC1111-compatible routes: POST /sdapi/v1/txt2img, GET /sdapi/v1/samplers and
-// /sdapi/v1/sd-models. Every generation goes the CLI's way (Runner.record, prepare, render), so
+// `stylediff serve`: the model loaded once behind HTTP (Hummingbird 2): the
+// AUTOMATIC1111-compatible POST /sdapi/v1/txt2img, GET /sdapi/v1/samplers and
+// /sdapi/v1/sd-models, and the OpenAI Images API's POST /v1/images/generations. Every generation goes the CLI's way (Runner.record, prepare, render), so
 // the same parameters and seed give the same PNG bytes as `stylediff generate`. With an API key
 // every route needs `Authorization: Bearer KEY` (401 otherwise).
 
@@ -30,39 +30,60 @@ public enum StyleDiffServer {
                           "hash": String(r.modelHash.prefix(10)), "sha256": r.modelHash, "filename": r.pipeline.directory,
                           "config": NSNull()] as [String: Any]])
         }
+        /// `count` images for `settings` (seeds seed, seed+1, ...; random when unset), the CLI's way.
+        @Sendable func generate(_ settings: GenerationSettings, count: Int) async throws -> [(record: GenerationRecord, png: [UInt8])] {
+            let r = shared.runner
+            let firstSeed = settings.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
+            var prepared: [(GenerationRecord, GenerationRequest)] = []
+            for i in 0..<count {
+                let record = try r.record(settings, seed: firstSeed &+ UInt64(i))
+                prepared.append((record, try r.prepare(record, invalid: .usage)))
+            }
+            let jobs = prepared
+            let pngs = try await queue.run { try jobs.map { try r.render($0.0, $0.1) } }
+            return zip(prepared, pngs).map { ($0.0.0, $0.1) }
+        }
         router.post("/sdapi/v1/txt2img") { request, _ -> Response in
-            do {
-                let body = try await request.body.collect(upTo: maximumBody)
-                let parsed = try A1111Request(json: Array(buffer: body))
-                let r = shared.runner
-                let firstSeed = parsed.settings.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
-                var prepared: [(GenerationRecord, GenerationRequest)] = []
-                for i in 0..<parsed.count {
-                    let record = try r.record(parsed.settings, seed: firstSeed &+ UInt64(i))
-                    prepared.append((record, try r.prepare(record, invalid: .usage)))
-                }
-                let jobs = prepared
-                let pngs = try await queue.run { try jobs.map { try r.render($0.0, $0.1) } }
+            await answering {
+                let parsed = try A1111Request(json: Array(buffer: try await request.body.collect(upTo: maximumBody)))
+                let images = try await generate(parsed.settings, count: parsed.count)
+                let first = images[0].record
                 let info: [String: Any] = [
-                    "prompt": prepared[0].0.prompt, "negative_prompt": prepared[0].0.negativePrompt, "seed": firstSeed,
-                    "all_seeds": prepared.map(\.0.seed), "steps": prepared[0].0.steps, "cfg_scale": prepared[0].0.guidanceScale,
-                    "sampler_name": prepared[0].0.scheduler.rawValue, "width": prepared[0].0.width, "height": prepared[0].0.height,
-                    "sd_model_hash": String(r.modelHash.prefix(10)), "infotexts": prepared.map(\.0.parametersText),
+                    "prompt": first.prompt, "negative_prompt": first.negativePrompt, "seed": first.seed,
+                    "all_seeds": images.map(\.record.seed), "steps": first.steps, "cfg_scale": first.guidanceScale,
+                    "sampler_name": first.scheduler.rawValue, "width": first.width, "height": first.height,
+                    "sd_model_hash": String(shared.runner.modelHash.prefix(10)), "infotexts": images.map(\.record.parametersText),
                 ]
                 let infoText = String(decoding: try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]), as: UTF8.self)
                 let parameters = try JSONSerialization.jsonObject(with: JSONEncoder().encode(parsed.settings))
-                return json(["images": pngs.map { Data($0).base64EncodedString() }, "parameters": parameters, "info": infoText])
-            } catch let e as APIError {
-                return failure(e.status, e.message)
-            } catch let e as CLIError {
-                return failure(e.kind == .usage || e.kind == .dataError ? 422 : e.kind == .noInput ? 404 : 500, e.message)
-            } catch let e as any HTTPResponseError {
-                return failure(Int(e.status.code), e.status == .contentTooLarge ? "the body is over \(maximumBody) bytes" : "\(e)")
-            } catch {
-                return failure(500, "\(error)")
+                return json(["images": images.map { Data($0.png).base64EncodedString() }, "parameters": parameters, "info": infoText])
+            }
+        }
+        router.post("/v1/images/generations") { request, _ -> Response in
+            await answering {
+                let parsed = try OpenAIImageRequest(json: Array(buffer: try await request.body.collect(upTo: maximumBody)))
+                let images = try await generate(parsed.settings, count: parsed.count)
+                return json(["created": Int(Date().timeIntervalSince1970),
+                             "data": images.map { ["b64_json": Data($0.png).base64EncodedString(), "revised_prompt": $0.record.prompt] }])
             }
         }
         return router
+    }
+
+    /// Runs a handler, answering its errors: APIError with its status, CLI errors as 422 (bad
+    /// settings or inputs), 404 (missing input) or 500, a body over the limit 413.
+    static func answering(_ handler: () async throws -> Response) async -> Response {
+        do {
+            return try await handler()
+        } catch let e as APIError {
+            return failure(e.status, e.message)
+        } catch let e as CLIError {
+            return failure(e.kind == .usage || e.kind == .dataError ? 422 : e.kind == .noInput ? 404 : 500, e.message)
+        } catch let e as any HTTPResponseError {
+            return failure(Int(e.status.code), e.status == .contentTooLarge ? "the body is over \(maximumBody) bytes" : "\(e)")
+        } catch {
+            return failure(500, "\(error)")
+        }
     }
 
     static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {

@@ -113,4 +113,32 @@ import TestSupport
             #expect(statuses.filter { $0 == .ok }.count == 2 && statuses.filter { $0 == .tooManyRequests }.count == 2, "\(statuses)")
         }
     }
+
+    /// The OpenAI Images route: the same image as the A1111 route for the same settings, n
+    /// images with consecutive seeds, and 422 for what it does not do.
+    @Test func openAIGenerationsMatchTheA1111Route() async throws {
+        try await app().test(.live) { client in
+            let a1111 = #"{"prompt": "heart emoji", "steps": 2, "seed": 9, "width": 64, "height": 64}"#
+            let viaA1111 = try await client.execute(uri: "/sdapi/v1/txt2img", method: .post, body: body(a1111)) { response in
+                ((try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["images"] as? [String])?.first
+            }
+            let openAI = #"{"prompt": "heart emoji", "steps": 2, "seed": 9, "size": "64x64", "n": 2, "model": "dall-e-3", "response_format": "b64_json"}"#
+            try await client.execute(uri: "/v1/images/generations", method: .post, body: body(openAI)) { response in
+                #expect(response.status == .ok)
+                let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                let data = try #require(object?["data"] as? [[String: Any]])
+                #expect(data.count == 2 && object?["created"] is Int)
+                #expect(data.first?["b64_json"] as? String == viaA1111, "the same PNG as txt2img with the same settings")
+                #expect(data.first?["b64_json"] as? String != data.last?["b64_json"] as? String)
+            }
+            for (json, detail) in [(#"{"prompt": "x", "response_format": "url"}"#, "b64_json"), (#"{"prompt": "x", "size": "big"}"#, "WIDTHxHEIGHT"),
+                                   (#"{"prompt": "x", "n": 50}"#, "n must"), (#"{"n": 1}"#, "prompt"), (#"{"prompt": "x", "style": "vivid"}"#, "style"),
+                                   (#"{"prompt": "x", "size": "100x100"}"#, "multiple of 8")] {
+                try await client.execute(uri: "/v1/images/generations", method: .post, body: body(json)) { response in
+                    #expect(response.status == .unprocessableContent, "\(json)")
+                    #expect(String(buffer: response.body).contains(detail), "\(json): \(String(buffer: response.body))")
+                }
+            }
+        }
+    }
 }
