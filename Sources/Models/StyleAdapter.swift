@@ -84,7 +84,11 @@ public struct CrossAttentionContext {
     /// ("<module>.transformer_blocks.N").
     func styleScale(forBlock prefix: String) -> Float {
         guard let layerScales else { return styleScale }
-        let module = prefix.range(of: ".transformer_blocks.").map { String(prefix[..<$0.lowerBound]) } ?? prefix
-        return styleScale * (layerScales[module] ?? 0)
+        return styleScale * (layerScales[Self.module(ofBlock: prefix)] ?? 0)
+    }
+
+    /// The attention module ("up_blocks.1.attentions.0") of a transformer block's prefix.
+    public static func module(ofBlock prefix: String) -> String {
+        prefix.range(of: ".transformer_blocks.").map { String(prefix[..<$0.lowerBound]) } ?? prefix
     }
 }

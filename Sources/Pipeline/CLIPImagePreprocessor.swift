@@ -131,13 +131,7 @@ public struct CLIPImagePreprocessor: Equatable, Sendable {
                 throw PipelineError.invalidRequest("a \(image.width)x\(image.height) reference resized to \(w)x\(h) is smaller than the "
                     + "\(crop.width)x\(crop.height) crop (padding is not supported)")
             }
-            let top = (h - crop.height) / 2, left = (w - crop.width) / 2
-            var pixels = [UInt8](repeating: 0, count: crop.height * crop.width * 3)
-            for y in 0..<crop.height {
-                let from = ((top + y) * w + left) * 3
-                pixels.replaceSubrange(y * crop.width * 3..<(y + 1) * crop.width * 3, with: resized.pixels[from..<from + crop.width * 3])
-            }
-            resized = try RGBImage(width: crop.width, height: crop.height, pixels: pixels)
+            resized = try ImageResampler.centreCrop(resized, width: crop.width, height: crop.height)
         }
         let (scale, mean, std) = (rescaleFactor, mean, std)
         let values = resized.pixels.enumerated().map { i, v -> Float in

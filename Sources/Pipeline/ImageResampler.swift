@@ -25,13 +25,22 @@ public enum ImageResampler {
         } else {
             cropHeight = max(1, min(image.height, Int((Double(image.width) * Double(height) / Double(width)).rounded())))
         }
-        let x0 = (image.width - cropWidth) / 2, y0 = (image.height - cropHeight) / 2
-        var pixels = [UInt8](repeating: 0, count: cropWidth * cropHeight * 3)
-        for y in 0..<cropHeight {
-            let from = ((y0 + y) * image.width + x0) * 3
-            pixels.replaceSubrange(y * cropWidth * 3..<(y + 1) * cropWidth * 3, with: image.pixels[from..<from + cropWidth * 3])
+        return try resize(centreCrop(image, width: cropWidth, height: cropHeight), width: width, height: height)
+    }
+
+    /// The centre width x height of an image at least that large (left and top offsets rounded
+    /// down, as transformers' center_crop).
+    public static func centreCrop(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+        guard width <= image.width, height <= image.height else {
+            throw TensorError.invalidArgument("cannot crop \(width)x\(height) from a \(image.width)x\(image.height) image")
         }
-        return try resize(RGBImage(width: cropWidth, height: cropHeight, pixels: pixels), width: width, height: height)
+        let x0 = (image.width - width) / 2, y0 = (image.height - height) / 2
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            let from = ((y0 + y) * image.width + x0) * 3
+            pixels.replaceSubrange(y * width * 3..<(y + 1) * width * 3, with: image.pixels[from..<from + width * 3])
+        }
+        return try RGBImage(width: width, height: height, pixels: pixels)
     }
 
     /// Pillow's resampling filters stylediff uses (Resample.c): the filter and its support.

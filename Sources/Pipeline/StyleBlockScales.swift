@@ -74,9 +74,7 @@ public struct StyleBlockScales: Equatable, Sendable {
     /// One factor per attention module of `unet` (its cross-attention transformer modules);
     /// PipelineError.invalidRequest for a block without attentions or a list of the wrong length.
     public func layerScales(for unet: UNet2DConditionModel) throws -> [String: Float] {
-        let modules = unet.crossAttentionLayers.map { layer -> String in
-            layer.prefix.range(of: ".transformer_blocks.").map { String(layer.prefix[..<$0.lowerBound]) } ?? layer.prefix
-        }
+        let modules = unet.crossAttentionLayers.map { CrossAttentionContext.module(ofBlock: $0.prefix) }
         var perBlock: [String: [Int: [String]]] = [:]  // "down"/"up" -> block -> its modules in order
         var seen = Set<String>()
         for m in modules where seen.insert(m).inserted {  // in the UNet's order: blocks, then attentions

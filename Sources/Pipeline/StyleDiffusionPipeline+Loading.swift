@@ -89,6 +89,14 @@ extension StyleDiffusionPipeline {
             vae: try AutoencoderKL(directory: directory + "/vae"))
     }
 
+    /// The files that define an IP-Adapter (what its hash covers): the adapter weights, and the
+    /// image encoder's config.json and weights.
+    public static func ipAdapterDefiningFiles(_ path: String) throws -> [String] {
+        let (weights, encoder) = try ipAdapterFiles(path)
+        let (config, encoderWeights) = try ModelFolder.files(encoder)
+        return [weights, config, encoderWeights]
+    }
+
     /// The public IP-Adapter's files (h94/IP-Adapter's layout): `path` is a folder holding
     /// image_encoder/ (CLIPVisionModelWithProjection) and exactly one ip-adapter*.safetensors,
     /// or one such file with image_encoder/ beside it.

@@ -19,6 +19,11 @@ public enum HashCache {
         var size: Int64
         var modified: Int64  // ns since the epoch
         var sha256: String
+
+        /// Whether both describe the same file state (the hashes aside).
+        func sameFile(as other: Entry) -> Bool {
+            (device, inode, size, modified) == (other.device, other.inode, other.size, other.modified)
+        }
     }
 
     /// The cache file, or nil when caching is off or no home is known.
@@ -50,11 +55,7 @@ public enum HashCache {
             return try SHA256Digest.hex(file: path)
         }
         var entries = load(cachePath)
-        if let cached = entries[key], cached.sha256.count == 64, cached == Entry(device: current.device, inode: current.inode,
-                                                                                   size: current.size, modified: current.modified,
-                                                                                   sha256: cached.sha256) {
-            return cached.sha256
-        }
+        if let cached = entries[key], cached.sha256.count == 64, cached.sameFile(as: current) { return cached.sha256 }
         let hash = try SHA256Digest.hex(file: path)
         var entry = current
         entry.sha256 = hash

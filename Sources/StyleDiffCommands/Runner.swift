@@ -6,7 +6,6 @@
 // the PNG stores, so replay takes the identical path and gives identical bytes.
 
 import FileAccess
-import Models
 import Foundation
 import PNGIO
 import Pipeline
@@ -33,10 +32,10 @@ public struct Runner: Sendable {
             pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter)
             modelHash = try Runner.modelHash(of: modelDirectory)
             if let ipAdapter {
-                let (weights, encoder) = try StyleDiffusionPipeline.ipAdapterFiles(ipAdapter)
-                let (config, encoderWeights) = try ModelFolder.files(encoder)
                 let digest = SHA256Digest()
-                for f in [weights, config, encoderWeights] { digest.update(Array(try HashCache.sha256(file: f).utf8)) }
+                for f in try StyleDiffusionPipeline.ipAdapterDefiningFiles(ipAdapter) {
+                    digest.update(Array(try HashCache.sha256(file: f).utf8))
+                }
                 self.ipAdapter = InputFile(path: ipAdapter, weight: nil, sha256: digest.finalize())
             } else {
                 self.ipAdapter = nil

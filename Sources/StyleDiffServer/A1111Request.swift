@@ -15,11 +15,14 @@ struct A1111Request {
     /// A1111's batch_size x n_iter images, seeds seed, seed+1, ...
     var count: Int
 
-    /// A1111 sampler names (and stylediff's own) -> scheduler.
-    static let samplers: [String: SchedulerKind] = [
-        "DDIM": .ddim, "Euler": .euler, "DPM++ 2M": .dpmpp, "PLMS": .pndm, "PNDM": .pndm, "DDPM": .ddpm,
-        "ddim": .ddim, "euler": .euler, "dpmpp": .dpmpp, "pndm": .pndm, "ddpm": .ddpm,
+    /// A1111's sampler name for each scheduler stylediff has (GET /sdapi/v1/samplers lists them).
+    static let samplerNames: [(name: String, kind: SchedulerKind)] = [
+        ("DDIM", .ddim), ("Euler", .euler), ("DPM++ 2M", .dpmpp), ("PLMS", .pndm), ("DDPM", .ddpm),
     ]
+
+    /// sampler_name -> scheduler: A1111's names and stylediff's own.
+    static let samplers: [String: SchedulerKind] = Dictionary(
+        uniqueKeysWithValues: samplerNames.map { ($0.name, $0.kind) } + SchedulerKind.allCases.map { ($0.rawValue, $0) })
 
     /// Fields accepted at these values only (A1111 defaults a client may send).
     nonisolated(unsafe) static let neutral: [String: Any] = [

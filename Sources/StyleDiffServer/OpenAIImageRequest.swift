@@ -4,7 +4,6 @@
 // user; quality "auto"/"standard" only. Extensions: seed, negative_prompt, steps, guidance.
 // Anything else is 422.
 
-import FileAccess
 import Foundation
 import StyleDiffCommands
 

@@ -19,20 +19,19 @@ public enum StyleDiffServer {
     public static func router(runner: Runner, apiKey: String?, queueLimit: Int) -> Router<BasicRequestContext> {
         let router = Router()
         let queue = GenerationQueue(limit: queueLimit)
-        let shared = SharedRunner(runner: runner)
         if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey)) }
         router.get("/sdapi/v1/samplers") { _, _ -> Response in
-            json(SchedulerNames.a1111.map { ["name": $0.name, "aliases": [$0.kind.rawValue], "options": [String: String]()] as [String: Any] })
+            json(A1111Request.samplerNames.map { ["name": $0.name, "aliases": [$0.kind.rawValue], "options": [String: String]()] as [String: Any] })
         }
         router.get("/sdapi/v1/sd-models") { _, _ -> Response in
-            let r = shared.runner
+            let r = runner
             return json([["title": FileAccess.lastComponent(of: r.pipeline.directory), "model_name": FileAccess.lastComponent(of: r.pipeline.directory),
                           "hash": String(r.modelHash.prefix(10)), "sha256": r.modelHash, "filename": r.pipeline.directory,
                           "config": NSNull()] as [String: Any]])
         }
         /// `count` images for `settings` (seeds seed, seed+1, ...; random when unset), the CLI's way.
         @Sendable func generate(_ settings: GenerationSettings, count: Int) async throws -> [(record: GenerationRecord, png: [UInt8])] {
-            let r = shared.runner
+            let r = runner
             let firstSeed = settings.seed ?? UInt64(UInt32.random(in: 0...UInt32.max))
             var prepared: [(GenerationRecord, GenerationRequest)] = []
             for i in 0..<count {
@@ -52,7 +51,7 @@ public enum StyleDiffServer {
                     "prompt": first.prompt, "negative_prompt": first.negativePrompt, "seed": first.seed,
                     "all_seeds": images.map(\.record.seed), "steps": first.steps, "cfg_scale": first.guidanceScale,
                     "sampler_name": first.scheduler.rawValue, "width": first.width, "height": first.height,
-                    "sd_model_hash": String(shared.runner.modelHash.prefix(10)), "infotexts": images.map(\.record.parametersText),
+                    "sd_model_hash": String(runner.modelHash.prefix(10)), "infotexts": images.map(\.record.parametersText),
                 ]
                 let infoText = String(decoding: try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]), as: UTF8.self)
                 let parameters = try JSONSerialization.jsonObject(with: JSONEncoder().encode(parsed.settings))
@@ -97,21 +96,6 @@ public enum StyleDiffServer {
         let s = known.first { $0.code == status } ?? HTTPResponse.Status(code: status)
         return json(["error": s.reasonPhrase, "detail": message], status: s)
     }
-}
-
-/// The runner, shared by the handlers (it is only read; generations run one at a time).
-final class SharedRunner: @unchecked Sendable {
-    let runner: Runner
-    init(runner: Runner) { self.runner = runner }
-}
-
-/// A1111's sampler names for the schedulers stylediff has.
-enum SchedulerNames {
-    static let a1111: [(name: String, kind: SchedulerKindName)] = [
-        ("DDIM", .init(rawValue: "ddim")), ("Euler", .init(rawValue: "euler")), ("DPM++ 2M", .init(rawValue: "dpmpp")),
-        ("PLMS", .init(rawValue: "pndm")), ("DDPM", .init(rawValue: "ddpm")),
-    ]
-    struct SchedulerKindName { var rawValue: String }
 }
 
 /// `Authorization: Bearer KEY` on every route, else 401.
