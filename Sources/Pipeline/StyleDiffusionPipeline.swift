@@ -220,13 +220,24 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// Runs a request; `progress(step, total)` is called after each denoising step and may
     /// return false to cancel (PipelineError.cancelled).
     public func generate(_ request: GenerationRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> RGBImage {
-        let latents = try denoise(request, progress: progress)
+        try generate(request, observe: { progress($0.step, $0.total) })
+    }
+
+    /// Runs a request; `observe` sees each denoising step with its latents and may return false
+    /// to cancel (PipelineError.cancelled).
+    public func generate(_ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> RGBImage {
+        let latents = try denoise(request, observe: observe)
         try latents.requireFinite("the final latents")
         return try decode(latents)
     }
 
     /// The final latents [1, height / f, width / f, C] of a request (before decoding; f the VAE factor).
     public func denoise(_ request: GenerationRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
+        try denoise(request, observe: { progress($0.step, $0.total) })
+    }
+
+    /// The final latents, with `observe` called after each denoising step (false cancels).
+    public func denoise(_ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> Tensor {
         guard request.guidanceScale >= 0, request.guidanceScale.isFinite else {
             throw PipelineError.invalidRequest("guidance scale \(request.guidanceScale) must be >= 0")
         }
@@ -285,7 +296,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             let g = request.guidanceScale
             let guided = try epsU.scaledSum(1, try epsC - epsU, g)
             x = try scheduler.step(modelOutput: guided, stepIndex: index, sample: x, state: &state, generator: &generator)
-            guard progress(i + 1, total) else { throw PipelineError.cancelled }
+            guard observe(DenoisingStep(step: i + 1, total: total, latents: x)) else { throw PipelineError.cancelled }
         }
         return x
     }
@@ -302,6 +313,14 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         let c = vae.configuration
         return latents.mapElements { ($0 - (c.shiftFactor ?? 0)) * c.scalingFactor }
     }
+}
+
+/// One finished denoising step: `step` of `total` (1-based) and the latents after it
+/// [1, height / f, width / f, C], scaled as the UNet sees them.
+public struct DenoisingStep {
+    public let step: Int
+    public let total: Int
+    public let latents: Tensor
 }
 
 extension Tensor {

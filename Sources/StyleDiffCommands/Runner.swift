@@ -222,9 +222,14 @@ public struct Runner: Sendable {
     /// `run` writes and the server returns. `progress(step, total)` may return false to cancel.
     public func render(_ record: GenerationRecord, _ request: GenerationRequest,
                        progress: (Int, Int) -> Bool = { _, _ in true }) throws -> [UInt8] {
+        try render(record, request, observe: { progress($0.step, $0.total) })
+    }
+
+    /// `render` with each denoising step and its latents shown to `observe` (false cancels).
+    public func render(_ record: GenerationRecord, _ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> [UInt8] {
         let image: RGBImage
         do {
-            image = try pipeline.generate(request, progress: progress)
+            image = try pipeline.generate(request, observe: observe)
         } catch {
             throw CLIError(error)
         }

@@ -1,8 +1,10 @@
-// The AUTOMATIC1111 web API's txt2img request (modules/api/models.py
-// StableDiffusionTxt2ImgProcessingAPI) as stylediff takes it: the fields it implements map onto
-// GenerationSettings; fields it does not implement are accepted only at A1111's neutral
-// defaults (what clients such as webuiapi send unasked) and otherwise answered with 422, never
-// ignored. Extensions: style, style_strength, blend (style images come with a later slice).
+// The AUTOMATIC1111 web API's txt2img and img2img requests (modules/api/models.py
+// StableDiffusionTxt2ImgProcessingAPI / ...Img2ImgProcessingAPI) as stylediff takes them: the
+// fields it implements map onto GenerationSettings; fields it does not implement are accepted
+// only at A1111's neutral defaults (what clients such as webuiapi send unasked) and otherwise
+// answered with 422, never ignored. img2img takes one init image (base64 PNG), resize_mode 0
+// (stretch) or 1 (crop and resize). Extensions: style, style_images [{image, weight}],
+// style_strength, blend, style_snap.
 
 import FileAccess
 import Foundation
@@ -33,17 +35,28 @@ struct A1111Request {
         "scheduler": "Automatic", "denoising_strength": 0, "refiner_checkpoint": NSNull(), "sampler_index": "Euler",
     ]
 
-    static let implemented: Set<String> = [
-        "prompt", "negative_prompt", "seed", "steps", "cfg_scale", "sampler_name", "width", "height", "batch_size", "n_iter", "eta",
-        "style", "style_strength", "blend", "clip_skip",
+    /// Fields of img2img accepted at these values only (inpainting and InstructPix2Pix).
+    nonisolated(unsafe) static let img2imgNeutral: [String: Any] = [
+        "mask": NSNull(), "mask_blur": 4, "mask_blur_x": 4, "mask_blur_y": 4, "inpainting_fill": 0, "inpaint_full_res": true,
+        "inpaint_full_res_padding": 0, "inpainting_mask_invert": 0, "initial_noise_multiplier": 1, "image_cfg_scale": NSNull(),
+        "include_init_images": false, "latent_mask": NSNull(),
     ]
 
-    /// Parses a JSON body; `problem` names the field at fault.
-    init(json body: [UInt8]) throws {
+    static let implemented: Set<String> = [
+        "prompt", "negative_prompt", "seed", "steps", "cfg_scale", "sampler_name", "width", "height", "batch_size", "n_iter", "eta",
+        "styles", "style", "style_images", "style_strength", "style_snap", "blend", "clip_skip",
+    ]
+    static let img2imgImplemented: Set<String> = ["init_images", "denoising_strength", "resize_mode"]
+
+    /// Parses a JSON body (img2img when `img2img`), storing its images in `uploads`; errors name
+    /// the field at fault.
+    init(json body: [UInt8], img2img: Bool = false, uploads: UploadStore? = nil) throws {
         let fields = try JSONFields(body)
         let object = fields.object
-        for key in object.keys.sorted() where !Self.implemented.contains(key) {
-            guard let neutral = Self.neutral[key], Self.same(object[key] ?? NSNull(), neutral) else {
+        var neutral = Self.neutral
+        if img2img { neutral.merge(Self.img2imgNeutral) { $1 }; neutral["denoising_strength"] = nil }
+        for key in object.keys.sorted() where !Self.implemented.contains(key) && !(img2img && Self.img2imgImplemented.contains(key)) {
+            guard let neutral = neutral[key], Self.same(object[key] ?? NSNull(), neutral) else {
                 throw APIError(status: 422, "field '\(key)' is not supported by stylediff" + (Self.neutral[key] != nil ? " (only its default)" : ""))
             }
         }
@@ -68,7 +81,48 @@ struct A1111Request {
         s.eta = try number("eta").map(Float.init)
         s.clipSkip = try integer("clip_skip")
         s.style = try string("style")
+        if let styles = object["styles"], !(styles is NSNull) {
+            guard let names = styles as? [String], names.count <= 1 else {
+                throw APIError(status: 422, "field 'styles' must be a list of at most one style name (see GET /sdapi/v1/prompt-styles)")
+            }
+            if let name = names.first {
+                guard s.style == nil || s.style == name else { throw APIError(status: 422, "fields 'styles' and 'style' disagree") }
+                s.style = name
+            }
+        }
         s.styleStrength = try number("style_strength").map(Float.init)
+        s.styleSnap = try number("style_snap").map(Float.init)
+        if let references = object["style_images"], !(references is NSNull) {
+            guard let list = references as? [Any], list.count <= 8 else {
+                throw APIError(status: 422, "field 'style_images' must be a list of at most 8 {\"image\": base64 PNG, \"weight\": number}")
+            }
+            s.styleImages = try list.enumerated().map { i, item in
+                let field = "style_images[\(i)]"
+                guard let entry = item as? [String: Any], let image = entry["image"] as? String,
+                      Set(entry.keys).isSubset(of: ["image", "weight"]) else {
+                    throw APIError(status: 422, "\(field) must be {\"image\": base64 PNG, \"weight\": number}")
+                }
+                let weight = try entry["weight"].map { w -> Double in
+                    guard let n = JSONConfigFile.number(w), n.isFinite, n >= 0 else { throw APIError(status: 422, "\(field).weight must be a number >= 0") }
+                    return n
+                }
+                let path = try Self.store(image, field: field + ".image", uploads)
+                return weight.map { "\(path):\($0)" } ?? path
+            }
+        }
+        if img2img {
+            guard let images = object["init_images"] as? [Any], images.count == 1, let image = images[0] as? String else {
+                throw APIError(status: 422, "field 'init_images' must be a list of one base64 PNG image")
+            }
+            s.initImage = try Self.store(image, field: "init_images[0]", uploads)
+            s.strength = try number("denoising_strength")
+            switch try integer("resize_mode") {
+            case nil: break
+            case 0: s.fit = .stretch
+            case 1: s.fit = .crop
+            case let mode?: throw APIError(status: 422, "resize_mode \(mode) is not supported (0 just resize, 1 crop and resize)")
+            }
+        }
         if let blend = try string("blend") {
             guard let b = StyleBlend(rawValue: blend) else { throw APIError(status: 422, "blend must be linear or slerp") }
             s.blend = b
@@ -80,6 +134,12 @@ struct A1111Request {
         count = batch * iterations
         settings = s
         if let problem = s.problems().first { throw APIError(status: 422, problem) }
+    }
+
+    /// Decodes and stores a base64 PNG field; its path.
+    static func store(_ base64: String, field: String, _ uploads: UploadStore?) throws -> String {
+        guard let uploads else { throw APIError(status: 422, "\(field): this route takes no images") }
+        return try uploads.store(UploadStore.decodeBase64(base64, field: field), field: field)
     }
 
     static func same(_ a: Any, _ b: Any) -> Bool {

@@ -14,9 +14,8 @@ import TestSupport
 @Suite(.serialized) struct A1111RoutesTests {
     static let runner = try! Runner(modelDirectory: TestPaths.fixtureModel)
 
-    func app(apiKey: String? = nil, queue: Int = 4) -> some ApplicationProtocol {
-        Application(router: StyleDiffServer.router(runner: Self.runner, apiKey: apiKey, queueLimit: queue),
-                    configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    func app(apiKey: String? = nil, queue: Int = 4) throws -> some ApplicationProtocol {
+        try serverApp(Self.runner) { ($0.apiKey, $0.queueLimit) = (apiKey, queue) }
     }
 
     func body(_ json: String) -> ByteBuffer { ByteBuffer(string: json) }
