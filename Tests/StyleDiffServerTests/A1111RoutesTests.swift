@@ -30,10 +30,13 @@ import TestSupport
         try generate.run()
         let cli = try Data(contentsOf: URL(fileURLWithPath: dir + "/cli.png"))
         try await app().test(.live) { client in
+            let port = try #require(client.port)
             let request = #"{"prompt": "folder icon", "style": "papirus", "steps": 3, "seed": 5, "sampler_name": "Euler", "n_iter": 2}"#
-            try await client.execute(uri: "/sdapi/v1/txt2img", method: .post, body: body(request)) { response in
+            do {
+                let response = try await send(port, "/sdapi/v1/txt2img", json: request)
                 #expect(response.status == .ok)
-                let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect(response.headers[.connection] == "close", "generation answers close their connection")
+                let object: [String: Any]? = response.json
                 let images = try #require(object?["images"] as? [String])
                 #expect(images.count == 2)
                 #expect(Data(base64Encoded: images[0]) == cli, "the server's PNG is the CLI's, byte for byte")
@@ -42,19 +45,17 @@ import TestSupport
                 let second = try PNGCodec.decode(Array(try #require(Data(base64Encoded: images[1]))))
                 #expect(second.texts.first { $0.keyword == "parameters" }?.text.contains("Seed: 6") == true)
             }
-            try await client.execute(uri: "/sdapi/v1/samplers", method: .get) { response in
-                let names = (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])?.compactMap { $0["name"] as? String }
-                #expect(names == ["DDIM", "Euler", "DPM++ 2M", "PLMS", "DDPM"])
-            }
-            try await client.execute(uri: "/sdapi/v1/sd-models", method: .get) { response in
-                let models = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
-                #expect(models?.first?["sha256"] as? String == Self.runner.modelHash)
-            }
+            let samplers = try await send(port, "/sdapi/v1/samplers", method: .get)
+            let names = (try JSONSerialization.jsonObject(with: Data(buffer: samplers.body)) as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(names == ["DDIM", "Euler", "DPM++ 2M", "PLMS", "DDPM"])
+            let models = try JSONSerialization.jsonObject(with: Data(buffer: try await send(port, "/sdapi/v1/sd-models", method: .get).body)) as? [[String: Any]]
+            #expect(models?.first?["sha256"] as? String == Self.runner.modelHash)
         }
     }
 
     @Test func badRequestsAreAnsweredClearly() async throws {
         try await app().test(.live) { client in
+            let port = try #require(client.port)
             for (json, status, detail) in [
                 ("{not json", HTTPResponse.Status.badRequest, "JSON object"),
                 (#"{"prompt": "x", "enable_hr": true}"#, .unprocessableContent, "enable_hr"),
@@ -64,29 +65,32 @@ import TestSupport
                 (#"{"prompt": "x", "width": 100}"#, .unprocessableContent, "multiple of 8"),
                 (#"{"prompt": "x", "enable_hr": false, "restore_faces": false, "steps": 1}"#, .ok, ""),
             ] {
-                try await client.execute(uri: "/sdapi/v1/txt2img", method: .post, body: body(json)) { response in
-                    #expect(response.status == status, "\(json): \(response.status)")
-                    #expect(detail.isEmpty || String(buffer: response.body).contains(detail), "\(json): \(String(buffer: response.body).prefix(200))")
-                }
+                let response = try await send(port, "/sdapi/v1/txt2img", json: json)
+                #expect(response.status == status, "\(json): \(response.status)")
+                #expect(detail.isEmpty || response.text.contains(detail), "\(json): \(response.text.prefix(200))")
             }
             let huge = ByteBuffer(repeating: UInt8(ascii: " "), count: StyleDiffServer.maximumBody + 1)
-            try await client.execute(uri: "/sdapi/v1/txt2img", method: .post, body: huge) { response in
-                #expect(response.status == .contentTooLarge, "\(String(buffer: response.body))")
-            }
+            let response = try await send(port, "/sdapi/v1/txt2img", body: huge)
+            #expect(response.status == .contentTooLarge, "\(response.text)")
         }
     }
 
     @Test func apiKeyIsRequiredOnEveryRoute() async throws {
         try await app(apiKey: "s3cret").test(.live) { client in
+            let port = try #require(client.port)
             for headers: HTTPFields in [[:], [.authorization: "Bearer wrong"]] {
-                try await client.execute(uri: "/sdapi/v1/samplers", method: .get, headers: headers) { #expect($0.status == .unauthorized) }
-                try await client.execute(uri: "/sdapi/v1/txt2img", method: .post, headers: headers, body: body(#"{"prompt": "x"}"#)) {
-                    #expect($0.status == .unauthorized)
+                for (path, method) in [("/sdapi/v1/samplers", HTTPRequest.Method.get), ("/sdapi/v1/progress", .get), ("/openapi.json", .get),
+                                       ("/sdapi/v1/txt2img", .post), ("/sdapi/v1/img2img", .post), ("/sdapi/v1/interrupt", .post),
+                                       ("/v1/images/generations", .post), ("/v1/images/edits", .post)] {
+                    let answer = try await send(port, path, method: method, json: method == .post ? #"{"prompt": "x"}"# : nil, headers: headers)
+                    #expect(answer.status == .unauthorized, "\(path)")
                 }
             }
-            try await client.execute(uri: "/sdapi/v1/samplers", method: .get, headers: [.authorization: "Bearer s3cret"]) {
-                #expect($0.status == .ok)
-            }
+            #expect(try await send(port, "/sdapi/v1/samplers", method: .get, headers: [.authorization: "Bearer s3cret"]).status == .ok)
+            let generated = try await send(port, "/sdapi/v1/txt2img", json: #"{"prompt": "x", "steps": 1}"#, headers: [.authorization: "Bearer s3cret"])
+            #expect(generated.status == .ok)
+            // The page's static files carry no data and stay open, so a browser can load it and ask for the key.
+            for path in ["/", "/app.js", "/app.css"] { #expect(try await send(port, path, method: .get).status == .ok, "\(path)") }
         }
     }
 
@@ -117,14 +121,14 @@ import TestSupport
     /// images with consecutive seeds, and 422 for what it does not do.
     @Test func openAIGenerationsMatchTheA1111Route() async throws {
         try await app().test(.live) { client in
+            let port = try #require(client.port)
             let a1111 = #"{"prompt": "heart emoji", "steps": 2, "seed": 9, "width": 64, "height": 64}"#
-            let viaA1111 = try await client.execute(uri: "/sdapi/v1/txt2img", method: .post, body: body(a1111)) { response in
-                ((try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["images"] as? [String])?.first
-            }
+            let viaA1111 = (try await send(port, "/sdapi/v1/txt2img", json: a1111).json["images"] as? [String])?.first
             let openAI = #"{"prompt": "heart emoji", "steps": 2, "seed": 9, "size": "64x64", "n": 2, "model": "dall-e-3", "response_format": "b64_json"}"#
-            try await client.execute(uri: "/v1/images/generations", method: .post, body: body(openAI)) { response in
+            do {
+                let response = try await send(port, "/v1/images/generations", json: openAI)
                 #expect(response.status == .ok)
-                let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                let object: [String: Any]? = response.json
                 let data = try #require(object?["data"] as? [[String: Any]])
                 #expect(data.count == 2 && object?["created"] is Int)
                 #expect(data.first?["b64_json"] as? String == viaA1111, "the same PNG as txt2img with the same settings")
@@ -133,10 +137,9 @@ import TestSupport
             for (json, detail) in [(#"{"prompt": "x", "response_format": "url"}"#, "b64_json"), (#"{"prompt": "x", "size": "big"}"#, "WIDTHxHEIGHT"),
                                    (#"{"prompt": "x", "n": 50}"#, "n must"), (#"{"n": 1}"#, "prompt"), (#"{"prompt": "x", "style": "vivid"}"#, "style"),
                                    (#"{"prompt": "x", "size": "100x100"}"#, "multiple of 8")] {
-                try await client.execute(uri: "/v1/images/generations", method: .post, body: body(json)) { response in
-                    #expect(response.status == .unprocessableContent, "\(json)")
-                    #expect(String(buffer: response.body).contains(detail), "\(json): \(String(buffer: response.body))")
-                }
+                let response = try await send(port, "/v1/images/generations", json: json)
+                #expect(response.status == .unprocessableContent, "\(json)")
+                #expect(response.text.contains(detail), "\(json): \(response.text)")
             }
         }
     }

@@ -31,3 +31,43 @@ func makeTemporaryFolder() throws -> String {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
 }
+
+struct Answer {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: ByteBuffer
+    var json: [String: Any] { jsonObject(body) }
+    var text: String { String(buffer: body) }
+}
+
+/// One request on a connection of its own (generation answers close theirs).
+func send(_ port: Int, _ path: String, method: HTTPRequest.Method = .post, json: String? = nil, body: ByteBuffer? = nil,
+          headers: HTTPFields = [:]) async throws -> Answer {
+    let client = TestClient(host: "127.0.0.1", port: port)
+    client.connect()
+    let request = TestClient.Request(path, method: method, authority: "127.0.0.1", headers: headers,
+                                     body: body ?? json.map { ByteBuffer(string: $0) })
+    do {
+        let response = try await client.execute(request)
+        try? await client.shutdown()
+        return Answer(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer())
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}
+
+/// A multipart/form-data body of text fields and files (name, filename, bytes).
+func multipartBody(fields: [(String, String)], files: [(String, String, Data)], boundary: String = "stylediff-test-boundary") -> (ByteBuffer, HTTPFields) {
+    var data = Data()
+    for (name, value) in fields {
+        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+    }
+    for (name, filename, bytes) in files {
+        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(filename)\"\r\nContent-Type: image/png\r\n\r\n".utf8))
+        data.append(bytes)
+        data.append(Data("\r\n".utf8))
+    }
+    data.append(Data("--\(boundary)--\r\n".utf8))
+    return (ByteBuffer(bytes: data), [.contentType: "multipart/form-data; boundary=\(boundary)"])
+}
