@@ -1,12 +1,16 @@
-// A cheap live preview of latents, as AUTOMATIC1111's "Approx cheap" previews: one linear map
-// from the C latent channels to RGB per latent pixel (no VAE decode), so a preview costs
-// microseconds at any size. A1111 ships fixed coefficients for the SD 1.x VAE; this fits them
-// for whatever VAE a model has, once, by least squares on a calibration image of flat colour
-// patches encoded by that VAE (its mean latents, scaled as the UNet sees them).
+// A live preview of latents during sampling. Small images (at most 256x256 pixels, e.g. the
+// default model's 64 px) are previewed by the real VAE decode, which costs little there. Larger
+// ones use AUTOMATIC1111's "Approx cheap" idea: one linear map from the C latent channels to RGB
+// per latent pixel (no decode; microseconds at any size). A1111 ships fixed coefficients for the
+// SD 1.x VAE; this fits them for whatever VAE a model has, once, by least squares on a
+// calibration image of flat colour patches encoded by that VAE (its mean latents, scaled as the
+// UNet sees them).
 //
-// Limits: the image has the latent resolution (1/f of the output); early in sampling the latents
-// are mostly noise, so the preview is too (they are divided by their RMS when it is above 1,
-// which keeps noisy Euler latents from saturating).
+// Limits: the linear preview has the latent resolution (1/f of the output) and is only as good
+// as the VAE is linear in colour (the shipped icon VAE is not: its fit is off by ~45/255 on
+// average, against ~57 for a flat grey guess); early in sampling the latents are mostly noise,
+// so either preview is too (latents with an RMS above 100 are scaled down to keep the linear
+// preview in range).
 
 import Foundation
 import PNGIO
@@ -16,12 +20,26 @@ public struct LatentPreview: Sendable {
     /// [C][3] weights and 3 biases: rgb = latent · weights + bias, in [-1, 1].
     let weights: [[Double]]
     let bias: [Double]
+    let pipeline: StyleDiffusionPipeline
+
+    /// Outputs of at most this many pixels are previewed by the VAE decode.
+    public static let decodedPixels = 256 * 256
+
+    /// The preview of latents [1, h, w, C]: the decoded image when small, else `image(_:)`.
+    public func preview(_ latents: Tensor) throws -> RGBImage {
+        let f = pipeline.vae.downsamplingFactor
+        if latents.rank == 4, latents.shape[1] * f * latents.shape[2] * f <= Self.decodedPixels {
+            return try pipeline.decode(latents)
+        }
+        return try image(latents)
+    }
 
     /// Side of the calibration image and of its colour patches.
     static let calibrationSide = 128, patchSide = 16
 
     /// Fits the map for `pipeline`'s VAE (one encode of a 128x128 image).
     public init(pipeline: StyleDiffusionPipeline) throws {
+        self.pipeline = pipeline
         let side = Self.calibrationSide, patch = Self.patchSide
         // Deterministic patch colours (an LCG), including black, white and the primaries.
         var state: UInt32 = 12345
@@ -75,7 +93,7 @@ public struct LatentPreview: Sendable {
         bias = (0..<3).map { solutions[$0][channels] }
     }
 
-    /// The preview of latents [1, h, w, C] as an h x w image.
+    /// The linear preview of latents [1, h, w, C] as an h x w image.
     public func image(_ latents: Tensor) throws -> RGBImage {
         guard latents.rank == 4, latents.shape[0] == 1, latents.shape[3] == weights.count else {
             throw TensorError.invalidShape("latent preview needs [1, h, w, \(weights.count)], got \(latents.shape)")
@@ -85,7 +103,7 @@ public struct LatentPreview: Sendable {
         var sum = 0.0
         for i in 0..<latents.count { sum += Double(p[i]) * Double(p[i]) }
         let rms = (sum / Double(max(1, latents.count))).squareRoot()
-        let scale = rms.isFinite && rms > 1 ? 1 / rms : 1
+        let scale = rms.isFinite && rms > 100 ? 1 / rms : 1
         var pixels = [UInt8](repeating: 0, count: h * w * 3)
         for i in 0..<(h * w) {
             for c in 0..<3 {

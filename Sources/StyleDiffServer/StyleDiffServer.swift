@@ -275,7 +275,7 @@ final class PreviewCache: @unchecked Sendable {
         defer { lock.unlock() }
         if map == nil { map = try LatentPreview(pipeline: pipeline) }
         guard let map else { return [] }
-        return try PNGCodec.encode(map.image(latents), texts: [])
+        return try PNGCodec.encode(map.preview(latents), texts: [])
     }
 }
 

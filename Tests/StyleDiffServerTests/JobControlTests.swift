@@ -43,7 +43,7 @@ import TestSupport
             #expect((running["state"] as? [String: Any])?["sampling_steps"] as? Int == 600)
             let preview = try #require((running["current_image"] as? String).flatMap { Data(base64Encoded: $0) })
             let image = try PNGCodec.decode(Array(preview)).image
-            #expect(image.width == 16 && image.height == 16, "the preview has the latent size (64 px / 4)")
+            #expect(image.width == 64 && image.height == 64, "a 64 px image is previewed by the VAE decode")
             let skipped = try await send(port, "/sdapi/v1/progress?skip_current_image=true", method: .get).json
             #expect(skipped["current_image"] is NSNull)
 
