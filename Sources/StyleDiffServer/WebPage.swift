@@ -49,7 +49,7 @@ enum WebPage {
     <ul id="references"></ul>
   </fieldset>
   <label>Style strength <output id="style-strength-value">1</output>
-    <input id="style-strength" type="range" min="0" max="2" step="0.05" value="1"></label>
+    <input id="style-strength" type="range" min="0" max="4" step="0.05" value="1"></label>
   <label>Guidance <output id="guidance-value">default</output>
     <input id="guidance" type="range" min="0" max="20" step="0.5" value="0" data-default="1"></label>
   <div class="row">

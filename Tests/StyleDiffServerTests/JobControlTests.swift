@@ -126,3 +126,46 @@ import TestSupport
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
     }
 }
+
+@Suite(.serialized) struct WorkersAndOptionsTests {
+    static let runner = try! Runner(modelDirectory: TestPaths.fixtureModel)
+
+    /// With --workers 2 and no queue, two requests run at once (with one worker the second
+    /// would be 429), and each gives the bytes it gives alone.
+    @Test func twoWorkersRunTwoJobsAtOnceWithTheSameBytes() async throws {
+        let bodies = [#"{"prompt": "folder icon", "steps": 30, "seed": 1}"#, #"{"prompt": "heart", "style": "tango", "steps": 30, "seed": 2}"#]
+        let expected = try await serverApp(Self.runner, { ($0.workers, $0.queueLimit) = (1, 0) }).test(.live) { client in
+            let port = try #require(client.port)
+            var alone: [String] = []
+            for body in bodies {
+                alone.append(try #require((try await send(port, "/sdapi/v1/txt2img", json: body).json["images"] as? [String])?.first))
+            }
+            return alone
+        }
+        try await serverApp(Self.runner, { ($0.workers, $0.queueLimit) = (2, 0) }).test(.live) { client in
+            let port = try #require(client.port)
+            async let a = send(port, "/sdapi/v1/txt2img", json: bodies[0])
+            async let b = send(port, "/sdapi/v1/txt2img", json: bodies[1])
+            let answers = try await [a, b]
+            #expect(answers.map(\.status) == [.ok, .ok])
+            #expect(answers.map { ($0.json["images"] as? [String])?.first ?? "" } == expected, "concurrent jobs give their own bytes")
+        }
+    }
+
+    @Test func optionsAndStylesAreA1111Shaped() async throws {
+        try await serverApp(Self.runner).test(.live) { client in
+            let port = try #require(client.port)
+            let options = try await send(port, "/sdapi/v1/options", method: .get).json
+            #expect(options["sd_checkpoint_hash"] as? String == Self.runner.modelHash && options["samples_format"] as? String == "png")
+            let restate = try await send(port, "/sdapi/v1/options", json: #"{"samples_format": "png", "CLIP_stop_at_last_layers": 1}"#)
+            #expect(restate.status == .ok)
+            for (json, detail) in [(#"{"samples_format": "jpg"}"#, "cannot be changed"), (#"{"sd_vae": "x"}"#, "not supported")] {
+                let answer = try await send(port, "/sdapi/v1/options", json: json)
+                #expect(answer.status == .unprocessableContent && answer.text.contains(detail), "\(json): \(answer.text)")
+            }
+            let styles = try JSONSerialization.jsonObject(with: Data(buffer: try await send(port, "/sdapi/v1/prompt-styles", method: .get).body)) as? [[String: Any]]
+            #expect(styles?.compactMap { $0["name"] as? String } == Self.runner.styles)
+            #expect(styles?.first?["prompt"] as? String == "{prompt}, \(Self.runner.styles[0]) style")
+        }
+    }
+}
