@@ -9,7 +9,6 @@ import FileAccess
 import Foundation
 import Hummingbird
 import Logging
-import MultipartKit
 import PNGIO
 import Pipeline
 import StyleDiffCommands
