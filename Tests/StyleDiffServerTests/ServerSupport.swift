@@ -9,6 +9,10 @@ import TestSupport
 @testable import StyleDiffCommands
 @testable import StyleDiffServer
 
+/// The parent of every server suite: they run one after another (each starts generations of its
+/// own, and together they would starve each other on 2 cores).
+@Suite(.serialized) struct ServerTests {}
+
 /// The server's app over `runner` on a free loopback port, options set by `configure`.
 func serverApp(_ runner: Runner, _ configure: (inout StyleDiffServer.Options) -> Void = { _ in }) throws -> some ApplicationProtocol {
     var options = StyleDiffServer.Options()
@@ -43,7 +47,8 @@ struct Answer {
 /// One request on a connection of its own (generation answers close theirs).
 func send(_ port: Int, _ path: String, method: HTTPRequest.Method = .post, json: String? = nil, body: ByteBuffer? = nil,
           headers: HTTPFields = [:]) async throws -> Answer {
-    let client = TestClient(host: "127.0.0.1", port: port)
+    // Generous: the whole suite runs in parallel on 2 cores, and a generation may wait its turn.
+    let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(300)))
     client.connect()
     let request = TestClient.Request(path, method: method, authority: "127.0.0.1", headers: headers,
                                      body: body ?? json.map { ByteBuffer(string: $0) })
