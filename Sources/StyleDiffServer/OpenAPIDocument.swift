@@ -7,39 +7,7 @@ enum OpenAPIDocument {
 {
  "components": {
   "schemas": {
-   "A1111Response": {
-    "properties": {
-     "images": {
-      "description": "base64 PNGs with stylediff metadata",
-      "items": {
-       "type": "string"
-      },
-      "type": "array"
-     },
-     "info": {
-      "description": "JSON text: seeds, infotexts, ...",
-      "type": "string"
-     },
-     "parameters": {
-      "type": "object"
-     }
-    },
-    "type": "object"
-   },
-   "Error": {
-    "properties": {
-     "detail": {
-      "type": "string"
-     },
-     "error": {
-      "type": "string"
-     }
-    },
-    "type": "object"
-   },
-   "Img2ImgRequest": {
-    "additionalProperties": true,
-    "description": "Also accepted at A1111's defaults only (else 422): restore_faces, tiling, enable_hr, subseed, override_settings, alwayson_scripts, ...; mask, inpainting_fill, ... (no inpainting)",
+   "A1111Common": {
     "properties": {
      "batch_size": {
       "description": "1-16",
@@ -59,23 +27,11 @@ enum OpenAPIDocument {
      "clip_skip": {
       "type": "integer"
      },
-     "denoising_strength": {
-      "type": "number"
-     },
      "eta": {
       "type": "number"
      },
      "height": {
       "type": "integer"
-     },
-     "init_images": {
-      "description": "one base64 PNG",
-      "items": {
-       "type": "string"
-      },
-      "maxItems": 1,
-      "minItems": 1,
-      "type": "array"
      },
      "n_iter": {
       "description": "1-16",
@@ -86,14 +42,6 @@ enum OpenAPIDocument {
      },
      "prompt": {
       "type": "string"
-     },
-     "resize_mode": {
-      "description": "0 just resize, 1 crop and resize",
-      "enum": [
-       0,
-       1
-      ],
-      "type": "integer"
      },
      "sampler_name": {
       "description": "GET /sdapi/v1/samplers",
@@ -148,79 +96,99 @@ enum OpenAPIDocument {
       "type": "integer"
      }
     },
-    "required": [
-     "init_images"
-    ],
     "type": "object"
    },
-   "OpenAIEditRequest": {
-    "additionalProperties": false,
+   "A1111Response": {
     "properties": {
-     "guidance": {
-      "description": "stylediff",
-      "type": "number"
+     "images": {
+      "description": "base64 PNGs with stylediff metadata",
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
      },
-     "image": {
-      "description": "PNG file",
-      "format": "binary",
+     "info": {
+      "description": "JSON text: seeds, infotexts, ...",
       "type": "string"
      },
-     "model": {
-      "description": "any; the loaded model answers",
+     "parameters": {
+      "type": "object"
+     }
+    },
+    "type": "object"
+   },
+   "Error": {
+    "properties": {
+     "detail": {
       "type": "string"
      },
-     "n": {
-      "description": "1-10",
-      "type": "integer"
-     },
-     "negative_prompt": {
-      "description": "stylediff",
-      "type": "string"
-     },
-     "prompt": {
-      "type": "string"
-     },
-     "quality": {
-      "enum": [
-       "auto",
-       "standard"
-      ],
-      "type": "string"
-     },
-     "response_format": {
-      "enum": [
-       "b64_json"
-      ],
-      "type": "string"
-     },
-     "seed": {
-      "description": "stylediff",
-      "type": "integer"
-     },
-     "size": {
-      "description": "WxH or auto",
-      "type": "string"
-     },
-     "steps": {
-      "description": "stylediff",
-      "type": "integer"
-     },
-     "strength": {
-      "description": "stylediff: denoising strength",
-      "type": "number"
-     },
-     "user": {
+     "error": {
       "type": "string"
      }
     },
-    "required": [
-     "prompt",
-     "image"
-    ],
     "type": "object"
    },
+   "Img2ImgRequest": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/A1111Common"
+     },
+     {
+      "properties": {
+       "denoising_strength": {
+        "type": "number"
+       },
+       "init_images": {
+        "description": "one base64 PNG",
+        "items": {
+         "type": "string"
+        },
+        "maxItems": 1,
+        "minItems": 1,
+        "type": "array"
+       },
+       "resize_mode": {
+        "description": "0 just resize, 1 crop and resize",
+        "enum": [
+         0,
+         1
+        ],
+        "type": "integer"
+       }
+      },
+      "required": [
+       "init_images"
+      ],
+      "type": "object"
+     }
+    ],
+    "description": "Also accepted at A1111's defaults only (else 422): restore_faces, tiling, enable_hr, subseed, override_settings, alwayson_scripts, ...; mask, inpainting_fill, ... (no inpainting)"
+   },
+   "OpenAIEditRequest": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/OpenAIGenerationRequest"
+     },
+     {
+      "properties": {
+       "image": {
+        "description": "PNG file",
+        "format": "binary",
+        "type": "string"
+       },
+       "strength": {
+        "description": "stylediff: denoising strength",
+        "type": "number"
+       }
+      },
+      "required": [
+       "image"
+      ],
+      "type": "object"
+     }
+    ]
+   },
    "OpenAIGenerationRequest": {
-    "additionalProperties": false,
     "properties": {
      "guidance": {
       "description": "stylediff",
@@ -324,97 +292,12 @@ enum OpenAPIDocument {
     "type": "object"
    },
    "Txt2ImgRequest": {
-    "additionalProperties": true,
-    "description": "Also accepted at A1111's defaults only (else 422): restore_faces, tiling, enable_hr, subseed, override_settings, alwayson_scripts, ...",
-    "properties": {
-     "batch_size": {
-      "description": "1-16",
-      "type": "integer"
-     },
-     "blend": {
-      "description": "stylediff",
-      "enum": [
-       "linear",
-       "slerp"
-      ],
-      "type": "string"
-     },
-     "cfg_scale": {
-      "type": "number"
-     },
-     "clip_skip": {
-      "type": "integer"
-     },
-     "eta": {
-      "type": "number"
-     },
-     "height": {
-      "type": "integer"
-     },
-     "n_iter": {
-      "description": "1-16",
-      "type": "integer"
-     },
-     "negative_prompt": {
-      "type": "string"
-     },
-     "prompt": {
-      "type": "string"
-     },
-     "sampler_name": {
-      "description": "GET /sdapi/v1/samplers",
-      "type": "string"
-     },
-     "seed": {
-      "description": "-1: random",
-      "type": "integer"
-     },
-     "steps": {
-      "type": "integer"
-     },
-     "style": {
-      "description": "stylediff: a style of the model",
-      "type": "string"
-     },
-     "style_images": {
-      "description": "stylediff: image style prompts",
-      "items": {
-       "properties": {
-        "image": {
-         "description": "base64 PNG",
-         "type": "string"
-        },
-        "weight": {
-         "type": "number"
-        }
-       },
-       "required": [
-        "image"
-       ],
-       "type": "object"
-      },
-      "type": "array"
-     },
-     "style_snap": {
-      "description": "stylediff",
-      "type": "number"
-     },
-     "style_strength": {
-      "description": "stylediff",
-      "type": "number"
-     },
-     "styles": {
-      "description": "at most one name of GET /sdapi/v1/prompt-styles",
-      "items": {
-       "type": "string"
-      },
-      "type": "array"
-     },
-     "width": {
-      "type": "integer"
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/A1111Common"
      }
-    },
-    "type": "object"
+    ],
+    "description": "Also accepted at A1111's defaults only (else 422): restore_faces, tiling, enable_hr, subseed, override_settings, alwayson_scripts, ..."
    }
   },
   "securitySchemes": {

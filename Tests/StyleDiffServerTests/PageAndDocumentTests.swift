@@ -37,7 +37,21 @@ extension ServerTests {
 
                 // The request schemas name exactly what the parsers implement.
                 let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
-                func properties(_ name: String) -> Set<String> { Set((schemas[name]?["properties"] as? [String: Any])?.keys ?? [:].keys) }
+                /// A schema's properties, its allOf parts' included.
+                func properties(_ name: String) -> Set<String> {
+                    func collect(_ schema: [String: Any]) -> Set<String> {
+                        var keys = Set((schema["properties"] as? [String: Any])?.keys ?? [:].keys)
+                        for part in schema["allOf"] as? [[String: Any]] ?? [] {
+                            if let ref = part["$ref"] as? String {
+                                keys.formUnion(properties(String(ref.split(separator: "/").last ?? "")))
+                            } else {
+                                keys.formUnion(collect(part))
+                            }
+                        }
+                        return keys
+                    }
+                    return collect(schemas[name] ?? [:])
+                }
                 #expect(properties("Txt2ImgRequest") == A1111Request.implemented)
                 #expect(properties("Img2ImgRequest") == A1111Request.implemented.union(A1111Request.img2imgImplemented))
                 #expect(properties("OpenAIGenerationRequest") == OpenAIImageRequest.generationFields)
