@@ -6,6 +6,108 @@ enum OpenAPIDocument {
     static let json = #"""
 {
  "components": {
+  "responses": {
+   "E400": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "malformed body"
+   },
+   "E401": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "missing or wrong API key"
+   },
+   "E404": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "a referenced input is missing"
+   },
+   "E409": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "interrupted"
+   },
+   "E413": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "body over 32 MiB"
+   },
+   "E422": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "unsupported field or value"
+   },
+   "E429": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "queue full (Retry-After)"
+   },
+   "E499": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "client closed the connection"
+   },
+   "E500": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "internal error"
+   },
+   "E503": {
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    },
+    "description": "deadline passed or shutting down (Retry-After)"
+   }
+  },
   "schemas": {
    "A1111Common": {
     "properties": {
@@ -374,104 +476,34 @@ enum OpenAPIDocument {
       "description": "OK"
      },
      "400": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "malformed body"
+      "$ref": "#/components/responses/E400"
      },
      "401": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "missing or wrong API key"
+      "$ref": "#/components/responses/E401"
      },
      "404": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "a referenced input is missing"
+      "$ref": "#/components/responses/E404"
      },
      "409": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "interrupted"
+      "$ref": "#/components/responses/E409"
      },
      "413": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "body over 32 MiB"
+      "$ref": "#/components/responses/E413"
      },
      "422": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "unsupported field or value"
+      "$ref": "#/components/responses/E422"
      },
      "429": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "queue full (Retry-After)"
+      "$ref": "#/components/responses/E429"
      },
      "499": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "client closed the connection"
+      "$ref": "#/components/responses/E499"
      },
      "500": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "internal error"
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "deadline passed or shutting down (Retry-After)"
+      "$ref": "#/components/responses/E503"
      }
     },
     "summary": "Image to image",
@@ -548,24 +580,10 @@ enum OpenAPIDocument {
       "description": "OK"
      },
      "400": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "malformed body"
+      "$ref": "#/components/responses/E400"
      },
      "422": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "unsupported field or value"
+      "$ref": "#/components/responses/E422"
      }
     },
     "summary": "Restate options (changing one is 422)",
@@ -739,94 +757,31 @@ enum OpenAPIDocument {
       "description": "OK"
      },
      "400": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "malformed body"
+      "$ref": "#/components/responses/E400"
      },
      "401": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "missing or wrong API key"
+      "$ref": "#/components/responses/E401"
      },
      "409": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "interrupted"
+      "$ref": "#/components/responses/E409"
      },
      "413": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "body over 32 MiB"
+      "$ref": "#/components/responses/E413"
      },
      "422": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "unsupported field or value"
+      "$ref": "#/components/responses/E422"
      },
      "429": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "queue full (Retry-After)"
+      "$ref": "#/components/responses/E429"
      },
      "499": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "client closed the connection"
+      "$ref": "#/components/responses/E499"
      },
      "500": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "internal error"
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "deadline passed or shutting down (Retry-After)"
+      "$ref": "#/components/responses/E503"
      }
     },
     "summary": "Text to image",
@@ -859,94 +814,31 @@ enum OpenAPIDocument {
       "description": "OK"
      },
      "400": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "malformed body"
+      "$ref": "#/components/responses/E400"
      },
      "401": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "missing or wrong API key"
+      "$ref": "#/components/responses/E401"
      },
      "409": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "interrupted"
+      "$ref": "#/components/responses/E409"
      },
      "413": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "body over 32 MiB"
+      "$ref": "#/components/responses/E413"
      },
      "422": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "unsupported field or value"
+      "$ref": "#/components/responses/E422"
      },
      "429": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "queue full (Retry-After)"
+      "$ref": "#/components/responses/E429"
      },
      "499": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "client closed the connection"
+      "$ref": "#/components/responses/E499"
      },
      "500": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "internal error"
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "deadline passed or shutting down (Retry-After)"
+      "$ref": "#/components/responses/E503"
      }
     },
     "summary": "OpenAI Images: edits (img2img)",
@@ -979,94 +871,31 @@ enum OpenAPIDocument {
       "description": "OK"
      },
      "400": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "malformed body"
+      "$ref": "#/components/responses/E400"
      },
      "401": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "missing or wrong API key"
+      "$ref": "#/components/responses/E401"
      },
      "409": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "interrupted"
+      "$ref": "#/components/responses/E409"
      },
      "413": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "body over 32 MiB"
+      "$ref": "#/components/responses/E413"
      },
      "422": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "unsupported field or value"
+      "$ref": "#/components/responses/E422"
      },
      "429": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "queue full (Retry-After)"
+      "$ref": "#/components/responses/E429"
      },
      "499": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "client closed the connection"
+      "$ref": "#/components/responses/E499"
      },
      "500": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "internal error"
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      },
-      "description": "deadline passed or shutting down (Retry-After)"
+      "$ref": "#/components/responses/E503"
      }
     },
     "summary": "OpenAI Images: generations",
