@@ -44,6 +44,9 @@ extension Tensor {
         guard paddedH >= kernel, paddedW >= kernel, ho > 0, wo > 0 else {
             throw TensorError.invalidShape("conv2d: input \(shape) too small for kernel \(kernel), padding \(padding)")
         }
+        if Self.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: ho * wo, cin: cin, cout: cout) {
+            return winogradConv3x3(packedWeight: weight, bias: bias)
+        }
         let k = kernel * kernel * cin
         let rows = n * ho * wo
         var out = Tensor(uninitialized: [n, ho, wo, cout])
