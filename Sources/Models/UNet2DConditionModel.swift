@@ -3,6 +3,7 @@
 // and width must be divisible by 2^(number of blocks - 1) (no odd-size upsampling).
 
 import Foundation
+import SafeTensors
 import Tensors
 
 public struct UNet2DConditionModel {
@@ -30,9 +31,16 @@ public struct UNet2DConditionModel {
 
     /// The loaded IP-Adapter, if any.
     public let styleAdapter: StyleAdapter?
+    /// The mapped weights (tensors read in place point into it).
+    let weights: SafetensorsFile
+
+    /// Lets the weights' mapped pages leave resident memory until the next call (during the
+    /// VAE decode; the tensors copied into other layouts at load are not affected).
+    public func releaseResidentWeights() { weights.releaseAllPages() }
 
     public init(configuration c: UNet2DConditionConfiguration, store: WeightStore, styleAdapter: StyleAdapter? = nil) throws {
         self.styleAdapter = styleAdapter
+        weights = store.file
         try c.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))
         try c.validate(file: store.file.path)
         configuration = c

@@ -228,6 +228,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public func generate(_ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> RGBImage {
         let latents = try denoise(request, observe: observe)
         try latents.requireFinite("the final latents")
+        unet.releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
         return try decode(latents)
     }
 
@@ -253,6 +254,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         }
         let cond = try encodePrompt(request.prompt, clipSkip: request.clipSkip)
         let uncond = try encodePrompt(request.negativePrompt, clipSkip: request.clipSkip)
+        textEncoder.releaseResidentWeights()  // idle until the next request: out of resident memory
         let text = try Tensor.concatenateFirstAxis([uncond, cond])
         var conditioning = CrossAttentionContext(text: text)
         let hasStyle = !request.styleImages.isEmpty || request.stylePreset != nil

@@ -181,6 +181,17 @@ public final class SafetensorsFile: @unchecked Sendable {
         _ = madvise(p, alignedEnd - alignedStart, MADV_DONTNEED)
     }
 
+    /// The same for every tensor of the file: its mapped pages stop counting toward resident
+    /// memory until they are read again (a model between uses, e.g. the text encoder once the
+    /// prompts are encoded).
+    public func releaseAllPages() {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base) + dataOffset, end = Int(bitPattern: base) + mappedLength
+        let alignedStart = (start + page - 1) / page * page, alignedEnd = end / page * page
+        guard alignedEnd > alignedStart, let p = UnsafeMutableRawPointer(bitPattern: alignedStart) else { return }
+        _ = madvise(p, alignedEnd - alignedStart, MADV_DONTNEED)
+    }
+
     /// An integer tensor's values (I64 or I32), e.g. the position_ids buffer older transformers
     /// checkpoints carry.
     public func integers(_ name: String) throws -> [Int64] {
