@@ -12,7 +12,13 @@ import Pipeline
 import Schedulers
 import StyleDiffCommands
 
-struct A1111Request {
+/// A parsed generation request of either API family: settings and how many images.
+protocol ImageRequest {
+    var settings: GenerationSettings { get }
+    var count: Int { get }
+}
+
+struct A1111Request: ImageRequest {
     var settings: GenerationSettings
     /// A1111's batch_size x n_iter images, seeds seed, seed+1, ...
     var count: Int

@@ -83,10 +83,11 @@ struct MultipartForm {
                 disposition = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
             }
         }
-        guard let disposition, disposition.lowercased().hasPrefix("form-data"), let name = parameters(disposition)["name"] else {
+        let fields = disposition.map(parameters) ?? [:]
+        guard let disposition, disposition.lowercased().hasPrefix("form-data"), let name = fields["name"] else {
             throw APIError(status: 400, "a multipart part has no Content-Disposition: form-data; name=...")
         }
-        return Part(name: name, filename: parameters(disposition)["filename"], bytes: Array(content))
+        return Part(name: name, filename: fields["filename"], bytes: Array(content))
     }
 
     /// The `key=value` parameters after the first `;` of a header value (values may be quoted,

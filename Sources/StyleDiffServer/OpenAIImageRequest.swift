@@ -9,7 +9,7 @@
 import Foundation
 import StyleDiffCommands
 
-struct OpenAIImageRequest {
+struct OpenAIImageRequest: ImageRequest {
     var settings: GenerationSettings
     var count: Int
 

@@ -97,29 +97,19 @@ public final class StyleDiffServer: Sendable {
             Self.json(["interrupted": await queue.interruptRunning()])
         }
         router.post("/sdapi/v1/txt2img") { [self] request, _ -> Response in
-            await generating(request) { body in
-                let parsed = try A1111Request(json: body, uploads: self.uploads)
-                return (parsed.settings, parsed.count)
-            } answer: { settings, images in try self.a1111Answer(settings, images) }
+            await generating(request) { try A1111Request(json: $0, uploads: self.uploads) } answer: { try self.a1111Answer($0, $1) }
         }
         router.post("/sdapi/v1/img2img") { [self] request, _ -> Response in
-            await generating(request) { body in
-                let parsed = try A1111Request(json: body, img2img: true, uploads: self.uploads)
-                return (parsed.settings, parsed.count)
-            } answer: { settings, images in try self.a1111Answer(settings, images) }
+            await generating(request) { try A1111Request(json: $0, img2img: true, uploads: self.uploads) } answer: { try self.a1111Answer($0, $1) }
         }
         router.post("/v1/images/generations") { [self] request, _ -> Response in
-            await generating(request) { body in
-                let parsed = try OpenAIImageRequest(json: body)
-                return (parsed.settings, parsed.count)
-            } answer: { _, images in Self.openAIAnswer(images) }
+            await generating(request) { try OpenAIImageRequest(json: $0) } answer: { Self.openAIAnswer($1) }
         }
         router.post("/v1/images/edits") { [self] request, _ -> Response in
             let contentType = request.headers[.contentType]
-            return await generating(request) { body in
-                let parsed = try OpenAIImageRequest(form: MultipartForm(body: body, contentType: contentType), uploads: self.uploads)
-                return (parsed.settings, parsed.count)
-            } answer: { _, images in Self.openAIAnswer(images) }
+            return await generating(request) {
+                try OpenAIImageRequest(form: MultipartForm(body: $0, contentType: contentType), uploads: self.uploads)
+            } answer: { Self.openAIAnswer($1) }
         }
         return router
     }
@@ -129,15 +119,15 @@ public final class StyleDiffServer: Sendable {
     /// A generation route: reads and parses the body, runs the images through the queue and
     /// answers. The job stops if the client's connection closes meanwhile (Hummingbird watches
     /// the connection only if it is not kept alive, so the answer says `Connection: close`).
-    func generating(_ request: Request, parse: @escaping ([UInt8]) throws -> (GenerationSettings, Int),
+    func generating(_ request: Request, parse: @escaping ([UInt8]) throws -> any ImageRequest,
                     answer: @escaping (GenerationSettings, [Image]) throws -> Response) async -> Response {
         let job = GenerationJob(deadline: options.deadline)
         let queue = self.queue
         var response = await Self.answering {
             try await request.body.consumeWithInboundCloseHandler { body in
-                let (settings, count) = try parse(Array(buffer: try await body.collect(upTo: Self.maximumBody)))
-                job.images = count
-                return try answer(settings, try await self.generate(settings, count: count, job: job))
+                let parsed = try parse(Array(buffer: try await body.collect(upTo: Self.maximumBody)))
+                job.images = parsed.count
+                return try answer(parsed.settings, try await self.generate(parsed.settings, count: parsed.count, job: job))
             } onInboundClosed: {
                 job.stop(.clientGone)
                 Task { await queue.withdraw(job) }
@@ -157,12 +147,14 @@ public final class StyleDiffServer: Sendable {
             prepared.append((record, try runner.prepare(record, invalid: .usage)))
         }
         let jobs = prepared
-        // A queued request whose client left or whose deadline passed leaves the queue.
-        let watcher = Task {
-            while job.stopReason == nil { try await Task.sleep(nanoseconds: 200_000_000) }
+        // A request still queued at its deadline leaves the queue (one whose client leaves is
+        // withdrawn by `generating`; a running one sees either at its next step).
+        let deadline = Task {
+            try await Task.sleep(nanoseconds: UInt64(max(0, job.deadline.timeIntervalSinceNow) * 1e9))
+            job.stop(.deadline)
             await queue.withdraw(job)
         }
-        defer { watcher.cancel() }
+        defer { deadline.cancel() }
         do {
             let pngs = try await queue.run(job) {
                 try jobs.enumerated().map { i, item in

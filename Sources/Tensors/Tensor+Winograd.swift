@@ -105,20 +105,20 @@ extension Tensor {
         let half = Lanes(repeating: 0.5)
         Profiler.measure("winograd filter transform") {
             Parallelism.forEachRange(cout, minimumPerTask: 4) { range in
+                // gg[x * 4 + r] = (G g)[r][x]: G g (4 x 3; rows of g are ky), one scratch per task.
+                let gg = UnsafeMutablePointer<Lanes>.allocate(capacity: 12)
+                defer { gg.deallocate() }
                 for o in range {
                     let g = wp + o * 9 * cin
                     for c in stride(from: 0, to: cin, by: 8) {
-                        // G g (4 x 3; rows of g are ky), then (G g) G^T (4 x 4).
-                        var gg: [Lanes] = []
-                        gg.reserveCapacity(12)
                         for x in 0..<3 {
                             let g0 = load(g + x * cin + c), g1 = load(g + (3 + x) * cin + c), g2 = load(g + (6 + x) * cin + c)
-                            gg.append(g0)
-                            gg.append((g0 + g1 + g2) * half)
-                            gg.append((g0 - g1 + g2) * half)
-                            gg.append(g2)
+                            gg[x * 4] = g0
+                            gg[x * 4 + 1] = (g0 + g1 + g2) * half
+                            gg[x * 4 + 2] = (g0 - g1 + g2) * half
+                            gg[x * 4 + 3] = g2
                         }
-                        // gg[x * 4 + r] = (G g)[r][x]
+                        // (G g) G^T: 4 x 4.
                         for r in 0..<4 {
                             let a0 = gg[r], a1 = gg[4 + r], a2 = gg[8 + r]
                             let base = up + (r * 4 * cout + o) * cin + c
