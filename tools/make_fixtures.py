@@ -9,7 +9,7 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, ip_adapter, default_model, rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, ip_adapter, lcm, default_model, rng, schedulers)
 """
 import argparse
 import json
@@ -18,7 +18,8 @@ import shutil
 
 import torch
 from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
-                       EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel)
+                       EulerDiscreteScheduler, LCMScheduler, LatentConsistencyModelPipeline, PNDMScheduler,
+                       UNet2DConditionModel)
 from safetensors.torch import save_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
@@ -39,6 +40,12 @@ UNETS = {
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=20, attention_head_dim=(2, 4, 4), norm_num_groups=8,
         use_linear_projection=True, flip_sin_to_cos=False, freq_shift=1, norm_eps=1e-6),
+    # An LCM-distilled UNet's guidance embedding: time_embedding.cond_proj (time_cond_proj_dim).
+    "unet_time_cond": dict(
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(24, 48),
+        layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=24,
+        attention_head_dim=4, norm_num_groups=8, time_cond_proj_dim=20),
 }
 
 VAES = {
@@ -91,6 +98,14 @@ def make_unet(name, cfg):
     with torch.no_grad():
         for t in (981, 1):
             io[f"output_t{t}"] = model(sample, torch.tensor([t, t]), context).sample
+        if cfg.get("time_cond_proj_dim"):
+            # The LCM pipelines' w embedding of guidance scales 8.5 and 2 (w = guidance - 1).
+            w = torch.tensor([7.5, 1.0])
+            cond = LatentConsistencyModelPipeline.get_guidance_scale_embedding(None, w, embedding_dim=cfg["time_cond_proj_dim"])
+            io["guidance_w"] = w
+            io["timestep_cond"] = cond
+            for t in (981, 1):
+                io[f"output_cond_t{t}"] = model(sample, torch.tensor([t, t]), context, timestep_cond=cond).sample
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(folder, "io.safetensors"))
 
 
@@ -399,6 +414,86 @@ IP_CASES = [
 ]
 
 
+LCM_CASES = [
+    # (case, folder, kind, settings)
+    ("txt2img", "lcm_tiny", "lcm_txt2img", dict(prompt="a photo of an astronaut riding a horse", width=96, height=64,
+                                                steps=4, guidance=8.0, seed=12, scheduler="lcm")),
+    ("txt2img_2steps_default_size", "lcm_tiny", "lcm_txt2img", dict(prompt="a red heart", steps=2, guidance=1.5, seed=13,
+                                                                    scheduler="lcm")),
+    ("img2img", "lcm_tiny", "lcm_img2img", dict(prompt="a cat, oil painting", init_image="sd_photo", strength=0.6, steps=4,
+                                                guidance=8.0, seed=14, width=96, height=64, scheduler="lcm")),
+    # LCM-LoRA's way: a plain SD folder with LCMScheduler at guidance 1 (no unconditional pass).
+    ("sd15_lcm_guidance1", "sd15_tiny", "txt2img", dict(prompt="a cat", width=96, height=64, steps=4, guidance=1.0, seed=15,
+                                                        scheduler="lcm")),
+]
+
+
+def make_lcm():
+    """An LCM-distilled pipeline folder in LCM-Dreamshaper's layout (LatentConsistencyModelPipeline,
+    LCMScheduler, a UNet with time_cond_proj_dim, fp16) sharing sd15_tiny's tokenizer, text encoder
+    and VAE through symlinks, and diffusers' outputs: LatentConsistencyModelPipeline and its
+    img2img twin, and StableDiffusionPipeline with LCMScheduler at guidance 1 on sd15_tiny (how
+    LCM-LoRA runs). Needs the sd fixtures."""
+    from PIL import Image
+    from diffusers import LatentConsistencyModelImg2ImgPipeline, StableDiffusionPipeline
+    from transformers import CLIPTextModel, CLIPTokenizer
+    base = os.path.join(ROOT, "sd15_tiny")
+    folder = os.path.join(ROOT, "lcm_tiny")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    text = CLIPTextModel.from_pretrained(os.path.join(base, "text_encoder"), variant="fp16", torch_dtype=torch.float32).eval()
+    vae = AutoencoderKL.from_pretrained(os.path.join(base, "vae"), variant="fp16", torch_dtype=torch.float32).eval()
+    base_unet = UNet2DConditionModel.from_pretrained(os.path.join(base, "unet")).eval()
+    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(base, "tokenizer"))
+    cfg = {k: v for k, v in base_unet.config.items() if not k.startswith("_")}
+    cfg["time_cond_proj_dim"] = 32
+    torch.manual_seed(46)
+    unet = UNet2DConditionModel(**cfg).eval()
+    randomise_norms(unet, 47)
+    unet.half()
+    unet.float()  # fp16-rounded weights, saved as fp16 below
+    scheduler = LCMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                             set_alpha_to_one=True, original_inference_steps=50, timestep_scaling=10.0)
+    pipe = LatentConsistencyModelPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                          safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    os.makedirs(os.path.join(folder, "unet"))
+    unet.half().save_pretrained(os.path.join(folder, "unet"), safe_serialization=True)
+    unet.float()
+    scheduler.save_pretrained(os.path.join(folder, "scheduler"))
+    index = dict(_class_name="LatentConsistencyModelPipeline", _diffusers_version="0.22.0.dev0",
+                 feature_extractor=["transformers", "CLIPImageProcessor"], requires_safety_checker=True,
+                 safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"], scheduler=["diffusers", "LCMScheduler"],
+                 text_encoder=["transformers", "CLIPTextModel"], tokenizer=["transformers", "CLIPTokenizer"],
+                 unet=["diffusers", "UNet2DConditionModel"], vae=["diffusers", "AutoencoderKL"])
+    with open(os.path.join(folder, "model_index.json"), "w") as f:
+        json.dump(index, f, indent=2, sort_keys=True)
+    for part in ("tokenizer", "text_encoder", "vae", "feature_extractor"):
+        os.symlink(os.path.join("..", "sd15_tiny", part), os.path.join(folder, part))
+    sd = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=base_unet,
+                                 scheduler=LCMScheduler.from_config(scheduler.config), safety_checker=None,
+                                 feature_extractor=None, requires_safety_checker=False)
+    photo = Image.open(os.path.join(ROOT, "sd_photo.png")).convert("RGB")
+    tensors, cases = {}, {}
+    for case, name, kind, s in LCM_CASES:
+        common = dict(prompt=s["prompt"], num_inference_steps=s["steps"], guidance_scale=s["guidance"],
+                      generator=torch.Generator("cpu").manual_seed(s["seed"]), output_type="latent")
+        with torch.no_grad():
+            if kind == "lcm_txt2img":
+                latents = pipe(height=s.get("height"), width=s.get("width"), **common).images
+            elif kind == "lcm_img2img":
+                latents = LatentConsistencyModelImg2ImgPipeline(**pipe.components)(image=photo, strength=s["strength"], **common).images
+            else:
+                latents = sd(height=s.get("height"), width=s.get("width"), **common).images
+            pixels = (vae.decode(latents / vae.config.scaling_factor).sample / 2 + 0.5).clamp(0, 1)
+        key = f"{name}/{case}"
+        tensors[key + "/latents"] = latents.contiguous()
+        tensors[key + "/pixels"] = pixels.contiguous()
+        cases[key] = dict(s, folder=name, kind=kind)
+    save_file(tensors, os.path.join(ROOT, "lcm_outputs.safetensors"))
+    with open(os.path.join(ROOT, "lcm_cases.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
 def make_ip_adapter():
     """The public IP-Adapter's layout for the SD 1.x fixture: image_encoder/ (a tiny random
     CLIPVisionModelWithProjection, gelu as ViT-H) and ip-adapter_sd15.safetensors (image_proj.* and
@@ -649,9 +744,40 @@ def make_schedulers():
             timesteps[f"loop_{case}_{mode}"] = dict(timesteps=ts.tolist(), start_index=start,
                                                    config=config, kind=kind, eta=kwargs.get("eta", 0.0), seed=seed,
                                                    init_noise_sigma=float(sched.init_noise_sigma))
-    for kind, cls in SCHEDULERS.items():
+    # LCM: timesteps by original_inference_steps x steps x strength (None where diffusers
+    # refuses), and 4-step loops, the img2img one on the schedule made for its strength.
+    for original in (50, 20):
+        for steps in (1, 2, 4, 8, 30):
+            for strength in (1.0, 0.6, 0.3):
+                sched = LCMScheduler(**SD_SCHEDULE, original_inference_steps=original)
+                try:
+                    sched.set_timesteps(steps, strength=strength)
+                    ts = sched.timesteps.tolist()
+                except ValueError:
+                    ts = None
+                timesteps[f"lcmsteps_{original}_{steps}_{strength}"] = dict(timesteps=ts or [], start_index=0 if ts else -1)
+    lcm_cases = [("lcm", {}, 15), ("lcm_vpred_orig20_scaling5", dict(prediction_type="v_prediction", original_inference_steps=20,
+                                                                       timestep_scaling=5.0, set_alpha_to_one=False), 16),
+                 ("lcm_sample_clip", dict(prediction_type="sample", clip_sample=True, clip_sample_range=0.7), 17)]
+    for case, overrides, seed in lcm_cases:
+        config = dict(SD_SCHEDULE, **overrides)
+        for mode, strength in (("txt2img", 1.0), ("img2img", 0.6)):
+            sched = LCMScheduler(**config)
+            sched.set_timesteps(4, strength=strength)
+            ts = sched.timesteps
+            x = x0.clone() if mode == "txt2img" else sched.add_noise(image_latent, x0, ts[:1])
+            tensors[f"{case}_{mode}_start"] = x.clone()
+            gen = torch.Generator().manual_seed(seed)
+            for i, t in enumerate(ts):
+                eps = fake_model(sched.scale_model_input(x, t), t)
+                x = sched.step(eps, t, x, generator=gen).prev_sample
+                tensors[f"{case}_{mode}_step{i}"] = x.clone()
+            timesteps[f"loop_{case}_{mode}"] = dict(timesteps=ts.tolist(), start_index=0, config=config, kind="lcm", eta=0.0,
+                                                   seed=seed, init_noise_sigma=1.0, steps=4, strength=strength)
+    for kind, cls in dict(SCHEDULERS, lcm=LCMScheduler).items():
         for schedule in ("linear", "scaled_linear", "squaredcos_cap_v2"):
-            sched = cls(num_train_timesteps=1000, beta_schedule=schedule)
+            # LCMScheduler's own beta defaults differ (0.00085, 0.012): the shared ones are given.
+            sched = cls(num_train_timesteps=1000, beta_schedule=schedule, beta_start=0.0001, beta_end=0.02)
             tensors[f"alphas_cumprod_{kind}_{schedule}"] = sched.alphas_cumprod.clone()
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(ROOT, "schedulers.safetensors"))
     with open(os.path.join(ROOT, "schedulers.json"), "w") as f:
@@ -677,6 +803,8 @@ def main():
         make_sd_pipelines()
     if args.only in (None, "sd", "ip_adapter"):
         make_ip_adapter()
+    if args.only in (None, "sd", "lcm"):
+        make_lcm()
     if args.only in (None, "default_model") and os.path.isdir(DEFAULT_MODEL):
         make_default_model()
     if args.only in (None, "rng"):

@@ -36,3 +36,27 @@ extension Tensor {
         return out
     }
 }
+
+extension Tensor {
+    /// The guidance-scale (w) embedding of LCM pipelines (diffusers
+    /// LatentConsistencyModelPipeline.get_guidance_scale_embedding, after VDM), in Float32 as
+    /// torch computes it: w [N] -> [N, dimension]; with e = ln(10000) / (half - 1),
+    /// [sin(1000 w exp(-e i)), cos(...)] for i < half, zero-padded when `dimension` is odd.
+    public static func guidanceScaleEmbedding(_ w: [Float], dimension: Int) throws -> Tensor {
+        guard dimension >= 4 else { throw TensorError.invalidArgument("guidance embedding dimension \(dimension) must be >= 4") }
+        let half = dimension / 2
+        let e = logf(10000) / Float(half - 1)
+        let frequencies = (0..<half).map { expf(Float($0) * -e) }
+        var out = Tensor(zeros: [w.count, dimension])
+        let p = out.mutablePointer()
+        for (row, value) in w.enumerated() {
+            let scaled = value * 1000
+            for i in 0..<half {
+                let arg = scaled * frequencies[i]
+                p[row * dimension + i] = sinf(arg)
+                p[row * dimension + half + i] = cosf(arg)
+            }
+        }
+        return out
+    }
+}

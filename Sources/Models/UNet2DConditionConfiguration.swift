@@ -1,7 +1,8 @@
 // config.json of diffusers UNet2DConditionModel (models/unets/unet_2d_condition.py), by
 // diffusers' own field names and defaults. Supported: positional time embedding, SiLU,
 // CrossAttnDownBlock2D / DownBlock2D, CrossAttnUpBlock2D / UpBlock2D, UNetMidBlock2DCrossAttn
-// or no mid block, int-or-list per-block fields. Not supported (an error when set): class and
+// or no mid block, int-or-list per-block fields, a guidance (w) embedding added to the time
+// embedding (time_cond_proj_dim, as LCM-distilled UNets have). Not supported (an error when set): class and
 // addition embeddings, encoder_hid_dim projections, scale-shift time norm, dual cross-attention,
 // num_attention_heads (diffusers itself rejects it).
 
@@ -29,6 +30,9 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
     public var useLinearProjection = false
     public var resnetOutScaleFactor: Float = 1
     public var timeEmbeddingDim: Int?
+    /// The width of an extra timestep condition (LCM's guidance-scale embedding), projected
+    /// without bias and added to the sinusoidal timestep embedding; nil: none.
+    public var timeCondProjDim: Int?
     public var convInKernel = 3
     public var convOutKernel = 3
     /// The latent side length the model was trained at (diffusers' nominal sample_size).
@@ -44,7 +48,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
         case transformerLayersPerBlock = "transformer_layers_per_block", attentionHeadDim = "attention_head_dim"
         case useLinearProjection = "use_linear_projection", resnetOutScaleFactor = "resnet_out_scale_factor"
         case timeEmbeddingDim = "time_embedding_dim", convInKernel = "conv_in_kernel", convOutKernel = "conv_out_kernel"
-        case sampleSize = "sample_size"
+        case sampleSize = "sample_size", timeCondProjDim = "time_cond_proj_dim"
     }
 
     public init() {}
@@ -77,6 +81,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
         convInKernel = try value(.convInKernel, d.convInKernel)
         convOutKernel = try value(.convOutKernel, d.convOutKernel)
         sampleSize = try c.decodeIfPresent(Int.self, forKey: .sampleSize)
+        timeCondProjDim = try c.decodeIfPresent(Int.self, forKey: .timeCondProjDim)
     }
 
     /// Reads and checks a config.json.
@@ -89,7 +94,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
                 "attention_type": "default", "dual_cross_attention": false, "resnet_skip_time_act": false,
                 "class_embeddings_concat": false, "num_attention_heads": NSNull(), "class_embed_type": NSNull(),
                 "addition_embed_type": NSNull(), "num_class_embeds": NSNull(), "encoder_hid_dim": NSNull(),
-                "encoder_hid_dim_type": NSNull(), "time_cond_proj_dim": NSNull(), "timestep_post_act": NSNull(),
+                "encoder_hid_dim_type": NSNull(), "timestep_post_act": NSNull(),
                 "time_embedding_act_fn": NSNull(), "cross_attention_norm": NSNull(),
                 "projection_class_embeddings_input_dim": NSNull(), "addition_time_embed_dim": NSNull(),
                 "reverse_transformer_layers_per_block": NSNull(),
@@ -113,6 +118,7 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
             try l.size(value, field)
         }
         if let timeEmbeddingDim { try l.size(timeEmbeddingDim, "time_embedding_dim") }
+        if let timeCondProjDim { try l.size(timeCondProjDim, "time_cond_proj_dim") }
         for v in try layersPerBlock.expanded(n, field: "layers_per_block", file: l.file) { try l.count(v, "layers_per_block") }
         for v in try transformerLayersPerBlock.expanded(n, field: "transformer_layers_per_block", file: l.file) {
             try l.count(v, "transformer_layers_per_block")

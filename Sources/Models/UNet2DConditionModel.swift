@@ -10,6 +10,8 @@ public struct UNet2DConditionModel {
     public let configuration: UNet2DConditionConfiguration
     let convIn: Conv2d
     let timeLinear1: Linear, timeLinear2: Linear
+    /// time_embedding.cond_proj (no bias) when the config has time_cond_proj_dim.
+    let timeConditionProjection: Linear?
     let downBlocks: [DownBlock]
     let midBlock: MidBlock?
     let upBlocks: [UpBlock]
@@ -57,6 +59,9 @@ public struct UNet2DConditionModel {
         convIn = try Conv2d(store, "conv_in", inChannels: c.inChannels, outChannels: channels[0], kernel: c.convInKernel)
         timeLinear1 = try Linear(store, "time_embedding.linear_1", inFeatures: channels[0], outFeatures: timeChannels)
         timeLinear2 = try Linear(store, "time_embedding.linear_2", inFeatures: timeChannels, outFeatures: timeChannels)
+        timeConditionProjection = try c.timeCondProjDim.map {
+            try Linear(store, "time_embedding.cond_proj", inFeatures: $0, outFeatures: channels[0], bias: false)
+        }
 
         func settings(_ i: Int, _ isCrossAttention: Bool) -> CrossAttentionSettings? {
             isCrossAttention ? CrossAttentionSettings(heads: heads[i], transformerLayers: transformerLayers[i],
@@ -111,8 +116,11 @@ public struct UNet2DConditionModel {
         try callAsFunction(sample, timesteps: timesteps, conditioning: CrossAttentionContext(text: context))
     }
 
-    /// The same with style tokens [N, T, cross_attention_dim] for the loaded style adapter.
-    public func callAsFunction(_ sample: Tensor, timesteps: [Float], conditioning: CrossAttentionContext) throws -> Tensor {
+    /// The same with style tokens [N, T, cross_attention_dim] for the loaded style adapter, and
+    /// for a UNet with time_cond_proj_dim an optional timestep condition [N, time_cond_proj_dim]
+    /// (diffusers' timestep_cond; without it the projection is skipped, as in diffusers).
+    public func callAsFunction(_ sample: Tensor, timesteps: [Float], conditioning: CrossAttentionContext,
+                               timestepCondition: Tensor? = nil) throws -> Tensor {
         let context = conditioning.text
         let c = configuration
         let scale = 1 << (c.blockOutChannels.count - 1)
@@ -124,7 +132,17 @@ public struct UNet2DConditionModel {
         }
         let tProj = try Tensor.timestepEmbedding(timesteps: timesteps, dimension: c.blockOutChannels[0],
                                                  flipSinToCos: c.flipSinToCos, downscaleFrequencyShift: Float(c.freqShift))
-        let emb = try timeLinear2(timeLinear1(tProj).silu())
+        var timeInput = tProj
+        if let condition = timestepCondition {
+            guard let projection = timeConditionProjection, let width = c.timeCondProjDim else {
+                throw ModelError.invalidInput("a timestep condition was given but this UNet has no time_cond_proj_dim")
+            }
+            guard condition.shape == [sample.shape[0], width] else {
+                throw ModelError.invalidInput("timestep condition \(condition.shape) must be [\(sample.shape[0]), \(width)]")
+            }
+            timeInput = try tProj + projection(condition)
+        }
+        let emb = try timeLinear2(timeLinear1(timeInput).silu())
 
         if let style = conditioning.style {
             guard styleAdapter != nil else { throw ModelError.invalidInput("style tokens given but no style adapter is loaded") }

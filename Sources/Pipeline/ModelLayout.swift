@@ -18,7 +18,10 @@ public enum ModelLayout: Equatable, Sendable {
 /// model_index.json of a diffusers pipeline folder, checked against what stylediff runs.
 struct ModelIndex {
     /// Pipeline classes whose folders hold exactly the components stylediff runs.
-    static let supportedPipelines: Set<String> = ["StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"]
+    static let supportedPipelines: Set<String> = [
+        "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline",
+        "LatentConsistencyModelPipeline", "LatentConsistencyModelImg2ImgPipeline",
+    ]
     /// Components stylediff loads, with the classes it accepts for them (nil: any scheduler
     /// class; its config gives the noise schedule).
     static let components: [(name: String, classes: Set<String>?)] = [

@@ -247,15 +247,23 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         }
         try request.validate()
         let (width, height) = try imageSize(of: request)
-        let scheduler = try request.scheduler.make(schedulerConfiguration, steps: request.steps, eta: request.eta)
+        let scheduler = try request.scheduler.make(schedulerConfiguration, steps: request.steps, eta: request.eta,
+                                                   strength: request.initImage == nil ? 1 : request.strength)
         let layers = textEncoder.configuration.numHiddenLayers
         guard (1...max(1, layers)).contains(request.clipSkip) else {
             throw PipelineError.invalidRequest("clip skip \(request.clipSkip) must be between 1 and the text encoder's \(layers) layers")
         }
+        // Classifier-free guidance runs the UNet on the negative prompt too, except with a
+        // guidance-embedded (LCM-distilled) UNet, which takes the scale as an input, and at
+        // guidance 1, where the guided output is the conditional one (diffusers skips it there too).
+        let guidanceWidth = unet.configuration.timeCondProjDim
+        let guided = guidanceWidth == nil && request.guidanceScale != 1
         let cond = try encodePrompt(request.prompt, clipSkip: request.clipSkip)
-        let uncond = try encodePrompt(request.negativePrompt, clipSkip: request.clipSkip)
+        let uncond = guided ? try encodePrompt(request.negativePrompt, clipSkip: request.clipSkip) : nil
         textEncoder.releaseResidentWeights()  // idle until the next request: out of resident memory
-        let text = try Tensor.concatenateFirstAxis([uncond, cond])
+        let text = try uncond.map { try Tensor.concatenateFirstAxis([$0, cond]) } ?? cond
+        // [1, time_cond_proj_dim]: w = guidance - 1, as diffusers' LCM pipelines embed it.
+        let timestepCondition = try guidanceWidth.map { try Tensor.guidanceScaleEmbedding([request.guidanceScale - 1], dimension: $0) }
         var conditioning = CrossAttentionContext(text: text)
         let hasStyle = !request.styleImages.isEmpty || request.stylePreset != nil
         if hasStyle { _ = try requireStyleEncoder() }
@@ -267,7 +275,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         if let adapter = unet.styleAdapter, let encoder = styleImageEncoder, hasStyle || layout == .stylediff {
             let styleCond = try adapter.tokens(styleEmbedding(for: request))
             let styleUncond = try adapter.tokens(Tensor(zeros: [1, encoder.embeddingDimension]))
-            conditioning = CrossAttentionContext(text: text, style: try Tensor.concatenateFirstAxis([styleUncond, styleCond]),
+            conditioning = CrossAttentionContext(text: text, style: guided ? try Tensor.concatenateFirstAxis([styleUncond, styleCond]) : styleCond,
                                                  styleScale: hasStyle ? request.styleStrength : 1,
                                                  layerScales: try request.styleBlockScales?.layerScales(for: unet))
         }
@@ -293,11 +301,15 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         for (i, index) in (start..<scheduler.timesteps.count).enumerated() {
             let t = scheduler.timesteps[index]
             let input = try scheduler.scaleModelInput(x, stepIndex: index)
-            let eps = try unet(Tensor.concatenateFirstAxis([input, input]), timesteps: [t, t], conditioning: conditioning)
-            let epsU = try eps.slicingFirstAxis(0..<1), epsC = try eps.slicingFirstAxis(1..<2)
-            let g = request.guidanceScale
-            let guided = try epsU.scaledSum(1, try epsC - epsU, g)
-            x = try scheduler.step(modelOutput: guided, stepIndex: index, sample: x, state: &state, generator: &generator)
+            let output: Tensor
+            if guided {
+                let eps = try unet(Tensor.concatenateFirstAxis([input, input]), timesteps: [t, t], conditioning: conditioning)
+                let epsU = try eps.slicingFirstAxis(0..<1), epsC = try eps.slicingFirstAxis(1..<2)
+                output = try epsU.scaledSum(1, try epsC - epsU, request.guidanceScale)
+            } else {
+                output = try unet(input, timesteps: [t], conditioning: conditioning, timestepCondition: timestepCondition)
+            }
+            x = try scheduler.step(modelOutput: output, stepIndex: index, sample: x, state: &state, generator: &generator)
             guard observe(DenoisingStep(step: i + 1, total: total, latents: x)) else { throw PipelineError.cancelled }
         }
         return x

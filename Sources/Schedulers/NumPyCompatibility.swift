@@ -13,6 +13,13 @@ enum NumPy {
         return out
     }
 
+    /// np.linspace(start, stop, num, endpoint=False): i * step + start with step = (stop - start) / num.
+    static func linspaceExcludingEnd(_ start: Double, _ stop: Double, _ num: Int) -> [Double] {
+        guard num > 0 else { return [] }
+        let step = (stop - start) / Double(num)
+        return (0..<num).map { Double($0) * step + start }
+    }
+
     /// np.arange(start, stop, step) for floats: length ceil((stop - start) / step), values
     /// start + i * delta with delta = (start + step) - start, as NumPy fills them.
     static func arange(_ start: Double, _ stop: Double, _ step: Double) -> [Double] {

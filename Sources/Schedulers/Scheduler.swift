@@ -24,6 +24,8 @@ public protocol Scheduler: Sendable {
               generator: inout TorchGenerator) throws -> Tensor
     /// Noises a clean latent to the noise level of step `index` (img2img's add_noise).
     func addNoise(_ original: Tensor, noise: Tensor, stepIndex index: Int) throws -> Tensor
+    /// img2img: the first step index the loop runs for `strength` in (0, 1].
+    func startIndex(strength: Double) throws -> Int
 }
 
 /// History a multistep scheduler carries between steps; start each loop with a fresh value.
@@ -40,11 +42,13 @@ public struct SchedulerState: Sendable {
 
 /// The schedulers stylediff implements.
 public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
-    case ddim, ddpm, euler, dpmpp, pndm
+    case ddim, ddpm, euler, dpmpp, pndm, lcm
 
-    /// A scheduler of this kind for `steps` inference steps.
-    public func make(_ configuration: SchedulerConfiguration, steps: Int, eta: Float = 0) throws -> any Scheduler {
+    /// A scheduler of this kind for `steps` inference steps; `strength` is img2img's (LCM
+    /// shortens its schedule for it, the others skip steps in `startIndex(strength:)`).
+    public func make(_ configuration: SchedulerConfiguration, steps: Int, eta: Float = 0, strength: Double = 1) throws -> any Scheduler {
         switch self {
+        case .lcm: return try LCMScheduler(configuration, steps: steps, strength: strength)
         case .ddim: return try DDIMScheduler(configuration, steps: steps, eta: eta)
         case .ddpm: return try DDPMScheduler(configuration, steps: steps)
         case .euler: return try EulerDiscreteScheduler(configuration, steps: steps)
@@ -62,6 +66,7 @@ public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
         case "EulerDiscreteScheduler": self = .euler
         case "DPMSolverMultistepScheduler": self = .dpmpp
         case "PNDMScheduler": self = .pndm
+        case "LCMScheduler": self = .lcm
         default: return nil
         }
     }

@@ -44,6 +44,10 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
     public var varianceType: VarianceType?
     /// PNDM: PLMS steps only (true in SD 1.x folders); nil or false adds Runge-Kutta warm-up steps.
     public var skipPRKSteps: Bool?
+    /// LCM: the length of the distillation schedule inference timesteps are picked from.
+    public var originalInferenceSteps = 50
+    /// LCM: timesteps are multiplied by this in the consistency boundary scalings.
+    public var timestepScaling: Double = 10
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
@@ -51,6 +55,7 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
         case timestepSpacing = "timestep_spacing", stepsOffset = "steps_offset", setAlphaToOne = "set_alpha_to_one"
         case clipSample = "clip_sample", clipSampleRange = "clip_sample_range"
         case rescaleBetasZeroSnr = "rescale_betas_zero_snr", varianceType = "variance_type", skipPRKSteps = "skip_prk_steps"
+        case originalInferenceSteps = "original_inference_steps", timestepScaling = "timestep_scaling"
     }
 
     public init() {}
@@ -73,6 +78,8 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
         rescaleBetasZeroSnr = try value(.rescaleBetasZeroSnr, d.rescaleBetasZeroSnr)
         varianceType = try c.decodeIfPresent(VarianceType.self, forKey: .varianceType)
         skipPRKSteps = try c.decodeIfPresent(Bool.self, forKey: .skipPRKSteps)
+        originalInferenceSteps = try value(.originalInferenceSteps, d.originalInferenceSteps)
+        timestepScaling = try value(.timestepScaling, d.timestepScaling)
     }
 
     /// Fields that must hold these values when present (features stylediff does not implement).
@@ -127,6 +134,13 @@ public struct SchedulerConfiguration: Decodable, Equatable, Sendable {
                 throw SchedulerError.unsupported(field: "beta_start/beta_end",
                                                  value: "\(betaStart)/\(betaEnd) (need 0 < beta_start <= beta_end < 1)")
             }
+        }
+        guard (1...numTrainTimesteps).contains(originalInferenceSteps) else {
+            throw SchedulerError.unsupported(field: "original_inference_steps",
+                                             value: "\(originalInferenceSteps) (must be 1...\(numTrainTimesteps))")
+        }
+        guard timestepScaling.isFinite, timestepScaling > 0 else {
+            throw SchedulerError.unsupported(field: "timestep_scaling", value: "\(timestepScaling) (must be finite and > 0)")
         }
         if let b = trainedBetas, b.count != numTrainTimesteps {
             throw SchedulerError.unsupported(field: "trained_betas", value: "\(b.count) values for \(numTrainTimesteps) timesteps")

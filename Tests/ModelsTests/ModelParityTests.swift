@@ -15,7 +15,7 @@ func nhwc(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]) }
 
 
 @Suite struct ModelParityTests {
-    @Test(arguments: ["unet_conv_int", "unet_linear_list_f16"])
+    @Test(arguments: ["unet_conv_int", "unet_linear_list_f16", "unet_time_cond"])
     func unetMatchesDiffusers(variant: String) throws {
         let folder = TestPaths.fixtures + "/" + variant
         let unet = try UNet2DConditionModel(directory: folder)
@@ -25,6 +25,28 @@ func nhwc(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]) }
         for t in [981, 1] {
             let out = try unet(sample, timesteps: [Float(t), Float(t)], context: context)
             try expectClose(out, try nhwc(io.tensor("output_t\(t)")), "\(variant) t=\(t)")
+        }
+    }
+
+    /// LCM's guidance embedding (time_cond_proj_dim): the w embedding as the LCM pipelines
+    /// compute it, and the UNet with it as timestep_cond.
+    @Test func unetWithGuidanceEmbeddingMatchesDiffusers() throws {
+        let folder = TestPaths.fixtures + "/unet_time_cond"
+        let unet = try UNet2DConditionModel(directory: folder)
+        let io = try SafetensorsFile(path: folder + "/io.safetensors")
+        let width = try #require(unet.configuration.timeCondProjDim)
+        let condition = try Tensor.guidanceScaleEmbedding(io.tensor("guidance_w").scalars, dimension: width)
+        try expectClose(condition, try io.tensor("timestep_cond"), "guidance embedding")
+        let sample = try nhwc(io.tensor("sample"))
+        let context = try io.tensor("encoder_hidden_states")
+        for t in [981, 1] {
+            let out = try unet(sample, timesteps: [Float(t), Float(t)], conditioning: CrossAttentionContext(text: context),
+                               timestepCondition: condition)
+            try expectClose(out, try nhwc(io.tensor("output_cond_t\(t)")), "time_cond t=\(t)")
+        }
+        #expect(throws: ModelError.self) {
+            try unet(sample, timesteps: [1, 1], conditioning: CrossAttentionContext(text: context),
+                     timestepCondition: Tensor(zeros: [2, width + 1]))
         }
     }
 

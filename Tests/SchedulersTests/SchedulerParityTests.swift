@@ -3,6 +3,9 @@
 // every scheduler x spacing x {10, 20, 50} steps x strength {1, 0.6, 0.3}; 20-step loops with a
 // fake model (eps = 0.8 x + 0.05 t / 1000), txt2img and img2img, each step within
 // 1e-5 x max(1, max |diffusers|) of diffusers, the stochastic ones with the same seeds.
+// LCM: timesteps for original_inference_steps {50, 20} x {1, 2, 4, 8, 30} steps x strength
+// {1, 0.6, 0.3} (and the same refusals); 4-step loops, txt2img and img2img on the schedule made
+// for strength 0.6, with the noise injected between steps from the seeded generator.
 
 import Foundation
 import Testing
@@ -19,6 +22,8 @@ struct FixtureCase: Decodable {
     var eta: Double?
     var seed: UInt64?
     var init_noise_sigma: Double?
+    var steps: Int?
+    var strength: Double?
 }
 
 enum JSONScalar: Decodable {
@@ -54,7 +59,7 @@ func configuration(from fields: [String: JSONScalar]) throws -> SchedulerConfigu
 @Suite struct SchedulerParityTests {
     let tensors = try! SafetensorsFile(path: TestPaths.fixtures + "/schedulers.safetensors")
 
-    @Test(arguments: SchedulerKind.allCases)
+    @Test(arguments: SchedulerKind.allCases.filter { $0 != .lcm })
     func timestepsEqualDiffusers(kind: SchedulerKind) throws {
         var checked = 0
         for spacing in ["leading", "linspace", "trailing"] { for steps in [10, 20, 50] { for strength in [1.0, 0.6, 0.3] {
@@ -75,7 +80,7 @@ func configuration(from fields: [String: JSONScalar]) throws -> SchedulerConfigu
         let name = String(key.dropFirst("loop_".count))
         let kind = try #require(SchedulerKind(rawValue: c.kind ?? ""))
         let config = try configuration(from: c.config ?? [:])
-        let scheduler = try kind.make(config, steps: 20, eta: Float(c.eta ?? 0))
+        let scheduler = try kind.make(config, steps: c.steps ?? 20, eta: Float(c.eta ?? 0), strength: c.strength ?? 1)
         #expect(scheduler.timesteps[c.start_index...].map { $0 } == c.timesteps.map { Float($0) }, "\(name) timesteps")
         #expect(abs(Double(scheduler.initialNoiseSigma) - (c.init_noise_sigma ?? 1)) <= 1e-6 * max(1, c.init_noise_sigma ?? 1))
         let noise = try tensors.tensor("initial_noise").permuted([0, 2, 3, 1])
@@ -96,6 +101,29 @@ func configuration(from fields: [String: JSONScalar]) throws -> SchedulerConfigu
             x = try scheduler.step(modelOutput: eps, stepIndex: index, sample: x, state: &state, generator: &generator)
             try expectClose(x, name + "_step\(i)")
         }
+    }
+
+    @Test func lcmTimestepsEqualDiffusers() throws {
+        var checked = 0, refused = 0
+        for original in [50, 20] { for steps in [1, 2, 4, 8, 30] { for strength in [1.0, 0.6, 0.3] {
+            let key = "lcmsteps_\(original)_\(steps)_\(strength)"
+            let expected = try #require(cases[key], "fixture \(key)")
+            var config = sdConfiguration(spacing: "leading")
+            config.stepsOffset = 0
+            config.originalInferenceSteps = original
+            if expected.start_index < 0 {
+                #expect(throws: SchedulerError.self, "\(key): diffusers refuses it") {
+                    try SchedulerKind.lcm.make(config, steps: steps, strength: strength)
+                }
+                refused += 1
+                continue
+            }
+            let scheduler = try SchedulerKind.lcm.make(config, steps: steps, strength: strength)
+            #expect(try scheduler.startIndex(strength: strength) == 0)
+            #expect(scheduler.timesteps == expected.timesteps.map { Float($0) }, "\(key) timesteps")
+            checked += 1
+        } } }
+        #expect(checked == 25 && refused == 5)
     }
 
     func expectClose(_ actual: Tensor, _ name: String) throws {
