@@ -9,7 +9,7 @@ Tensors in io.safetensors are in PyTorch layout (NCHW); the Swift tests permute 
 Norm weights and biases are randomised too, so a swapped or ignored affine parameter shows.
 
   python3 tools/make_fixtures.py            # everything
-  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, ip_adapter, lcm, default_model, rng, schedulers)
+  python3 tools/make_fixtures.py --only unet_conv_int   (or clip_text, pipeline, sd, ip_adapter, lcm, lora, default_model, rng, schedulers)
 """
 import argparse
 import json
@@ -494,6 +494,126 @@ def make_lcm():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+def make_lora():
+    """LoRA files for sd15_tiny in the layouts stylediff reads, and diffusers' outputs after
+    load_lora_weights + fuse_lora:
+    - lora_peft.safetensors: PEFT adapters as training scripts save them (lora_A / lora_B; UNet
+      attention, proj_in, feed-forward and 3x3 conv1 at r 4 / alpha 8 from the adapter metadata,
+      text encoder q/v/fc1 at r 2 / alpha 4);
+    - lora_diffusers.safetensors: the older diffusers layout (convert_state_dict_to_diffusers of
+      an attention-only adapter: lora.down / lora.up, text encoder lora_linear_layer), no alphas;
+    - lora_kohya.safetensors: kohya names with per-module alphas (linear, 1x1 and 3x3 conv
+      targets, text encoder out_proj and fc2; the text encoder's at one rank and alpha, since
+      diffusers 0.42 swaps per-module text-encoder alphas of different ranks).
+    Every run checks that diffusers loaded each file's factors and alpha / rank as written.
+    Outputs: the text encoder's last hidden state and the UNet's noise prediction (on diffusers'
+    own hidden states) per run. Needs the sd fixtures."""
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from transformers import CLIPTextModel, CLIPTokenizer
+    base = os.path.join(ROOT, "sd15_tiny")
+    folder = os.path.join(ROOT, "lora")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+
+    def components():
+        text = CLIPTextModel.from_pretrained(os.path.join(base, "text_encoder"), variant="fp16", torch_dtype=torch.float32).eval()
+        unet = UNet2DConditionModel.from_pretrained(os.path.join(base, "unet")).eval()
+        return text, unet
+
+    # name -> {(component, module): (down, up, alpha / rank)} as the file means it
+    expected = {}
+    torch.manual_seed(50)
+    text, unet = components()
+    unet_config = LoraConfig(r=4, lora_alpha=8, init_lora_weights=False,
+                             target_modules=["to_q", "to_k", "to_v", "to_out.0", "proj_in", "ff.net.2", "conv1"])
+    text_config = LoraConfig(r=2, lora_alpha=4, init_lora_weights=False, target_modules=["q_proj", "v_proj", "fc1"])
+    unet.add_adapter(unet_config)
+    text.add_adapter(text_config)
+    unet_sd, text_sd = get_peft_model_state_dict(unet), get_peft_model_state_dict(text)
+    StableDiffusionPipeline.save_lora_weights(
+        folder, unet_lora_layers=unet_sd, text_encoder_lora_layers=text_sd, weight_name="lora_peft.safetensors",
+        unet_lora_adapter_metadata=unet_config.to_dict(), text_encoder_lora_adapter_metadata=text_config.to_dict(),
+        safe_serialization=True)
+    expected["lora_peft.safetensors"] = {
+        (c, k[:-len(".lora_A.weight")]): (sd[k], sd[k.replace("lora_A", "lora_B")], ratio)
+        for c, sd, ratio in (("unet", unet_sd, 2.0), ("text", text_sd, 2.0)) for k in sd if k.endswith(".lora_A.weight")}
+
+    torch.manual_seed(53)
+    text, unet = components()
+    unet.add_adapter(LoraConfig(r=3, lora_alpha=3, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    text.add_adapter(LoraConfig(r=2, lora_alpha=2, init_lora_weights=False, target_modules=["q_proj", "k_proj"]))
+    unet_sd, text_sd = get_peft_model_state_dict(unet), get_peft_model_state_dict(text)
+    StableDiffusionPipeline.save_lora_weights(
+        folder, unet_lora_layers=convert_state_dict_to_diffusers(unet_sd), text_encoder_lora_layers=convert_state_dict_to_diffusers(text_sd),
+        weight_name="lora_diffusers.safetensors", safe_serialization=True)
+    expected["lora_diffusers.safetensors"] = {
+        (c, k[:-len(".lora_A.weight")]): (sd[k], sd[k.replace("lora_A", "lora_B")], 1.0)
+        for c, sd in (("unet", unet_sd), ("text", text_sd)) for k in sd if k.endswith(".lora_A.weight")}
+
+    # kohya: names from the diffusers modules with "_" for ".", alpha per module.
+    g = torch.Generator().manual_seed(51)
+    text, unet = components()
+    kohya, expected_kohya = {}, {}
+    targets = [("lora_unet_", "unet", unet, "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k", 4, 2.0),
+               ("lora_unet_", "unet", unet, "up_blocks.1.attentions.0.proj_out", 3, 3.0),
+               ("lora_unet_", "unet", unet, "down_blocks.1.resnets.0.conv2", 2, 1.0),
+               ("lora_unet_", "unet", unet, "mid_block.resnets.0.time_emb_proj", 4, 4.0),
+               ("lora_te_", "text", text, "text_model.encoder.layers.1.self_attn.out_proj", 4, 2.0),
+               ("lora_te_", "text", text, "text_model.encoder.layers.0.mlp.fc2", 4, 2.0)]
+    for prefix, component, model, path, rank, alpha in targets:
+        module_path = path[len("text_model."):] if path.startswith("text_model.") else path
+        w = model.get_submodule(module_path).weight
+        key = prefix + path.replace(".", "_")
+        if w.dim() == 4:
+            down = torch.randn(rank, w.shape[1], w.shape[2], w.shape[3], generator=g) * 0.3
+            up = torch.randn(w.shape[0], rank, 1, 1, generator=g) * 0.3
+        else:
+            down = torch.randn(rank, w.shape[1], generator=g) * 0.3
+            up = torch.randn(w.shape[0], rank, generator=g) * 0.3
+        kohya.update({key + ".lora_down.weight": down, key + ".lora_up.weight": up, key + ".alpha": torch.tensor(alpha)})
+        expected_kohya[(component, module_path)] = (down, up, alpha / rank)
+    save_file(kohya, os.path.join(folder, "lora_kohya.safetensors"))
+    expected["lora_kohya.safetensors"] = expected_kohya
+
+    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(base, "tokenizer"))
+    ids = tokenizer(["a photo of an astronaut riding a horse on mars"], padding="max_length", max_length=77,
+                    truncation=True, return_tensors="pt").input_ids
+    g = torch.Generator().manual_seed(52)
+    sample = torch.randn(1, 4, 8, 8, generator=g)
+    io = {"input_ids": ids.to(torch.float32), "unet_sample": sample}
+    runs = {"peft_0.7": [("lora_peft.safetensors", 0.7)], "diffusers_1.0": [("lora_diffusers.safetensors", 1.0)],
+            "kohya_1.3": [("lora_kohya.safetensors", 1.3)],
+            "all_0.5": [("lora_peft.safetensors", 0.5), ("lora_diffusers.safetensors", 0.5), ("lora_kohya.safetensors", 0.5)]}
+    for run, files in runs.items():
+        text, unet = components()
+        vae = AutoencoderKL.from_pretrained(os.path.join(base, "vae"), variant="fp16", torch_dtype=torch.float32).eval()
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
+                                       scheduler=DDIMScheduler(), safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+        names = []
+        for i, (f, scale) in enumerate(files):
+            pipe.load_lora_weights(folder, weight_name=f, adapter_name=f"a{i}")
+            names.append(f"a{i}")
+            loaded = {("unet", n): m for n, m in unet.named_modules() if hasattr(m, "lora_A") and f"a{i}" in m.lora_A}
+            loaded.update({("text", n): m for n, m in text.named_modules() if hasattr(m, "lora_A") and f"a{i}" in m.lora_A})
+            assert set(loaded) == set(expected[f]), (f, sorted(set(loaded) ^ set(expected[f])))
+            for key, (down, up, ratio) in expected[f].items():
+                m = loaded[key]
+                assert torch.equal(m.lora_A[f"a{i}"].weight, down) and torch.equal(m.lora_B[f"a{i}"].weight, up), (f, key)
+                assert abs(m.scaling[f"a{i}"] - ratio) < 1e-9, (f, key, m.scaling[f"a{i}"], ratio)
+        pipe.set_adapters(names, [1.0] * len(names))
+        pipe.fuse_lora(lora_scale=files[0][1], adapter_names=names)
+        pipe.unload_lora_weights()
+        with torch.no_grad():
+            hidden = pipe.text_encoder(ids).last_hidden_state
+            io[f"{run}/text"] = hidden
+            io[f"{run}/unet_output"] = pipe.unet(sample, torch.tensor([601]), hidden).sample
+    save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(folder, "outputs.safetensors"))
+
+
 def make_ip_adapter():
     """The public IP-Adapter's layout for the SD 1.x fixture: image_encoder/ (a tiny random
     CLIPVisionModelWithProjection, gelu as ViT-H) and ip-adapter_sd15.safetensors (image_proj.* and
@@ -805,6 +925,8 @@ def main():
         make_ip_adapter()
     if args.only in (None, "sd", "lcm"):
         make_lcm()
+    if args.only in (None, "sd", "lora"):
+        make_lora()
     if args.only in (None, "default_model") and os.path.isdir(DEFAULT_MODEL):
         make_default_model()
     if args.only in (None, "rng"):

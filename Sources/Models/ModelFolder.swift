@@ -60,7 +60,13 @@ public protocol ComponentModel {
 extension ComponentModel {
     /// Loads config.json and the weights of a component folder (ModelFolder.files).
     public init(directory: String) throws {
+        try self.init(directory: directory, loras: [], component: .textEncoder)
+    }
+
+    /// The same with LoRA updates for `component` fused into the weights as they are read.
+    public init(directory: String, loras: [LoRA], component: LoRA.Component) throws {
         let (configuration, store) = try ModelFolder.component(directory, Configuration.self)
+        for lora in loras { try lora.attach(to: store, component: component) }
         try self.init(configuration: configuration, store: store)
         try store.finish()
     }

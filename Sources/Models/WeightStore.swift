@@ -7,6 +7,8 @@ import Tensors
 public final class WeightStore {
     public let file: SafetensorsFile
     private var used = Set<String>()
+    /// Low-rank updates (LoRA) added to tensors as they are read: name -> [(down [r, in], up [out, r], scale)].
+    private var updates: [String: [(down: Tensor, up: Tensor, scale: Float)]] = [:]
 
     public init(file: SafetensorsFile) { self.file = file }
 
@@ -21,8 +23,30 @@ public final class WeightStore {
             throw ModelError.tensorShapeMismatch(file: file.path, tensor: name, expected: shape, actual: entry.shape)
         }
         used.insert(name)
-        return try file.tensor(name)
+        guard let list = updates[name] else { return try file.tensor(name) }
+        // W + sum of scale x (up @ down), in Float32 with the deterministic GEMM, in the order added.
+        var fused = try file.tensor(name)
+        for u in list {
+            let product = try u.up.linear(weight: u.down.permuted([1, 0]))  // [out, r] x [r, in] -> [out, in]
+            fused = try fused.zipElements(try product.reshaped(shape)) { $0 + u.scale * $1 }
+        }
+        return fused
     }
+
+    /// Registers W += scale x (up @ down) for tensor `name` (down [r, in], up [out, r], out x in
+    /// its element count), applied when the model reads it.
+    public func addLowRankUpdate(to name: String, down: Tensor, up: Tensor, scale: Float) throws {
+        guard let entry = file.entries[name] else {
+            throw ModelError.missingTensor(file: file.path, tensor: name, expectedShape: [])
+        }
+        guard down.rank == 2, up.rank == 2, up.shape[1] == down.shape[0], up.shape[0] * down.shape[1] == entry.shape.reduce(1, *) else {
+            throw ModelError.tensorShapeMismatch(file: file.path, tensor: name, expected: entry.shape, actual: [up.shape[0], down.shape[1]])
+        }
+        updates[name, default: []].append((down, up, scale))
+    }
+
+    /// Whether any low-rank update is registered (the model's weights then differ from the file's).
+    public var hasUpdates: Bool { !updates.isEmpty }
 
     /// The position_ids buffer [1, count] that transformers checkpoints before 4.31 saved with a
     /// CLIP embedding (`prefix`position_ids): when present it must be 0, 1, ..., count - 1 (what

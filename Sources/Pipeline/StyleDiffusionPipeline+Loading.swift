@@ -23,7 +23,7 @@ extension StyleDiffusionPipeline {
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
-    static func loadDefaultLayout(_ directory: String) throws -> Components {
+    static func loadDefaultLayout(_ directory: String, loras: [LoRA]) throws -> Components {
         for part in componentFolders where !FileAccess.isDirectory(directory + "/" + part) {
             throw PipelineError.missingComponent("\(directory)/\(part) is missing")
         }
@@ -35,11 +35,12 @@ extension StyleDiffusionPipeline {
         }
         return Components(
             layout: .stylediff, tokenizer: tokenizer,
-            textEncoder: try CLIPTextModel(directory: directory + "/text_encoder"), styleEncoder: styleEncoder,
+            textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder),
+            styleEncoder: styleEncoder,
             styleImageEncoder: .stylediff(styleEncoder), ipAdapterFile: nil,
             stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
             unet: try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim),
+                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras),
             vae: try AutoencoderKL(directory: directory + "/vae"))
     }
 
@@ -47,14 +48,14 @@ extension StyleDiffusionPipeline {
     /// tokenizer/ (vocab.json, merges.txt, tokenizer_config.json's model_max_length,
     /// special_tokens_map.json's pad token), text_encoder/, unet/, vae/, scheduler/; each
     /// component's weights in fp32 or fp16, plain or as the fp16 variant (ModelFolder).
-    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?) throws -> Components {
+    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?, loras: [LoRA]) throws -> Components {
         let index = try ModelIndex(directory: directory)
         let tokenizerFolder = directory + "/tokenizer"
         for file in ["vocab.json", "merges.txt"] where !FileAccess.exists(tokenizerFolder + "/" + file) {
             throw PipelineError.invalidModel("\(tokenizerFolder)/\(file) is missing: the CLIP tokenizer of a "
                 + "\(index.pipelineClass) folder needs vocab.json and merges.txt")
         }
-        let textEncoder = try CLIPTextModel(directory: directory + "/text_encoder")
+        let textEncoder = try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder)
         let maxLength = try modelMaxLength(tokenizerFolder) ?? textEncoder.configuration.maxPositionEmbeddings
         var imageEncoder: StyleImageEncoder?
         var unet: UNet2DConditionModel
@@ -73,14 +74,14 @@ extension StyleDiffusionPipeline {
             imageEncoder = .clip(model, preprocess)
             do {
                 unet = try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: weights,
-                                                styleEmbeddingDimension: model.configuration.projectionDim)
+                                                styleEmbeddingDimension: model.configuration.projectionDim, loras: loras)
             } catch let e as ModelError where "\(e)".contains(weights) {
                 throw PipelineError.invalidModel("\(weights) does not fit \(directory)/unet and the image encoder's projection_dim "
                     + "\(model.configuration.projectionDim): \(e)")
             }
             adapterFile = weights
         } else {
-            unet = try UNet2DConditionModel(directory: directory + "/unet")
+            unet = try UNet2DConditionModel(directory: directory + "/unet", loras: loras)
         }
         return Components(
             layout: .diffusers(pipelineClass: index.pipelineClass, ignored: index.ignored),

@@ -61,12 +61,14 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     ///
     /// `ipAdapter`: for a Stable Diffusion folder, the public IP-Adapter (IPAdapterFolder: a
     /// folder with image_encoder/ and one ip-adapter*.safetensors, or that file) for style images.
-    public init(directory: String, ipAdapter: String? = nil) throws {
+    /// `loras`: LoRA files fused into the UNet and text encoder weights at load, in order.
+    public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = []) throws {
         let isDiffusers = FileAccess.exists(directory + "/model_index.json")
         if ipAdapter != nil && !isDiffusers {
             throw PipelineError.invalidRequest("--ip-adapter applies to Stable Diffusion folders; \(directory) has its own style adapter")
         }
-        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter) : try Self.loadDefaultLayout(directory)
+        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras)
+            : try Self.loadDefaultLayout(directory, loras: loras)
         self.directory = directory
         layout = parts.layout
         tokenizer = parts.tokenizer
