@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors png png-crc config sentencepiece replay clip-tokenizer)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors png png-crc config sentencepiece replay clip-tokenizer lora)
 
 scratch=.build-fuzz
 swift build -c release --product stylediff-fuzz --scratch-path "$scratch" \

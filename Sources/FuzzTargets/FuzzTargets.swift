@@ -31,6 +31,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A prompt (the bytes as UTF-8, invalid sequences replaced) through the CLIP BPE tokenizer
     /// with the real CLIP vocabulary (Tests/Fixtures/clip_tokenizer).
     case clipTokenizer = "clip-tokenizer"
+    /// A LoRA file (the bytes as safetensors) fused into the fixture model's UNet and text encoder.
+    case lora
 
     /// Runs one input.
     public func run(_ data: [UInt8], context: FuzzContext) {
@@ -42,7 +44,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .sentencepiece: Self.sentencepiece(data)
         case .replay: Self.replay(data, context)
         case .clipTokenizer: Self.clipTokenizer(data, context)
+        case .lora: Self.lora(data, context)
         }
+    }
+
+    static func lora(_ data: [UInt8], _ context: FuzzContext) {
+        let path = context.scratch + "/lora.safetensors"
+        guard FileManager.default.createFile(atPath: path, contents: Data(data)), let lora = try? LoRA(path: path, scale: 0.5) else { return }
+        _ = try? UNet2DConditionModel(directory: context.model + "/unet", loras: [lora])
+        _ = try? CLIPTextModel(directory: context.model + "/text_encoder", loras: [lora], component: .textEncoder)
     }
 
     static func safetensors(_ data: [UInt8], _ context: FuzzContext) {

@@ -45,6 +45,8 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var styleBlocks: String? = nil
     /// The IP-Adapter a Stable Diffusion folder used for the style images (path, combined hash).
     public var ipAdapter: InputFile? = nil
+    /// LoRA files fused into the model (path, scale as weight, hash), in load order; absent without.
+    public var loras: [InputFile]? = nil
     public var modelHash: String
     /// The output size (records from before non-square sizes store one "size").
     public var width: Int
@@ -54,7 +56,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, width, height, fit, size
         case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
         case stylePreset = "style_preset", styleSnap = "style_snap", clipSkip = "clip_skip", styleBlocks = "style_blocks"
-        case ipAdapter = "ip_adapter"
+        case ipAdapter = "ip_adapter", loras
         case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
     }
 
@@ -62,13 +64,15 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         mode: GenerationMode, prompt: String, negativePrompt: String, style: String?, stylePreset: String?,
         styleImages: [InputFile], blend: StyleBlend, styleStrength: Float, styleSnap: Float?, guidanceScale: Float, steps: Int,
         scheduler: SchedulerKind, eta: Float, seed: UInt64, initImage: InputFile?, strength: Double?, fit: ImageFit?,
-        clipSkip: Int?, modelHash: String, width: Int, height: Int, styleBlocks: String? = nil, ipAdapter: InputFile? = nil
+        clipSkip: Int?, modelHash: String, width: Int, height: Int, styleBlocks: String? = nil, ipAdapter: InputFile? = nil,
+        loras: [InputFile]? = nil
     ) {
         (self.mode, self.prompt, self.negativePrompt, self.style, self.stylePreset) = (mode, prompt, negativePrompt, style, stylePreset)
         (self.styleImages, self.blend, self.styleStrength, self.styleSnap) = (styleImages, blend, styleStrength, styleSnap)
         (self.guidanceScale, self.steps, self.scheduler, self.eta, self.seed) = (guidanceScale, steps, scheduler, eta, seed)
         (self.initImage, self.strength, self.fit, self.clipSkip) = (initImage, strength, fit, clipSkip)
         (self.modelHash, self.width, self.height, self.styleBlocks, self.ipAdapter) = (modelHash, width, height, styleBlocks, ipAdapter)
+        self.loras = loras
     }
 
     public init(from decoder: Decoder) throws {
@@ -94,6 +98,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         clipSkip = try c.decodeIfPresent(Int.self, forKey: .clipSkip)
         styleBlocks = try c.decodeIfPresent(String.self, forKey: .styleBlocks)
         ipAdapter = try c.decodeIfPresent(InputFile.self, forKey: .ipAdapter)
+        loras = try c.decodeIfPresent([InputFile].self, forKey: .loras)
         modelHash = try c.decode(String.self, forKey: .modelHash)
         if let size = try c.decodeIfPresent(Int.self, forKey: .size) {
             guard !c.contains(.width), !c.contains(.height) else {
@@ -129,6 +134,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         try c.encodeIfPresent(clipSkip, forKey: .clipSkip)
         try c.encodeIfPresent(styleBlocks, forKey: .styleBlocks)
         try c.encodeIfPresent(ipAdapter, forKey: .ipAdapter)
+        try c.encodeIfPresent(loras, forKey: .loras)
         try c.encode(modelHash, forKey: .modelHash)
         try c.encode(width, forKey: .width)
         try c.encode(height, forKey: .height)
@@ -166,6 +172,9 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         if let clipSkip { pairs.append("Clip skip: \(clipSkip)") }
         if let ipAdapter { pairs.append("IP-Adapter: \(FileAccess.lastComponent(of: ipAdapter.path))") }
         if let styleBlocks { pairs.append("Style blocks: \(styleBlocks)") }
+        if let loras, !loras.isEmpty {
+            pairs.append("LoRA: " + loras.map { "\(FileAccess.lastComponent(of: $0.path)):\($0.weight ?? 1)" }.joined(separator: " "))
+        }
         if scheduler == .ddim && eta > 0 { pairs.append("Eta: \(eta)") }
         lines.append(pairs.joined(separator: ", "))
         return lines.joined(separator: "\n")

@@ -16,7 +16,7 @@ public struct Info: ParsableCommand {
         try reportingErrors {
             common.applyThreads()
             let directory = common.directory
-            let runner = try Runner(modelDirectory: directory, ipAdapter: common.ipAdapter)
+            let runner = try Runner(modelDirectory: directory, ipAdapter: common.ipAdapter, loras: try common.loras())
             let p = runner.pipeline
             print("model      \(directory)")
             switch p.layout {
@@ -29,6 +29,9 @@ public struct Info: ParsableCommand {
             print("hash       \(runner.modelHash)")
             if let adapter = runner.ipAdapter, let file = p.ipAdapterFile {
                 print("ip-adapter \(file) (hash \(adapter.sha256.prefix(10)); style images through its CLIP image encoder)")
+            }
+            for lora in runner.loras {
+                print("lora       \(lora.path) scale \(lora.weight ?? 1) (hash \(lora.sha256.prefix(10)); fused into the UNet and text encoder)")
             }
             print("image size \(p.imageSize)x\(p.imageSize) (--width/--height: multiples of \(p.sizeMultiple) up to \(StyleDiffusionPipeline.maximumImageSide))")
             let text = p.textEncoder.configuration

@@ -14,10 +14,20 @@ public struct ModelOptions: ParsableArguments {
             help: "For a Stable Diffusion folder: the public IP-Adapter for --style-image, a folder with image_encoder/ and one ip-adapter*.safetensors (h94/IP-Adapter's models/), or that file.")
     public var ipAdapter: String?
 
+    @Option(name: .customLong("lora"), parsing: .singleValue,
+            help: "A LoRA file (diffusers/PEFT or kohya safetensors) fused into the UNet and text encoder at load, PATH or PATH:SCALE (default scale 1); repeatable, applied in order.")
+    public var loraArguments: [String] = []
+
     public init() {}
 
     public func validate() throws {
         if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
+        _ = try loras()
+    }
+
+    /// --lora PATH[:SCALE] values: a trailing ":number" is the scale, else the whole is the path.
+    public func loras() throws -> [LoRASpec] {
+        try loraArguments.map { try LoRASpec(argument: $0) }
     }
 
     /// The model folder to load (ModelLocator).

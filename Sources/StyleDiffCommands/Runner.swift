@@ -6,6 +6,7 @@
 // the PNG stores, so replay takes the identical path and gives identical bytes.
 
 import FileAccess
+import Models
 import Foundation
 import PNGIO
 import Pipeline
@@ -18,18 +19,23 @@ public struct Runner: Sendable {
     /// The IP-Adapter loaded with a Stable Diffusion folder: the path given and the hash of
     /// its weights and image encoder (recorded by generations that use style images).
     public let ipAdapter: InputFile?
+    /// The LoRA files fused into the model, in order: path, scale (as weight) and file hash
+    /// (recorded by every generation).
+    public let loras: [InputFile]
     public var styles: [String] { pipeline.styles }
     /// The model's recommended guidance and reference style strength (sampling_defaults.json).
     public var samplingDefaults: SamplingDefaults { pipeline.samplingDefaults }
 
     /// Loads the model folder (StyleDiffusionPipeline and its resources); errors carry exit
     /// codes (66 missing or unreadable, 65 malformed).
-    public init(modelDirectory: String, ipAdapter: String? = nil) throws {
+    public init(modelDirectory: String, ipAdapter: String? = nil, loras: [LoRASpec] = []) throws {
         guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
-            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter)
+            let loaded = try loras.map { try LoRA(path: $0.path, scale: $0.scale) }
+            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter, loras: loaded)
+            self.loras = try loras.map { InputFile(path: $0.path, weight: $0.scale, sha256: try HashCache.sha256(file: $0.path)) }
             modelHash = try Runner.modelHash(of: modelDirectory)
             if let ipAdapter {
                 let digest = SHA256Digest()
@@ -110,7 +116,8 @@ public struct Runner: Sendable {
             strength: initFile == nil ? nil : (settings.strength ?? D.strength), fit: initFile == nil ? nil : (settings.fit ?? D.initImageFit),
             clipSkip: (settings.clipSkip ?? D.clipSkip) > 1 ? settings.clipSkip : nil, modelHash: modelHash,
             width: settings.width ?? pipeline.imageSize, height: settings.height ?? pipeline.imageSize,
-            styleBlocks: hasStyleImages ? settings.styleBlocks : nil, ipAdapter: hasStyleImages ? ipAdapter : nil)
+            styleBlocks: hasStyleImages ? settings.styleBlocks : nil, ipAdapter: hasStyleImages ? ipAdapter : nil,
+            loras: loras.isEmpty ? nil : loras)
     }
 
     /// The request a record describes, checked in full before anything is computed: the
@@ -139,6 +146,11 @@ public struct Runner: Sendable {
             problems.append("\(pipeline.directory) has no style encoder: style images need the default model's layout, "
                 + "or a Stable Diffusion folder with --ip-adapter")
         }
+        let wantedLoRAs = (record.loras ?? []).map { [$0.sha256, "\($0.weight ?? 1)"] }
+        if wantedLoRAs != loras.map({ [$0.sha256, "\($0.weight ?? 1)"] }) {
+            let names = { (files: [InputFile]) in files.isEmpty ? "none" : files.map { "\($0.path):\($0.weight ?? 1) (hash \($0.sha256.prefix(10)))" }.joined(separator: ", ") }
+            problems.append("made with LoRA \(names(record.loras ?? [])), loaded: \(names(loras)); give the same --lora files and scales in order")
+        }
         if let wanted = record.ipAdapter, wanted.sha256 != ipAdapter?.sha256 {
             problems.append("made with the IP-Adapter \(wanted.path) (hash \(wanted.sha256.prefix(10))): load it with --ip-adapter")
         }
@@ -154,7 +166,8 @@ public struct Runner: Sendable {
         }
         if problems.isEmpty {
             do {
-                _ = try record.scheduler.make(pipeline.schedulerConfiguration, steps: record.steps, eta: record.eta)
+                _ = try record.scheduler.make(pipeline.schedulerConfiguration, steps: record.steps, eta: record.eta,
+                                              strength: record.mode == .convert ? (record.strength ?? GenerationSettings.Defaults.strength) : 1)
             } catch {
                 problems.append("\(error)")
             }

@@ -30,6 +30,16 @@ import Schedulers
                 && d.output == "stylediff-{seed}.png")
     }
 
+    @Test func loraOptionsParse() throws {
+        let g = try Generate.parse(["x", "--lora", "a.safetensors", "--lora", "b:c.safetensors:0.5", "--lora", "d:-1", "--scheduler", "lcm"])
+        #expect(try g.options.common.loras() == [LoRASpec(path: "a.safetensors"), LoRASpec(path: "b:c.safetensors", scale: 0.5),
+                                                 LoRASpec(path: "d", scale: -1)])
+        #expect(g.options.scheduler == .lcm)
+        for bad in [":0.5", "a:nan", "a:1e9", ""] {
+            #expect(throws: (any Error).self, "--lora \(bad)") { try Generate.parse(["x", "--lora", bad]) }
+        }
+    }
+
     /// sampling_defaults.json: fields optional, values filled in only where nothing was asked,
     /// the reference strength only with style images; malformed files name the file and field.
     @Test func samplingDefaults() throws {

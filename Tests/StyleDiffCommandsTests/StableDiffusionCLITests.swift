@@ -11,6 +11,7 @@ import PNGIO
 import SafeTensors
 import Schedulers
 import Tensors
+import Models
 @testable import StyleDiffCommands
 
 /// The text of a PNG's chunk with `keyword`.
@@ -156,6 +157,69 @@ func text(_ chunks: [PNGTextChunk], _ keyword: String) -> String? { chunks.first
         let notImage = try stylediff(["generate", "x", "--style-image", sd15 + "/model_index.json", "--ip-adapter", adapter,
                                       "--steps", "2", "--model", sd15, "-o", dir + "/x.png"])
         #expect(notImage.status == 65 && notImage.stderr.contains("model_index.json"), "\(notImage.stderr)")
+    }
+
+    @Test func loraFilesThroughTheCLI() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let kohya = TestPaths.fixtures + "/lora/lora_kohya.safetensors", peft = TestPaths.fixtures + "/lora/lora_peft.safetensors"
+        let base = ["generate", "a cat", "--lora", kohya + ":1.3", "--lora", peft + ":0.5", "--width", "64", "--height", "64",
+                    "--steps", "3", "--seed", "31", "--model", sd15]
+        for threads in ["1", "2"] {
+            let r = try stylediff(base + ["--threads", threads, "-o", dir + "/t\(threads).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try sha256(dir + "/t1.png") == sha256(dir + "/t2.png"))
+        let (png, texts) = try PNGCodec.read(path: dir + "/t1.png")
+        let record = try JSONDecoder().decode(GenerationRecord.self, from: Data(try #require(text(texts, "stylediff")).utf8))
+        #expect(record.loras?.map(\.path) == [kohya, peft] && record.loras?.map(\.weight) == [1.3, 0.5])
+        #expect(text(texts, "parameters")?.contains("LoRA: lora_kohya.safetensors:1.3 lora_peft.safetensors:0.5") == true)
+        // The library with the same LoRAs gives the same pixels; without them, others.
+        var request = GenerationRequest(prompt: "a cat")
+        (request.width, request.height, request.steps, request.seed, request.guidanceScale, request.scheduler) = (64, 64, 3, 31, 7.5, .pndm)
+        let fused = try StyleDiffusionPipeline(directory: sd15, loras: [LoRA(path: kohya, scale: 1.3), LoRA(path: peft, scale: 0.5)])
+        #expect(try fused.generate(request).pixels == png.pixels)
+        #expect(try StyleDiffusionPipeline(directory: sd15).generate(request).pixels != png.pixels)
+        // Replay loads them from the record; other LoRAs or scales are refused.
+        let replay = try stylediff(["replay", dir + "/t1.png", "-o", dir + "/r.png", "--model", sd15])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == sha256(dir + "/t1.png"))
+        let other = try stylediff(["replay", dir + "/t1.png", "-o", dir + "/r2.png", "--model", sd15, "--lora", kohya + ":1.3"])
+        #expect(other.status == 65 && other.stderr.contains("made with LoRA"), "\(other.stderr)")
+        // Errors: a missing file (66), a file that is no LoRA (65), a bad scale (64); no output written.
+        let missing = try stylediff(["generate", "x", "--lora", dir + "/none.safetensors", "--model", sd15, "-o", dir + "/x.png"])
+        #expect(missing.status == 66, "\(missing.stderr)")
+        let notLoRA = try stylediff(["generate", "x", "--lora", sd15 + "/unet/diffusion_pytorch_model.safetensors", "--model", sd15,
+                                     "-o", dir + "/x.png"])
+        #expect(notLoRA.status == 65 && notLoRA.stderr.contains("LoRA key"), "\(notLoRA.stderr)")
+        let badScale = try stylediff(["generate", "x", "--lora", kohya + ":1e9", "--model", sd15, "-o", dir + "/x.png"])
+        #expect(badScale.status == 64, "\(badScale.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/x.png"))
+    }
+
+    @Test func lcmFolderThroughTheCLI() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lcm = TestPaths.fixtures + "/lcm_tiny"
+        let base = ["generate", "a red heart", "--steps", "4", "--guidance", "8", "--seed", "9", "--model", lcm]
+        for threads in ["1", "2"] {
+            let r = try stylediff(base + ["--threads", threads, "-o", dir + "/t\(threads).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(try sha256(dir + "/t1.png") == sha256(dir + "/t2.png"))
+        let (_, texts) = try PNGCodec.read(path: dir + "/t1.png")
+        #expect(text(texts, "parameters")?.contains("Sampler: lcm") == true)
+        let convert = try stylediff(["convert", TestPaths.fixtures + "/sd_photo.png", "--prompt", "a cat", "--strength", "0.6", "--steps", "4",
+                                     "--seed", "2", "--model", lcm, "-o", dir + "/c.png"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let replay = try stylediff(["replay", dir + "/c.png", "-o", dir + "/c2.png", "--model", lcm])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let replayed = try sha256(dir + "/c2.png"), converted = try sha256(dir + "/c.png")
+        #expect(replayed == converted)
+        // Too few original timesteps for the steps at this strength: a usage error before any work.
+        let tooMany = try stylediff(["convert", TestPaths.fixtures + "/sd_photo.png", "--prompt", "a cat", "--strength", "0.1", "--steps", "8",
+                                     "--model", lcm, "-o", dir + "/x.png"])
+        #expect(tooMany.status == 64 && tooMany.stderr.contains("strength"), "\(tooMany.stderr)")
     }
 
     @Test func anIPAdapterThatDoesNotFitIsADataError() throws {
