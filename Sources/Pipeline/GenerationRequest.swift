@@ -33,6 +33,8 @@ public struct StyleReference: Sendable {
 /// batch lines and a model without sampling_defaults.json (diffusers' guidance 5, style strength 1).
 public enum GenerationDefaults {
     public static let steps = 20
+    /// Steps of the few-step (LCM) preset.
+    public static let fastSteps = 4
     public static let scheduler = SchedulerKind.ddim
     public static let eta: Float = 0
     public static let blend = StyleBlend.linear

@@ -20,6 +20,8 @@ extension StyleDiffusionPipeline {
         var stylePresets: StylePresets?
         var unet: UNet2DConditionModel
         var vae: AutoencoderKL
+        /// The default layout's optional unet_lcm/: a latent-consistency-distilled UNet for LCM steps.
+        var consistencyUNet: UNet2DConditionModel? = nil
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
@@ -41,7 +43,22 @@ extension StyleDiffusionPipeline {
             stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
             unet: try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
                                            styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras),
-            vae: try AutoencoderKL(directory: directory + "/vae"))
+            vae: try AutoencoderKL(directory: directory + "/vae"),
+            consistencyUNet: try loadConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras))
+    }
+
+    /// unet_lcm/ of the default layout when present: the UNet distilled for LCM steps (with a
+    /// guidance embedding), sharing the folder's IP-Adapter file; it must have the main UNet's
+    /// latent channels and sample size (checked by the pipeline).
+    static func loadConsistencyUNet(_ directory: String, styleEmbeddingDimension: Int, loras: [LoRA]) throws -> UNet2DConditionModel? {
+        let folder = directory + "/unet_lcm"
+        guard FileAccess.isDirectory(folder) else { return nil }
+        let unet = try UNet2DConditionModel(directory: folder, styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
+                                            styleEmbeddingDimension: styleEmbeddingDimension, loras: loras)
+        guard unet.configuration.timeCondProjDim != nil else {
+            throw PipelineError.invalidModel("\(folder)/config.json: an LCM UNet needs time_cond_proj_dim (its guidance embedding)")
+        }
+        return unet
     }
 
     /// A diffusers StableDiffusionPipeline folder (model_index.json checked by ModelIndex):

@@ -38,6 +38,9 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// The IP-Adapter weights file loaded with a Stable Diffusion folder (nil otherwise).
     public let ipAdapterFile: String?
     public let unet: UNet2DConditionModel
+    /// The default layout's unet_lcm/ (distilled for LCM steps), used instead of `unet` when a
+    /// request asks for the LCM scheduler; nil when the folder has none.
+    public let consistencyUNet: UNet2DConditionModel?
     public let vae: AutoencoderKL
     public let schedulerConfiguration: SchedulerConfiguration
     /// The scheduler a generation uses unless it names one: the folder's scheduler class when
@@ -78,6 +81,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         ipAdapterFile = parts.ipAdapterFile
         stylePresets = parts.stylePresets
         unet = parts.unet
+        consistencyUNet = parts.consistencyUNet
         vae = parts.vae
         let schedulerPath = directory + "/scheduler/scheduler_config.json"
         schedulerConfiguration = try SchedulerConfiguration.load(path: schedulerPath)
@@ -107,6 +111,12 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
                                                                            field: "cross_attention_dim", file: unetConfig)
         guard crossDims.allSatisfy({ $0 == text.hiddenSize }) else {
             throw PipelineError.invalidModel("\(unetConfig): cross_attention_dim \(crossDims) does not fit the text encoder's hidden_size \(text.hiddenSize)")
+        }
+        if let lcm = consistencyUNet, lcm.configuration.inChannels != unet.configuration.inChannels
+            || lcm.configuration.sampleSize != unet.configuration.sampleSize || lcm.downsamplingFactor != unet.downsamplingFactor
+            || lcm.configuration.crossAttentionDim != unet.configuration.crossAttentionDim {
+            throw PipelineError.invalidModel("\(directory)/unet_lcm/config.json does not match \(unetConfig) (channels, sample size, "
+                + "blocks or cross-attention width)")
         }
         guard unet.configuration.inChannels == vae.configuration.latentChannels else {
             throw PipelineError.invalidModel("\(unetConfig): in_channels \(unet.configuration.inChannels) does not fit the VAE's "
@@ -230,7 +240,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public func generate(_ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> RGBImage {
         let latents = try denoise(request, observe: observe)
         try latents.requireFinite("the final latents")
-        unet.releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
+        model(for: request).releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
         return try decode(latents)
     }
 
@@ -258,6 +268,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         // Classifier-free guidance runs the UNet on the negative prompt too, except with a
         // guidance-embedded (LCM-distilled) UNet, which takes the scale as an input, and at
         // guidance 1, where the guided output is the conditional one (diffusers skips it there too).
+        let unet = model(for: request)
         let guidanceWidth = unet.configuration.timeCondProjDim
         let guided = guidanceWidth == nil && request.guidanceScale != 1
         let cond = try encodePrompt(request.prompt, clipSkip: request.clipSkip)
@@ -315,6 +326,11 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             guard observe(DenoisingStep(step: i + 1, total: total, latents: x)) else { throw PipelineError.cancelled }
         }
         return x
+    }
+
+    /// The UNet a request runs: unet_lcm/ for the LCM scheduler when the folder has it, else unet/.
+    public func model(for request: GenerationRequest) -> UNet2DConditionModel {
+        request.scheduler == .lcm ? consistencyUNet ?? unet : unet
     }
 
     /// latents -> image.

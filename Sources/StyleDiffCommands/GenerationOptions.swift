@@ -58,11 +58,20 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Negative prompt.")
     public var negative: String = ""
 
-    @Option(help: "Denoising steps (1...1000; the model's scheduler may allow fewer).")
-    public var steps: Int = GenerationSettings.Defaults.steps
+    @Option(help: "Denoising steps (1...1000; the model's scheduler may allow fewer; default 20, 4 with --fast).")
+    public var steps: Int?
 
     @Option(help: "Sampler (default: the model folder's scheduler class where stylediff has it, e.g. pndm for SD 1.5, else ddim).")
     public var scheduler: SchedulerKind?
+
+    @Flag(help: "Few-step preset: the LCM scheduler in 4 steps (--steps still applies): the default model's unet_lcm/, an LCM folder, or a LoRA such as LCM-LoRA.")
+    public var fast = false
+
+    /// The steps asked for, or the default (4 with --fast, else 20).
+    public var resolvedSteps: Int { steps ?? (fast ? GenerationSettings.Defaults.fastSteps : GenerationSettings.Defaults.steps) }
+
+    /// The scheduler asked for (LCM with --fast).
+    public var resolvedScheduler: SchedulerKind? { fast ? .lcm : scheduler }
 
     @Option(help: "Image width in pixels: a multiple of the model's size step (64 for Stable Diffusion; see `stylediff info`). Default: the model's size.")
     public var width: Int?
@@ -99,6 +108,9 @@ public struct GenerationOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
+        if fast, let scheduler, scheduler != .lcm {
+            throw ValidationError("--fast runs the lcm scheduler; drop --scheduler \(scheduler.rawValue) or --fast")
+        }
         // The rules every entry point shares (GenerationSettings.problems); convert adds its input.
         if let first = settings(prompt: "", initImage: nil, strength: nil).problems().first { throw ValidationError(first) }
         guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000, got \(count)") }
@@ -116,7 +128,7 @@ public struct GenerationOptions: ParsableArguments {
     /// The settings these options give (for generate: no init image).
     public func settings(prompt: String, initImage: String?, strength: Double?, fit: ImageFit? = nil) -> GenerationSettings {
         GenerationSettings(
-            prompt: prompt, style: style, seed: seed, negativePrompt: negative, steps: steps, scheduler: scheduler,
+            prompt: prompt, style: style, seed: seed, negativePrompt: negative, steps: resolvedSteps, scheduler: resolvedScheduler,
             guidanceScale: guidance, eta: eta, styleImages: styleImages.map(\.argument), styleStrength: styleStrength,
             styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength,
             fit: fit, width: width, height: height, clipSkip: clipSkip, styleBlocks: styleBlocks)

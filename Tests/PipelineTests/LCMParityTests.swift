@@ -69,3 +69,60 @@ let lcmCases: [String: PipelineCase] = {
         #expect(throws: SchedulerError.self) { try p.denoise(r) }
     }
 }
+
+/// The default layout's unet_lcm/: a copy of the fixture model (parts linked) with an LCM UNet
+/// made from its UNet plus a guidance projection. LCM requests run it with one evaluation per
+/// step; other schedulers keep unet/. With a zero projection it is the plain UNet without the
+/// unconditional pass, so its latents equal the fixture model's at guidance 1 bit for bit.
+@Suite struct ConsistencyUNetTests {
+    /// A model folder like the fixture model with unet_lcm/ (cond_proj filled with `projection`).
+    static func folder(projection: Float) throws -> String {
+        let fm = FileManager.default
+        let dir = NSTemporaryDirectory() + "lcm-model-\(UUID().uuidString)"
+        try fm.createDirectory(atPath: dir + "/unet_lcm", withIntermediateDirectories: true)
+        for part in try fm.contentsOfDirectory(atPath: TestPaths.fixtureModel) {
+            try fm.createSymbolicLink(atPath: dir + "/" + part, withDestinationPath: TestPaths.fixtureModel + "/" + part)
+        }
+        let source = TestPaths.fixtureModel + "/unet"
+        let data = try #require(fm.contents(atPath: source + "/config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        config["time_cond_proj_dim"] = 8
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/unet_lcm/config.json"))
+        let file = try SafetensorsFile(path: source + "/diffusion_pytorch_model.safetensors")
+        var tensors = try file.names.sorted().map { ($0, try file.tensor($0)) }
+        let width = try #require((config["block_out_channels"] as? [Int])?.first)
+        let values = (0..<(width * 8)).map { Float(($0 * 37) % 11 - 5) * projection }
+        tensors.append(("time_embedding.cond_proj.weight", try Tensor(shape: [width, 8], values: values)))
+        try SafetensorsWriter.write(tensors, to: dir + "/unet_lcm/diffusion_pytorch_model.safetensors")
+        return dir
+    }
+
+    func request(_ scheduler: SchedulerKind, guidance: Float) -> GenerationRequest {
+        var r = GenerationRequest(prompt: "folder icon, papirus style")
+        (r.scheduler, r.steps, r.seed, r.guidanceScale) = (scheduler, 4, 11, guidance)
+        return r
+    }
+
+    @Test func lcmRequestsRunTheConsistencyUNet() throws {
+        let zero = try Self.folder(projection: 0), some = try Self.folder(projection: 0.05)
+        defer { for d in [zero, some] { try? FileManager.default.removeItem(atPath: d) } }
+        let base = try StyleDiffusionPipeline(directory: TestPaths.fixtureModel)
+        let withZero = try StyleDiffusionPipeline(directory: zero), withSome = try StyleDiffusionPipeline(directory: some)
+        #expect(base.consistencyUNet == nil && withSome.consistencyUNet?.configuration.timeCondProjDim == 8)
+        // Zero projection: the plain UNet, one conditional pass per step = the base model at guidance 1.
+        #expect(try withZero.denoise(request(.lcm, guidance: 7)).scalars == base.denoise(request(.lcm, guidance: 1)).scalars)
+        // A real projection: the guidance reaches the UNet, and only LCM requests use unet_lcm.
+        let lcm = try withSome.denoise(request(.lcm, guidance: 7))
+        #expect(lcm.scalars != (try withZero.denoise(request(.lcm, guidance: 7))).scalars)
+        #expect(lcm.scalars != (try withSome.denoise(request(.lcm, guidance: 3))).scalars)
+        #expect(try withSome.denoise(request(.ddim, guidance: 7)).scalars == base.denoise(request(.ddim, guidance: 7)).scalars)
+    }
+
+    @Test func aConsistencyUNetWithoutGuidanceEmbeddingIsRefused() throws {
+        let dir = try Self.folder(projection: 0)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.removeItem(atPath: dir + "/unet_lcm")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/unet_lcm", withDestinationPath: TestPaths.fixtureModel + "/unet")
+        #expect(throws: PipelineError.self) { try StyleDiffusionPipeline(directory: dir) }
+    }
+}

@@ -26,7 +26,7 @@ import Schedulers
         #expect(d.stylePreset && !noPreset.stylePreset)
         let snap = try Generate.parse(["x", "--style-image", "a.png", "--style-snap", "0.05"]).options.styleSnap
         #expect(d.styleSnap == 0 && snap == 0.05)
-        #expect(d.steps == 20 && d.scheduler == nil && d.guidance == nil && d.styleStrength == nil && d.seed == nil
+        #expect(d.steps == nil && d.resolvedSteps == 20 && d.scheduler == nil && d.guidance == nil && d.styleStrength == nil && d.seed == nil
                 && d.output == "stylediff-{seed}.png")
     }
 
