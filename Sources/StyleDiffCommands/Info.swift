@@ -30,6 +30,9 @@ public struct Info: ParsableCommand {
             if let adapter = runner.ipAdapter, let file = p.ipAdapterFile {
                 print("ip-adapter \(file) (hash \(adapter.sha256.prefix(10)); style images through its CLIP image encoder)")
             }
+            if let lcm = p.consistencyUNet, let width = lcm.configuration.timeCondProjDim {
+                print("lcm unet   unet_lcm/ (guidance embedding \(width) wide): --fast and --scheduler lcm run it")
+            }
             for lora in runner.loras {
                 print("lora       \(lora.path) scale \(lora.weight ?? 1) (hash \(lora.sha256.prefix(10)); fused into the UNet and text encoder)")
             }

@@ -1,0 +1,80 @@
+// `stylediff-bench fewstep MODEL`: seconds per image of the few-step path (the LCM scheduler in
+// 4 steps, one UNet evaluation each: the folder's unet_lcm/ or an LCM folder's UNet) against 20
+// DDIM steps with classifier-free guidance (two evaluations each), interleaved round by round,
+// with the model loaded once (load excluded) and with the load in every image (load included:
+// the folder read again from the page cache). Medians and their ratio.
+
+import ArgumentParser
+import Foundation
+import Pipeline
+import Schedulers
+import Tensors
+
+struct FewStepBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fewstep", abstract: "Seconds per image: LCM steps against DDIM steps with guidance, interleaved.")
+
+    @Argument(help: "Model folder (the default layout with unet_lcm/, or an LCM folder).")
+    var model: String
+
+    @OptionGroup var options: BenchmarkOptions
+
+    @Option(help: "LCM steps.")
+    var fastSteps = 4
+
+    @Option(help: "DDIM steps (with classifier-free guidance).")
+    var steps = 20
+
+    @Option(help: "The prompt.")
+    var prompt = "folder icon, papirus style"
+
+    struct Row: Codable {
+        var threads: Int
+        var ddimSeconds: Double, lcmSeconds: Double, ratio: Double
+        var ddimWithLoadSeconds: Double, lcmWithLoadSeconds: Double, ratioWithLoad: Double
+    }
+
+    func run() throws {
+        let loaded = try StyleDiffusionPipeline(directory: model)
+        func request(_ kind: SchedulerKind) -> GenerationRequest {
+            var r = GenerationRequest(prompt: prompt)
+            (r.scheduler, r.steps, r.seed) = kind == .lcm ? (.lcm, fastSteps, 1) : (.ddim, steps, 1)
+            r.guidanceScale = loaded.samplingDefaults.guidanceScale
+            return r
+        }
+        let ddim = request(.ddim), lcm = request(.lcm)
+        var rows: [Row] = []
+        for t in options.threadCounts {
+            Parallelism.setThreadCount(t)
+            var times = [[Double]](repeating: [], count: 4)
+            func time(_ body: () throws -> Void) rethrows -> Double {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try body()
+                return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            }
+            _ = try loaded.generate(ddim); _ = try loaded.generate(lcm)  // warm-up
+            for _ in 0..<options.repeats {
+                times[0].append(try time { _ = try loaded.generate(ddim) })
+                times[1].append(try time { _ = try loaded.generate(lcm) })
+                times[2].append(try time { _ = try StyleDiffusionPipeline(directory: model).generate(ddim) })
+                times[3].append(try time { _ = try StyleDiffusionPipeline(directory: model).generate(lcm) })
+            }
+            let m = times.map { $0.sorted()[$0.count / 2] }
+            rows.append(Row(threads: t, ddimSeconds: m[0], lcmSeconds: m[1], ratio: m[0] / m[1],
+                            ddimWithLoadSeconds: m[2], lcmWithLoadSeconds: m[3], ratioWithLoad: m[2] / m[3]))
+        }
+        Parallelism.setThreadCount(0)
+        if options.json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            print(String(decoding: try e.encode(rows), as: UTF8.self))
+            return
+        }
+        print("| threads | \(steps) DDIM steps + CFG | \(fastSteps) LCM steps | ratio | with load: DDIM | with load: LCM | ratio |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows {
+            print(String(format: "| %d | %.3f s | %.3f s | %.1fx | %.3f s | %.3f s | %.1fx |", r.threads, r.ddimSeconds, r.lcmSeconds,
+                         r.ratio, r.ddimWithLoadSeconds, r.lcmWithLoadSeconds, r.ratioWithLoad))
+        }
+    }
+}
