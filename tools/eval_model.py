@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--per-style", type=int, default=3)
     ap.add_argument("--strength", type=float, default=0.6)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--scheduler", help="sampler for every image (default: the model's, DDIM for the default model); "
+                                        "lcm runs the folder's unet_lcm/")
     ap.add_argument("--stylediff", default=os.path.join(HERE, "..", ".build", "release", "stylediff"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", type=float, default=5.0)
@@ -65,7 +67,8 @@ def main():
         by_content.setdefault(r["content"], {})[r["style"]] = r
     styles = sorted(by_style)
     tasks = {"text": [], "image": [], "img2img": []}
-    seed = 1000
+    # Noise seeds differ per pick set (--seed 0 keeps 1001..., as before this option set them apart).
+    seed = 1000 + 100_000 * args.seed
     for s in styles:
         picks = rng.sample(by_style[s], min(args.per_style, len(by_style[s])))
         for r in picks:
@@ -91,6 +94,7 @@ def main():
                                          dict(style=s, content=r["content"], source_style=src["style"],
                                               source=src["file"])))
     summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps, seed=args.seed,
+                   scheduler=args.scheduler,
                    guidance=args.guidance, strength=args.strength, style_strength=args.style_strength,
                    image_style_strength=args.image_style_strength, image_style_snap=args.image_style_snap,
                    img2img_reference=args.img2img_reference, style_preset=not args.no_style_preset)
@@ -105,6 +109,11 @@ def main():
                 name = f"{i:03d}-{truth['style']}-{truth['content']}"[:80].replace("/", "_")
                 f.write(json.dumps(dict(line, name=name)) + "\n")
                 m.write(json.dumps(dict(truth, file=name + ".png")) + "\n")
+        if args.scheduler:
+            with open(os.path.join(folder, "prompts.jsonl")) as f:
+                lines = [dict(json.loads(l), scheduler=args.scheduler) for l in f]
+            with open(os.path.join(folder, "prompts.jsonl"), "w") as f:
+                f.writelines(json.dumps(l) + "\n" for l in lines)
         command = [args.stylediff, "batch", os.path.join(folder, "prompts.jsonl"), "--out-dir", folder, "--model", args.model]
         if args.threads:
             command += ["--threads", str(args.threads)]

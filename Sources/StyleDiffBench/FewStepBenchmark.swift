@@ -28,10 +28,15 @@ struct FewStepBenchmark: ParsableCommand {
     @Option(help: "The prompt.")
     var prompt = "folder icon, papirus style"
 
+    @Flag(help: "Also print where an LCM image's time goes (per kernel category, 1 thread then the last count).")
+    var profile = false
+
     struct Row: Codable {
         var threads: Int
         var ddimSeconds: Double, lcmSeconds: Double, ratio: Double
         var ddimWithLoadSeconds: Double, lcmWithLoadSeconds: Double, ratioWithLoad: Double
+        /// The LCM image's parts: the denoising (prompt encoding and steps) and the VAE decode; the load alone.
+        var lcmDenoiseSeconds: Double, decodeSeconds: Double, loadSeconds: Double
     }
 
     func run() throws {
@@ -46,7 +51,7 @@ struct FewStepBenchmark: ParsableCommand {
         var rows: [Row] = []
         for t in options.threadCounts {
             Parallelism.setThreadCount(t)
-            var times = [[Double]](repeating: [], count: 4)
+            var times = [[Double]](repeating: [], count: 7)
             func time(_ body: () throws -> Void) rethrows -> Double {
                 let start = DispatchTime.now().uptimeNanoseconds
                 try body()
@@ -58,10 +63,32 @@ struct FewStepBenchmark: ParsableCommand {
                 times[1].append(try time { _ = try loaded.generate(lcm) })
                 times[2].append(try time { _ = try StyleDiffusionPipeline(directory: model).generate(ddim) })
                 times[3].append(try time { _ = try StyleDiffusionPipeline(directory: model).generate(lcm) })
+                var latents: Tensor?
+                times[4].append(try time { latents = try loaded.denoise(lcm) })
+                if let latents { times[5].append(try time { _ = try loaded.decode(latents) }) }
+                times[6].append(try time { _ = try StyleDiffusionPipeline(directory: model) })
             }
             let m = times.map { $0.sorted()[$0.count / 2] }
             rows.append(Row(threads: t, ddimSeconds: m[0], lcmSeconds: m[1], ratio: m[0] / m[1],
-                            ddimWithLoadSeconds: m[2], lcmWithLoadSeconds: m[3], ratioWithLoad: m[2] / m[3]))
+                            ddimWithLoadSeconds: m[2], lcmWithLoadSeconds: m[3], ratioWithLoad: m[2] / m[3],
+                            lcmDenoiseSeconds: m[4], decodeSeconds: m[5], loadSeconds: m[6]))
+        }
+        if profile {
+            let latents = try loaded.denoise(lcm)
+            for (name, body) in [("denoise", { _ = try loaded.denoise(lcm) }), ("decode", { _ = try loaded.decode(latents) })] as [(String, () throws -> Void)] {
+                Profiler.start()
+                var total = 0.0
+                for _ in 0..<options.repeats {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try body()
+                    total += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                }
+                let rows = Profiler.stop()
+                print(String(format: "%@: %.4f s per call", name, total / Double(options.repeats)))
+                for r in rows.prefix(8) {
+                    print(String(format: "  %-28@ %.4f s (%d calls)", r.category, r.seconds / Double(options.repeats), r.calls / options.repeats))
+                }
+            }
         }
         Parallelism.setThreadCount(0)
         if options.json {
@@ -75,6 +102,10 @@ struct FewStepBenchmark: ParsableCommand {
         for r in rows {
             print(String(format: "| %d | %.3f s | %.3f s | %.1fx | %.3f s | %.3f s | %.1fx |", r.threads, r.ddimSeconds, r.lcmSeconds,
                          r.ratio, r.ddimWithLoadSeconds, r.lcmWithLoadSeconds, r.ratioWithLoad))
+        }
+        for r in rows {
+            print(String(format: "threads %d: LCM image = %.3f s denoising (prompt + %d steps) + %.3f s VAE decode; load %.3f s",
+                         r.threads, r.lcmDenoiseSeconds, fastSteps, r.decodeSeconds, r.loadSeconds))
         }
     }
 }
