@@ -18,7 +18,7 @@ import shutil
 
 import torch
 from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
-                       EulerDiscreteScheduler, LCMScheduler, LatentConsistencyModelPipeline, PNDMScheduler,
+                       EulerDiscreteScheduler, LCMScheduler, LatentConsistencyModelPipeline, PNDMScheduler, TCDScheduler,
                        UNet2DConditionModel)
 from safetensors.torch import save_file
 
@@ -789,7 +789,7 @@ def make_rng():
 
 
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler,
-              "dpmpp": DPMSolverMultistepScheduler, "pndm": PNDMScheduler}
+              "dpmpp": DPMSolverMultistepScheduler, "pndm": PNDMScheduler, "tcd": TCDScheduler}
 SD_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 # Loop cases: (name, scheduler, config overrides, step kwargs, seed for the step noise or None)
 LOOP_CASES = [
@@ -809,6 +809,9 @@ LOOP_CASES = [
     ("pndm_prk", "pndm", {}, {}, None),
     ("pndm_plms_vpred_linspace", "pndm", dict(skip_prk_steps=True, prediction_type="v_prediction", timestep_spacing="linspace"), {}, None),
     ("pndm_prk_vpred_trailing", "pndm", dict(prediction_type="v_prediction", timestep_spacing="trailing"), {}, None),
+    ("tcd_gamma03", "tcd", {}, dict(eta=0.3), 18),
+    ("tcd_gamma0_vpred", "tcd", dict(prediction_type="v_prediction"), dict(eta=0.0), 19),
+    ("tcd_gamma1_sample_orig20", "tcd", dict(prediction_type="sample", original_inference_steps=20), dict(eta=1.0), 20),
 ]
 
 

@@ -115,7 +115,9 @@ public enum GenerationLimits {
         check(styleStrength, Self.styleStrength, "style strength")
         check(styleSnap, Self.styleSnap, "style snap")
         check(eta, Self.eta, "eta")
-        if let eta, eta != 0, let scheduler, scheduler != .ddim { found.append("eta applies to the ddim scheduler only") }
+        if let eta, eta != 0, let scheduler, scheduler != .ddim && scheduler != .tcd {
+            found.append("eta applies to the ddim and tcd schedulers only")
+        }
         if let strength {
             if !(strength > 0 && strength <= 1) {
                 found.append("strength must be in (0, 1], got \(strength)")

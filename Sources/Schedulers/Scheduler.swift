@@ -42,13 +42,14 @@ public struct SchedulerState: Sendable {
 
 /// The schedulers stylediff implements.
 public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
-    case ddim, ddpm, euler, dpmpp, pndm, lcm
+    case ddim, ddpm, euler, dpmpp, pndm, lcm, tcd
 
     /// A scheduler of this kind for `steps` inference steps; `strength` is img2img's (LCM
     /// shortens its schedule for it, the others skip steps in `startIndex(strength:)`).
     public func make(_ configuration: SchedulerConfiguration, steps: Int, eta: Float = 0, strength: Double = 1) throws -> any Scheduler {
         switch self {
         case .lcm: return try LCMScheduler(configuration, steps: steps, strength: strength)
+        case .tcd: return try TCDScheduler(configuration, steps: steps, gamma: eta)
         case .ddim: return try DDIMScheduler(configuration, steps: steps, eta: eta)
         case .ddpm: return try DDPMScheduler(configuration, steps: steps)
         case .euler: return try EulerDiscreteScheduler(configuration, steps: steps)
@@ -67,6 +68,7 @@ public enum SchedulerKind: String, CaseIterable, Codable, Sendable {
         case "DPMSolverMultistepScheduler": self = .dpmpp
         case "PNDMScheduler": self = .pndm
         case "LCMScheduler": self = .lcm
+        case "TCDScheduler": self = .tcd
         default: return nil
         }
     }

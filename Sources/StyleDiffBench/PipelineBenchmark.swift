@@ -29,7 +29,7 @@ struct PipelineBenchmark: ParsableCommand {
     var width: Int?
     @Option var height: Int?
 
-    @Option(help: "Sampler: ddim, ddpm, euler, dpmpp, pndm or lcm (default: the model's).")
+    @Option(help: "Sampler: ddim, ddpm, euler, dpmpp, pndm, lcm or tcd (default: the model's).")
     var scheduler: String?
 
     @Option(help: "A style reference image (PNG) to condition on.")

@@ -175,7 +175,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         if let loras, !loras.isEmpty {
             pairs.append("LoRA: " + loras.map { "\(FileAccess.lastComponent(of: $0.path)):\($0.weight ?? 1)" }.joined(separator: " "))
         }
-        if scheduler == .ddim && eta > 0 { pairs.append("Eta: \(eta)") }
+        if (scheduler == .ddim || scheduler == .tcd) && eta > 0 { pairs.append("Eta: \(eta)") }
         lines.append(pairs.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }

@@ -25,7 +25,7 @@ struct A1111Request: ImageRequest {
 
     /// A1111's sampler name for each scheduler stylediff has (GET /sdapi/v1/samplers lists them).
     static let samplerNames: [(name: String, kind: SchedulerKind)] = [
-        ("DDIM", .ddim), ("Euler", .euler), ("DPM++ 2M", .dpmpp), ("PLMS", .pndm), ("DDPM", .ddpm), ("LCM", .lcm),
+        ("DDIM", .ddim), ("Euler", .euler), ("DPM++ 2M", .dpmpp), ("PLMS", .pndm), ("DDPM", .ddpm), ("LCM", .lcm), ("TCD", .tcd),
     ]
 
     /// sampler_name -> scheduler: A1111's names and stylediff's own.

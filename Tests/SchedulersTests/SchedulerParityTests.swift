@@ -3,6 +3,7 @@
 // every scheduler x spacing x {10, 20, 50} steps x strength {1, 0.6, 0.3}; 20-step loops with a
 // fake model (eps = 0.8 x + 0.05 t / 1000), txt2img and img2img, each step within
 // 1e-5 x max(1, max |diffusers|) of diffusers, the stochastic ones with the same seeds.
+// TCD (gamma 0, 0.3, 1; epsilon, v, sample) in the same 20-step loops.
 // LCM: timesteps for original_inference_steps {50, 20} x {1, 2, 4, 8, 30} steps x strength
 // {1, 0.6, 0.3} (and the same refusals); 4-step loops, txt2img and img2img on the schedule made
 // for strength 0.6, with the noise injected between steps from the seeded generator.

@@ -48,7 +48,7 @@ extension ServerTests {
                 }
                 let samplers = try await send(port, "/sdapi/v1/samplers", method: .get)
                 let names = (try JSONSerialization.jsonObject(with: Data(buffer: samplers.body)) as? [[String: Any]])?.compactMap { $0["name"] as? String }
-                #expect(names == ["DDIM", "Euler", "DPM++ 2M", "PLMS", "DDPM", "LCM"])
+                #expect(names == ["DDIM", "Euler", "DPM++ 2M", "PLMS", "DDPM", "LCM", "TCD"])
                 let models = try JSONSerialization.jsonObject(with: Data(buffer: try await send(port, "/sdapi/v1/sd-models", method: .get).body)) as? [[String: Any]]
                 #expect(models?.first?["sha256"] as? String == Self.runner.modelHash)
             }
