@@ -52,10 +52,10 @@ def guidance_embedding(w, dim=GUIDANCE_EMBED):
 
 def boundary_scalings(t):
     """LCMScheduler.get_scalings_for_boundary_condition_discrete: (c_skip, c_out) at timesteps t."""
-    scaled = t.double() * TIMESTEP_SCALING
+    scaled = t.double().cpu() * TIMESTEP_SCALING
     c_skip = 0.25 / (scaled ** 2 + 0.25)
     c_out = scaled / (scaled ** 2 + 0.25) ** 0.5
-    return c_skip.float()[:, None, None, None], c_out.float()[:, None, None, None]
+    return c_skip.float().to(t.device)[:, None, None, None], c_out.float().to(t.device)[:, None, None, None]
 
 
 def student_unet(teacher_unet):
@@ -87,8 +87,10 @@ class State:
         self.target = copy.deepcopy(self.student).requires_grad_(False)
         self.opt = torch.optim.AdamW([p for p in self.student.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
         self.step, self.elapsed, self.losses = 0, 0.0, []
+        self.resumed_optimizer = None
         if s:
-            self.student.load_state_dict(s["student"]); self.target.load_state_dict(s["target"]); self.opt.load_state_dict(s["opt"])
+            self.student.load_state_dict(s["student"]); self.target.load_state_dict(s["target"])
+            self.resumed_optimizer = s["opt"]
             self.step, self.elapsed, self.losses = s["step"], s["elapsed"], s.get("losses", [])
             random.setstate(s["py_rng"]); torch.set_rng_state(s["rng"])
             print(f"resumed at step {self.step} ({self.elapsed / 60:.1f} min)", flush=True)
@@ -113,15 +115,15 @@ def presets(teacher_folder):
     return {k: v.float() for k, v in load_file(os.path.join(teacher_folder, "style_encoder", "presets.safetensors")).items()}
 
 
-def conditioning(args, teacher, sp, recs, images, by_style, preset, idx):
+def conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev):
     """(text states, uncond text states, style tokens, uncond style tokens, style scale) for
     records idx under one mode drawn for the batch (see the module docstring)."""
     u = random.random()
     with torch.no_grad():
-        zero_tokens = teacher.style.image_proj(torch.zeros(len(idx), teacher.style.pool_proj.out_features))
+        zero_tokens = teacher.style.image_proj(torch.zeros(len(idx), teacher.style.pool_proj.out_features, device=dev))
         if u < 0.5:  # "<content>, <style> style" with the style's preset
             prompts = [recs[i]["prompt"] for i in idx]
-            embed = torch.stack([preset[recs[i]["style"]] for i in idx])
+            embed = torch.stack([preset[recs[i]["style"]] for i in idx]).to(dev)
             scale = 1.0
         elif u < 0.75:  # "<content>" + a reference drawing of another content in the style
             prompts = [strip_style(recs[i]["prompt"]) for i in idx]
@@ -130,14 +132,14 @@ def conditioning(args, teacher, sp, recs, images, by_style, preset, idx):
                 others = [j for j in random.sample(by_style[recs[i]["style"]], min(8, len(by_style[recs[i]["style"]])))
                           if recs[j]["content"] != recs[i]["content"]]
                 refs.append(others[0] if others else i)
-            embed = teacher.style.embed(pixels_to_unit(images[refs]))
+            embed = teacher.style.embed(pixels_to_unit(images[refs].to(dev)))
             scale = 2.0
         else:  # text alone (sometimes naming the style), no style tokens
             prompts = [recs[i]["prompt"] if random.random() < 0.5 else strip_style(recs[i]["prompt"]) for i in idx]
-            embed = torch.zeros(len(idx), teacher.style.pool_proj.out_features)
+            embed = torch.zeros(len(idx), teacher.style.pool_proj.out_features, device=dev)
             scale = 1.0
-        text = teacher.text(input_ids=tokenize(sp, prompts)).last_hidden_state
-        uncond = teacher.text(input_ids=tokenize(sp, [""] * len(idx))).last_hidden_state
+        text = teacher.text(input_ids=tokenize(sp, prompts).to(dev)).last_hidden_state
+        uncond = teacher.text(input_ids=tokenize(sp, [""] * len(idx)).to(dev)).last_hidden_state
         tokens = teacher.style.image_proj(embed)
     return text, uncond, tokens, zero_tokens, scale
 
@@ -146,19 +148,23 @@ def train(args):
     import sentencepiece as spm
     from diffusers import DDPMScheduler
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
     cache = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.teacher, "tokenizer", "tokenizer.model"))
-    recs, images, latents = cache["records"], cache["images"], cache["latents"]
+    recs, images, latents = cache["records"], cache["images"], cache["latents"].to(dev)
     train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
     by_style = {}
     for i in train_idx:
         by_style.setdefault(recs[i]["style"], []).append(i)
-    teacher = load_teacher(args, sp.get_piece_size())
+    teacher = load_teacher(args, sp.get_piece_size()).to(dev)
     preset = presets(args.teacher)
     state = State(args, teacher)
-    alphas = DDPMScheduler(**SCHEDULE).alphas_cumprod
+    state.student.to(dev); state.target.to(dev)
+    if state.resumed_optimizer:  # optimizer state follows its parameters' device
+        state.opt.load_state_dict(state.resumed_optimizer)
+    alphas = DDPMScheduler(**SCHEDULE).alphas_cumprod.to(dev)
     k = SCHEDULE["num_train_timesteps"] // ORIGINAL_STEPS
-    solver_t = torch.arange(1, ORIGINAL_STEPS + 1) * k - 1                    # t_n: 19, 39, ..., 999
+    solver_t = (torch.arange(1, ORIGINAL_STEPS + 1) * k - 1).to(dev)                    # t_n: 19, 39, ..., 999
     solver_prev_alpha = torch.cat([alphas[:1], alphas[solver_t[:-1]]])       # alpha at t_{n-k} (alphas[0] below 19)
     print(f"student {sum(p.numel() for p in state.student.parameters()) / 1e6:.2f} M parameters, "
           f"{len(train_idx)} training drawings", flush=True)
@@ -168,14 +174,14 @@ def train(args):
     while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or state.step < args.max_steps):
         idx = random.sample(train_idx, args.batch)
         x0 = latents[idx]
-        text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx)
-        n = torch.randint(0, ORIGINAL_STEPS, (args.batch,))
+        text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev)
+        n = torch.randint(0, ORIGINAL_STEPS, (args.batch,)).to(dev)
         t, prev_alpha = solver_t[n], solver_prev_alpha[n]
         t_prev = (t - k).clamp(min=0)
         a = alphas[t][:, None, None, None]
         noise = torch.randn_like(x0)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        w = (args.w_max - args.w_min) * torch.rand(args.batch) + args.w_min
+        w = ((args.w_max - args.w_min) * torch.rand(args.batch) + args.w_min).to(dev)
         w_emb = guidance_embedding(w)
         w4 = w[:, None, None, None]
         # Student: the consistency function at t_n.
@@ -232,6 +238,7 @@ def export(args):
     default layout's ip_adapter file serves both UNets)."""
     from diffusers import UNet2DConditionModel
     s = torch.load(os.path.join(args.work, "lcm.pt"), weights_only=False, map_location="cpu")
+    os.makedirs(args.out, exist_ok=True)
     plain = UNet2DConditionModel(**dict(UNET_CONFIG, time_cond_proj_dim=GUIDANCE_EMBED))
     state = {k: v for k, v in s["target"].items() if "processor" not in k}
     missing, unexpected = plain.load_state_dict(state, strict=False)
@@ -258,6 +265,7 @@ def main():
     ap.add_argument("--huber-c", type=float, default=0.001)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cpu", help="torch device (e.g. cuda on a lent GPU)")
     args = ap.parse_args()
     if args.command == "train":
         train(args)
