@@ -104,7 +104,7 @@ def main():
             continue
         folder = os.path.join(args.out, task)
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "prompts.jsonl"), "w") as f, open(os.path.join(folder, "manifest.jsonl"), "w") as m:
+        with open(os.path.join(folder, "prompts.jsonl"), "w") as f, open(os.path.join(folder, "truth.jsonl"), "w") as m:
             for i, (line, truth) in enumerate(items):
                 name = f"{i:03d}-{truth['style']}-{truth['content']}"[:80].replace("/", "_")
                 f.write(json.dumps(dict(line, name=name)) + "\n")
@@ -120,7 +120,7 @@ def main():
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         print(f"== {task}: {len(items)} images", flush=True)
         report = subprocess.run([sys.executable, os.path.join(HERE, "evaluate.py"), "run", "--images", folder,
-                                 "--manifest", os.path.join(folder, "manifest.jsonl"), "--data", args.data,
+                                 "--manifest", os.path.join(folder, "truth.jsonl"), "--data", args.data,
                                  "--judges", args.judges], check=True, capture_output=True, text=True).stdout
         print(report, end="", flush=True)
         summary[task] = parse_report(report)
