@@ -39,12 +39,8 @@ public struct DDIMScheduler: Scheduler {
         let sqrtAlpha = alphaProdT.squareRoot(), sqrtBeta = betaProdT.squareRoot()
         var predOriginal = try predictedOriginal(modelOutput, sample: sample, alpha: sqrtAlpha, sigma: sqrtBeta,
                                                  type: configuration.predictionType)
-        let predEpsilon: Tensor
-        switch configuration.predictionType {
-        case .epsilon: predEpsilon = modelOutput
-        case .sample: predEpsilon = try sample.zipElements(modelOutput) { ($0 - sqrtAlpha * $1) / sqrtBeta }
-        case .vPrediction: predEpsilon = try modelOutput.zipElements(sample) { sqrtAlpha * $0 + sqrtBeta * $1 }
-        }
+        let predEpsilon = try predictedEpsilon(modelOutput, sample: sample, original: predOriginal, alpha: sqrtAlpha, sigma: sqrtBeta,
+                                               type: configuration.predictionType)
         if configuration.clipSample ?? true {
             let r = Float(configuration.clipSampleRange)
             predOriginal = predOriginal.mapElements { min(max($0, -r), r) }

@@ -143,6 +143,17 @@ func predictedOriginal(_ modelOutput: Tensor, sample: Tensor, alpha: Float, sigm
     }
 }
 
+/// The noise a model output predicts for `sample` = alpha x0 + sigma eps, by prediction type
+/// (DDIM's and TCD's pred_epsilon), given its predicted x0 for the sample type.
+func predictedEpsilon(_ modelOutput: Tensor, sample: Tensor, original: Tensor, alpha: Float, sigma: Float,
+                      type: PredictionType) throws -> Tensor {
+    switch type {
+    case .epsilon: return modelOutput
+    case .sample: return try sample.zipElements(original) { ($0 - alpha * $1) / sigma }
+    case .vPrediction: return try modelOutput.zipElements(sample) { alpha * $0 + sigma * $1 }
+    }
+}
+
 /// Noise in torch's order for a channels-last sample [N, H, W, C].
 func noiseLike(_ sample: Tensor, _ generator: inout TorchGenerator) throws -> Tensor {
     guard sample.rank == 4 else {

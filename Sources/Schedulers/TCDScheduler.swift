@@ -41,12 +41,8 @@ public struct TCDScheduler: Scheduler {
         let sqrtAlpha = alphaProdT.squareRoot(), sqrtBeta = betaProdT.squareRoot()
         let predOriginal = try predictedOriginal(modelOutput, sample: sample, alpha: sqrtAlpha, sigma: sqrtBeta,
                                                  type: configuration.predictionType)
-        let predEpsilon: Tensor
-        switch configuration.predictionType {
-        case .epsilon: predEpsilon = modelOutput
-        case .sample: predEpsilon = try sample.zipElements(predOriginal) { ($0 - sqrtAlpha * $1) / sqrtBeta }
-        case .vPrediction: predEpsilon = try modelOutput.zipElements(sample) { sqrtAlpha * $0 + sqrtBeta * $1 }
-        }
+        let predEpsilon = try predictedEpsilon(modelOutput, sample: sample, original: predOriginal, alpha: sqrtAlpha, sigma: sqrtBeta,
+                                               type: configuration.predictionType)
         let a = alphaProdS.squareRoot(), b = betaProdS.squareRoot()
         let noised = try predOriginal.zipElements(predEpsilon) { a * $0 + b * $1 }
         guard gamma > 0, !isLast else { return noised }
