@@ -52,7 +52,7 @@ public struct LoRA {
         struct Parts { var down: String?, up: String?, alpha: String? }
         var groups: [String: (component: LoRA.Component, target: String, underscored: Bool, parts: Parts)] = [:]
         for key in file.entries.keys.sorted() {
-            guard let (component, target, underscored, role) = try Self.parse(key, file: path) else { continue }
+            let (component, target, underscored, role) = try Self.parse(key, file: path)
             let id = "\(component.rawValue)|\(underscored)|\(target)"
             var group = groups[id] ?? (component, target, underscored, Parts())
             switch role {
@@ -136,9 +136,8 @@ public struct LoRA {
 
     enum Role { case down, up, alpha }
 
-    /// (component, target, underscored, role) of a key; nil for keys that are not LoRA weights of
-    /// a layout stylediff reads but carry nothing (none today: every other key is an error).
-    static func parse(_ key: String, file: String) throws -> (LoRA.Component, String, Bool, Role)? {
+    /// (component, target, underscored, role) of a key; any key outside the layouts read is an error.
+    static func parse(_ key: String, file: String) throws -> (LoRA.Component, String, Bool, Role) {
         func unsupported(_ why: String) -> ModelError {
             ModelError.invalidConfiguration(file: file, reason: "LoRA key '\(key)': \(why)")
         }

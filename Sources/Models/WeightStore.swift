@@ -45,9 +45,6 @@ public final class WeightStore {
         updates[name, default: []].append((down, up, scale))
     }
 
-    /// Whether any low-rank update is registered (the model's weights then differ from the file's).
-    public var hasUpdates: Bool { !updates.isEmpty }
-
     /// The position_ids buffer [1, count] that transformers checkpoints before 4.31 saved with a
     /// CLIP embedding (`prefix`position_ids): when present it must be 0, 1, ..., count - 1 (what
     /// the model computes anyway), else ModelError.invalidConfiguration naming it.

@@ -287,8 +287,10 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         // public IP-Adapter only when there are style images, as diffusers without ip_adapter_image.
         if let adapter = unet.styleAdapter, let encoder = styleImageEncoder, hasStyle || layout == .stylediff {
             let styleCond = try adapter.tokens(styleEmbedding(for: request))
-            let styleUncond = try adapter.tokens(Tensor(zeros: [1, encoder.embeddingDimension]))
-            conditioning = CrossAttentionContext(text: text, style: guided ? try Tensor.concatenateFirstAxis([styleUncond, styleCond]) : styleCond,
+            // The unconditional pass sees zero style tokens (only when there is one).
+            let style = guided ? try Tensor.concatenateFirstAxis([adapter.tokens(Tensor(zeros: [1, encoder.embeddingDimension])), styleCond])
+                : styleCond
+            conditioning = CrossAttentionContext(text: text, style: style,
                                                  styleScale: hasStyle ? request.styleStrength : 1,
                                                  layerScales: try request.styleBlockScales?.layerScales(for: unet))
         }
