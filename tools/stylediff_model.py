@@ -143,6 +143,13 @@ def write_presets(work, out, device="cpu"):
     print(f"style presets: {len(presets)} styles from {sum(len(v) for v in by_style.values())} training drawings")
 
 
+def exported_text_config(folder):
+    """The CLIPTextModel arguments of an export (text_encoder/config.json) as TEXT_CONFIG names
+    them (the plain-word text encoder of stage 5 has 4 layers, the earlier one 3)."""
+    config = json.load(open(os.path.join(folder, "text_encoder", "config.json")))
+    return {k: config[k] for k in TEXT_CONFIG}
+
+
 def exported_style_config(folder):
     """The StyleEncoder arguments of an export (style_encoder/config.json)."""
     config = json.load(open(os.path.join(folder, "style_encoder", "config.json")))

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from stop_flag import StopFlag
-from stylediff_model import (SCHEDULE, STYLE_CONFIG, UNET_CONFIG, Models, exported_style_config, load_exported, make_unet,
+from stylediff_model import (SCHEDULE, STYLE_CONFIG, UNET_CONFIG, Models, exported_style_config, exported_text_config, load_exported, make_unet,
                              pixels_to_unit, set_style_scale, strip_style, tokenize, unet_forward)
 
 GUIDANCE_EMBED = 128     # time_cond_proj_dim of the student
@@ -105,7 +105,7 @@ class State:
 
 def load_teacher(args, vocab):
     style_config = exported_style_config(args.teacher)
-    models = Models(vocab, style_config=style_config)
+    models = Models(vocab, text_config=exported_text_config(args.teacher), style_config=style_config)
     load_exported(models, args.teacher)
     return models.eval().requires_grad_(False)
 

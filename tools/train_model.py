@@ -36,9 +36,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from stop_flag import StopFlag
+from train_text import distill_losses, split as text_split
 from stylediff_model import (  # noqa: F401  (the model definition; re-exported for older imports)
     CROSS_DIM, EMBED_DIM, MAX_TOKENS, SCHEDULE, STYLE_CONFIG, STYLE_TOKENS, TEXT_CONFIG, UNET_CONFIG, Models,
-    StyleEncoder, check_diffusers_loads, export_models, exported_style_config, exported_style_encoder, load_exported,
+    StyleEncoder, check_diffusers_loads, export_models, exported_style_config, exported_style_encoder, exported_text_config, load_exported,
     load_exported_style, make_unet, pixels_to_unit, set_style_scale, strip_style, tokenize, unet_forward, write_presets)
 
 def shift_images(x, n):
@@ -99,9 +100,11 @@ class TrainingState:
         # The style encoder's architecture: the checkpoint's, else that of the model continued from
         # (a stage-3 refined encoder differs from STYLE_CONFIG), else STYLE_CONFIG.
         style_config = s.get("style_config", STYLE_CONFIG) if s else exported_style_config(args.init) if args.init else STYLE_CONFIG
+        # Likewise the text encoder's (stage 5's has 4 layers).
+        text_config = s.get("text_config", TEXT_CONFIG) if s else exported_text_config(args.init) if args.init else TEXT_CONFIG
         if not s:
             random.seed(args.seed); torch.manual_seed(args.seed)
-        self.models = Models(vocab, style_config=style_config).to(dev)
+        self.models = Models(vocab, text_config=text_config, style_config=style_config).to(dev)
         self.ema = copy.deepcopy(self.models).requires_grad_(False)
         self.opt = torch.optim.AdamW(self.models.parameters(), lr=args.lr, weight_decay=0.01)
         # Training-only heads (never exported): the style of the reference image from its embedding,
@@ -109,7 +112,12 @@ class TrainingState:
         # encoders, trained from scratch, a direct style signal instead of only the UNet's weak early
         # use of them (real IP-Adapters start from a pretrained image encoder for the same reason).
         self.aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)),
-                                      text=nn.Linear(CROSS_DIM, len(style_names)))).to(dev)
+                                      text=nn.Linear(CROSS_DIM, len(style_names))))
+        if args.distill:  # the distillation heads of tools/train_text.py, from its checkpoint
+            self.aux["distill"] = nn.ModuleDict(dict(eos=nn.Linear(CROSS_DIM, 384), mean=nn.Linear(CROSS_DIM, 384)))
+            if not s:
+                self.aux["distill"].load_state_dict(torch.load(os.path.join(args.distill, "text.pt"), weights_only=False)["heads"])
+        self.aux.to(dev)
         self.aux_opt = torch.optim.AdamW(self.aux.parameters(), lr=args.lr, weight_decay=0.01)
         self.step, self.elapsed = 0, 0.0
         self.args = args
@@ -129,28 +137,35 @@ class TrainingState:
         tmp = self.path + ".tmp"
         torch.save(dict(models=self.models.state_dict(), ema=self.ema.state_dict(), opt=self.opt.state_dict(), step=self.step,
                         aux=self.aux.state_dict(), aux_opt=self.aux_opt.state_dict(), style_config=self.models.configs["style"],
+                        text_config=self.models.configs["text"],
                         elapsed=self.elapsed, py_rng=random.getstate(), rng=torch.get_rng_state(), args=vars(self.args)), tmp)
         os.replace(tmp, self.path)
 
 
-def sample_batch(args, recs, by_style, train_idx):
+def sample_batch(args, recs, by_style, train_idx, variants=None):
     """A batch of training records with their prompts and style references: text dropped
-    (--text-drop), else the prompt without or with its style in equal shares; the reference is
-    another content drawn in the same style (the record itself when the style has no other)."""
+    (--text-drop), else the prompt without or with its style in equal shares; with --captions,
+    the content part is one of its caption variants in --variant-share of the prompts. The
+    reference is another content drawn in the same style (the record itself when the style has
+    no other)."""
     idx = random.sample(train_idx, args.batch)
     prompts, refs = [], []
     for i in idx:
         r = recs[i]
         u = random.random()
-        prompts.append("" if u < args.text_drop else strip_style(r["prompt"]) if u < (1 + args.text_drop) / 2
-                       else r["prompt"])
+        content = strip_style(r["prompt"])
+        options = variants.get(r["content"]) if variants else None
+        if options and random.random() < args.variant_share:
+            content = random.choice(options)
+        prompts.append("" if u < args.text_drop else content if u < (1 + args.text_drop) / 2
+                       else f"{content}, {r['style']} style")
         others = [j for j in random.sample(by_style[r["style"]], min(8, len(by_style[r["style"]])))
                   if recs[j]["content"] != r["content"]]
         refs.append(others[0] if others else i)
     return idx, prompts, refs
 
 
-def batch_losses(args, state, data, batch, snr_weight):
+def batch_losses(args, state, data, batch, snr_weight, data_distill=None):
     """The training loss of a batch: min-SNR-weighted epsilon MSE, plus the auxiliary style
     classifications (--aux-weight) and the reference-embedding Fisher ratio (--center-weight).
     Returns (loss, per-sample MSE, (aux style CE, aux text CE, center ratio))."""
@@ -181,6 +196,12 @@ def batch_losses(args, state, data, batch, snr_weight):
     aux_text = F.cross_entropy(state.aux["text"](pooled[named]), labels[named]) if named.any() else 0 * loss
     if args.aux_weight > 0:
         loss = loss + args.aux_weight * (aux_style + aux_text)
+    if args.distill:  # keep the text encoder's word knowledge (tools/train_text.py's losses)
+        phrases, targets, phrase_idx = data_distill
+        pick = random.sample(phrase_idx, args.distill_batch)
+        ids = tokenize(sp, [phrases[i] for i in pick]).to(dev)
+        distill, relation = distill_losses(models.text, state.aux["distill"], ids, targets[pick].to(dev))
+        loss = loss + args.distill_weight * (distill + relation)
     center = torch.zeros((), device=dev)
     if args.center_weight > 0:
         # Fisher ratio of this batch's reference embeddings: within-style scatter over
@@ -244,12 +265,17 @@ def train(args):
         return (snr[t].clamp(max=args.snr_gamma) / snr[t]) if args.snr_gamma > 0 else torch.ones(len(t), device=dev)
 
     data = (sp, recs, images, latents, alphas, style_names, dev)
+    variants = json.load(open(os.path.join(args.captions, "captions.json"))) if args.captions else None
+    data_distill = None
+    if args.distill:
+        t = torch.load(os.path.join(args.distill, "teacher.pt"), weights_only=False)
+        data_distill = (t["phrases"], t["embeddings"].float(), text_split(t["phrases"])[0])
     stop = StopFlag()  # SIGTERM / SIGINT: finish the step, save, exit
     start = last = last_save = time.time()
     losses, aux_losses = [], []
     while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or state.step < args.max_steps):
-        batch = sample_batch(args, recs, by_style, train_idx)
-        loss, per_sample, aux_terms = batch_losses(args, state, data, batch, snr_weight)
+        batch = sample_batch(args, recs, by_style, train_idx, variants)
+        loss, per_sample, aux_terms = batch_losses(args, state, data, batch, snr_weight, data_distill)
         aux_losses.append(aux_terms)
         optimise(args, state, loss, (time.time() - start) / (args.minutes * 60))
         losses.append(per_sample.mean().item())  # unweighted epsilon MSE, comparable across recipes
@@ -278,7 +304,8 @@ def export(args):
     from diffusers import AutoencoderKL
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
     s = torch.load(os.path.join(args.work, "ckpt.pt"), weights_only=False, map_location="cpu")
-    models = Models(sp.get_piece_size(), style_config=s.get("style_config", STYLE_CONFIG))
+    models = Models(sp.get_piece_size(), text_config=s.get("text_config", TEXT_CONFIG),
+                    style_config=s.get("style_config", STYLE_CONFIG))
     models.load_state_dict(s["models" if args.raw else "ema"])
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
     records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
@@ -317,6 +344,12 @@ def main():
                     help="shift each reference image by up to this many pixels (edge padded) before the style encoder")
     ap.add_argument("--anneal", action="store_true",
                     help="train: lower the learning rate along a cosine over this run's --minutes, to 10%% at the end")
+    ap.add_argument("--captions", help="train: folder of tools/build_phrases.py; prompts use its caption variants")
+    ap.add_argument("--variant-share", type=float, default=0.5, help="share of prompts whose content is a caption variant")
+    ap.add_argument("--distill", help="train: work folder of tools/train_text.py (teacher.pt, text.pt); its distillation "
+                                      "losses keep the text encoder's word knowledge while it trains with the UNet")
+    ap.add_argument("--distill-weight", type=float, default=1.0)
+    ap.add_argument("--distill-batch", type=int, default=128)
     ap.add_argument("--device", default="cpu", help="torch device for train, prepare's latents and the presets (e.g. cuda; CPU is the recipe's default)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
