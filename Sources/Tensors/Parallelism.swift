@@ -47,8 +47,10 @@ public enum Parallelism {
         }
     }
 
-    /// Runs `body(0..<iterations)` concurrently and returns when all are done. The closure
-    /// does not escape; kernels hand it raw pointers to disjoint parts of their outputs.
+    /// Runs `body(0..<iterations)` concurrently on the worker pool (at most `threadCount`
+    /// threads) and returns when all are done; on Dispatch when the pool is busy with another
+    /// loop. The closure does not escape; kernels hand it raw pointers to disjoint parts of
+    /// their outputs.
     public static func concurrentPerform(_ iterations: Int, _ body: (Int) -> Void) {
         if iterations == 1 {
             body(0)
@@ -56,7 +58,9 @@ public enum Parallelism {
         }
         withoutActuallyEscaping(body) { escapable in
             let box = UncheckedSendableBox(escapable)
-            DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
+            if !WorkerPool.shared.run(iterations: iterations, threads: threadCount, { box.value($0) }) {
+                DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
+            }
         }
     }
 

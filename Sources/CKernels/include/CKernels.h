@@ -37,4 +37,13 @@ void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, i
 /// any other value only reports.
 int ck_force_path(int path);
 
+/// A spin-wait hint to the CPU (x86 PAUSE, Arm YIELD) for the worker pool's short spins.
+static inline void ck_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif
