@@ -36,6 +36,12 @@ struct BenchmarkOptions: ParsableArguments {
     }
 }
 
+/// The median of `values` (the upper one of an even count); 0 when empty.
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    return values.sorted()[values.count / 2]
+}
+
 /// Median wall-clock seconds of `repeats` runs of `body` after one warm-up run.
 func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     try body()

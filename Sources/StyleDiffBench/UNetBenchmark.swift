@@ -36,9 +36,14 @@ struct UNetBenchmark: ParsableCommand {
     @Option(help: "Seeded inputs at this latent side instead (64: a 512 px Stable Diffusion step).")
     var latentSize: Int?
 
+    @Flag(help: "Also time each thread count with the parallel loops on Dispatch instead of the worker pool (interleaved run by run).")
+    var compareDispatch = false
+
     struct Result: Codable {
         var threads: Int
         var medianSeconds: Double
+        /// With --compare-dispatch: the same on Dispatch, timed alternately with the pool.
+        var dispatchMedianSeconds: Double?
     }
 
     struct Report: Codable {
@@ -77,8 +82,23 @@ struct UNetBenchmark: ParsableCommand {
         var out = sample
         for t in options.threadCounts {
             Parallelism.setThreadCount(t)
-            let s = try medianSeconds(repeats: options.repeats) { out = try unet(sample, timesteps: timesteps, context: context) }
-            results.append(Result(threads: t, medianSeconds: s))
+            if compareDispatch {
+                var pool: [Double] = [], dispatch: [Double] = []
+                for r in 0...options.repeats {  // run 0 of each is a warm-up
+                    for usePool in [true, false] {
+                        Parallelism.usesWorkerPool = usePool
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        out = try unet(sample, timesteps: timesteps, context: context)
+                        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                        if r > 0 { if usePool { pool.append(seconds) } else { dispatch.append(seconds) } }
+                    }
+                }
+                Parallelism.usesWorkerPool = true
+                results.append(Result(threads: t, medianSeconds: median(pool), dispatchMedianSeconds: median(dispatch)))
+            } else {
+                let s = try medianSeconds(repeats: options.repeats) { out = try unet(sample, timesteps: timesteps, context: context) }
+                results.append(Result(threads: t, medianSeconds: s))
+            }
         }
         var profileTable: [String: Double]?
         if profile {
@@ -105,7 +125,10 @@ struct UNetBenchmark: ParsableCommand {
             return
         }
         print(String(format: "model %@ (loaded in %.2f s), peak resident %.0f MB", model, loadSeconds, report.peakResidentMB))
-        for r in results { print(String(format: "threads %d: %.4f s per batch-2 evaluation (median of %d)", r.threads, r.medianSeconds, options.repeats)) }
+        for r in results {
+            print(String(format: "threads %d: %.4f s per batch-2 evaluation (median of %d)", r.threads, r.medianSeconds, options.repeats)
+                  + (r.dispatchMedianSeconds.map { String(format: "; on Dispatch %.4f s (pool %.2fx)", $0, $0 / r.medianSeconds) } ?? ""))
+        }
         if let table = profileTable, let total = table["total"] {
             print("\nwhere the time goes (threads \(options.threadCounts.last ?? 1), one evaluation):")
             for (k, v) in table.sorted(by: { $0.value > $1.value }) where k != "total" {

@@ -12,6 +12,7 @@ import Synchronization
 
 public enum Parallelism {
     private static let storedThreadCount = Atomic<Int>(0)
+    private static let poolDisabled = Atomic<Bool>(false)
     private static let blasConfigured: Bool = {
         openblas_set_num_threads(1)
         return true
@@ -28,6 +29,13 @@ public enum Parallelism {
     public static func setThreadCount(_ count: Int) {
         _ = blasConfigured
         storedThreadCount.store(max(0, count), ordering: .relaxed)
+    }
+
+    /// Whether parallel loops run on the worker pool (the default) or on Dispatch, as they did
+    /// before the pool; for benchmarks that compare the two. Results are the same either way.
+    public static var usesWorkerPool: Bool {
+        get { !poolDisabled.load(ordering: .relaxed) }
+        set { poolDisabled.store(!newValue, ordering: .relaxed) }
     }
 
     /// Runs `body` on `threadCount` contiguous slices of `0..<count` (fewer when there is
@@ -58,7 +66,7 @@ public enum Parallelism {
         }
         withoutActuallyEscaping(body) { escapable in
             let box = UncheckedSendableBox(escapable)
-            if !WorkerPool.shared.run(iterations: iterations, threads: threadCount, { box.value($0) }) {
+            if !usesWorkerPool || !WorkerPool.shared.run(iterations: iterations, threads: threadCount, { box.value($0) }) {
                 DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
             }
         }
