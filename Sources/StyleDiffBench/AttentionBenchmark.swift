@@ -1,0 +1,54 @@
+// `stylediff-bench attention`: multi-head attention at Stable Diffusion's long sequences (4096
+// tokens at a 64x64 latent), median seconds per query-row block size, and GFLOPS against the
+// 4 * B * L^2 * width FLOPs of QK^T and PV.
+
+import ArgumentParser
+import Foundation
+import Tensors
+
+struct AttentionBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Time self-attention at long sequences (SD 1.5 at 512 px: 4096 tokens, width 320, 8 heads).")
+
+    @OptionGroup var options: BenchmarkOptions
+
+    @Option(help: "Tokens (queries = keys).") var tokens = 4096
+    @Option(help: "Width (heads x head size).") var width = 320
+    @Option(help: "Heads.") var heads = 8
+    @Option(help: "Batch.") var batch = 2
+    @Option(help: "Query-row block sizes to time, comma-separated.") var rowBlocks = "64,128,256"
+
+    func run() throws {
+        var q = Tensor(zeros: [batch, tokens, width]), k = q, v = q
+        fill(&q, seed: 1); fill(&k, seed: 2); fill(&v, seed: 3)
+        let blocks = rowBlocks.split(separator: ",").compactMap { Int($0) }
+        let flops = 4.0 * Double(batch) * Double(tokens) * Double(tokens) * Double(width)
+        for t in options.threadCounts {
+            Parallelism.setThreadCount(t)
+            var times = Array(repeating: [Double](), count: blocks.count)
+            var reference: Tensor?
+            for r in 0...options.repeats {  // interleaved; run 0 is a warm-up
+                for (i, b) in blocks.enumerated() {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let out = try Tensor.attention(query: q, key: k, value: v, heads: heads, rowBlock: b)
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                    if r > 0 { times[i].append(seconds) }
+                    if r == 0 {
+                        if let reference {
+                            let diff = try out.maxAbsoluteDifference(reference)
+                            guard diff < 1e-4 else { throw ValidationError("row block \(b) differs by \(diff)") }
+                        } else {
+                            reference = out
+                        }
+                    }
+                }
+            }
+            for (i, b) in blocks.enumerated() {
+                let s = median(times[i])
+                print(String(format: "threads %d, row block %4d: %.4f s (%.1f GFLOPS)", t, b, s, flops / s / 1e9))
+            }
+        }
+        Parallelism.setThreadCount(0)
+    }
+}
