@@ -13,7 +13,8 @@ style in place of the generation (the measure's ceiling), and one of another wor
 (its floor).
 
   python3 tools/eval_plain.py --model Weights/default --data D --judges J --out O [--real]
-Writes O/summary.json and O/sheet.png (one row per word: its generations).
+Writes O/summary.json and O/sheet.png (one row per word: per generation a real drawing of the
+word in that style, the generation; with --before DIR, an earlier run's image between them).
 """
 import argparse
 import json
@@ -48,6 +49,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--scheduler", help="sampler (default: the model's)")
     ap.add_argument("--guidance", type=float, default=10.0)
+    ap.add_argument("--before", help="an earlier run's --out (same --seed and --styles): the sheet shows its images "
+                                     "beside these, after a real drawing of the word in the same style")
     ap.add_argument("--real", action="store_true", help="also judge real drawings in place of generations (ceiling, floor)")
     ap.add_argument("--stylediff", default=os.path.join(HERE, "..", ".build", "release", "stylediff"))
     ap.add_argument("--threads", type=int)
@@ -114,17 +117,31 @@ def main():
     score(load_images(files), "generated")
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    # Contact sheet: one row per word, its generations, the word written beside them.
-    per_row = max(1, args.styles)
+    # Contact sheet: one row per word, the word written beside it; per generation a real drawing
+    # of the word in that style (when the style has one), the --before run's image, this image.
+    def real_drawing(i):
+        found = sorted(r["file"] for r in by_style[i["style"]] if r["content"] in i["wanted"])
+        return Image.open(os.path.join(args.data, found[0])).convert("RGB") if found else Image.new("RGB", (64, 64), "white")
+
     rows = {}
     for k, i in enumerate(items):
-        rows.setdefault(i["word"], []).append(files[k])
-    sheet = Image.new("RGB", (110 + 66 * per_row, 66 * len(rows)), "white")
+        cells = [real_drawing(i)]
+        if args.before:
+            cells.append(Image.open(os.path.join(args.before, os.path.basename(files[k]))).convert("RGB"))
+        cells.append(Image.open(files[k]).convert("RGB"))
+        rows.setdefault(i["word"], []).append(cells)
+    per_item = 3 if args.before else 2
+    per_row = max(1, args.styles)
+    sheet = Image.new("RGB", (110 + (66 * per_item + 12) * per_row, 66 * len(rows) + 16), "white")
     draw = ImageDraw.Draw(sheet)
-    for y, (word, paths) in enumerate(rows.items()):
-        draw.text((4, 66 * y + 26), word, fill="black")
-        for x, p in enumerate(paths):
-            sheet.paste(Image.open(p).convert("RGB"), (110 + 66 * x, 66 * y + 1))
+    header = "real | before | after" if args.before else "real | generated"
+    for x in range(per_row):
+        draw.text((110 + (66 * per_item + 12) * x, 2), header, fill="black")
+    for y, (word, groups) in enumerate(rows.items()):
+        draw.text((4, 16 + 66 * y + 26), word, fill="black")
+        for x, cells in enumerate(groups):
+            for c, im in enumerate(cells):
+                sheet.paste(im, (110 + (66 * per_item + 12) * x + 66 * c, 16 + 66 * y + 1))
     sheet.save(os.path.join(args.out, "sheet.png"))
     print(f"summary: {os.path.join(args.out, 'summary.json')}; sheet: {os.path.join(args.out, 'sheet.png')}")
 
