@@ -105,6 +105,8 @@ class TrainingState:
         if not s:
             random.seed(args.seed); torch.manual_seed(args.seed)
         self.models = Models(vocab, text_config=text_config, style_config=style_config).to(dev)
+        for part in args.freeze or []:  # kept as initialised (e.g. the stage-3 style encoder and its presets)
+            getattr(self.models, part).requires_grad_(False)
         self.ema = copy.deepcopy(self.models).requires_grad_(False)
         self.opt = torch.optim.AdamW(self.models.parameters(), lr=args.lr, weight_decay=0.01)
         # Training-only heads (never exported): the style of the reference image from its embedding,
@@ -310,7 +312,16 @@ def export(args):
     vae = AutoencoderKL.from_pretrained(args.vae, torch_dtype=torch.float32)
     records = torch.load(os.path.join(args.work, "cache.pt"), weights_only=False)["records"]
     export_models(models, vae, os.path.join(args.work, "tokenizer.model"), args.out, {r["style"] for r in records})
-    write_presets(args.work, args.out, args.device)
+    trained = s.get("args", {})
+    if "style" in (trained.get("freeze") or []) and trained.get("init"):
+        # A frozen style encoder keeps its model's presets (stage 3's targets: the stage-2
+        # encoder's style means, which the refined encoder maps drawings onto, not its own means).
+        import shutil
+        shutil.copy(os.path.join(trained["init"], "style_encoder", "presets.safetensors"),
+                    os.path.join(args.out, "style_encoder", "presets.safetensors"))
+        print(f"style presets: kept from {trained['init']} (style encoder frozen)")
+    else:
+        write_presets(args.work, args.out, args.device)
     print(f"exported step {s['step']} ({'raw' if args.raw else 'EMA'} weights) to {args.out}")
 
 
@@ -349,6 +360,8 @@ def main():
     ap.add_argument("--distill", help="train: work folder of tools/train_text.py (teacher.pt, text.pt); its distillation "
                                       "losses keep the text encoder's word knowledge while it trains with the UNet")
     ap.add_argument("--distill-weight", type=float, default=1.0)
+    ap.add_argument("--freeze", nargs="*", choices=["text", "style", "unet"],
+                    help="train: parts kept as initialised (style: the stage-3 style encoder, so its presets stay valid)")
     ap.add_argument("--distill-batch", type=int, default=128)
     ap.add_argument("--device", default="cpu", help="torch device for train, prepare's latents and the presets (e.g. cuda; CPU is the recipe's default)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
