@@ -116,9 +116,11 @@ class TrainingState:
         self.aux = nn.ModuleDict(dict(style=nn.Linear(EMBED_DIM, len(style_names)),
                                       text=nn.Linear(CROSS_DIM, len(style_names))))
         if args.distill:  # the distillation heads of tools/train_text.py, from its checkpoint
-            self.aux["distill"] = nn.ModuleDict(dict(eos=nn.Linear(CROSS_DIM, 384), mean=nn.Linear(CROSS_DIM, 384)))
+            heads = torch.load(os.path.join(args.distill, "text.pt"), weights_only=False)["heads"]
+            names = sorted({k.split(".")[0] for k in heads})  # eos, mean (and tail)
+            self.aux["distill"] = nn.ModuleDict({n: nn.Linear(CROSS_DIM, 384) for n in names})
             if not s:
-                self.aux["distill"].load_state_dict(torch.load(os.path.join(args.distill, "text.pt"), weights_only=False)["heads"])
+                self.aux["distill"].load_state_dict(heads)
         self.aux.to(dev)
         self.aux_opt = torch.optim.AdamW(self.aux.parameters(), lr=args.lr, weight_decay=0.01)
         self.step, self.elapsed = 0, 0.0

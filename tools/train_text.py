@@ -26,6 +26,8 @@ Loss per step (AdamW, lr 1e-3, warm-up 200 steps, batch 256 phrases + 128 captio
   relation  MSE between the cosine-similarity matrices of the batch's normalised eos states and
             of the teacher embeddings, so the 128-d states the UNet reads inherit the teacher's
             neighbourhoods ("heart" near "red heart", "bin" near "wastebasket") directly;
+  --tail    both of the above also for the mean of the eos and pad states (a third head): the
+            UNet's cross-attention reads all 16 positions, mostly pads for a short prompt;
   anchor    on the dataset captions (with and without their style, and the empty prompt), the
             new states at the end of each word, at the eos and at the pads after it, against the
             shipped encoder's states at the same places (MSE over their variance), so the shipped
@@ -206,6 +208,14 @@ def pooled(h, ids):
     return e, (h * mask).sum(1) / mask.sum(1)
 
 
+def tail_mean(h, ids):
+    """Mean of the states from the eos to the last position (the eos and the pads after it),
+    which the UNet's cross-attention reads most: for a short prompt they are most of its 16."""
+    eos = (ids == 2).int().argmax(1)
+    mask = (torch.arange(ids.shape[1], device=ids.device)[None, :] >= eos[:, None]).float()[..., None]
+    return (h * mask).sum(1) / mask.sum(1)
+
+
 class TextState:
     """Checkpoint (work/text.pt): student, heads, optimiser, step, time, RNG."""
 
@@ -216,6 +226,8 @@ class TextState:
             random.seed(args.seed); torch.manual_seed(args.seed)
         self.student = init_student(args.init, sp_new, sp_old)
         self.heads = nn.ModuleDict(dict(eos=nn.Linear(128, 384), mean=nn.Linear(128, 384)))
+        if args.tail:
+            self.heads["tail"] = nn.Linear(128, 384)
         params = list(self.student.parameters()) + list(self.heads.parameters())
         self.opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
         self.step, self.elapsed = 0, 0.0
@@ -234,12 +246,20 @@ class TextState:
 
 
 def distill_losses(student, heads, ids, target):
+    """(distill, relation) of tools/train_text.py's module doc; with a "tail" head (--tail) the
+    eos-and-pads mean is distilled and related too."""
     h = states(student, ids)
     e, m = pooled(h, ids)
     distill = (1 - F.cosine_similarity(heads["eos"](e), target)).mean() + \
               (1 - F.cosine_similarity(heads["mean"](m), target)).mean()
+    teacher_sim = target @ target.T
     en = F.normalize(e, dim=-1)
-    relation = F.mse_loss(en @ en.T, target @ target.T)
+    relation = F.mse_loss(en @ en.T, teacher_sim)
+    if "tail" in heads:
+        t = tail_mean(h, ids)
+        distill = distill + (1 - F.cosine_similarity(heads["tail"](t), target)).mean()
+        tn = F.normalize(t, dim=-1)
+        relation = relation + F.mse_loss(tn @ tn.T, teacher_sim)
     return distill, relation
 
 
@@ -405,6 +425,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--relation-weight", type=float, default=1.0)
     ap.add_argument("--anchor-weight", type=float, default=1.0)
+    ap.add_argument("--tail", action="store_true",
+                    help="also distil (and relate) the mean of the eos and pad states, which the UNet reads most")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
