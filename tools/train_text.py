@@ -48,7 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stop_flag import StopFlag
-from stylediff_model import MAX_TOKENS, TEXT_CONFIG, strip_style
+from stylediff_model import MAX_TOKENS, TEXT_CONFIG, strip_style, tokenize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB = 8192
@@ -71,15 +71,10 @@ def dataset_captions(data):
 
 
 def encode(sp, prompts):
-    """Token ids [B, 16] as the Swift tokenizer makes them: pieces, eos (2), cut keeping the eos,
-    pad 0. Returns (ids, pieces per prompt)."""
-    ids = torch.zeros(len(prompts), MAX_TOKENS, dtype=torch.long)
-    pieces = []
-    for i, p in enumerate(prompts):
-        row = (sp.encode(p) if p else [])[: MAX_TOKENS - 1]
-        pieces.append([sp.id_to_piece(t) for t in row])
-        ids[i, : len(row) + 1] = torch.tensor(row + [2])
-    return ids, pieces
+    """(token ids [B, 16] as stylediff_model.tokenize makes them, like the Swift tokenizer: pieces,
+    eos, cut keeping the eos, pad 0; the pieces kept per prompt)."""
+    pieces = [[sp.id_to_piece(t) for t in (sp.encode(p) if p else [])[: MAX_TOKENS - 1]] for p in prompts]
+    return tokenize(sp, prompts), pieces
 
 
 def word_ends(pieces):

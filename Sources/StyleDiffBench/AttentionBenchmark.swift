@@ -26,26 +26,18 @@ struct AttentionBenchmark: ParsableCommand {
         let flops = 4.0 * Double(batch) * Double(tokens) * Double(tokens) * Double(width)
         for t in options.threadCounts {
             Parallelism.setThreadCount(t)
-            var times = Array(repeating: [Double](), count: blocks.count)
             var reference: Tensor?
-            for r in 0...options.repeats {  // interleaved; run 0 is a warm-up
-                for (i, b) in blocks.enumerated() {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    let out = try Tensor.attention(query: q, key: k, value: v, heads: heads, rowBlock: b)
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                    if r > 0 { times[i].append(seconds) }
-                    if r == 0 {
-                        if let reference {
-                            let diff = try out.maxAbsoluteDifference(reference)
-                            guard diff < 1e-4 else { throw ValidationError("row block \(b) differs by \(diff)") }
-                        } else {
-                            reference = out
-                        }
-                    }
+            let seconds = try interleavedMedianSeconds(repeats: options.repeats, variants: blocks.count) { i in
+                let out = try Tensor.attention(query: q, key: k, value: v, heads: heads, rowBlock: blocks[i])
+                if let reference {
+                    let diff = try out.maxAbsoluteDifference(reference)
+                    guard diff < 1e-4 else { throw ValidationError("row block \(blocks[i]) differs by \(diff)") }
+                } else {
+                    reference = out
                 }
             }
             for (i, b) in blocks.enumerated() {
-                let s = median(times[i])
+                let s = seconds[i]
                 print(String(format: "threads %d, row block %4d: %.4f s (%.1f GFLOPS)", t, b, s, flops / s / 1e9))
             }
         }

@@ -42,6 +42,20 @@ func median(_ values: [Double]) -> Double {
     return values.sorted()[values.count / 2]
 }
 
+/// Median wall-clock seconds of each of `variants` ways to run the same work, timed in turn
+/// run by run (so drift on a shared machine hits them alike) after one warm-up round.
+func interleavedMedianSeconds(repeats: Int, variants: Int, _ body: (Int) throws -> Void) rethrows -> [Double] {
+    var times = Array(repeating: [Double](), count: variants)
+    for round in 0...repeats {
+        for v in 0..<variants {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body(v)
+            if round > 0 { times[v].append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
+        }
+    }
+    return times.map(median)
+}
+
 /// Median wall-clock seconds of `repeats` runs of `body` after one warm-up run.
 func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     try body()

@@ -83,18 +83,12 @@ struct UNetBenchmark: ParsableCommand {
         for t in options.threadCounts {
             Parallelism.setThreadCount(t)
             if compareDispatch {
-                var pool: [Double] = [], dispatch: [Double] = []
-                for r in 0...options.repeats {  // run 0 of each is a warm-up
-                    for usePool in [true, false] {
-                        Parallelism.usesWorkerPool = usePool
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        out = try unet(sample, timesteps: timesteps, context: context)
-                        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                        if r > 0 { if usePool { pool.append(seconds) } else { dispatch.append(seconds) } }
-                    }
+                let m = try interleavedMedianSeconds(repeats: options.repeats, variants: 2) { v in
+                    Parallelism.usesWorkerPool = v == 0
+                    out = try unet(sample, timesteps: timesteps, context: context)
                 }
                 Parallelism.usesWorkerPool = true
-                results.append(Result(threads: t, medianSeconds: median(pool), dispatchMedianSeconds: median(dispatch)))
+                results.append(Result(threads: t, medianSeconds: m[0], dispatchMedianSeconds: m[1]))
             } else {
                 let s = try medianSeconds(repeats: options.repeats) { out = try unet(sample, timesteps: timesteps, context: context) }
                 results.append(Result(threads: t, medianSeconds: s))

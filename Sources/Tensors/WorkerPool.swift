@@ -8,7 +8,6 @@
 // a second request of the server) goes to Dispatch instead, as every loop did before the pool.
 
 import CKernels
-import Dispatch
 import Foundation
 import Synchronization
 
