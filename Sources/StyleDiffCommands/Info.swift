@@ -6,7 +6,7 @@ import Pipeline
 import Tensors
 
 public struct Info: ParsableCommand {
-    public static let configuration = CommandConfiguration(abstract: "Show the model, thread count and BLAS core.")
+    public static let configuration = CommandConfiguration(abstract: "Show the model, thread count and kernel variant.")
 
     @OptionGroup public var common: ModelOptions
 
@@ -47,7 +47,6 @@ public struct Info: ParsableCommand {
             let d = runner.samplingDefaults
             print("defaults   guidance \(d.guidanceScale), style strength with style images \(d.referenceStyleStrength) (\(SamplingDefaults.fileName))")
             print("threads    \(Parallelism.threadCount)")
-            print("BLAS core  \(BLASCore.name)")
             print("kernels    \(KernelVariant.current)")
         }
     }

@@ -1,13 +1,14 @@
 // Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C.
 //
-// The fast path calls OpenBLAS `cblas_sgemm` single-threaded from this project's own threads on
-// disjoint row (or column) blocks of C. The blocks are a function of the shape alone, never of
-// the thread count: OpenBLAS kernels round an element differently depending on where it sits in
-// a call (Haswell's sgemm near the ends of its M range, SkylakeX's small-matrix path for small
-// calls), so only a thread-independent partition gives the same bytes at any thread count by
-// construction. `reference` is the plain triple loop used to check it.
+// The fast path is this project's packed kernel (CKernels `ck_sgemm`: one micro-kernel per
+// instruction set). It computes every element of C as one fused multiply-add chain in k order,
+// started from beta * C, with alpha folded into A, so an element's bits depend on neither the
+// instruction set, nor the tile it falls in, nor how C is split among threads: the split below
+// may follow the thread count, and the bytes stay the same on every x86-64 CPU (AVX-512, AVX2)
+// and at any thread count. `chain` is that computation as a plain loop (bit-exact twin);
+// `reference` is the Double triple loop both are checked against.
 
-import COpenBLAS
+import CKernels
 
 public enum GEMM {
     /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], row-major.
@@ -21,58 +22,53 @@ public enum GEMM {
     ) {
         guard m > 0, n > 0 else { return }
         Profiler.measure("gemm") {
-            let plan = partition(m: m, n: n, k: k)
-            let threads = min(Parallelism.threadCount, plan.parts)
-            // Thread t runs parts [parts * t / threads, parts * (t + 1) / threads), one call each.
-            Parallelism.concurrentPerform(threads) { t in
-                for part in (plan.parts * t / threads)..<(plan.parts * (t + 1) / threads) {
-                    let lo = plan.bounds(part), hi = plan.bounds(part + 1)
-                    guard lo < hi else { continue }
-                    if plan.splitsRows {
-                        let aOffset = transposeA ? lo : lo * lda
-                        single(m: hi - lo, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
-                               b: b, ldb: ldb, transposeB: transposeB,
-                               c: c + lo * ldc, ldc: ldc, alpha: alpha, beta: beta)
-                    } else {
-                        let bOffset = transposeB ? lo * ldb : lo
-                        single(m: m, n: hi - lo, k: k, a: a, lda: lda, transposeA: transposeA,
-                               b: b + bOffset, ldb: ldb, transposeB: transposeB,
-                               c: c + lo, ldc: ldc, alpha: alpha, beta: beta)
-                    }
+            let plan = partition(m: m, n: n, k: k, threads: Parallelism.threadCount)
+            Parallelism.concurrentPerform(plan.parts) { part in
+                let lo = plan.bounds(part), hi = plan.bounds(part + 1)
+                guard lo < hi else { return }
+                if plan.splitsRows {
+                    let aOffset = transposeA ? lo : lo * lda
+                    _ = ck_sgemm(Int64(hi - lo), Int64(n), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
+                                 b, Int64(ldb), transposeB ? 1 : 0, c + lo * ldc, Int64(ldc), alpha, beta)
+                } else {
+                    let bOffset = transposeB ? lo * ldb : lo
+                    _ = ck_sgemm(Int64(m), Int64(hi - lo), Int64(k), a, Int64(lda), transposeA ? 1 : 0,
+                                 b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + lo, Int64(ldc), alpha, beta)
                 }
             }
         }
     }
 
-    /// How a GEMM of this shape is cut into single-threaded calls: a function of (m, n, k) only.
+    /// How a GEMM is cut among threads: one part per thread (fewer for small products). Only
+    /// speed depends on it, never the bytes.
     struct Partition {
         /// Split along M (rows of C) when true, else along N.
         var splitsRows: Bool
-        /// Number of calls: 1, 2, 4 or 8 (powers of two balance over 2, 4, 8 threads).
         var parts: Int
         /// The extent being split (m or n).
         var extent: Int
+        /// Rows or columns per unit: parts start on multiples of it (whole micro-tiles).
+        var unit: Int
 
-        /// Start of part `i` (0...parts), aligned to 16.
+        /// Start of part `i` (0...parts).
         func bounds(_ i: Int) -> Int {
-            let units = (extent + 15) / 16
-            return min(extent, units * i / parts * 16)
+            let units = (extent + unit - 1) / unit
+            return min(extent, units * i / parts * unit)
         }
     }
 
-    /// Parts of at least 4 MFLOP (small calls lose more to packing than threads win) and at
-    /// least 16 rows or columns, at most 8. Splitting rows repacks B in every call, splitting
-    /// columns repacks A, so the side whose repacked operand is smaller is split.
-    static func partition(m: Int, n: Int, k: Int) -> Partition {
+    /// Parts of at least 2 MFLOP and one unit each. Splitting rows repacks B in every part,
+    /// splitting columns repacks A, so the longer side is split.
+    static func partition(m: Int, n: Int, k: Int, threads: Int) -> Partition {
         let splitsRows = n < m
         let extent = splitsRows ? m : n
+        let unit = splitsRows ? 12 : 32
         let flops = 2 * m * n * max(k, 1)
-        var parts = 1
-        while parts < 8, flops / (2 * parts) >= 4_000_000, extent / (2 * parts) >= 16 { parts *= 2 }
-        return Partition(splitsRows: splitsRows, parts: parts, extent: extent)
+        let parts = max(1, min(threads, flops / 2_000_000, (extent + unit - 1) / unit))
+        return Partition(splitsRows: splitsRows, parts: parts, extent: extent, unit: unit)
     }
 
-    /// One single-threaded OpenBLAS call on the calling thread.
+    /// `multiply` on the calling thread alone, for kernels that run their own parallel loop.
     @inline(__always)
     static func single(
         m: Int, n: Int, k: Int,
@@ -80,14 +76,21 @@ public enum GEMM {
         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
     ) {
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
-            return
-        }
-        cblas_sgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-            transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        guard m > 0, n > 0 else { return }
+        _ = ck_sgemm(Int64(m), Int64(n), Int64(k), a, Int64(lda), transposeA ? 1 : 0, b, Int64(ldb), transposeB ? 1 : 0,
+                     c, Int64(ldc), alpha, beta)
+    }
+
+    /// The fused multiply-add chain `multiply` computes, as a plain loop: equal to it bit for bit.
+    public static func chain(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        ck_sgemm_chain(Int64(m), Int64(n), Int64(k), a, Int64(lda), transposeA ? 1 : 0, b, Int64(ldb), transposeB ? 1 : 0,
+                       c, Int64(ldc), alpha, beta)
     }
 
     /// Plain triple loop with Double accumulation: the reference for `multiply`.

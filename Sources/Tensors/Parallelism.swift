@@ -1,11 +1,9 @@
 // The project-wide thread setting and the deterministic parallel loops built on it.
 //
 // Work is split into contiguous ranges and every output element is computed by exactly one
-// task in a fixed order, so results never depend on the thread count. OpenBLAS's own
-// threading is switched off (its results differ between thread counts); GEMM is partitioned
-// here instead (see `GEMM`).
+// task in a fixed order, so results never depend on the thread count (GEMM's split too: see
+// `GEMM`).
 
-import COpenBLAS
 import Dispatch
 import Foundation
 import Synchronization
@@ -13,21 +11,15 @@ import Synchronization
 public enum Parallelism {
     private static let storedThreadCount = Atomic<Int>(0)
     private static let poolDisabled = Atomic<Bool>(false)
-    private static let blasConfigured: Bool = {
-        openblas_set_num_threads(1)
-        return true
-    }()
 
     /// Number of threads used by every kernel; defaults to the number of active cores.
     public static var threadCount: Int {
-        _ = blasConfigured
         let n = storedThreadCount.load(ordering: .relaxed)
         return n > 0 ? n : max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Sets the thread count (at least 1); 0 restores the default.
     public static func setThreadCount(_ count: Int) {
-        _ = blasConfigured
         storedThreadCount.store(max(0, count), ordering: .relaxed)
     }
 

@@ -157,7 +157,24 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(g.status == 0 && c.status == 0, "\(g.stderr) \(c.stderr)")
         let hashes = "\(try sha256(dir + "/g.png")) \(try sha256(dir + "/c.png"))"
         print("golden \(scheduler): \(hashes)")
-        #expect(hashes == (try golden(goldenValues))[scheduler], "\(scheduler): \(hashes)")
+        #expect(hashes == goldenValues[scheduler], "\(scheduler): \(hashes)")
+    }
+
+    /// The narrower kernel variants (STYLEDIFF_KERNELS) give the golden bytes too: one table holds
+    /// for AVX-512, AVX2 and portable CPUs.
+    @Test(arguments: ["avx2", "portable"])
+    func goldenHashesOnNarrowerKernels(variant: String) throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let info = try stylediff(["info", "--model", fixtureModel], environment: ["STYLEDIFF_KERNELS": variant])
+        #expect(info.stdout.contains(variant == "avx2" ? "AVX2" : "SSE2"), "\(info.stdout)")
+        let g = try stylediff(["generate", "folder icon", "--style", "breeze", "--scheduler", "ddim", "--seed", "21", "--steps", "5",
+                               "-o", dir + "/g.png", "--model", fixtureModel], environment: ["STYLEDIFF_KERNELS": variant])
+        let c = try stylediff(["convert", "Tests/Fixtures/pipeline/init.png", "--style", "tango", "--scheduler", "ddim", "--seed", "22",
+                               "--steps", "5", "--strength", "0.8", "-o", dir + "/c.png", "--model", fixtureModel],
+                              cwd: packageRoot, environment: ["STYLEDIFF_KERNELS": variant])
+        #expect(g.status == 0 && c.status == 0, "\(g.stderr) \(c.stderr)")
+        #expect("\(try sha256(dir + "/g.png")) \(try sha256(dir + "/c.png"))" == goldenValues["ddim"], "\(variant)")
     }
 }
 
@@ -183,7 +200,7 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         }
         print("shipped golden \(scheduler): \(hashes[0])")
         #expect(hashes[0] == hashes[1], "1 and 2 threads differ")
-        #expect(hashes[0] == (try golden(shippedGoldenValues))[scheduler], "\(scheduler): \(hashes[0])")
+        #expect(hashes[0] == shippedGoldenValues[scheduler], "\(scheduler): \(hashes[0])")
         let replay = try stylediff(["replay", dir + "/c1.png", "-o", dir + "/r.png", "--model", Self.model], cwd: packageRoot)
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(try sha256(dir + "/r.png") == sha256(dir + "/c1.png"))
@@ -265,76 +282,19 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
     }
 }
 
-/// The OpenBLAS core the CLI runs on (`stylediff info`): its sgemm kernels round differently,
-/// so golden bytes are recorded per core. This machine kind runs "Haswell" (OPENBLAS_CORETYPE is
-/// set to it) and "Cooperlake" without it; the others were recorded by forcing OPENBLAS_CORETYPE.
-func blasCore() throws -> String {
-    let info = try stylediff(["info", "--model", fixtureModel])
-    let line = info.stdout.split(separator: "\n").first { $0.hasPrefix("BLAS core") }
-    return line.map { String($0.dropFirst("BLAS core".count)).trimmingCharacters(in: .whitespaces) } ?? "unknown"
-}
-
-/// The golden table for this machine's BLAS core; an issue naming the core when none is recorded
-/// (then record it: run the golden tests with that core and copy the printed hashes).
-func golden(_ tables: [String: [String: String]]) throws -> [String: String] {
-    let core = try blasCore()
-    guard let table = tables[core] else {
-        Issue.record("no golden hashes recorded for OpenBLAS core \(core) (have \(tables.keys.sorted()))")
-        return [:]
-    }
-    return table
-}
-
-let shippedGoldenValues: [String: [String: String]] = [
-    "Haswell": [
-        "ddim": "fc518b8b0436d69aa370f361df17dc2d84bb0dec82d257c18d1d404e6ca3524d ebd9eb52849915355e35eb5aab9bb3ebd15d91ab4b07c5fc63fe5289aee1ee2f",
-        "ddpm": "55972f8337efc99eb5e0eea5cd455c2fff187052ce70fa9910a2231b924aeddd d391ba7217487404b2d65070789a688755a35cf627a4da8a76aa1f64a943941c",
-        "euler": "505bf0233f30d3012c7025a4124c428723c22f84d1dd662752300220e0fed652 9a547f0957f82dd28f92cbc98daaec4830d987fad8685ec94ca21af09194cfa3",
-        "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 3df9e8481442145562eb85c05045f457d2c9828f3292cd7d45336a61f3eea0ca",
-    ],
-    "Cooperlake": [
-        "ddim": "fc518b8b0436d69aa370f361df17dc2d84bb0dec82d257c18d1d404e6ca3524d ebd9eb52849915355e35eb5aab9bb3ebd15d91ab4b07c5fc63fe5289aee1ee2f",
-        "ddpm": "1f1d9be87dbd313070374ecffaec26630bdba9e4fcaed101d07e955022085ccf 7801d465917a4b0daecca4a9e0521a0e2e2bf30b3b1ad496b7a2039d138ddff0",
-        "euler": "505bf0233f30d3012c7025a4124c428723c22f84d1dd662752300220e0fed652 9a547f0957f82dd28f92cbc98daaec4830d987fad8685ec94ca21af09194cfa3",
-        "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 3df9e8481442145562eb85c05045f457d2c9828f3292cd7d45336a61f3eea0ca",
-    ],
-    "SkylakeX": [
-        "ddim": "fc518b8b0436d69aa370f361df17dc2d84bb0dec82d257c18d1d404e6ca3524d ebd9eb52849915355e35eb5aab9bb3ebd15d91ab4b07c5fc63fe5289aee1ee2f",
-        "ddpm": "1f1d9be87dbd313070374ecffaec26630bdba9e4fcaed101d07e955022085ccf 231a7206f3b79c94760c4a1e06c8eaf765f3c7680d95ce0545c4099f3696eee7",
-        "euler": "4f8389efbe9b65a5bb9300525044fac3c3b3dbd507b631b8e1b6b342c033cc2f 9a547f0957f82dd28f92cbc98daaec4830d987fad8685ec94ca21af09194cfa3",
-        "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 650f19f5c3c243e0f294dffd854b59564f8bc50be2af2ea443ce0deabbc7cf61",
-    ],
-    "Zen": [
-        "ddim": "fc518b8b0436d69aa370f361df17dc2d84bb0dec82d257c18d1d404e6ca3524d ebd9eb52849915355e35eb5aab9bb3ebd15d91ab4b07c5fc63fe5289aee1ee2f",
-        "ddpm": "55972f8337efc99eb5e0eea5cd455c2fff187052ce70fa9910a2231b924aeddd d391ba7217487404b2d65070789a688755a35cf627a4da8a76aa1f64a943941c",
-        "euler": "505bf0233f30d3012c7025a4124c428723c22f84d1dd662752300220e0fed652 9a547f0957f82dd28f92cbc98daaec4830d987fad8685ec94ca21af09194cfa3",
-        "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 3df9e8481442145562eb85c05045f457d2c9828f3292cd7d45336a61f3eea0ca",
-    ],
+/// Golden hashes ("generate convert") of the shipped model, the same on every x86-64 CPU: GEMM is
+/// this project's own kernel (one fused multiply-add chain per element on every instruction set).
+let shippedGoldenValues: [String: String] = [
+    "ddim": "fc518b8b0436d69aa370f361df17dc2d84bb0dec82d257c18d1d404e6ca3524d ea798934cd70ac13146b06675284cfae420c012e501978cf9a544e60ccd70207",
+    "ddpm": "a513ec765a1567469775c9dc7de2d4a437b85341b9844d33791236c031431369 c78170f923d57e9c08240b98d3dea217bdc2ec708b66018f0e66c5e5db5718cc",
+    "euler": "c5a1ed24efde8a905b0cb7cbd214e54d884dc00297085ddf1f1b416c2de12c86 ef8f834615b00a4c59585b2772bae49e883007e214322b09affd558cb82ab790",
+    "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 b8a94a6d9c3e5f5a20c7f4bfe7f12c58f9e367a31d3af15885f6b15153748a95",
 ]
 
-let goldenValues: [String: [String: String]] = [
-    "Haswell": [
-        "ddim": "0e8cd8c13c231a5810fa08839563e80297ed6db4cd7d30e76a223aa1bacf7718 d7f5785b49ec38075a0c9c6a7733c52186fc7949599961d956d724cf8cfa1a9c",
-        "ddpm": "5aef83453c878aecfd4d1868e5f3cc5d77f837ebf0a94d0d372fda193e6ecb2f 805ae93a3d021494c7a82198673fe6ed36dcdbf4718266ced9ecaa50b0213dfc",
-        "euler": "7dcbf44ded24a8ac873c2d1e7f96a84fb234243f04d2a677cb7934e83878fea3 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
-        "dpmpp": "6352bf58c8b9c5928f334338a63f513452b28c7adcfc398da728c17072b832f2 9690f4bbdaf3ec751160847928c15ebcd380fd517e569195dacf3b815ecd5b86",
-    ],
-    "Cooperlake": [
-        "ddim": "53fff545c0d1be993fdc89e98bb7ebe7dbba865effb28e1308bd40986be3a637 53b013842778aaf2d8b497bc326236fab471843616dde3f287b264a29e712eb9",
-        "ddpm": "342f9fe79d326aa377297948462451975caf5894d9f83e570accbf0e5bfd01ab bcb8b729889f6bbf35d2090bc8ab05a7c4014292259cfeed0c110d218f8ea37e",
-        "euler": "cec0eeba8783d70a392433122c75d07c2b809370f28c420eed86fe026f5db63e 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
-        "dpmpp": "ff56f41762b3ce7c4eaee1b10eb373dc15fe440bc67697f5f0b9fe85d5084a8e af184a2dc5b082ff981bcc7d9ffd28c9e9aa908a9b49e60de53d2080b3777c5d",
-    ],
-    "SkylakeX": [
-        "ddim": "53fff545c0d1be993fdc89e98bb7ebe7dbba865effb28e1308bd40986be3a637 d7f5785b49ec38075a0c9c6a7733c52186fc7949599961d956d724cf8cfa1a9c",
-        "ddpm": "92c8087b5c7e0b4236a3769cce399e4465e23df2ba1af71c5c6089f28a0287a8 805ae93a3d021494c7a82198673fe6ed36dcdbf4718266ced9ecaa50b0213dfc",
-        "euler": "cec0eeba8783d70a392433122c75d07c2b809370f28c420eed86fe026f5db63e 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
-        "dpmpp": "ff56f41762b3ce7c4eaee1b10eb373dc15fe440bc67697f5f0b9fe85d5084a8e af184a2dc5b082ff981bcc7d9ffd28c9e9aa908a9b49e60de53d2080b3777c5d",
-    ],
-    "Zen": [
-        "ddim": "0e8cd8c13c231a5810fa08839563e80297ed6db4cd7d30e76a223aa1bacf7718 d7f5785b49ec38075a0c9c6a7733c52186fc7949599961d956d724cf8cfa1a9c",
-        "ddpm": "5aef83453c878aecfd4d1868e5f3cc5d77f837ebf0a94d0d372fda193e6ecb2f 805ae93a3d021494c7a82198673fe6ed36dcdbf4718266ced9ecaa50b0213dfc",
-        "euler": "7dcbf44ded24a8ac873c2d1e7f96a84fb234243f04d2a677cb7934e83878fea3 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
-        "dpmpp": "6352bf58c8b9c5928f334338a63f513452b28c7adcfc398da728c17072b832f2 9690f4bbdaf3ec751160847928c15ebcd380fd517e569195dacf3b815ecd5b86",
-    ],
+/// Golden hashes ("generate convert") of the fixture model, the same on every x86-64 CPU.
+let goldenValues: [String: String] = [
+    "ddim": "0e8cd8c13c231a5810fa08839563e80297ed6db4cd7d30e76a223aa1bacf7718 53b013842778aaf2d8b497bc326236fab471843616dde3f287b264a29e712eb9",
+    "ddpm": "342f9fe79d326aa377297948462451975caf5894d9f83e570accbf0e5bfd01ab bcc67c4f0ff8cec311f6cda94f7802ea1fcbc84512dd4a5ccef6500d1000b77d",
+    "euler": "cec0eeba8783d70a392433122c75d07c2b809370f28c420eed86fe026f5db63e 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
+    "dpmpp": "2768339b8671efd5c1bb1fa8327044eefe3f7ee9bfa6abd267ca21a313f936bf af184a2dc5b082ff981bcc7d9ffd28c9e9aa908a9b49e60de53d2080b3777c5d",
 ]

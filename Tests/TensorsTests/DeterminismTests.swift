@@ -1,5 +1,6 @@
 // The same chain of operations gives the same bytes at 1, 2 and 4 threads and across runs.
 
+import CKernels
 import Testing
 import TestSupport
 @testable import Tensors
@@ -33,9 +34,8 @@ import TestSupport
         }
     }
 
-    /// GEMM's blocks depend on the shape alone, so every thread count gives the same bytes, on
-    /// BLAS kernels that round differently by position in a call (OpenBLAS Haswell: columns near
-    /// a block edge; SkylakeX: its small-matrix path), which a thread-dependent split did not.
+    /// GEMM splits C by the thread count, yet every element is the same fused multiply-add
+    /// chain wherever it falls, so every thread count gives the same bytes.
     @Test(arguments: [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (300, 17, 999), (48, 2000, 640), (33, 65, 4000)])
     func gemmIsBitIdenticalAtEveryThreadCount(m: Int, n: Int, k: Int) {
         defer { Parallelism.setThreadCount(0) }
@@ -54,13 +54,26 @@ import TestSupport
 
     @Test func gemmPartitionCoversTheSplitAxisOnce() {
         for (m, n, k) in [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (3, 3, 3), (1000, 1000, 1000), (17, 4096, 4096)] {
-            let p = GEMM.partition(m: m, n: n, k: k)
-            #expect([1, 2, 4, 8].contains(p.parts))
-            #expect(p.extent == (p.splitsRows ? m : n))
-            #expect(p.bounds(0) == 0 && p.bounds(p.parts) == p.extent)
-            for i in 0..<p.parts { #expect(p.bounds(i) <= p.bounds(i + 1) && p.bounds(i) % 16 == 0) }
+            for threads in [1, 2, 3, 8] {
+                let p = GEMM.partition(m: m, n: n, k: k, threads: threads)
+                #expect(p.parts >= 1 && p.parts <= threads)
+                #expect(p.extent == (p.splitsRows ? m : n))
+                #expect(p.bounds(0) == 0 && p.bounds(p.parts) == p.extent)
+                for i in 0..<p.parts { #expect(p.bounds(i) <= p.bounds(i + 1) && p.bounds(i) % p.unit == 0) }
+            }
         }
-        #expect(GEMM.partition(m: 3, n: 3, k: 3).parts == 1)
-        #expect(GEMM.partition(m: 1000, n: 1000, k: 1000).parts == 8)
+        #expect(GEMM.partition(m: 3, n: 3, k: 3, threads: 4).parts == 1)
+        #expect(GEMM.partition(m: 1000, n: 1000, k: 1000, threads: 8).parts == 8)
+    }
+
+    /// The whole chain (convolutions, norms, attention, linears) gives the same bytes on every
+    /// instruction-set variant of the C kernels this CPU has.
+    @Test func sameBytesOnEveryKernelVariant() throws {
+        let original = ck_force_path(0)
+        defer { _ = ck_force_path(original) }
+        let reference = bytes(try chain())
+        for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
+            #expect(bytes(try chain()) == reference, "kernel variant \(path) differs")
+        }
     }
 }

@@ -1,6 +1,7 @@
 // Fast kernels against their plain reference twins on random shapes, odd sizes included.
 // Tolerance: max |fast - reference| <= 1e-5 x max(1, max |reference|) unless stated.
 
+import CKernels
 import Foundation
 import Testing
 import TestSupport
@@ -24,6 +25,38 @@ import TestSupport
                            transposeB: tb, c: slow.mutablePointer(), ldc: n, alpha: 0.5, beta: 0.25)
             let err = try relativeError(fast, slow)
             #expect(err <= 1e-5 * Float(k).squareRoot(), "gemm \(m)x\(n)x\(k) ta=\(ta) tb=\(tb): max error \(err)")
+        }
+    }
+
+    /// The packed kernel is its fused multiply-add chain bit for bit, on every instruction-set
+    /// variant this CPU has, at every thread count: shapes cross the micro-tile (12 x 32, 6 x 16,
+    /// 4 x 16), row-block (192 rows), depth-block (256) and column-block (2048) edges.
+    @Test(arguments: [
+        (1, 1, 1), (3, 7, 5), (13, 33, 65), (25, 70, 300), (257, 130, 31), (5, 300, 1000), (197, 2050, 260),
+    ])
+    func gemmIsItsChainBitForBitOnEveryVariant(m: Int, n: Int, k: Int) throws {
+        let original = ck_force_path(0)
+        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let big = m * n * k > 10_000_000
+        for (ta, tb) in big ? [(false, true)] : [(false, false), (false, true), (true, false), (true, true)] {
+            for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 0.25)] {
+                let a = randomTensor([m * k], seed: 1), b = randomTensor([k * n], seed: 2)
+                let c0 = randomTensor([m * n], seed: 3)
+                let lda = ta ? m : k, ldb = tb ? k : n
+                var chain = c0
+                GEMM.chain(m: m, n: n, k: k, a: a.pointer, lda: lda, transposeA: ta, b: b.pointer, ldb: ldb,
+                           transposeB: tb, c: chain.mutablePointer(), ldc: n, alpha: alpha, beta: beta)
+                for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
+                    for threads in big ? [2] : [1, 3] {
+                        Parallelism.setThreadCount(threads)
+                        var fast = c0
+                        GEMM.multiply(m: m, n: n, k: k, a: a.pointer, lda: lda, transposeA: ta, b: b.pointer, ldb: ldb,
+                                      transposeB: tb, c: fast.mutablePointer(), ldc: n, alpha: alpha, beta: beta)
+                        #expect(bytes(fast) == bytes(chain),
+                                "gemm \(m)x\(n)x\(k) ta=\(ta) tb=\(tb) alpha=\(alpha) beta=\(beta) path \(path), \(threads) threads")
+                    }
+                }
+            }
         }
     }
 

@@ -32,7 +32,20 @@ void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d);
 void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, int64_t g0, int64_t g1,
                     float eps, double *scratch, float *mean, float *rstd);
 
-/// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512. With `path` 1...3 it switches to that
+/// C[m, n] = beta * C + op(A) * alpha * op(B), row-major (op transposes when trans* is nonzero), as
+/// packed blocks and one micro-kernel per variant. Each element is a single fused multiply-add chain
+/// in k order started from beta * C (beta 0: from 0, C not read), so its bits do not depend on the
+/// variant, the tiling or how C is split among calls. Returns 0, or 1 when the packing buffers could
+/// not be allocated and the unpacked chain ran instead (same bits, slower).
+int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b, int64_t ldb,
+             int transB, float *c, int64_t ldc, float alpha, float beta);
+
+/// The chain ck_sgemm computes, as a plain loop: tests compare ck_sgemm with it bit for bit.
+void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b,
+                    int64_t ldb, int transB, float *c, int64_t ldc, float alpha, float beta);
+
+/// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512: the widest this CPU has, or a narrower
+/// one named by the environment variable STYLEDIFF_KERNELS (`avx2`, `portable`). With `path` 1...3 it switches to that
 /// variant (for tests comparing them) and returns the previous one, or -1 when the CPU lacks it;
 /// any other value only reports.
 int ck_force_path(int path);

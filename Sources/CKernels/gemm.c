@@ -1,0 +1,350 @@
+// Packed single-precision GEMM (BLIS loop order: NC columns, KC depth, MC rows, then NR x MR
+// micro-tiles), one micro-kernel per instruction set: AVX-512 12x32, AVX2+FMA 6x16, portable 4x16.
+//
+// Every element of C is one fused multiply-add chain in k order, started from beta * C (or 0):
+//   acc = beta == 0 ? 0 : beta * c;  for p in 0..<k: acc = fma(alpha * a[i][p], b[p][j], acc)
+// Vector lanes run over j, so each lane is that scalar chain; blocking over k keeps the running
+// value in C (fp32, the register's precision). Hence the bits of an element do not depend on the
+// variant, on the tile or call it falls in, or on how callers split C among threads.
+// `ck_sgemm_chain` is that chain as a plain loop: tests compare the fast kernels with it bit for bit.
+#include "CKernels.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#pragma clang fp contract(off)
+
+#ifndef KC
+#define KC 256
+#endif
+#ifndef NC
+#define NC 2048
+#endif
+#define TILE_MAX 384  // the largest MR x NR (AVX-512's 12 x 32)
+
+// Element (i, p) of op(A) and (p, j) of op(B), as stored row-major.
+#define A_AT(i, p) (transA ? a[(p) * lda + (i)] : a[(i) * lda + (p)])
+#define B_AT(p, j) (transB ? b[(j) * ldb + (p)] : b[(p) * ldb + (j)])
+
+void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA,
+                    const float *b, int64_t ldb, int transB, float *c, int64_t ldc, float alpha, float beta) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float acc = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
+            for (int64_t p = 0; p < k; p++) {
+                float av = alpha == 1.0f ? A_AT(i, p) : alpha * A_AT(i, p);
+                acc = fmaf(av, B_AT(p, j), acc);
+            }
+            c[i * ldc + j] = acc;
+        }
+}
+
+// MARK: packing (shared by the variants; the layout depends only on MR / NR)
+
+// op(A)[i0 ..< i0 + mc, p0 ..< p0 + kc] * alpha into panels of MR rows: dst[(panel * kc + p) * MR + r],
+// rows past mc zero.
+static void pack_a(int64_t mr, int64_t mc, int64_t kc, int64_t i0, int64_t p0, const float *a, int64_t lda,
+                   int transA, float alpha, float *dst) {
+    for (int64_t ip = 0; ip < mc; ip += mr) {
+        int64_t rows = mc - ip < mr ? mc - ip : mr;
+        float *d = dst + ip * kc;
+        if (!transA) {
+            int64_t r = 0;
+#if defined(__x86_64__)
+            // 4 x 4 blocks through SSE registers, as in pack_b.
+            __m128 scale = _mm_set1_ps(alpha);
+            for (; r + 4 <= rows; r += 4) {
+                const float *s0 = a + (i0 + ip + r) * lda + p0;
+                int64_t p = 0;
+                for (; p + 4 <= kc; p += 4) {
+                    __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s0 + lda + p);
+                    __m128 r2 = _mm_loadu_ps(s0 + 2 * lda + p), r3 = _mm_loadu_ps(s0 + 3 * lda + p);
+                    if (alpha != 1.0f) {
+                        r0 = _mm_mul_ps(scale, r0); r1 = _mm_mul_ps(scale, r1);
+                        r2 = _mm_mul_ps(scale, r2); r3 = _mm_mul_ps(scale, r3);
+                    }
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    _mm_storeu_ps(d + p * mr + r, r0);
+                    _mm_storeu_ps(d + (p + 1) * mr + r, r1);
+                    _mm_storeu_ps(d + (p + 2) * mr + r, r2);
+                    _mm_storeu_ps(d + (p + 3) * mr + r, r3);
+                }
+                for (; p < kc; p++)
+                    for (int64_t q = 0; q < 4; q++) d[p * mr + r + q] = alpha == 1.0f ? s0[q * lda + p] : alpha * s0[q * lda + p];
+            }
+#endif
+            for (; r < rows; r++) {
+                const float *src = a + (i0 + ip + r) * lda + p0;
+                if (alpha == 1.0f)
+                    for (int64_t p = 0; p < kc; p++) d[p * mr + r] = src[p];
+                else
+                    for (int64_t p = 0; p < kc; p++) d[p * mr + r] = alpha * src[p];
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = a + (p0 + p) * lda + i0 + ip;
+                for (int64_t r = 0; r < rows; r++) d[p * mr + r] = alpha == 1.0f ? src[r] : alpha * src[r];
+            }
+        }
+        for (int64_t r = rows; r < mr; r++)
+            for (int64_t p = 0; p < kc; p++) d[p * mr + r] = 0.0f;
+    }
+}
+
+// op(B)[p0 ..< p0 + kc, j0 ..< j0 + nc] into panels of NR columns: dst[(panel * kc + p) * NR + c],
+// columns past nc zero.
+static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, const float *b, int64_t ldb,
+                   int transB, float *dst) {
+    for (int64_t jp = 0; jp < nc; jp += nr) {
+        int64_t cols = nc - jp < nr ? nc - jp : nr;
+        float *d = dst + jp * kc;
+        if (transB) {
+            int64_t col = 0;
+#if defined(__x86_64__)
+            // 4 x 4 blocks through SSE registers: rows of B^T in, rows of the panel out.
+            for (; col + 4 <= cols; col += 4) {
+                const float *s0 = b + (j0 + jp + col) * ldb + p0;
+                int64_t p = 0;
+                for (; p + 4 <= kc; p += 4) {
+                    __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s0 + ldb + p);
+                    __m128 r2 = _mm_loadu_ps(s0 + 2 * ldb + p), r3 = _mm_loadu_ps(s0 + 3 * ldb + p);
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    _mm_storeu_ps(d + p * nr + col, r0);
+                    _mm_storeu_ps(d + (p + 1) * nr + col, r1);
+                    _mm_storeu_ps(d + (p + 2) * nr + col, r2);
+                    _mm_storeu_ps(d + (p + 3) * nr + col, r3);
+                }
+                for (; p < kc; p++)
+                    for (int64_t q = 0; q < 4; q++) d[p * nr + col + q] = s0[q * ldb + p];
+            }
+#endif
+            for (; col < cols; col++) {
+                const float *src = b + (j0 + jp + col) * ldb + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * nr + col] = src[p];
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++) memcpy(d + p * nr, b + (p0 + p) * ldb + j0 + jp, (size_t)cols * sizeof(float));
+        }
+        if (cols < nr)
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t col = cols; col < nr; col++) d[p * nr + col] = 0.0f;
+    }
+}
+
+// MARK: micro-kernels
+// kernel(kc, ap, bp, c, ldc, init, beta): an MR x NR tile of C; init 0: start from C (a later k block),
+// 1: start from 0 (beta 0), 2: start from beta * C.
+
+#if defined(__x86_64__) && defined(__clang__)
+#define MR512 12
+#define NR512 32
+__attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
+                                                                float *c, int64_t ldc, int init, float beta) {
+    __m512 acc[MR512][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR512; r++) {
+        if (init == 1) {
+            acc[r][0] = _mm512_setzero_ps();
+            acc[r][1] = _mm512_setzero_ps();
+        } else {
+            acc[r][0] = _mm512_loadu_ps(c + r * ldc);
+            acc[r][1] = _mm512_loadu_ps(c + r * ldc + 16);
+            if (init == 2) {
+                acc[r][0] = _mm512_mul_ps(acc[r][0], _mm512_set1_ps(beta));
+                acc[r][1] = _mm512_mul_ps(acc[r][1], _mm512_set1_ps(beta));
+            }
+        }
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(bp + p * NR512), b1 = _mm512_loadu_ps(bp + p * NR512 + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR512; r++) {
+            __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR512; r++) {
+        _mm512_storeu_ps(c + r * ldc, acc[r][0]);
+        _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
+    }
+}
+
+#define MR256 6
+#define NR256 16
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *c,
+                                                            int64_t ldc, int init, float beta) {
+    __m256 acc[MR256][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR256; r++) {
+        if (init == 1) {
+            acc[r][0] = _mm256_setzero_ps();
+            acc[r][1] = _mm256_setzero_ps();
+        } else {
+            acc[r][0] = _mm256_loadu_ps(c + r * ldc);
+            acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
+            if (init == 2) {
+                acc[r][0] = _mm256_mul_ps(acc[r][0], _mm256_set1_ps(beta));
+                acc[r][1] = _mm256_mul_ps(acc[r][1], _mm256_set1_ps(beta));
+            }
+        }
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(bp + p * NR256), b1 = _mm256_loadu_ps(bp + p * NR256 + 8);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR256; r++) {
+            __m256 av = _mm256_broadcast_ss(ap + p * MR256 + r);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR256; r++) {
+        _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+        _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+    }
+}
+#endif
+
+#define MRBASE 4
+#define NRBASE 16
+static void kernel_base(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int init, float beta) {
+    float acc[MRBASE][NRBASE];
+    for (int r = 0; r < MRBASE; r++)
+        for (int j = 0; j < NRBASE; j++)
+            acc[r][j] = init == 1 ? 0.0f : (init == 2 ? beta * c[r * ldc + j] : c[r * ldc + j]);
+    for (int64_t p = 0; p < kc; p++)
+        for (int r = 0; r < MRBASE; r++) {
+            float av = ap[p * MRBASE + r];
+            for (int j = 0; j < NRBASE; j++) acc[r][j] = fmaf(av, bp[p * NRBASE + j], acc[r][j]);
+        }
+    for (int r = 0; r < MRBASE; r++)
+        for (int j = 0; j < NRBASE; j++) c[r * ldc + j] = acc[r][j];
+}
+
+// MARK: driver
+
+typedef void (*kernel_fn)(int64_t, const float *, const float *, float *, int64_t, int, float);
+
+// Per-thread packing buffers, grown on demand and freed when the thread exits.
+typedef struct {
+    float *a, *b;
+    size_t capA, capB;
+} buffers_t;
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+static void buffers_free(void *p) {
+    buffers_t *t = p;
+    free(t->a);
+    free(t->b);
+    free(t);
+}
+static void buffers_init(void) { pthread_key_create(&buffers_key, buffers_free); }
+
+static float *grow(float **p, size_t *cap, size_t count) {
+    if (*cap >= count) return *p;
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    float *q = aligned_alloc(64, bytes);
+    if (!q) return NULL;
+    free(*p);
+    *p = q;
+    *cap = bytes / sizeof(float);
+    return q;
+}
+
+static buffers_t *buffers(void) {
+    pthread_once(&buffers_once, buffers_init);
+    buffers_t *t = pthread_getspecific(buffers_key);
+    if (!t) {
+        t = calloc(1, sizeof(buffers_t));
+        if (!t || pthread_setspecific(buffers_key, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+#if defined(__x86_64__) && defined(__clang__)
+static int has_fma(void) {
+    static volatile int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("fma") ? 1 : 0;
+    }
+    return known;
+}
+#endif
+
+static void variant(kernel_fn *kernel, int64_t *mr, int64_t *nr, int64_t *mc) {
+#if defined(__x86_64__) && defined(__clang__)
+    switch (ck_force_path(0)) {
+    case 3: *kernel = kernel_avx512; *mr = MR512; *nr = NR512; *mc = 16 * MR512; return;
+    case 2:
+        if (has_fma()) { *kernel = kernel_avx2; *mr = MR256; *nr = NR256; *mc = 24 * MR256; return; }
+        break;
+    default: break;
+    }
+#endif
+    *kernel = kernel_base; *mr = MRBASE; *nr = NRBASE; *mc = 32 * MRBASE;
+}
+
+int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b, int64_t ldb,
+             int transB, float *c, int64_t ldc, float alpha, float beta) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
+        return 0;
+    }
+    kernel_fn kernel;
+    int64_t mr, nr, mcMax;
+    variant(&kernel, &mr, &nr, &mcMax);
+    int64_t kcMax = k < KC ? k : KC;
+    int64_t ncMax = n < NC ? n : NC;
+    int64_t mcFill = (m < mcMax ? m : mcMax);
+    buffers_t *t = buffers();
+    float *ap = t ? grow(&t->a, &t->capA, (size_t)((mcFill + mr - 1) / mr * mr * kcMax)) : NULL;
+    float *bp = t ? grow(&t->b, &t->capB, (size_t)((ncMax + nr - 1) / nr * nr * kcMax)) : NULL;
+    if (!ap || !bp) {  // out of memory for the packing buffers: the same chain, unpacked
+        ck_sgemm_chain(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, alpha, beta);
+        return 1;
+    }
+    float tile[TILE_MAX] __attribute__((aligned(64)));
+    memset(tile, 0, sizeof tile);
+    for (int64_t jc = 0; jc < n; jc += NC) {
+        int64_t nc = n - jc < NC ? n - jc : NC;
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            int init = pc > 0 ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
+            pack_b(nr, nc, kc, pc, jc, b, ldb, transB, bp);
+            for (int64_t ic = 0; ic < m; ic += mcMax) {
+                int64_t mc = m - ic < mcMax ? m - ic : mcMax;
+                pack_a(mr, mc, kc, ic, pc, a, lda, transA, alpha, ap);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int64_t cols = nc - jr < nr ? nc - jr : nr;
+                    const float *bpanel = bp + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int64_t rows = mc - ir < mr ? mc - ir : mr;
+                        float *cc = c + (ic + ir) * ldc + jc + jr;
+                        const float *apanel = ap + ir * kc;
+                        if (rows == mr && cols == nr) {
+                            kernel(kc, apanel, bpanel, cc, ldc, init, beta);
+                        } else {
+                            if (init != 1)
+                                for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
+                            kernel(kc, apanel, bpanel, tile, nr, init, beta);
+                            for (int64_t r = 0; r < rows; r++) memcpy(cc + r * ldc, tile + r * nr, (size_t)cols * sizeof(float));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
