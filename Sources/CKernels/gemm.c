@@ -136,14 +136,14 @@ static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, c
 }
 
 // MARK: micro-kernels
-// kernel(kc, ap, bp, c, ldc, init, beta): an MR x NR tile of C; init 0: start from C (a later k block),
+// kernel(kc, ap, bp, bs, c, ldc, init, beta): an MR x NR tile of C from B rows bs floats apart; init 0: start from C (a later k block),
 // 1: start from 0 (beta 0), 2: start from beta * C.
 
 #if defined(__x86_64__) && defined(__clang__)
 #define MR512 12
 #define NR512 32
 __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
-                                                                float *c, int64_t ldc, int init, float beta) {
+                                                                int64_t bs, float *c, int64_t ldc, int init, float beta) {
     __m512 acc[MR512][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR512; r++) {
@@ -160,7 +160,7 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, con
         }
     }
     for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp + p * NR512), b1 = _mm512_loadu_ps(bp + p * NR512 + 16);
+        __m512 b0 = _mm512_loadu_ps(bp + p * bs), b1 = _mm512_loadu_ps(bp + p * bs + 16);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR512; r++) {
             __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);
@@ -177,8 +177,8 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, con
 
 #define MR256 6
 #define NR256 16
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, const float *bp, float *c,
-                                                            int64_t ldc, int init, float beta) {
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, const float *bp, int64_t bs,
+                                                            float *c, int64_t ldc, int init, float beta) {
     __m256 acc[MR256][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR256; r++) {
@@ -195,7 +195,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         }
     }
     for (int64_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(bp + p * NR256), b1 = _mm256_loadu_ps(bp + p * NR256 + 8);
+        __m256 b0 = _mm256_loadu_ps(bp + p * bs), b1 = _mm256_loadu_ps(bp + p * bs + 8);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR256; r++) {
             __m256 av = _mm256_broadcast_ss(ap + p * MR256 + r);
@@ -213,7 +213,8 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
 
 #define MRBASE 4
 #define NRBASE 16
-static void kernel_base(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int init, float beta) {
+static void kernel_base(int64_t kc, const float *ap, const float *bp, int64_t bs, float *c, int64_t ldc, int init,
+                        float beta) {
     float acc[MRBASE][NRBASE];
     for (int r = 0; r < MRBASE; r++)
         for (int j = 0; j < NRBASE; j++)
@@ -221,7 +222,7 @@ static void kernel_base(int64_t kc, const float *ap, const float *bp, float *c, 
     for (int64_t p = 0; p < kc; p++)
         for (int r = 0; r < MRBASE; r++) {
             float av = ap[p * MRBASE + r];
-            for (int j = 0; j < NRBASE; j++) acc[r][j] = fmaf(av, bp[p * NRBASE + j], acc[r][j]);
+            for (int j = 0; j < NRBASE; j++) acc[r][j] = fmaf(av, bp[p * bs + j], acc[r][j]);
         }
     for (int r = 0; r < MRBASE; r++)
         for (int j = 0; j < NRBASE; j++) c[r * ldc + j] = acc[r][j];
@@ -229,13 +230,13 @@ static void kernel_base(int64_t kc, const float *ap, const float *bp, float *c, 
 
 // MARK: driver
 
-typedef void (*kernel_fn)(int64_t, const float *, const float *, float *, int64_t, int, float);
+typedef void (*kernel_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, int, float);
 
 // Per-thread packing buffers, grown on demand and freed when the thread exits.
 typedef struct {
     float *a, *b;
     size_t capA, capB;
-} buffers_t;
+} buffers_t;  // b also holds a widened half panel in ck_sgemm_panels
 static pthread_key_t buffers_key;
 static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
 static void buffers_free(void *p) {
@@ -294,6 +295,25 @@ static void variant(kernel_fn *kernel, int64_t *mr, int64_t *nr, int64_t *mc) {
     *kernel = kernel_base; *mr = MRBASE; *nr = NRBASE; *mc = 32 * MRBASE;
 }
 
+// One strip of NR columns over the MC rows of a packed A block: micro-tiles, edges through `tile`.
+static inline void column_strip(kernel_fn kernel, int64_t mr, int64_t nr, int64_t mc, int64_t kc, const float *ap,
+                                const float *bpanel, int64_t bs, float *c, int64_t ldc, int64_t cols, int init, float beta,
+                                float *tile) {
+    for (int64_t ir = 0; ir < mc; ir += mr) {
+        int64_t rows = mc - ir < mr ? mc - ir : mr;
+        float *cc = c + ir * ldc;
+        const float *apanel = ap + ir * kc;
+        if (rows == mr && cols == nr) {
+            kernel(kc, apanel, bpanel, bs, cc, ldc, init, beta);
+        } else {
+            if (init != 1)
+                for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
+            kernel(kc, apanel, bpanel, bs, tile, nr, init, beta);
+            for (int64_t r = 0; r < rows; r++) memcpy(cc + r * ldc, tile + r * nr, (size_t)cols * sizeof(float));
+        }
+    }
+}
+
 int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b, int64_t ldb,
              int transB, float *c, int64_t ldc, float alpha, float beta) {
     if (m <= 0 || n <= 0) return 0;
@@ -328,21 +348,207 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
                 pack_a(mr, mc, kc, ic, pc, a, lda, transA, alpha, ap);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t cols = nc - jr < nr ? nc - jr : nr;
-                    const float *bpanel = bp + jr * kc;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        int64_t rows = mc - ir < mr ? mc - ir : mr;
-                        float *cc = c + (ic + ir) * ldc + jc + jr;
-                        const float *apanel = ap + ir * kc;
-                        if (rows == mr && cols == nr) {
-                            kernel(kc, apanel, bpanel, cc, ldc, init, beta);
-                        } else {
-                            if (init != 1)
-                                for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
-                            kernel(kc, apanel, bpanel, tile, nr, init, beta);
-                            for (int64_t r = 0; r < rows; r++) memcpy(cc + r * ldc, tile + r * nr, (size_t)cols * sizeof(float));
-                        }
-                    }
+                    column_strip(kernel, mr, nr, mc, kc, ap, bp + jr * kc, nr, c + ic * ldc + jc + jr, ldc, cols, init, beta, tile);
                 }
+            }
+        }
+    }
+    return 0;
+}
+
+// MARK: prepacked panels (weights packed once at load, optionally as halves)
+
+int64_t ck_panels_count(int64_t n, int64_t k) { return (n + CK_PANEL - 1) / CK_PANEL * CK_PANEL * k; }
+
+void ck_pack_panels(int64_t n, int64_t k, const float *w, float *dst) {
+    // Depth blocks of 64 rows keep the panel rows being written in L1.
+    for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
+        int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
+        for (int64_t p0 = 0; p0 < k; p0 += 64) {
+            int64_t kb = k - p0 < 64 ? k - p0 : 64;
+            float block[64 * CK_PANEL] __attribute__((aligned(64)));
+            pack_b(CK_PANEL, cols, kb, p0, jp, w, k, 1, block);
+            memcpy(dst + jp * k + p0 * CK_PANEL, block, (size_t)(kb * CK_PANEL) * sizeof(float));
+        }
+    }
+}
+
+static void narrow_base(const float *src, uint16_t *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        _Float16 h = (_Float16)src[i];
+        memcpy(dst + i, &h, sizeof h);
+    }
+}
+static int halves_base(const float *x, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        _Float16 h = (_Float16)x[i];
+        float back = (float)h;
+        if (memcmp(&back, x + i, sizeof back) != 0) return 0;
+    }
+    return 1;
+}
+#if defined(__x86_64__) && defined(__clang__)
+static int has_f16c(void);
+__attribute__((target("avx2,f16c"))) static void narrow_f16c(const float *src, uint16_t *dst, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    narrow_base(src + i, dst + i, count - i);
+}
+__attribute__((target("avx2,f16c"))) static int halves_f16c(const float *x, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 back = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        __m256i same = _mm256_cmpeq_epi32(_mm256_castps_si256(v), _mm256_castps_si256(back));
+        if (_mm256_movemask_epi8(same) != -1) return 0;
+    }
+    return halves_base(x + i, count - i);
+}
+#endif
+
+void ck_pack_panels_half(int64_t n, int64_t k, const float *w, uint16_t *dst) {
+    // Float panels one at a time, then narrowed (round to nearest even).
+    float *panel = aligned_alloc(64, (size_t)(CK_PANEL * (k > 0 ? k : 1)) * sizeof(float));
+    for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
+        int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
+        if (panel) {
+            for (int64_t p0 = 0; p0 < k; p0 += 64) {
+                int64_t kb = k - p0 < 64 ? k - p0 : 64;
+                float block[64 * CK_PANEL] __attribute__((aligned(64)));
+                pack_b(CK_PANEL, cols, kb, p0, jp, w, k, 1, block);
+                memcpy(panel + p0 * CK_PANEL, block, (size_t)(kb * CK_PANEL) * sizeof(float));
+            }
+#if defined(__x86_64__) && defined(__clang__)
+            if (has_f16c()) { narrow_f16c(panel, dst + jp * k, k * CK_PANEL); continue; }
+#endif
+            narrow_base(panel, dst + jp * k, k * CK_PANEL);
+        } else {  // no scratch: element by element
+            for (int64_t p = 0; p < k; p++)
+                for (int64_t col = 0; col < CK_PANEL; col++) {
+                    _Float16 h = col < cols ? (_Float16)w[(jp + col) * k + p] : (_Float16)0.0f;
+                    memcpy(dst + jp * k + p * CK_PANEL + col, &h, sizeof h);
+                }
+        }
+    }
+    free(panel);
+}
+
+int ck_all_halves(const float *x, int64_t count) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (has_f16c()) return halves_f16c(x, count);
+#endif
+    return halves_base(x, count);
+}
+
+void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int half, float *w) {
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t p = 0; p < k; p++) {
+            int64_t at = (j / CK_PANEL) * CK_PANEL * k + p * CK_PANEL + j % CK_PANEL;
+            if (half) {
+                _Float16 h;
+                memcpy(&h, (const uint16_t *)panels + at, sizeof h);
+                w[j * k + p] = (float)h;
+            } else {
+                w[j * k + p] = ((const float *)panels)[at];
+            }
+        }
+}
+
+// Rows [p0, p0 + kc) of one half panel widened to floats (exact).
+static void widen_base(const uint16_t *src, float *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        _Float16 h;
+        memcpy(&h, src + i, sizeof h);
+        dst[i] = (float)h;
+    }
+}
+#if defined(__x86_64__) && defined(__clang__)
+__attribute__((target("avx512f"))) static void widen_avx512(const uint16_t *src, float *dst, int64_t count) {
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    widen_base(src + i, dst + i, count - i);
+}
+__attribute__((target("avx2,f16c"))) static void widen_f16c(const uint16_t *src, float *dst, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    widen_base(src + i, dst + i, count - i);
+}
+static int has_f16c(void) {
+    static volatile int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("f16c") ? 1 : 0;
+    }
+    return known;
+}
+#endif
+
+int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
+                    int half, int64_t j0, float *c, int64_t ldc, float alpha, float beta) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0 || j0 % CK_PANEL != 0) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
+        return j0 % CK_PANEL != 0 ? 2 : 0;
+    }
+    kernel_fn kernel;
+    int64_t mr, nr, mcMax;
+    variant(&kernel, &mr, &nr, &mcMax);
+    void (*widen)(const uint16_t *, float *, int64_t) = widen_base;
+#if defined(__x86_64__) && defined(__clang__)
+    int path = ck_force_path(0);
+    if (path == 3) widen = widen_avx512;
+    else if (path == 2 && has_f16c()) widen = widen_f16c;
+#endif
+    int64_t kcMax = k < KC ? k : KC;
+    int64_t mcFill = m < mcMax ? m : mcMax;
+    buffers_t *t = buffers();
+    float *ap = t ? grow(&t->a, &t->capA, (size_t)((mcFill + mr - 1) / mr * mr * kcMax)) : NULL;
+    float *wide = t && half ? grow(&t->b, &t->capB, (size_t)(CK_PANEL * kcMax)) : NULL;
+    if (!ap || (half && !wide)) {  // out of memory for the buffers: the same chain, element by element
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float acc = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
+                int64_t col = j0 + j, base = (col / CK_PANEL) * CK_PANEL * k + col % CK_PANEL;
+                for (int64_t p = 0; p < k; p++) {
+                    float av = transA ? a[p * lda + i] : a[i * lda + p];
+                    if (alpha != 1.0f) av = alpha * av;
+                    float wv;
+                    if (half) {
+                        _Float16 h;
+                        memcpy(&h, (const uint16_t *)panels + base + p * CK_PANEL, sizeof h);
+                        wv = (float)h;
+                    } else {
+                        wv = ((const float *)panels)[base + p * CK_PANEL];
+                    }
+                    acc = fmaf(av, wv, acc);
+                }
+                c[i * ldc + j] = acc;
+            }
+        return 1;
+    }
+    float tile[TILE_MAX] __attribute__((aligned(64)));
+    memset(tile, 0, sizeof tile);
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        int init = pc > 0 ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
+        for (int64_t ic = 0; ic < m; ic += mcMax) {
+            int64_t mc = m - ic < mcMax ? m - ic : mcMax;
+            pack_a(mr, mc, kc, ic, pc, a, lda, transA, alpha, ap);
+            for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
+                int64_t offset = ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
+                const float *bpanel;
+                if (half) {
+                    widen((const uint16_t *)panels + offset, wide, kc * CK_PANEL);
+                    bpanel = wide;
+                } else {
+                    bpanel = (const float *)panels + offset;
+                }
+                int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
+                for (int64_t sub = 0; sub < cols; sub += nr)
+                    column_strip(kernel, mr, nr, mc, kc, ap, bpanel + sub, CK_PANEL, c + ic * ldc + jr + sub, ldc,
+                                 cols - sub < nr ? cols - sub : nr, init, beta, tile);
             }
         }
     }

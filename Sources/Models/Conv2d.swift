@@ -1,9 +1,11 @@
-// torch nn.Conv2d (groups = 1) on NHWC input; the weight is packed once at load.
+// torch nn.Conv2d (groups = 1) on NHWC input; the weight is packed once at load (as halves when
+// stored as halves: see `PackedMatrix`).
 
 import Tensors
 
 public struct Conv2d {
-    public let packedWeight: Tensor  // [Cout, kh, kw, Cin]
+    public let weight: PackedMatrix  // [Cout, kh kw Cin]
+    public let kernel: Int
     public let bias: Tensor?
     public let stride: Int
     public let padding: (top: Int, left: Int, bottom: Int, right: Int)
@@ -13,7 +15,9 @@ public struct Conv2d {
         stride: Int = 1, padding: Int? = nil, bias: Bool = true
     ) throws {
         let w = try store.tensor(prefix + ".weight", shape: [outChannels, inChannels, kernel, kernel])
-        packedWeight = try Tensor.packConvolutionWeight(w)
+        let packed = try Tensor.packConvolutionWeight(w)
+        weight = try PackedMatrix(try packed.reshaped([outChannels, kernel * kernel * inChannels]))
+        self.kernel = kernel
         store.release(prefix + ".weight")
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outChannels]) : nil
         self.stride = stride
@@ -21,8 +25,9 @@ public struct Conv2d {
         self.padding = (p, p, p, p)
     }
 
-    private init(packedWeight: Tensor, bias: Tensor?, stride: Int, padding: (Int, Int, Int, Int)) {
-        self.packedWeight = packedWeight
+    private init(weight: PackedMatrix, kernel: Int, bias: Tensor?, stride: Int, padding: (Int, Int, Int, Int)) {
+        self.weight = weight
+        self.kernel = kernel
         self.bias = bias
         self.stride = stride
         self.padding = padding
@@ -30,11 +35,11 @@ public struct Conv2d {
 
     /// The same convolution with explicit per-side padding.
     public func withPadding(top: Int, left: Int, bottom: Int, right: Int) -> Conv2d {
-        Conv2d(packedWeight: packedWeight, bias: bias, stride: stride, padding: (top, left, bottom, right))
+        Conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: (top, left, bottom, right))
     }
 
     /// [N, H, W, Cin] -> [N, Ho, Wo, Cout]
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try x.conv2d(packedWeight: packedWeight, bias: bias, stride: stride, padding: padding)
+        try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding)
     }
 }

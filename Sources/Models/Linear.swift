@@ -1,16 +1,17 @@
-// torch nn.Linear: weight [out, in], optional bias [out].
+// torch nn.Linear: weight [out, in] (prepacked for GEMM, as halves when stored as halves), optional bias [out].
 
 import Tensors
 
 public struct Linear {
-    public let weight: Tensor
+    public let weight: PackedMatrix
     public let bias: Tensor?
 
     public init(_ store: WeightStore, _ prefix: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        weight = try store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures])
+        weight = try PackedMatrix(try store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures]))
+        store.release(prefix + ".weight")
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outFeatures]) : nil
     }
 
     /// [..., in] -> [..., out]
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(packed: weight, bias: bias) }
 }

@@ -34,7 +34,9 @@ public struct Transformer2DModel {
         if linear { return try Linear(store, name, inFeatures: inputs, outFeatures: outputs) }
         let w = try store.tensor(name + ".weight", shape: [outputs, inputs, 1, 1])
         let b = try store.tensor(name + ".bias", shape: [outputs])
-        return Linear(weight: try w.reshaped([outputs, inputs]), bias: b)
+        let packed = try PackedMatrix(try w.reshaped([outputs, inputs]))
+        store.release(name + ".weight")
+        return Linear(weight: packed, bias: b)
     }
 
     /// x [N, H, W, C] -> [N, H, W, C]
@@ -49,7 +51,7 @@ public struct Transformer2DModel {
 }
 
 extension Linear {
-    init(weight: Tensor, bias: Tensor?) {
+    init(weight: PackedMatrix, bias: Tensor?) {
         self.weight = weight
         self.bias = bias
     }

@@ -27,14 +27,27 @@ extension Tensor {
         packedWeight weight: Tensor, bias: Tensor?, stride: Int,
         padding: (top: Int, left: Int, bottom: Int, right: Int)
     ) throws -> Tensor {
-        guard rank == 4, weight.rank == 4, weight.shape[3] == shape[3], weight.shape[1] == weight.shape[2] else {
-            throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], packed weight \(weight.shape) [Cout, kh, kw, Cin]")
+        guard weight.rank == 4, weight.shape[1] == weight.shape[2] else {
+            throw TensorError.shapeMismatch("conv2d: packed weight \(weight.shape) must be [Cout, kh, kw, Cin]")
+        }
+        let matrix = try PackedMatrix(weight.reshaped([weight.shape[0], weight.count / max(weight.shape[0], 1)]), allowHalf: false)
+        return try conv2d(weight: matrix, kernel: weight.shape[1], bias: bias, stride: stride, padding: padding)
+    }
+
+    /// Convolution with the weight [Cout, kh, kw, Cin] prepacked as a matrix [Cout, kh kw Cin]
+    /// (see `PackedMatrix`): the same bytes as the unpacked weight.
+    public func conv2d(
+        weight: PackedMatrix, kernel: Int, bias: Tensor?, stride: Int,
+        padding: (top: Int, left: Int, bottom: Int, right: Int)
+    ) throws -> Tensor {
+        guard rank == 4, kernel >= 1, weight.columns == kernel * kernel * shape[3] else {
+            throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], weight [\(weight.rows), \(weight.columns)] for a \(kernel)x\(kernel) kernel")
         }
         guard stride >= 1, padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0 else {
             throw TensorError.invalidArgument("conv2d: stride \(stride), padding \(padding)")
         }
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
-        let (cout, kernel) = (weight.shape[0], weight.shape[1])
+        let cout = weight.rows
         if let bias, bias.shape != [cout] {
             throw TensorError.shapeMismatch("conv2d: bias \(bias.shape) for \(cout) output channels")
         }
@@ -45,7 +58,7 @@ extension Tensor {
             throw TensorError.invalidShape("conv2d: input \(shape) too small for kernel \(kernel), padding \(padding)")
         }
         if Self.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: ho * wo, cin: cin, cout: cout) {
-            return winogradConv3x3(packedWeight: weight, bias: bias)
+            return winogradConv3x3(packedWeight: try weight.unpacked().reshaped([cout, 3, 3, cin]), bias: bias)
         }
         let k = kernel * kernel * cin
         let rows = n * ho * wo
@@ -59,9 +72,7 @@ extension Tensor {
         }
         let beta: Float = bias == nil ? 0 : 1
         if kernel == 1 && stride == 1 && paddedH == h && paddedW == w {
-            GEMM.multiply(m: rows, n: cout, k: cin, a: pointer, lda: cin,
-                          b: weight.pointer, ldb: cin, transposeB: true,
-                          c: dst, ldc: cout, beta: beta)
+            GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, beta: beta)
             return out
         }
         // Rows per block: im2col of at most ~8M floats (32 MB), shape-determined.
@@ -92,9 +103,7 @@ extension Tensor {
                 }
             }
             }
-            GEMM.multiply(m: count, n: cout, k: k, a: col, lda: k,
-                          b: weight.pointer, ldb: k, transposeB: true,
-                          c: dst + start * cout, ldc: cout, beta: beta)
+            GEMM.multiply(m: count, a: col, lda: k, packed: weight, c: dst + start * cout, ldc: cout, beta: beta)
             start += count
         }
         return out

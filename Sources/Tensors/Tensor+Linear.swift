@@ -26,6 +26,26 @@ extension Tensor {
         return out
     }
 
+    /// `linear` with a prepacked weight (same bytes): x [..., in], weight [out, in] packed -> [..., out].
+    public func linear(packed weight: PackedMatrix, bias: Tensor? = nil) throws -> Tensor {
+        guard let inFeatures = shape.last, weight.columns == inFeatures else {
+            throw TensorError.shapeMismatch("linear: input \(shape), weight [\(weight.rows), \(weight.columns)]")
+        }
+        let outFeatures = weight.rows
+        if let bias, bias.shape != [outFeatures] {
+            throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
+        }
+        let rows = inFeatures == 0 ? count : count / inFeatures
+        var out = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
+        let dst = out.mutablePointer()
+        if let bias {
+            let b = bias.pointer
+            for r in 0..<rows { (dst + r * outFeatures).update(from: b, count: outFeatures) }
+        }
+        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: dst, ldc: outFeatures, beta: bias == nil ? 0 : 1)
+        return out
+    }
+
     /// Batched matrix product: self [B, M, K] x other [B, K, N] -> [B, M, N]
     /// (other [B, N, K] when `transposeOther`).
     public func batchedMatmul(_ other: Tensor, transposeOther: Bool = false) throws -> Tensor {

@@ -3,9 +3,10 @@
 // Layout: images and feature maps are NHWC ([N, H, W, C]). With channels last, a 1x1
 // convolution and every linear layer is one GEMM over [pixels, channels] with no transpose,
 // the transformer blocks of a UNet read the feature map as tokens [N, H*W, C] for free, and
-// im2col for a 3x3 convolution copies whole contiguous channel vectors. Weights keep their
-// diffusers (PyTorch) layout except convolution kernels, which are repacked once at load
-// from [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin] (see `Tensor.packConvolutionWeight`).
+// im2col for a 3x3 convolution copies whole contiguous channel vectors. Convolution kernels are
+// repacked once at load from [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin] (see
+// `Tensor.packConvolutionWeight`), and the models' linear and convolution weights are then held
+// as GEMM panels (`PackedMatrix`, halves for F16 checkpoints).
 
 import Foundation
 

@@ -44,6 +44,32 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
 void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b,
                     int64_t ldb, int transB, float *c, int64_t ldc, float alpha, float beta);
 
+/// Columns per prepacked panel (the widest micro-kernel's NR).
+#define CK_PANEL 32
+
+/// Floats (or halves) that W [n, k] takes as prepacked panels: n rounded up to CK_PANEL, times k.
+int64_t ck_panels_count(int64_t n, int64_t k);
+
+/// Packs W [n, k] (row-major; the B^T of C = A W^T, as torch Linear weights are) into panels of
+/// CK_PANEL rows of W, k-major within a panel, zero-padded: dst[ck_panels_count(n, k)].
+void ck_pack_panels(int64_t n, int64_t k, const float *w, float *dst);
+
+/// The same as IEEE halves (round to nearest even); exact when ck_all_halves(w) holds.
+void ck_pack_panels_half(int64_t n, int64_t k, const float *w, uint16_t *dst);
+
+/// 1 when every value is exactly a half (an fp16 round trip gives the same bits), else 0.
+int ck_all_halves(const float *x, int64_t count);
+
+/// W [n, k] back from its panels (floats, or halves when `half`).
+void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int half, float *w);
+
+/// C[m, n] = beta * C + op(A) * alpha * W^T for the columns j0 ..< j0 + n of prepacked W (j0 a
+/// multiple of CK_PANEL; halves widened per panel as used): the same chain as ck_sgemm, so the
+/// same bits as ck_sgemm on the unpacked W. Returns 0; 1 when buffers could not be allocated,
+/// 2 for a misaligned j0 (C then holds beta * C only).
+int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
+                    int half, int64_t j0, float *c, int64_t ldc, float alpha, float beta);
+
 /// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512: the widest this CPU has, or a narrower
 /// one named by the environment variable STYLEDIFF_KERNELS (`avx2`, `portable`). With `path` 1...3 it switches to that
 /// variant (for tests comparing them) and returns the previous one, or -1 when the CPU lacks it;
