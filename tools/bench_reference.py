@@ -33,21 +33,22 @@ def peak_resident_mb():
     return float("nan")
 
 
-def torch_worker(model, threads, repeats, output, inputs_out):
+def torch_worker(model, threads, repeats, output, inputs_out, latent_size=None):
     import torch
     from diffusers import UNet2DConditionModel
     from safetensors.torch import load_file, save_file
     torch.set_num_threads(threads)
     unet = UNet2DConditionModel.from_pretrained(model, torch_dtype=torch.float32).eval()
     path = os.path.join(model, "bench_inputs.safetensors")
-    if os.path.exists(path):
+    if os.path.exists(path) and not latent_size:
         inputs = load_file(path)
         sample, context, t = inputs["sample"], inputs["encoder_hidden_states"], inputs["timesteps"]
     else:
         g = torch.Generator().manual_seed(1)
         cross = unet.config.cross_attention_dim
         cross = cross[0] if isinstance(cross, (list, tuple)) else cross
-        sample = torch.randn(2, unet.config.in_channels, 16, 16, generator=g)
+        side = latent_size or 16
+        sample = torch.randn(2, unet.config.in_channels, side, side, generator=g)
         context = torch.randn(2, 77, cross, generator=g)
         t = torch.tensor([500.0, 500.0])
     if inputs_out:
@@ -74,7 +75,8 @@ def run_unet(args):
             used_inputs = os.path.join(tmp, f"inputs{t}.st")
             env = dict(os.environ, OMP_NUM_THREADS=str(t))
             tr = subprocess.run([sys.executable, __file__, "torch-worker", "--model", args.model, "--threads", str(t),
-                                 "--repeats", str(args.repeats), "--output", torch_out, "--inputs-out", used_inputs],
+                                 "--repeats", str(args.repeats), "--output", torch_out, "--inputs-out", used_inputs]
+                                + (["--latent-size", str(args.latent_size)] if args.latent_size else []),
                                 capture_output=True, text=True, env=env)
             if tr.returncode != 0:
                 sys.exit(f"PyTorch run failed:\n{tr.stderr}")
@@ -89,7 +91,8 @@ def run_unet(args):
             diff = (a - b).abs().max().item() / max(1.0, a.abs().max().item())
             rows.append((t, torch_res["median"], swift_res["results"][0]["medianSeconds"],
                          torch_res["peak_mb"], swift_res["peakResidentMB"], diff))
-    print(f"UNet {args.model}: one batch-2 evaluation at a 16x16 latent, median of {args.repeats}")
+    side = args.latent_size or 16
+    print(f"UNet {args.model}: one batch-2 evaluation at a {side}x{side} latent, median of {args.repeats}")
     print("threads  PyTorch s  stylediff s  speed-up (PyTorch/stylediff)  peak MB PyTorch  peak MB stylediff  max rel diff")
     for t, pt, sw, pm, sm, d in rows:
         print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {pt / sw:28.2f}  {pm:15.0f}  {sm:17.0f}  {d:12.2e}")
@@ -220,6 +223,7 @@ def main():
     u.add_argument("--repeats", type=int, default=5)
     u.add_argument("--swift", default=DEFAULT_SWIFT)
     u.add_argument("--json", action="store_true")
+    u.add_argument("--latent-size", type=int, help="seeded inputs at this latent side (64: a 512 px step) instead of bench_inputs")
     pl = sub.add_parser("pipeline")
     pl.add_argument("--model", required=True)
     pl.add_argument("--threads", default="1,2")
@@ -253,6 +257,7 @@ def main():
     w.add_argument("--repeats", type=int, required=True)
     w.add_argument("--output")
     w.add_argument("--inputs-out")
+    w.add_argument("--latent-size", type=int)
     args = ap.parse_args()
     if args.mode == "unet":
         run_unet(args)
@@ -265,7 +270,7 @@ def main():
     elif args.mode == "pipeline-worker":
         pipeline_worker(args.model, args.threads, args.repeats, args.steps, args.style_image)
     else:
-        torch_worker(args.model, args.threads, args.repeats, args.output, args.inputs_out)
+        torch_worker(args.model, args.threads, args.repeats, args.output, args.inputs_out, args.latent_size)
 
 
 if __name__ == "__main__":

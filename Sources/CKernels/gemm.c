@@ -136,14 +136,32 @@ static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, c
 }
 
 // MARK: micro-kernels
-// kernel(kc, ap, bp, bs, c, ldc, init, beta): an MR x NR tile of C from B rows bs floats apart; init 0: start from C (a later k block),
-// 1: start from 0 (beta 0), 2: start from beta * C.
+// kernel(kc, ap, ars, bp, bs, c, ldc, init, beta): an MR x NR tile of C. A is a packed panel
+// (ars 0: element (r, p) at ap[p * MR + r]) or read in place (ars = row stride: ap[r * ars + p]);
+// B rows are bs floats apart. init 0: start from C (a later k block), 1: from 0 (beta 0),
+// 2: from beta * C.
+
+// The accumulator loop over p, with A packed or in place (two copies so the packed one keeps
+// constant offsets); LOAD_B(p) loads row p of B into b0 (b1), FMA(r, av) updates row r.
+#define A_LOOP(MR, LOAD_B, FMA)                                                                \
+    if (ars == 0) {                                                                            \
+        for (int64_t p = 0; p < kc; p++) {                                                     \
+            LOAD_B(p)                                                                          \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) FMA(r, ap[p * MR + r]) \
+        }                                                                                      \
+    } else {                                                                                   \
+        for (int64_t p = 0; p < kc; p++) {                                                     \
+            LOAD_B(p)                                                                          \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) FMA(r, ap[r * ars + p]) \
+        }                                                                                      \
+    }
 
 #if defined(__x86_64__) && defined(__clang__)
 #define MR512 12
 #define NR512 32
-__attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, const float *ap, const float *bp,
-                                                                int64_t bs, float *c, int64_t ldc, int init, float beta) {
+__attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, const float *ap, int64_t ars,
+                                                                const float *bp, int64_t bs, float *c, int64_t ldc,
+                                                                int init, float beta) {
     __m512 acc[MR512][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR512; r++) {
@@ -159,15 +177,15 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, con
             }
         }
     }
-    for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp + p * bs), b1 = _mm512_loadu_ps(bp + p * bs + 16);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR512; r++) {
-            __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);
-            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-        }
+    __m512 b0, b1;
+#define LOAD_B512(p) b0 = _mm512_loadu_ps(bp + (p) * bs); b1 = _mm512_loadu_ps(bp + (p) * bs + 16);
+#define FMA512(r, a)                                                                           \
+    {                                                                                          \
+        __m512 av = _mm512_set1_ps(a);                                                         \
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);                                        \
+        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);                                        \
     }
+    A_LOOP(MR512, LOAD_B512, FMA512)
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR512; r++) {
         _mm512_storeu_ps(c + r * ldc, acc[r][0]);
@@ -175,10 +193,28 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, con
     }
 }
 
+// 12 x 16, for strips of at most 16 columns (attention's PV products at head sizes 40 and 80).
+__attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t kc, const float *ap, int64_t ars,
+                                                                       const float *bp, int64_t bs, float *c,
+                                                                       int64_t ldc, int init, float beta) {
+    __m512 acc[MR512];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR512; r++) {
+        acc[r] = init == 1 ? _mm512_setzero_ps() : _mm512_loadu_ps(c + r * ldc);
+        if (init == 2) acc[r] = _mm512_mul_ps(acc[r], _mm512_set1_ps(beta));
+    }
+    __m512 b0;
+#define LOAD_B512N(p) b0 = _mm512_loadu_ps(bp + (p) * bs);
+#define FMA512N(r, a) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a), b0, acc[r]);
+    A_LOOP(MR512, LOAD_B512N, FMA512N)
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR512; r++) _mm512_storeu_ps(c + r * ldc, acc[r]);
+}
+
 #define MR256 6
 #define NR256 16
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, const float *bp, int64_t bs,
-                                                            float *c, int64_t ldc, int init, float beta) {
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, int64_t ars, const float *bp,
+                                                            int64_t bs, float *c, int64_t ldc, int init, float beta) {
     __m256 acc[MR256][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR256; r++) {
@@ -194,15 +230,15 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
             }
         }
     }
-    for (int64_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(bp + p * bs), b1 = _mm256_loadu_ps(bp + p * bs + 8);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR256; r++) {
-            __m256 av = _mm256_broadcast_ss(ap + p * MR256 + r);
-            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-        }
+    __m256 b0, b1;
+#define LOAD_B256(p) b0 = _mm256_loadu_ps(bp + (p) * bs); b1 = _mm256_loadu_ps(bp + (p) * bs + 8);
+#define FMA256(r, a)                                                                           \
+    {                                                                                          \
+        __m256 av = _mm256_set1_ps(a);                                                         \
+        acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);                                        \
+        acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);                                        \
     }
+    A_LOOP(MR256, LOAD_B256, FMA256)
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR256; r++) {
         _mm256_storeu_ps(c + r * ldc, acc[r][0]);
@@ -213,24 +249,26 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
 
 #define MRBASE 4
 #define NRBASE 16
-static void kernel_base(int64_t kc, const float *ap, const float *bp, int64_t bs, float *c, int64_t ldc, int init,
-                        float beta) {
+static void kernel_base(int64_t kc, const float *ap, int64_t ars, const float *bp, int64_t bs, float *c, int64_t ldc,
+                        int init, float beta) {
     float acc[MRBASE][NRBASE];
     for (int r = 0; r < MRBASE; r++)
         for (int j = 0; j < NRBASE; j++)
             acc[r][j] = init == 1 ? 0.0f : (init == 2 ? beta * c[r * ldc + j] : c[r * ldc + j]);
-    for (int64_t p = 0; p < kc; p++)
-        for (int r = 0; r < MRBASE; r++) {
-            float av = ap[p * MRBASE + r];
-            for (int j = 0; j < NRBASE; j++) acc[r][j] = fmaf(av, bp[p * bs + j], acc[r][j]);
-        }
+#define LOAD_BBASE(p) const float *brow = bp + (p) * bs;
+#define FMABASE(r, a)                                                                          \
+    {                                                                                          \
+        float av = a;                                                                          \
+        for (int j = 0; j < NRBASE; j++) acc[r][j] = fmaf(av, brow[j], acc[r][j]);             \
+    }
+    A_LOOP(MRBASE, LOAD_BBASE, FMABASE)
     for (int r = 0; r < MRBASE; r++)
         for (int j = 0; j < NRBASE; j++) c[r * ldc + j] = acc[r][j];
 }
 
 // MARK: driver
 
-typedef void (*kernel_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, int, float);
+typedef void (*kernel_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t, int, float);
 
 // Per-thread packing buffers, grown on demand and freed when the thread exits.
 typedef struct {
@@ -282,10 +320,12 @@ static int has_fma(void) {
 }
 #endif
 
-static void variant(kernel_fn *kernel, int64_t *mr, int64_t *nr, int64_t *mc) {
+// The variant's kernel, its MR x NR, MC, and a narrower 16-column kernel (NULL when NR is 16).
+static void variant(kernel_fn *kernel, kernel_fn *narrow, int64_t *mr, int64_t *nr, int64_t *mc) {
+    *narrow = NULL;
 #if defined(__x86_64__) && defined(__clang__)
     switch (ck_force_path(0)) {
-    case 3: *kernel = kernel_avx512; *mr = MR512; *nr = NR512; *mc = 16 * MR512; return;
+    case 3: *kernel = kernel_avx512; *narrow = kernel_avx512_narrow; *mr = MR512; *nr = NR512; *mc = 16 * MR512; return;
     case 2:
         if (has_fma()) { *kernel = kernel_avx2; *mr = MR256; *nr = NR256; *mc = 24 * MR256; return; }
         break;
@@ -295,23 +335,49 @@ static void variant(kernel_fn *kernel, int64_t *mr, int64_t *nr, int64_t *mc) {
     *kernel = kernel_base; *mr = MRBASE; *nr = NRBASE; *mc = 32 * MRBASE;
 }
 
-// One strip of NR columns over the MC rows of a packed A block: micro-tiles, edges through `tile`.
-static inline void column_strip(kernel_fn kernel, int64_t mr, int64_t nr, int64_t mc, int64_t kc, const float *ap,
-                                const float *bpanel, int64_t bs, float *c, int64_t ldc, int64_t cols, int init, float beta,
-                                float *tile) {
+// A block for column_strip: packed panels (ap, MR rows each), or rows read in place from `direct`
+// (row stride lda) with only the last partial panel packed, at ap.
+typedef struct {
+    const float *ap, *direct;
+    int64_t lda;
+} a_block_t;
+
+// One strip of at most NR columns over the MC rows of an A block: micro-tiles, edges through `tile`.
+static inline void column_strip(kernel_fn kernel, kernel_fn narrow, int64_t mr, int64_t nr, int64_t mc, int64_t kc,
+                                a_block_t a, const float *bpanel, int64_t bs, float *c, int64_t ldc, int64_t cols,
+                                int init, float beta, float *tile) {
+    if (narrow && cols <= 16) {
+        kernel = narrow;
+        nr = 16;
+    }
     for (int64_t ir = 0; ir < mc; ir += mr) {
         int64_t rows = mc - ir < mr ? mc - ir : mr;
         float *cc = c + ir * ldc;
-        const float *apanel = ap + ir * kc;
+        const float *apanel = a.direct ? (rows == mr ? a.direct + ir * a.lda : a.ap) : a.ap + ir * kc;
+        int64_t ars = a.direct && rows == mr ? a.lda : 0;
         if (rows == mr && cols == nr) {
-            kernel(kc, apanel, bpanel, bs, cc, ldc, init, beta);
+            kernel(kc, apanel, ars, bpanel, bs, cc, ldc, init, beta);
         } else {
             if (init != 1)
                 for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
-            kernel(kc, apanel, bpanel, bs, tile, nr, init, beta);
+            kernel(kc, apanel, ars, bpanel, bs, tile, nr, init, beta);
             for (int64_t r = 0; r < rows; r++) memcpy(cc + r * ldc, tile + r * nr, (size_t)cols * sizeof(float));
         }
     }
+}
+
+// Packs the A block for rows ic ..< ic + mc, depth pc ..< pc + kc. In place (direct) when A is
+// not transposed and unscaled and C is narrow (at most 64 columns: the block is reused by at
+// most a few strips, so packing would cost more than it saves); then only the partial panel.
+static a_block_t a_block(int64_t mr, int64_t mc, int64_t kc, int64_t ic, int64_t pc, const float *a, int64_t lda,
+                         int transA, float alpha, int64_t n, float *ap) {
+    if (!transA && alpha == 1.0f && n <= 64) {
+        int64_t full = mc / mr * mr;
+        if (full < mc) pack_a(mr, mc - full, kc, ic + full, pc, a, lda, 0, 1.0f, ap);
+        return (a_block_t){ap, a + ic * lda + pc, lda};
+    }
+    pack_a(mr, mc, kc, ic, pc, a, lda, transA, alpha, ap);
+    return (a_block_t){ap, NULL, 0};
 }
 
 int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b, int64_t ldb,
@@ -322,9 +388,9 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
         return 0;
     }
-    kernel_fn kernel;
+    kernel_fn kernel, narrow;
     int64_t mr, nr, mcMax;
-    variant(&kernel, &mr, &nr, &mcMax);
+    variant(&kernel, &narrow, &mr, &nr, &mcMax);
     int64_t kcMax = k < KC ? k : KC;
     int64_t ncMax = n < NC ? n : NC;
     int64_t mcFill = (m < mcMax ? m : mcMax);
@@ -345,10 +411,11 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
             pack_b(nr, nc, kc, pc, jc, b, ldb, transB, bp);
             for (int64_t ic = 0; ic < m; ic += mcMax) {
                 int64_t mc = m - ic < mcMax ? m - ic : mcMax;
-                pack_a(mr, mc, kc, ic, pc, a, lda, transA, alpha, ap);
+                a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, n, ap);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t cols = nc - jr < nr ? nc - jr : nr;
-                    column_strip(kernel, mr, nr, mc, kc, ap, bp + jr * kc, nr, c + ic * ldc + jc + jr, ldc, cols, init, beta, tile);
+                    column_strip(kernel, narrow, mr, nr, mc, kc, ablock, bp + jr * kc, nr, c + ic * ldc + jc + jr, ldc, cols,
+                                 init, beta, tile);
                 }
             }
         }
@@ -492,9 +559,9 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
         return j0 % CK_PANEL != 0 ? 2 : 0;
     }
-    kernel_fn kernel;
+    kernel_fn kernel, narrow;
     int64_t mr, nr, mcMax;
-    variant(&kernel, &mr, &nr, &mcMax);
+    variant(&kernel, &narrow, &mr, &nr, &mcMax);
     void (*widen)(const uint16_t *, float *, int64_t) = widen_base;
 #if defined(__x86_64__) && defined(__clang__)
     int path = ck_force_path(0);
@@ -535,7 +602,7 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
         int init = pc > 0 ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
         for (int64_t ic = 0; ic < m; ic += mcMax) {
             int64_t mc = m - ic < mcMax ? m - ic : mcMax;
-            pack_a(mr, mc, kc, ic, pc, a, lda, transA, alpha, ap);
+            a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, n, ap);
             for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
                 int64_t offset = ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
                 const float *bpanel;
@@ -547,7 +614,7 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
                 }
                 int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
                 for (int64_t sub = 0; sub < cols; sub += nr)
-                    column_strip(kernel, mr, nr, mc, kc, ap, bpanel + sub, CK_PANEL, c + ic * ldc + jr + sub, ldc,
+                    column_strip(kernel, narrow, mr, nr, mc, kc, ablock, bpanel + sub, CK_PANEL, c + ic * ldc + jr + sub, ldc,
                                  cols - sub < nr ? cols - sub : nr, init, beta, tile);
             }
         }
