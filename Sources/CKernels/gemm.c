@@ -427,14 +427,16 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
 
 int64_t ck_panels_count(int64_t n, int64_t k) { return (n + CK_PANEL - 1) / CK_PANEL * CK_PANEL * k; }
 
-void ck_pack_panels(int64_t n, int64_t k, const float *w, float *dst) {
+void ck_pack_panels(int64_t n, int64_t k, const float *w, float *dst) { ck_pack_panels_strided(n, k, w, k, dst); }
+
+void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst) {
     // Depth blocks of 64 rows keep the panel rows being written in L1.
     for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
         int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
         for (int64_t p0 = 0; p0 < k; p0 += 64) {
             int64_t kb = k - p0 < 64 ? k - p0 : 64;
             float block[64 * CK_PANEL] __attribute__((aligned(64)));
-            pack_b(CK_PANEL, cols, kb, p0, jp, w, k, 1, block);
+            pack_b(CK_PANEL, cols, kb, p0, jp, w, ldw, 1, block);
             memcpy(dst + jp * k + p0 * CK_PANEL, block, (size_t)(kb * CK_PANEL) * sizeof(float));
         }
     }

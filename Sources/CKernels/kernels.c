@@ -107,6 +107,38 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
     ATTR static void exp_##SUFFIX(const float *x, float *y, int64_t n) {                       \
         for (int64_t i = 0; i < n; i++) y[i] = cephes_exp(x[i]);                               \
     }                                                                                          \
+    ATTR static void online_softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride,  \
+                                             float *runMax, float *runSum, float *rescale) {  \
+        for (int64_t r = 0; r < rows; r++) {                                                   \
+            float *row = x + r * stride;                                                       \
+            int64_t full = n - n % LANES;                                                      \
+            float top[LANES];                                                                  \
+            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                \
+            for (int64_t j = 0; j < full; j += LANES)                                          \
+                for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
+            for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];     \
+            float m = runMax[r];                                                               \
+            for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                       \
+            float part[LANES] = {0};                                                           \
+            for (int64_t j = 0; j < full; j += LANES)                                          \
+                for (int k = 0; k < LANES; k++) {                                              \
+                    float e = cephes_exp(row[j + k] - m);                                      \
+                    row[j + k] = e;                                                            \
+                    part[k] += e;                                                              \
+                }                                                                              \
+            for (int64_t j = full; j < n; j++) {                                               \
+                float e = cephes_exp(row[j] - m);                                              \
+                row[j] = e;                                                                    \
+                part[j - full] += e;                                                           \
+            }                                                                                  \
+            float sum = 0;                                                                     \
+            for (int k = 0; k < LANES; k++) sum += part[k];                                    \
+            float a = runMax[r] == -INFINITY ? 0.0f : cephes_exp(runMax[r] - m);               \
+            rescale[r] = a;                                                                    \
+            runSum[r] = runSum[r] * a + sum;                                                   \
+            runMax[r] = m;                                                                     \
+        }                                                                                      \
+    }                                                                                          \
     ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
         for (int64_t r = 0; r < rows; r++) {                                                   \
             float *row = x + r * stride;                                                       \
@@ -199,6 +231,11 @@ int ck_force_path(int p) {
 void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride) { DISPATCH(softmax, (x, rows, n, stride)) }
 
 void ck_exp(const float *x, float *y, int64_t n) { DISPATCH(exp, (x, y, n)) }
+
+void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, float *runMax, float *runSum,
+                            float *rescale) {
+    DISPATCH(online_softmax, (x, rows, n, stride, runMax, runSum, rescale))
+}
 
 void ck_erf(const float *x, float *y, int64_t n) { DISPATCH(erf, (x, y, n)) }
 

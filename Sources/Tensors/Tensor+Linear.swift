@@ -16,7 +16,9 @@ extension Tensor {
         let dst = out.mutablePointer()
         if let bias {
             let b = bias.pointer
-            for r in 0..<rows { (dst + r * outFeatures).update(from: b, count: outFeatures) }
+            Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
+                for r in range { (dst + r * outFeatures).update(from: b, count: outFeatures) }
+            }
         }
         GEMM.multiply(
             m: rows, n: outFeatures, k: inFeatures,
@@ -40,7 +42,9 @@ extension Tensor {
         let dst = out.mutablePointer()
         if let bias {
             let b = bias.pointer
-            for r in 0..<rows { (dst + r * outFeatures).update(from: b, count: outFeatures) }
+            Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
+                for r in range { (dst + r * outFeatures).update(from: b, count: outFeatures) }
+            }
         }
         GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: dst, ldc: outFeatures, beta: bias == nil ? 0 : 1)
         return out

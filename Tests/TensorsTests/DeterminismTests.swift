@@ -66,6 +66,23 @@ import TestSupport
         #expect(GEMM.partition(m: 1000, n: 1000, k: 1000, threads: 8).parts == 8)
     }
 
+    /// Attention over 1,024 keys and more (online softmax) gives the same bytes at every thread
+    /// count and on every kernel variant.
+    @Test func onlineAttentionIsBitIdenticalAtEveryThreadCountAndVariant() throws {
+        let original = ck_force_path(0)
+        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let q = randomTensor([2, 260, 80], seed: 11, range: -2...2), k = randomTensor([2, 1100, 80], seed: 12, range: -2...2)
+        let v = randomTensor([2, 1100, 80], seed: 13)
+        Parallelism.setThreadCount(1)
+        let reference = bytes(try Tensor.attention(query: q, key: k, value: v, heads: 2))
+        for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
+            for threads in [1, 2, 3] {
+                Parallelism.setThreadCount(threads)
+                #expect(bytes(try Tensor.attention(query: q, key: k, value: v, heads: 2)) == reference, "path \(path), \(threads) threads")
+            }
+        }
+    }
+
     /// The whole chain (convolutions, norms, attention, linears) gives the same bytes on every
     /// instruction-set variant of the C kernels this CPU has.
     @Test func sameBytesOnEveryKernelVariant() throws {

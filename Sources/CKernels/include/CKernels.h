@@ -11,6 +11,13 @@
 /// fixed order, whatever the vector width.
 void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride);
 
+/// One chunk of an online softmax (flash attention): per row r, m = max(runMax[r], max of the
+/// row), the row becomes exp(x - m), rescale[r] = exp(runMax[r] - m) (0 while runMax[r] is -inf),
+/// runSum[r] = runSum[r] * rescale[r] + the row's sum, runMax[r] = m. Same exp and fixed-lane
+/// sums as ck_softmax_rows, so the same bits on every variant.
+void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, float *runMax, float *runSum,
+                            float *rescale);
+
 /// exp of `n` floats (the same polynomial as ck_softmax_rows), for tests.
 void ck_exp(const float *x, float *y, int64_t n);
 
@@ -49,6 +56,9 @@ void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
 
 /// Floats (or halves) that W [n, k] takes as prepacked panels: n rounded up to CK_PANEL, times k.
 int64_t ck_panels_count(int64_t n, int64_t k);
+
+/// ck_pack_panels for rows of W `ldw` floats apart (a head's keys inside [L, heads x D]).
+void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst);
 
 /// Packs W [n, k] (row-major; the B^T of C = A W^T, as torch Linear weights are) into panels of
 /// CK_PANEL rows of W, k-major within a panel, zero-padded: dst[ck_panels_count(n, k)].
