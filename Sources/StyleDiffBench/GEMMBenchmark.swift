@@ -1,7 +1,7 @@
 // `stylediff-bench gemm`: GFLOPS of the UNet-shaped GEMMs from shared/REFERENCE.md and of
-// 3x3 convolutions at a 16x16 latent, at each thread count, as a percentage of the FMA peak
-// measured by the C probe in the same run, next to OpenBLAS's own (non-deterministic)
-// threading on the same shapes.
+// 3x3 convolutions at a 16x16 latent (im2col + GEMM on prepacked weights), at each thread
+// count, as a percentage of the FMA peak measured by the C probe in the same run, next to
+// OpenBLAS's own (non-deterministic) threading on the same shapes.
 
 import ArgumentParser
 import COpenBLAS
@@ -59,6 +59,9 @@ struct GEMMBenchmark: ParsableCommand {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, ap, Int32(k), bp, Int32(k), 0, cp, Int32(n))
                 }
                 openblas_set_num_threads(1)
+                // OpenBLAS's threads spin for a while after a call (THREAD_TIMEOUT, ~2^28 cycles):
+                // let them park before the next measurement shares their cores.
+                Thread.sleep(forTimeInterval: 0.3)
                 let g = flops / s * 1e-9
                 rows.append(Row(name: name, m: m, n: n, k: k, threads: t, gflops: g,
                                 percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: flops / r * 1e-9))
@@ -66,14 +69,16 @@ struct GEMMBenchmark: ParsableCommand {
         }
         for channels in [320, 640, 1280] {
             let x = randomTensor([1, 16, 16, channels], seed: 3)
-            let w = try Tensor.packConvolutionWeight(randomTensor([channels, channels, 3, 3], seed: 4))
+            // Prepacked once, as the models hold their weights (PackedMatrix).
+            let w = try PackedMatrix(try Tensor.packConvolutionWeight(randomTensor([channels, channels, 3, 3], seed: 4))
+                .reshaped([channels, 9 * channels]))
             let bias = randomTensor([channels], seed: 5)
             let flops = 2.0 * Double(256 * channels * channels * 9)
             for t in options.threadCounts {
                 Parallelism.setThreadCount(t)
-                let s = try medianSeconds(repeats: options.repeats) { _ = try x.conv2d(packedWeight: w, bias: bias, stride: 1, padding: 1) }
+                let s = try medianSeconds(repeats: options.repeats) { _ = try x.conv2d(weight: w, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1)) }
                 let g = flops / s * 1e-9
-                rows.append(Row(name: "conv2d 16x16x\(channels) (im2col+GEMM)", m: 256, n: channels, k: 9 * channels,
+                rows.append(Row(name: "conv2d 16x16x\(channels) (prepacked)", m: 256, n: channels, k: 9 * channels,
                                 threads: t, gflops: g, percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: nil))
             }
         }
