@@ -141,31 +141,10 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
     }                                                                                          \
     ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
         for (int64_t r = 0; r < rows; r++) {                                                   \
-            float *row = x + r * stride;                                                       \
-            int64_t full = n - n % LANES;                                                      \
-            float top[LANES];                                                                  \
-            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                \
-            for (int64_t j = 0; j < full; j += LANES)                                          \
-                for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
-            for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];     \
-            float m = top[0];                                                                  \
-            for (int k = 1; k < LANES; k++) m = top[k] > m ? top[k] : m;                       \
-            float part[LANES] = {0};                                                           \
-            for (int64_t j = 0; j < full; j += LANES)                                          \
-                for (int k = 0; k < LANES; k++) {                                              \
-                    float e = cephes_exp(row[j + k] - m);                                      \
-                    row[j + k] = e;                                                            \
-                    part[k] += e;                                                              \
-                }                                                                              \
-            for (int64_t j = full; j < n; j++) {                                               \
-                float e = cephes_exp(row[j] - m);                                              \
-                row[j] = e;                                                                    \
-                part[j - full] += e;                                                           \
-            }                                                                                  \
-            float sum = 0;                                                                     \
-            for (int k = 0; k < LANES; k++) sum += part[k];                                    \
+            float m = -INFINITY, sum = 0, unused;                                              \
+            online_softmax_##SUFFIX(x + r * stride, 1, n, stride, &m, &sum, &unused);          \
             float inv = 1.0f / sum;                                                            \
-            for (int64_t j = 0; j < n; j++) row[j] *= inv;                                     \
+            for (int64_t j = 0; j < n; j++) x[r * stride + j] *= inv;                          \
         }                                                                                      \
     }
 

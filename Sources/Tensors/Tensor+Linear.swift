@@ -8,18 +8,8 @@ extension Tensor {
             throw TensorError.shapeMismatch("linear: input \(shape), weight \(weight.shape)")
         }
         let outFeatures = weight.shape[0]
-        if let bias, bias.shape != [outFeatures] {
-            throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
-        }
-        let rows = inFeatures == 0 ? count : count / inFeatures
-        var out = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
+        var (out, rows) = try linearOutput(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias)
         let dst = out.mutablePointer()
-        if let bias {
-            let b = bias.pointer
-            Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
-                for r in range { (dst + r * outFeatures).update(from: b, count: outFeatures) }
-            }
-        }
         GEMM.multiply(
             m: rows, n: outFeatures, k: inFeatures,
             a: pointer, lda: inFeatures,
@@ -33,21 +23,27 @@ extension Tensor {
         guard let inFeatures = shape.last, weight.columns == inFeatures else {
             throw TensorError.shapeMismatch("linear: input \(shape), weight [\(weight.rows), \(weight.columns)]")
         }
-        let outFeatures = weight.rows
+        var (out, rows) = try linearOutput(inFeatures: inFeatures, outFeatures: weight.rows, bias: bias)
+        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: out.mutablePointer(), ldc: weight.rows,
+                      beta: bias == nil ? 0 : 1)
+        return out
+    }
+
+    /// The output [..., out] of a linear layer on self [..., in], holding the bias in every row
+    /// (GEMM then adds with beta 1), and its row count.
+    private func linearOutput(inFeatures: Int, outFeatures: Int, bias: Tensor?) throws -> (Tensor, Int) {
         if let bias, bias.shape != [outFeatures] {
             throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
         }
         let rows = inFeatures == 0 ? count : count / inFeatures
         var out = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
-        let dst = out.mutablePointer()
         if let bias {
-            let b = bias.pointer
+            let b = bias.pointer, dst = out.mutablePointer()
             Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
                 for r in range { (dst + r * outFeatures).update(from: b, count: outFeatures) }
             }
         }
-        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: dst, ldc: outFeatures, beta: bias == nil ? 0 : 1)
-        return out
+        return (out, rows)
     }
 
     /// Batched matrix product: self [B, M, K] x other [B, K, N] -> [B, M, N]
