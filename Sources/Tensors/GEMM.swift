@@ -20,21 +20,25 @@ public enum GEMM {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
+        forEachPart(m: m, n: n, k: k) { rows, columns in
+            let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
+            let bOffset = transposeB ? columns.lowerBound * ldb : columns.lowerBound
+            _ = ck_sgemm(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
+                         b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + rows.lowerBound * ldc + columns.lowerBound,
+                         Int64(ldc), alpha, beta)
+        }
+    }
+
+    /// Runs `body(rows, columns)` for each part of C [m, n] that `partition` gives, one task
+    /// each (timed as "gemm"); column parts start on whole prepacked panels.
+    static func forEachPart(m: Int, n: Int, k: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
         guard m > 0, n > 0 else { return }
         Profiler.measure("gemm") {
             let plan = partition(m: m, n: n, k: k, threads: Parallelism.threadCount)
             Parallelism.concurrentPerform(plan.parts) { part in
                 let lo = plan.bounds(part), hi = plan.bounds(part + 1)
                 guard lo < hi else { return }
-                if plan.splitsRows {
-                    let aOffset = transposeA ? lo : lo * lda
-                    _ = ck_sgemm(Int64(hi - lo), Int64(n), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
-                                 b, Int64(ldb), transposeB ? 1 : 0, c + lo * ldc, Int64(ldc), alpha, beta)
-                } else {
-                    let bOffset = transposeB ? lo * ldb : lo
-                    _ = ck_sgemm(Int64(m), Int64(hi - lo), Int64(k), a, Int64(lda), transposeA ? 1 : 0,
-                                 b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + lo, Int64(ldc), alpha, beta)
-                }
+                if plan.splitsRows { body(lo..<hi, 0..<n) } else { body(0..<m, lo..<hi) }
             }
         }
     }
@@ -43,12 +47,13 @@ public enum GEMM {
     /// speed depends on it, never the bytes.
     struct Partition {
         /// Split along M (rows of C) when true, else along N.
-        var splitsRows: Bool
-        var parts: Int
+        let splitsRows: Bool
+        let parts: Int
         /// The extent being split (m or n).
-        var extent: Int
-        /// Rows or columns per unit: parts start on multiples of it (whole micro-tiles).
-        var unit: Int
+        let extent: Int
+        /// Rows or columns per unit: parts start on multiples of it (whole micro-tiles; for
+        /// columns also whole prepacked panels, which `ck_sgemm_panels` requires).
+        let unit: Int
 
         /// Start of part `i` (0...parts).
         func bounds(_ i: Int) -> Int {
@@ -62,7 +67,7 @@ public enum GEMM {
     static func partition(m: Int, n: Int, k: Int, threads: Int) -> Partition {
         let splitsRows = n < m
         let extent = splitsRows ? m : n
-        let unit = splitsRows ? 12 : 32
+        let unit = splitsRows ? 12 : Int(CK_PANEL)
         let flops = 2 * m * n * max(k, 1)
         let parts = max(1, min(threads, flops / 2_000_000, (extent + unit - 1) / unit))
         return Partition(splitsRows: splitsRows, parts: parts, extent: extent, unit: unit)

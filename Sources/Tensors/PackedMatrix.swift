@@ -64,27 +64,12 @@ extension GEMM {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        let n = w.rows, k = w.columns
-        guard m > 0, n > 0 else { return }
-        Profiler.measure("gemm") {
-            var plan = partition(m: m, n: n, k: k, threads: Parallelism.threadCount)
-            if !plan.splitsRows {  // column parts start on whole panels
-                plan.unit = Int(CK_PANEL)
-                plan.parts = max(1, min(plan.parts, (n + plan.unit - 1) / plan.unit))
-            }
-            let panels = UnsafeRawPointer(w.storage.raw), half: Int32 = w.isHalf ? 1 : 0
-            Parallelism.concurrentPerform(plan.parts) { part in
-                let lo = plan.bounds(part), hi = plan.bounds(part + 1)
-                guard lo < hi else { return }
-                if plan.splitsRows {
-                    let aOffset = transposeA ? lo : lo * lda
-                    _ = ck_sgemm_panels(Int64(hi - lo), Int64(n), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
-                                        panels, half, 0, c + lo * ldc, Int64(ldc), alpha, beta)
-                } else {
-                    _ = ck_sgemm_panels(Int64(m), Int64(hi - lo), Int64(k), a, Int64(lda), transposeA ? 1 : 0,
-                                        panels, half, Int64(lo), c + lo, Int64(ldc), alpha, beta)
-                }
-            }
+        let panels = UnsafeRawPointer(w.storage.raw), half: Int32 = w.isHalf ? 1 : 0
+        GEMM.forEachPart(m: m, n: w.rows, k: w.columns) { rows, columns in
+            let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
+            _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(w.columns), a + aOffset, Int64(lda),
+                                transposeA ? 1 : 0, panels, half, Int64(columns.lowerBound),
+                                c + rows.lowerBound * ldc + columns.lowerBound, Int64(ldc), alpha, beta)
         }
     }
 }
