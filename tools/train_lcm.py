@@ -73,6 +73,31 @@ def ip_parameters(unet):
     return [p for name, p in unet.named_parameters() if "to_k_ip" in name or "to_v_ip" in name]
 
 
+def optimizer(student, args):
+    """AdamW over the trainable parameters in two groups: the guidance projection
+    (time_embedding.cond_proj, zero-initialised, at lr x --cond-lr-scale) and the rest."""
+    trainable = [(n, p) for n, p in student.named_parameters() if p.requires_grad]
+    cond = [p for n, p in trainable if n.startswith("time_embedding.cond_proj")]
+    rest = [p for n, p in trainable if not n.startswith("time_embedding.cond_proj")]
+    return torch.optim.AdamW([dict(params=rest, lr_scale=1.0), dict(params=cond, lr_scale=args.cond_lr_scale)],
+                             lr=args.lr, weight_decay=0.0)
+
+
+def load_optimizer(opt, saved, student, args):
+    """Resumes the optimizer; a checkpoint written with one parameter group (before the
+    guidance projection had its own) has its per-parameter moments carried over by identity."""
+    if len(saved["param_groups"]) == len(opt.param_groups):
+        opt.load_state_dict(saved)
+        for g, scale in zip(opt.param_groups, (1.0, args.cond_lr_scale)):
+            g["lr_scale"] = scale
+        return
+    single = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
+    single.load_state_dict(saved)
+    for p, st in single.state.items():
+        opt.state[p] = st
+    print("resumed a one-group optimizer state into two groups", flush=True)
+
+
 class State:
     """Checkpoint W/lcm.pt: student, target (EMA), optimiser, step, elapsed time, RNG states."""
 
@@ -85,7 +110,7 @@ class State:
         for p in ip_parameters(self.student):  # the shared ip_adapter file stays the teacher's
             p.requires_grad_(False)
         self.target = copy.deepcopy(self.student).requires_grad_(False)
-        self.opt = torch.optim.AdamW([p for p in self.student.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
+        self.opt = optimizer(self.student, args)
         self.step, self.elapsed, self.losses = 0, 0.0, []
         self.resumed_optimizer = None
         if s:
@@ -161,7 +186,7 @@ def train(args):
     state = State(args, teacher)
     state.student.to(dev); state.target.to(dev)
     if state.resumed_optimizer:  # optimizer state follows its parameters' device
-        state.opt.load_state_dict(state.resumed_optimizer)
+        load_optimizer(state.opt, state.resumed_optimizer, state.student, args)
     alphas = DDPMScheduler(**SCHEDULE).alphas_cumprod.to(dev)
     k = SCHEDULE["num_train_timesteps"] // ORIGINAL_STEPS
     solver_t = (torch.arange(1, ORIGINAL_STEPS + 1) * k - 1).to(dev)                    # t_n: 19, 39, ..., 999
@@ -211,7 +236,7 @@ def train(args):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(state.student.parameters(), 1.0)
         for g in state.opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (state.step + 1) / args.warmup)
+            g["lr"] = args.lr * g["lr_scale"] * min(1.0, (state.step + 1) / args.warmup)
         state.opt.step()
         with torch.no_grad():
             for pt, ps in zip(state.target.parameters(), state.student.parameters()):
@@ -259,6 +284,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--cond-lr-scale", type=float, default=1.0, help="learning-rate factor of the guidance projection")
     ap.add_argument("--ema", type=float, default=0.95, help="target network decay (LCM: 0.95)")
     ap.add_argument("--w-min", type=float, default=2.0, help="smallest guidance w (pipeline guidance w + 1)")
     ap.add_argument("--w-max", type=float, default=14.0)

@@ -427,6 +427,39 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
 
 int64_t ck_panels_count(int64_t n, int64_t k) { return (n + CK_PANEL - 1) / CK_PANEL * CK_PANEL * k; }
 
+int64_t ck_panels_bytes(int64_t n, int64_t k, int format) {
+    if (format == CK_PANELS_INT8) return (n + CK_PANEL - 1) / CK_PANEL * CK_PANEL * (int64_t)(sizeof(float) + k);
+    return ck_panels_count(n, k) * (format == CK_PANELS_HALF ? 2 : 4);
+}
+
+// Bytes from one int8 panel to the next: CK_PANEL float scales, then k x CK_PANEL values.
+static int64_t int8_panel_stride(int64_t k) { return CK_PANEL * ((int64_t)sizeof(float) + k); }
+
+int ck_pack_panels_int8(int64_t n, int64_t k, const float *w, void *dst) {
+    for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
+        unsigned char *panel = (unsigned char *)dst + jp / CK_PANEL * int8_panel_stride(k);
+        float scales[CK_PANEL];
+        int8_t *q = (int8_t *)(panel + sizeof scales);
+        for (int64_t col = 0; col < CK_PANEL; col++) {
+            float top = 0.0f;
+            if (jp + col < n)
+                for (int64_t p = 0; p < k; p++) {
+                    float v = fabsf(w[(jp + col) * k + p]);
+                    if (!isfinite(v)) return 1;
+                    top = v > top ? v : top;
+                }
+            scales[col] = top / 127.0f;
+            for (int64_t p = 0; p < k; p++) {
+                float r = scales[col] > 0.0f && jp + col < n ? nearbyintf(w[(jp + col) * k + p] / scales[col]) : 0.0f;
+                r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+                q[p * CK_PANEL + col] = (int8_t)r;
+            }
+        }
+        memcpy(panel, scales, sizeof scales);
+    }
+    return 0;
+}
+
 void ck_pack_panels(int64_t n, int64_t k, const float *w, float *dst) { ck_pack_panels_strided(n, k, w, k, dst); }
 
 void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst) {
@@ -510,11 +543,23 @@ int ck_all_halves(const float *x, int64_t count) {
     return halves_base(x, count);
 }
 
-void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int half, float *w) {
+// W[col, p] of int8 panels: q x scale (an exact int8 -> float, then one rounded product).
+static float int8_value(const void *panels, int64_t k, int64_t col, int64_t p) {
+    const unsigned char *panel = (const unsigned char *)panels + col / CK_PANEL * int8_panel_stride(k);
+    float scale;
+    memcpy(&scale, panel + (col % CK_PANEL) * sizeof(float), sizeof scale);
+    const int8_t *q = (const int8_t *)(panel + CK_PANEL * sizeof(float));
+    return (float)q[p * CK_PANEL + col % CK_PANEL] * scale;
+}
+
+void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w) {
+    int half = format == CK_PANELS_HALF;
     for (int64_t j = 0; j < n; j++)
         for (int64_t p = 0; p < k; p++) {
             int64_t at = (j / CK_PANEL) * CK_PANEL * k + p * CK_PANEL + j % CK_PANEL;
-            if (half) {
+            if (format == CK_PANELS_INT8) {
+                w[j * k + p] = int8_value(panels, k, j, p);
+            } else if (half) {
                 _Float16 h;
                 memcpy(&h, (const uint16_t *)panels + at, sizeof h);
                 w[j * k + p] = (float)h;
@@ -522,6 +567,12 @@ void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int half, float 
                 w[j * k + p] = ((const float *)panels)[at];
             }
         }
+}
+
+// Rows of one int8 panel widened to floats: q x scale of its column (the same product on every variant).
+static void widen_int8_base(const int8_t *q, const float *scales, float *dst, int64_t rows) {
+    for (int64_t p = 0; p < rows; p++)
+        for (int64_t col = 0; col < CK_PANEL; col++) dst[p * CK_PANEL + col] = (float)q[p * CK_PANEL + col] * scales[col];
 }
 
 // Rows [p0, p0 + kc) of one half panel widened to floats (exact).
@@ -543,6 +594,24 @@ __attribute__((target("avx2,f16c"))) static void widen_f16c(const uint16_t *src,
     for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     widen_base(src + i, dst + i, count - i);
 }
+__attribute__((target("avx512f"))) static void widen_int8_avx512(const int8_t *q, const float *scales, float *dst, int64_t rows) {
+    __m512 s0 = _mm512_loadu_ps(scales), s1 = _mm512_loadu_ps(scales + 16);
+    for (int64_t p = 0; p < rows; p++) {
+        __m512 v0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + p * CK_PANEL))));
+        __m512 v1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + p * CK_PANEL + 16))));
+        _mm512_storeu_ps(dst + p * CK_PANEL, _mm512_mul_ps(v0, s0));
+        _mm512_storeu_ps(dst + p * CK_PANEL + 16, _mm512_mul_ps(v1, s1));
+    }
+}
+__attribute__((target("avx2"))) static void widen_int8_avx2(const int8_t *q, const float *scales, float *dst, int64_t rows) {
+    __m256 s[4];
+    for (int i = 0; i < 4; i++) s[i] = _mm256_loadu_ps(scales + 8 * i);
+    for (int64_t p = 0; p < rows; p++)
+        for (int i = 0; i < 4; i++) {
+            __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + p * CK_PANEL + 8 * i))));
+            _mm256_storeu_ps(dst + p * CK_PANEL + 8 * i, _mm256_mul_ps(v, s[i]));
+        }
+}
 static int has_f16c(void) {
     static volatile int known = -1;
     if (known < 0) {
@@ -554,7 +623,8 @@ static int has_f16c(void) {
 #endif
 
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
-                    int half, int64_t j0, float *c, int64_t ldc, float alpha, float beta) {
+                    int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta) {
+    int half = format == CK_PANELS_HALF, int8 = format == CK_PANELS_INT8, narrowed = half || int8;
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0 || j0 % CK_PANEL != 0) {
         for (int64_t i = 0; i < m; i++)
@@ -565,17 +635,18 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
     int64_t mr, nr, mcMax;
     variant(&kernel, &narrow, &mr, &nr, &mcMax);
     void (*widen)(const uint16_t *, float *, int64_t) = widen_base;
+    void (*widen8)(const int8_t *, const float *, float *, int64_t) = widen_int8_base;
 #if defined(__x86_64__) && defined(__clang__)
     int path = ck_force_path(0);
-    if (path == 3) widen = widen_avx512;
-    else if (path == 2 && has_f16c()) widen = widen_f16c;
+    if (path == 3) { widen = widen_avx512; widen8 = widen_int8_avx512; }
+    else if (path == 2) { widen8 = widen_int8_avx2; if (has_f16c()) widen = widen_f16c; }
 #endif
     int64_t kcMax = k < KC ? k : KC;
     int64_t mcFill = m < mcMax ? m : mcMax;
     buffers_t *t = buffers();
     float *ap = t ? grow(&t->a, &t->capA, (size_t)((mcFill + mr - 1) / mr * mr * kcMax)) : NULL;
-    float *wide = t && half ? grow(&t->b, &t->capB, (size_t)(CK_PANEL * kcMax)) : NULL;
-    if (!ap || (half && !wide)) {  // out of memory for the buffers: the same chain, element by element
+    float *wide = t && narrowed ? grow(&t->b, &t->capB, (size_t)(CK_PANEL * kcMax)) : NULL;
+    if (!ap || (narrowed && !wide)) {  // out of memory for the buffers: the same chain, element by element
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 float acc = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
@@ -584,7 +655,9 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
                     float av = transA ? a[p * lda + i] : a[i * lda + p];
                     if (alpha != 1.0f) av = alpha * av;
                     float wv;
-                    if (half) {
+                    if (int8) {
+                        wv = int8_value(panels, k, col, p);
+                    } else if (half) {
                         _Float16 h;
                         memcpy(&h, (const uint16_t *)panels + base + p * CK_PANEL, sizeof h);
                         wv = (float)h;
@@ -608,7 +681,13 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
             for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
                 int64_t offset = ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
                 const float *bpanel;
-                if (half) {
+                if (int8) {
+                    const unsigned char *panel = (const unsigned char *)panels + (j0 + jr) / CK_PANEL * int8_panel_stride(k);
+                    float scales[CK_PANEL];
+                    memcpy(scales, panel, sizeof scales);
+                    widen8((const int8_t *)(panel + sizeof scales) + pc * CK_PANEL, scales, wide, kc);
+                    bpanel = wide;
+                } else if (half) {
                     widen((const uint16_t *)panels + offset, wide, kc * CK_PANEL);
                     bpanel = wide;
                 } else {

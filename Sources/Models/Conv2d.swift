@@ -16,7 +16,7 @@ public struct Conv2d {
     ) throws {
         let w = try store.tensor(prefix + ".weight", shape: [outChannels, inChannels, kernel, kernel])
         let packed = try Tensor.packConvolutionWeight(w)
-        weight = try PackedMatrix(try packed.reshaped([outChannels, kernel * kernel * inChannels]))
+        weight = try store.packed(try packed.reshaped([outChannels, kernel * kernel * inChannels]))
         self.kernel = kernel
         store.release(prefix + ".weight")
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outChannels]) : nil

@@ -1,4 +1,4 @@
-// torch nn.Linear: weight [out, in] (prepacked for GEMM, as halves when stored as halves), optional bias [out].
+// torch nn.Linear: weight [out, in] (prepacked for GEMM at the store's precision), optional bias [out].
 
 import Tensors
 
@@ -7,7 +7,7 @@ public struct Linear {
     public let bias: Tensor?
 
     public init(_ store: WeightStore, _ prefix: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        weight = try PackedMatrix(try store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures]))
+        weight = try store.packed(try store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures]))
         store.release(prefix + ".weight")
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outFeatures]) : nil
     }

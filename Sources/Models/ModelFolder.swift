@@ -1,6 +1,7 @@
 // Locating the files of a diffusers model folder.
 
 import Foundation
+import Tensors
 
 public enum ModelFolder {
     /// The weight file names looked for in a component folder, in order: diffusers' and
@@ -63,9 +64,11 @@ extension ComponentModel {
         try self.init(directory: directory, loras: [], component: .textEncoder)
     }
 
-    /// The same with LoRA updates for `component` fused into the weights as they are read.
-    public init(directory: String, loras: [LoRA], component: LoRA.Component) throws {
+    /// The same with LoRA updates for `component` fused into the weights as they are read, and
+    /// GEMM weights held at `precision`.
+    public init(directory: String, loras: [LoRA], component: LoRA.Component, precision: WeightPrecision = .stored) throws {
         let (configuration, store) = try ModelFolder.component(directory, Configuration.self)
+        store.precision = precision
         for lora in loras { try lora.attach(to: store, component: component) }
         try self.init(configuration: configuration, store: store)
         try store.finish()

@@ -34,7 +34,7 @@ public struct Transformer2DModel {
         if linear { return try Linear(store, name, inFeatures: inputs, outFeatures: outputs) }
         let w = try store.tensor(name + ".weight", shape: [outputs, inputs, 1, 1])
         let b = try store.tensor(name + ".bias", shape: [outputs])
-        let packed = try PackedMatrix(try w.reshaped([outputs, inputs]))
+        let packed = try store.packed(try w.reshaped([outputs, inputs]))
         store.release(name + ".weight")
         return Linear(weight: packed, bias: b)
     }

@@ -20,9 +20,11 @@ public struct UNet2DConditionModel {
 
     /// Loads config.json and the safetensors weights of a diffusers `unet` folder, and
     /// optionally an IP-Adapter file for style tokens (see StyleAdapter) and LoRA updates fused
-    /// into the weights (see LoRA).
-    public init(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256, loras: [LoRA] = []) throws {
+    /// into the weights (see LoRA), with GEMM weights held at `precision` (the IP-Adapter's as stored).
+    public init(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256, loras: [LoRA] = [],
+                precision: WeightPrecision = .stored) throws {
         let (configuration, store) = try ModelFolder.component(directory, UNet2DConditionConfiguration.self)
+        store.precision = precision
         for lora in loras { try lora.attach(to: store, component: .unet) }
         let adapter = try styleAdapter.map { try StyleAdapter(path: $0, unet: configuration, embeddingDimension: styleEmbeddingDimension) }
         try self.init(configuration: configuration, store: store, styleAdapter: adapter)

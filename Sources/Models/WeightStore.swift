@@ -9,6 +9,8 @@ public final class WeightStore {
     private var used = Set<String>()
     /// Low-rank updates (LoRA) added to tensors as they are read: name -> [(down [r, in], up [out, r], scale)].
     private var updates: [String: [(down: Tensor, up: Tensor, scale: Float)]] = [:]
+    /// How the models built from this store hold their GEMM weights (`packed`).
+    public var precision: WeightPrecision = .stored
 
     public init(file: SafetensorsFile) { self.file = file }
 
@@ -32,6 +34,9 @@ public final class WeightStore {
         }
         return fused
     }
+
+    /// A weight matrix [rows, columns] packed for GEMM at the store's precision.
+    public func packed(_ matrix: Tensor) throws -> PackedMatrix { try PackedMatrix(matrix, precision: precision) }
 
     /// Registers W += scale x (up @ down) for tensor `name` (down [r, in], up [out, r], out x in
     /// its element count), applied when the model reads it.

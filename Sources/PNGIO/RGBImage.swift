@@ -1,5 +1,7 @@
 // An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B.
 
+import Foundation
+
 public struct RGBImage: Equatable, Sendable {
     public let width: Int
     public let height: Int
@@ -20,5 +22,20 @@ public struct RGBImage: Equatable, Sendable {
         var p = [UInt8](repeating: 0, count: max(0, width * height * 3))
         for i in stride(from: 0, to: p.count, by: 3) { p[i] = red; p[i + 1] = green; p[i + 2] = blue }
         try self.init(width: width, height: height, pixels: p)
+    }
+}
+
+extension RGBImage {
+    /// Peak signal-to-noise ratio against `other` in dB (peak 255): 10 log10(255^2 / MSE) over
+    /// every channel; infinity for identical pixels, nil when the sizes differ.
+    public func peakSignalToNoiseRatio(to other: RGBImage) -> Double? {
+        guard width == other.width, height == other.height else { return nil }
+        var squares = 0.0
+        for (a, b) in zip(pixels, other.pixels) {
+            let d = Double(a) - Double(b)
+            squares += d * d
+        }
+        let mse = squares / Double(pixels.count)
+        return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
     }
 }

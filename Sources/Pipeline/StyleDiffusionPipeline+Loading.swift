@@ -6,6 +6,7 @@ import FileAccess
 import Foundation
 import Models
 import Schedulers
+import Tensors
 import TextTokenizer
 
 extension StyleDiffusionPipeline {
@@ -25,7 +26,7 @@ extension StyleDiffusionPipeline {
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
-    static func loadDefaultLayout(_ directory: String, loras: [LoRA]) throws -> Components {
+    static func loadDefaultLayout(_ directory: String, loras: [LoRA], weights: WeightPrecision) throws -> Components {
         for part in componentFolders where !FileAccess.isDirectory(directory + "/" + part) {
             throw PipelineError.missingComponent("\(directory)/\(part) is missing")
         }
@@ -37,24 +38,26 @@ extension StyleDiffusionPipeline {
         }
         return Components(
             layout: .stylediff, tokenizer: tokenizer,
-            textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder),
+            textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder, precision: weights),
             styleEncoder: styleEncoder,
             styleImageEncoder: .stylediff(styleEncoder), ipAdapterFile: nil,
             stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
             unet: try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras),
+                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras, precision: weights),
             vae: try AutoencoderKL(directory: directory + "/vae"),
-            consistencyUNet: try loadConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras))
+            consistencyUNet: try loadConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras,
+                                                     weights: weights))
     }
 
     /// unet_lcm/ of the default layout when present: the UNet distilled for LCM steps (with a
     /// guidance embedding), sharing the folder's IP-Adapter file; it must have the main UNet's
     /// latent channels and sample size (checked by the pipeline).
-    static func loadConsistencyUNet(_ directory: String, styleEmbeddingDimension: Int, loras: [LoRA]) throws -> UNet2DConditionModel? {
+    static func loadConsistencyUNet(_ directory: String, styleEmbeddingDimension: Int, loras: [LoRA],
+                                    weights: WeightPrecision) throws -> UNet2DConditionModel? {
         let folder = directory + "/unet_lcm"
         guard FileAccess.isDirectory(folder) else { return nil }
         let unet = try UNet2DConditionModel(directory: folder, styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                            styleEmbeddingDimension: styleEmbeddingDimension, loras: loras)
+                                            styleEmbeddingDimension: styleEmbeddingDimension, loras: loras, precision: weights)
         guard unet.configuration.timeCondProjDim != nil else {
             throw PipelineError.invalidModel("\(folder)/config.json: an LCM UNet needs time_cond_proj_dim (its guidance embedding)")
         }
@@ -65,14 +68,14 @@ extension StyleDiffusionPipeline {
     /// tokenizer/ (vocab.json, merges.txt, tokenizer_config.json's model_max_length,
     /// special_tokens_map.json's pad token), text_encoder/, unet/, vae/, scheduler/; each
     /// component's weights in fp32 or fp16, plain or as the fp16 variant (ModelFolder).
-    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?, loras: [LoRA]) throws -> Components {
+    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?, loras: [LoRA], precision: WeightPrecision) throws -> Components {
         let index = try ModelIndex(directory: directory)
         let tokenizerFolder = directory + "/tokenizer"
         for file in ["vocab.json", "merges.txt"] where !FileAccess.exists(tokenizerFolder + "/" + file) {
             throw PipelineError.invalidModel("\(tokenizerFolder)/\(file) is missing: the CLIP tokenizer of a "
                 + "\(index.pipelineClass) folder needs vocab.json and merges.txt")
         }
-        let textEncoder = try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder)
+        let textEncoder = try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder, precision: precision)
         let maxLength = try modelMaxLength(tokenizerFolder) ?? textEncoder.configuration.maxPositionEmbeddings
         var imageEncoder: StyleImageEncoder?
         var unet: UNet2DConditionModel
@@ -91,14 +94,14 @@ extension StyleDiffusionPipeline {
             imageEncoder = .clip(model, preprocess)
             do {
                 unet = try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: weights,
-                                                styleEmbeddingDimension: model.configuration.projectionDim, loras: loras)
+                                                styleEmbeddingDimension: model.configuration.projectionDim, loras: loras, precision: precision)
             } catch let e as ModelError where "\(e)".contains(weights) {
                 throw PipelineError.invalidModel("\(weights) does not fit \(directory)/unet and the image encoder's projection_dim "
                     + "\(model.configuration.projectionDim): \(e)")
             }
             adapterFile = weights
         } else {
-            unet = try UNet2DConditionModel(directory: directory + "/unet", loras: loras)
+            unet = try UNet2DConditionModel(directory: directory + "/unet", loras: loras, precision: precision)
         }
         return Components(
             layout: .diffusers(pipelineClass: index.pipelineClass, ignored: index.ignored),

@@ -55,6 +55,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// The model's recommended guidance and reference style strength (sampling_defaults.json;
     /// without it diffusers' defaults: 7.5 for Stable Diffusion folders, 5 for the default layout).
     public let samplingDefaults: SamplingDefaults
+    /// How the UNet(s) and text encoder hold their GEMM weights.
+    public let weightPrecision: WeightPrecision
 
     /// Loads a model folder of either layout (ModelLayout): a diffusers StableDiffusionPipeline
     /// folder (model_index.json) or the default model's layout. A missing part is
@@ -65,14 +67,17 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// `ipAdapter`: for a Stable Diffusion folder, the public IP-Adapter (IPAdapterFolder: a
     /// folder with image_encoder/ and one ip-adapter*.safetensors, or that file) for style images.
     /// `loras`: LoRA files fused into the UNet and text encoder weights at load, in order.
-    public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = []) throws {
+    /// `weights`: how the UNet(s) and text encoder hold their GEMM weights (int8: quantized per
+    /// output channel at load; the VAE and the image/style encoders stay as stored).
+    public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = [], weights: WeightPrecision = .stored) throws {
         let isDiffusers = FileAccess.exists(directory + "/model_index.json")
         if ipAdapter != nil && !isDiffusers {
             throw PipelineError.invalidRequest("--ip-adapter applies to Stable Diffusion folders; \(directory) has its own style adapter")
         }
-        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras)
-            : try Self.loadDefaultLayout(directory, loras: loras)
+        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras, precision: weights)
+            : try Self.loadDefaultLayout(directory, loras: loras, weights: weights)
         self.directory = directory
+        weightPrecision = weights
         layout = parts.layout
         tokenizer = parts.tokenizer
         textEncoder = parts.textEncoder

@@ -7,6 +7,7 @@ import FileAccess
 import Foundation
 import Pipeline
 import Schedulers
+import Tensors
 
 public struct InputFile: Codable, Equatable, Sendable {
     public var path: String
@@ -47,6 +48,8 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var ipAdapter: InputFile? = nil
     /// LoRA files fused into the model (path, scale as weight, hash), in load order; absent without.
     public var loras: [InputFile]? = nil
+    /// How the model held its weights (--weights) when not as stored; absent: as stored.
+    public var weights: WeightPrecision? = nil
     public var modelHash: String
     /// The output size (records from before non-square sizes store one "size").
     public var width: Int
@@ -56,7 +59,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, width, height, fit, size
         case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
         case stylePreset = "style_preset", styleSnap = "style_snap", clipSkip = "clip_skip", styleBlocks = "style_blocks"
-        case ipAdapter = "ip_adapter", loras
+        case ipAdapter = "ip_adapter", loras, weights
         case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
     }
 
@@ -65,7 +68,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         styleImages: [InputFile], blend: StyleBlend, styleStrength: Float, styleSnap: Float?, guidanceScale: Float, steps: Int,
         scheduler: SchedulerKind, eta: Float, seed: UInt64, initImage: InputFile?, strength: Double?, fit: ImageFit?,
         clipSkip: Int?, modelHash: String, width: Int, height: Int, styleBlocks: String? = nil, ipAdapter: InputFile? = nil,
-        loras: [InputFile]? = nil
+        loras: [InputFile]? = nil, weights: WeightPrecision? = nil
     ) {
         (self.mode, self.prompt, self.negativePrompt, self.style, self.stylePreset) = (mode, prompt, negativePrompt, style, stylePreset)
         (self.styleImages, self.blend, self.styleStrength, self.styleSnap) = (styleImages, blend, styleStrength, styleSnap)
@@ -73,6 +76,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         (self.initImage, self.strength, self.fit, self.clipSkip) = (initImage, strength, fit, clipSkip)
         (self.modelHash, self.width, self.height, self.styleBlocks, self.ipAdapter) = (modelHash, width, height, styleBlocks, ipAdapter)
         self.loras = loras
+        self.weights = weights
     }
 
     public init(from decoder: Decoder) throws {
@@ -99,6 +103,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         styleBlocks = try c.decodeIfPresent(String.self, forKey: .styleBlocks)
         ipAdapter = try c.decodeIfPresent(InputFile.self, forKey: .ipAdapter)
         loras = try c.decodeIfPresent([InputFile].self, forKey: .loras)
+        weights = try c.decodeIfPresent(WeightPrecision.self, forKey: .weights)
         modelHash = try c.decode(String.self, forKey: .modelHash)
         if let size = try c.decodeIfPresent(Int.self, forKey: .size) {
             guard !c.contains(.width), !c.contains(.height) else {
@@ -135,6 +140,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         try c.encodeIfPresent(styleBlocks, forKey: .styleBlocks)
         try c.encodeIfPresent(ipAdapter, forKey: .ipAdapter)
         try c.encodeIfPresent(loras, forKey: .loras)
+        try c.encodeIfPresent(weights, forKey: .weights)
         try c.encode(modelHash, forKey: .modelHash)
         try c.encode(width, forKey: .width)
         try c.encode(height, forKey: .height)
@@ -175,6 +181,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         if let loras, !loras.isEmpty {
             pairs.append("LoRA: " + loras.map { "\(FileAccess.lastComponent(of: $0.path)):\($0.weight ?? 1)" }.joined(separator: " "))
         }
+        if let weights { pairs.append("Weights: \(weights.rawValue)") }
         if (scheduler == .ddim || scheduler == .tcd) && eta > 0 { pairs.append("Eta: \(eta)") }
         lines.append(pairs.joined(separator: ", "))
         return lines.joined(separator: "\n")

@@ -1,4 +1,4 @@
-// Options every command takes: the model folder and the thread count.
+// Options every command takes: the model folder, the thread count, and how weights are loaded.
 
 import ArgumentParser
 import Tensors
@@ -18,6 +18,9 @@ public struct ModelOptions: ParsableArguments {
             help: "A LoRA file (diffusers/PEFT or kohya safetensors) fused into the UNet and text encoder at load, PATH or PATH:SCALE (default scale 1); repeatable, applied in order.")
     public var loraArguments: [String] = []
 
+    @Option(help: "How the UNet and text encoder hold their weights: stored (as in the files: fp16 files stay fp16) or int8 (quantized per output channel at load; another image than stored, same bytes at any thread count).")
+    public var weights: WeightPrecision?
+
     public init() {}
 
     public func validate() throws {
@@ -29,6 +32,9 @@ public struct ModelOptions: ParsableArguments {
     public func loras() throws -> [LoRASpec] {
         try loraArguments.map { try LoRASpec(argument: $0) }
     }
+
+    /// --weights, or stored.
+    public var precision: WeightPrecision { weights ?? .stored }
 
     /// The model folder to load (ModelLocator).
     public var directory: String { ModelLocator.resolve(model) }
@@ -43,3 +49,5 @@ public struct ModelOptions: ParsableArguments {
         applyThreads()
     }
 }
+
+extension WeightPrecision: ExpressibleByArgument {}

@@ -40,10 +40,12 @@ public struct Replay: ParsableCommand {
         try reportingErrors {
             common.startWriting()
             let record = try Replay.record(in: image)
-            // The recorded IP-Adapter and LoRA paths unless --ip-adapter / --lora name where they are now.
+            // The recorded IP-Adapter and LoRA paths unless --ip-adapter / --lora name where they are
+            // now; the recorded --weights unless given.
             let given = try common.loras()
             let loras = given.isEmpty ? (record.loras ?? []).map { LoRASpec(path: $0.path, scale: $0.weight ?? 1) } : given
-            let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter ?? record.ipAdapter?.path, loras: loras)
+            let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter ?? record.ipAdapter?.path, loras: loras,
+                                    weights: common.weights ?? record.weights ?? .stored)
             guard runner.modelHash == record.modelHash else {
                 throw CLIError(.dataError, "\(image) was made with model \(record.modelHash.prefix(10)), this is \(runner.modelHash.prefix(10))")
             }

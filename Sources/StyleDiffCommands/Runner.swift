@@ -22,19 +22,21 @@ public struct Runner: Sendable {
     /// The LoRA files fused into the model, in order: path, scale (as weight) and file hash
     /// (recorded by every generation).
     public let loras: [InputFile]
+    /// How the model holds its weights (recorded when not as stored).
+    public var weights: WeightPrecision { pipeline.weightPrecision }
     public var styles: [String] { pipeline.styles }
     /// The model's recommended guidance and reference style strength (sampling_defaults.json).
     public var samplingDefaults: SamplingDefaults { pipeline.samplingDefaults }
 
     /// Loads the model folder (StyleDiffusionPipeline and its resources); errors carry exit
     /// codes (66 missing or unreadable, 65 malformed).
-    public init(modelDirectory: String, ipAdapter: String? = nil, loras: [LoRASpec] = []) throws {
+    public init(modelDirectory: String, ipAdapter: String? = nil, loras: [LoRASpec] = [], weights: WeightPrecision = .stored) throws {
         guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
             let loaded = try loras.map { try LoRA(path: $0.path, scale: $0.scale) }
-            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter, loras: loaded)
+            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter, loras: loaded, weights: weights)
             self.loras = try loras.map { InputFile(path: $0.path, weight: $0.scale, sha256: try HashCache.sha256(file: $0.path)) }
             modelHash = try Runner.modelHash(of: modelDirectory)
             if let ipAdapter {
@@ -117,7 +119,7 @@ public struct Runner: Sendable {
             clipSkip: (settings.clipSkip ?? D.clipSkip) > 1 ? settings.clipSkip : nil, modelHash: modelHash,
             width: settings.width ?? pipeline.imageSize, height: settings.height ?? pipeline.imageSize,
             styleBlocks: hasStyleImages ? settings.styleBlocks : nil, ipAdapter: hasStyleImages ? ipAdapter : nil,
-            loras: loras.isEmpty ? nil : loras)
+            loras: loras.isEmpty ? nil : loras, weights: weights == .stored ? nil : weights)
     }
 
     /// The request a record describes, checked in full before anything is computed: the
@@ -150,6 +152,9 @@ public struct Runner: Sendable {
         if wantedLoRAs != loras.map({ [$0.sha256, "\($0.weight ?? 1)"] }) {
             let names = { (files: [InputFile]) in files.isEmpty ? "none" : files.map { "\($0.path):\($0.weight ?? 1) (hash \($0.sha256.prefix(10)))" }.joined(separator: ", ") }
             problems.append("made with LoRA \(names(record.loras ?? [])), loaded: \(names(loras)); give the same --lora files and scales in order")
+        }
+        if (record.weights ?? .stored) != weights {
+            problems.append("made with --weights \((record.weights ?? .stored).rawValue), loaded with \(weights.rawValue)")
         }
         if let wanted = record.ipAdapter, wanted.sha256 != ipAdapter?.sha256 {
             problems.append("made with the IP-Adapter \(wanted.path) (hash \(wanted.sha256.prefix(10))): load it with --ip-adapter")

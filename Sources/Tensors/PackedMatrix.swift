@@ -3,30 +3,54 @@
 // repacks its weights. Held as IEEE halves when every value is exactly a half (weights stored as
 // F16 on disk), else as floats: halves are widened exactly while used, so either storage gives
 // the bits of `GEMM.multiply` on the unpacked W, at half the memory for F16 checkpoints.
+// With `WeightPrecision.int8` W is quantized instead (per row symmetric, seed section 3.1): the
+// GEMM then multiplies by the dequantized W (q x scale, the same floats on every variant), so
+// its bits are those of `GEMM.multiply` on `unpacked()`, at a quarter of fp32's memory.
 
 import CKernels
 
+/// How weights are held in memory: as stored (halves when the file has F16, else floats), or
+/// int8 with one scale per output channel.
+public enum WeightPrecision: String, Sendable, CaseIterable, Codable {
+    case stored
+    case int8
+}
+
 public struct PackedMatrix: @unchecked Sendable {
+    /// The panels' element format.
+    public enum Format: Sendable { case float, half, int8 }
+
     /// Outputs (N of C = A W^T).
     public let rows: Int
     /// Inputs (K).
     public let columns: Int
-    /// Whether the panels hold halves (2 bytes a value) rather than floats.
-    public let isHalf: Bool
+    public let format: Format
     let storage: PanelStorage
 
-    /// Packs `weight` [rows, columns]; as halves when every value round-trips through fp16
-    /// exactly and `allowHalf` is set.
-    public init(_ weight: Tensor, allowHalf: Bool = true) throws {
+    /// Whether the panels hold halves (2 bytes a value).
+    public var isHalf: Bool { format == .half }
+
+    /// Packs `weight` [rows, columns]: with `.stored`, as halves when every value round-trips
+    /// through fp16 exactly and `allowHalf` is set, else floats; with `.int8`, quantized per row
+    /// (non-finite weights are an error).
+    public init(_ weight: Tensor, precision: WeightPrecision = .stored, allowHalf: Bool = true) throws {
         guard weight.rank == 2 else { throw TensorError.invalidShape("packed matrix: weight must be [rows, columns], got \(weight.shape)") }
         rows = weight.shape[0]
         columns = weight.shape[1]
-        let count = Int(ck_panels_count(Int64(rows), Int64(columns)))
-        isHalf = allowHalf && weight.count > 0 && ck_all_halves(weight.pointer, Int64(weight.count)) != 0
-        storage = PanelStorage(byteCount: count * (isHalf ? 2 : 4))
-        if isHalf {
-            ck_pack_panels_half(Int64(rows), Int64(columns), weight.pointer, storage.raw.assumingMemoryBound(to: UInt16.self))
+        if precision == .int8 {
+            format = .int8
         } else {
+            format = allowHalf && weight.count > 0 && ck_all_halves(weight.pointer, Int64(weight.count)) != 0 ? .half : .float
+        }
+        storage = PanelStorage(byteCount: Int(ck_panels_bytes(Int64(rows), Int64(columns), format.code)))
+        switch format {
+        case .int8:
+            guard ck_pack_panels_int8(Int64(rows), Int64(columns), weight.pointer, storage.raw) == 0 else {
+                throw TensorError.invalidArgument("int8 weights: the [\(rows), \(columns)] matrix holds a non-finite value")
+            }
+        case .half:
+            ck_pack_panels_half(Int64(rows), Int64(columns), weight.pointer, storage.raw.assumingMemoryBound(to: UInt16.self))
+        case .float:
             ck_pack_panels(Int64(rows), Int64(columns), weight.pointer, storage.raw.assumingMemoryBound(to: Float.self))
         }
     }
@@ -37,8 +61,19 @@ public struct PackedMatrix: @unchecked Sendable {
     /// W [rows, columns] as floats again.
     public func unpacked() -> Tensor {
         var w = Tensor(uninitialized: [rows, columns])
-        ck_unpack_panels(Int64(rows), Int64(columns), storage.raw, isHalf ? 1 : 0, w.mutablePointer())
+        ck_unpack_panels(Int64(rows), Int64(columns), storage.raw, format.code, w.mutablePointer())
         return w
+    }
+}
+
+extension PackedMatrix.Format {
+    /// CKernels' CK_PANELS_* value.
+    var code: Int32 {
+        switch self {
+        case .float: return CK_PANELS_FLOAT
+        case .half: return CK_PANELS_HALF
+        case .int8: return CK_PANELS_INT8
+        }
     }
 }
 
@@ -64,11 +99,11 @@ extension GEMM {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        let panels = UnsafeRawPointer(w.storage.raw), half: Int32 = w.isHalf ? 1 : 0
+        let panels = UnsafeRawPointer(w.storage.raw), format = w.format.code
         GEMM.forEachPart(m: m, n: w.rows, k: w.columns) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
             _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(w.columns), a + aOffset, Int64(lda),
-                                transposeA ? 1 : 0, panels, half, Int64(columns.lowerBound),
+                                transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound),
                                 c + rows.lowerBound * ldc + columns.lowerBound, Int64(ldc), alpha, beta)
         }
     }

@@ -7,6 +7,7 @@ import Testing
 import TestSupport
 import Pipeline
 import PNGIO
+import Tensors
 @testable import StyleDiffCommands
 
 let packageRoot = TestPaths.packageRoot
@@ -206,6 +207,39 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(try sha256(dir + "/r.png") == sha256(dir + "/c1.png"))
     }
 
+    /// --weights int8: the same bytes at 1 and 2 threads (recorded golden), close to the stored
+    /// weights' image (PSNR), recorded in the PNG and replayed with it; replay refuses to run an
+    /// int8 record as stored.
+    @Test func int8WeightsAreDeterministicRecordedAndReplayed() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["generate", "folder icon", "--style", "papirus", "--scheduler", "ddim", "--seed", "7", "--model", Self.model]
+        for threads in ["1", "2"] {
+            let r = try stylediff(base + ["--weights", "int8", "--threads", threads, "-o", dir + "/q\(threads).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let stored = try stylediff(base + ["-o", dir + "/s.png"])
+        #expect(stored.status == 0, "\(stored.stderr)")
+        let hash = try sha256(dir + "/q1.png")
+        print("shipped golden int8: \(hash)")
+        #expect(try sha256(dir + "/q2.png") == hash, "1 and 2 threads differ")
+        #expect(hash == shippedInt8Golden)
+        #expect(try sha256(dir + "/s.png") != hash)
+        let psnr = try PNGCodec.read(path: dir + "/q1.png").image.peakSignalToNoiseRatio(to: try PNGCodec.read(path: dir + "/s.png").image)
+        #expect((psnr ?? 0) > 35, "PSNR \(psnr ?? 0) dB")
+        let q = try record(dir + "/q1.png")
+        #expect(q.weights == .int8 && q.parametersText.contains("Weights: int8"))
+        #expect(try record(dir + "/s.png").weights == nil)
+        let replay = try stylediff(["replay", dir + "/q1.png", "-o", dir + "/r.png", "--model", Self.model])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == hash)
+        let refused = try stylediff(["replay", dir + "/q1.png", "-o", dir + "/r2.png", "--weights", "stored", "--model", Self.model])
+        #expect(refused.status == 65 && refused.stderr.contains("int8"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/r2.png"))
+        let bad = try stylediff(base + ["--weights", "int4", "-o", dir + "/b.png"])
+        #expect(bad.status == 64, "\(bad.stderr)")
+    }
+
     /// The record stored in an output PNG.
     func record(_ path: String) throws -> GenerationRecord {
         let chunk = try #require(try PNGCodec.readTexts(path: path).first { $0.keyword == "stylediff" })
@@ -290,6 +324,9 @@ let shippedGoldenValues: [String: String] = [
     "euler": "c5a1ed24efde8a905b0cb7cbd214e54d884dc00297085ddf1f1b416c2de12c86 ef8f834615b00a4c59585b2772bae49e883007e214322b09affd558cb82ab790",
     "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 b8a94a6d9c3e5f5a20c7f4bfe7f12c58f9e367a31d3af15885f6b15153748a95",
 ]
+
+/// The shipped model's "folder icon" papirus DDIM seed-7 image with --weights int8.
+let shippedInt8Golden = "c910a762a26fa277d31138778d56f247e78ce7e86ee37c966c8870e28d1f6422"
 
 /// Golden hashes ("generate convert") of the fixture model, the same on every x86-64 CPU.
 let goldenValues: [String: String] = [

@@ -1,4 +1,5 @@
-// Prepacked weights (PackedMatrix): the bytes of the unpacked GEMM, halves chosen only when exact.
+// Prepacked weights (PackedMatrix): the bytes of the unpacked GEMM, halves chosen only when exact,
+// int8 quantized per row as stated.
 
 import CKernels
 import Testing
@@ -54,6 +55,55 @@ import TestSupport
         edge.mutablePointer()[2] = 1 + 1.0 / 4096
         #expect(!(try PackedMatrix(edge)).isHalf)
         #expect(throws: TensorError.self) { try PackedMatrix(randomTensor([2, 3, 4], seed: 7)) }
+    }
+
+    /// int8 panels: the GEMM multiplies by the dequantized W (`unpacked()`), bit for bit on every
+    /// kernel variant and thread count; shapes cross the panel edge and the 256-deep k block.
+    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (13, 96, 520)])
+    func int8LinearIsItsDequantizedBytes(rows: Int, outputs: Int, inputs: Int) throws {
+        let original = ck_force_path(0)
+        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let x = randomTensor([rows, inputs], seed: 11), bias = randomTensor([outputs], seed: 12)
+        let packed = try PackedMatrix(randomTensor([outputs, inputs], seed: 13), precision: .int8)
+        #expect(packed.format == .int8)
+        let dequantized = packed.unpacked()
+        for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
+            Parallelism.setThreadCount(1)
+            #expect(bytes(packed.unpacked()) == bytes(dequantized), "widening on path \(path)")
+            let reference = try x.linear(weight: dequantized, bias: bias)
+            for threads in [1, 2, 3] {
+                Parallelism.setThreadCount(threads)
+                #expect(bytes(try x.linear(packed: packed, bias: bias)) == bytes(reference),
+                        "\(rows)x\(outputs)x\(inputs) int8 path \(path), \(threads) threads")
+            }
+        }
+    }
+
+    /// Per-row symmetric quantization as documented: scale = max|w| / 127, q = w / scale rounded
+    /// to nearest even, so every value is within scale / 2 and the row's extreme is exact up to
+    /// one rounding; zero rows stay zero; a non-finite weight is an error.
+    @Test func int8QuantizesEachRowSymmetrically() throws {
+        var w = randomTensor([40, 24], seed: 14)
+        let p = w.mutablePointer()
+        for j in 0..<24 { p[3 * 24 + j] = 0 }           // a zero row
+        for j in 0..<24 { p[5 * 24 + j] *= 1e-3 }       // a small row keeps its own scale
+        let packed = try PackedMatrix(w, precision: .int8)
+        #expect(packed.byteCount == 64 * (4 + 24))
+        let back = packed.unpacked()
+        for i in 0..<40 {
+            let row = (0..<24).map { w.pointer[i * 24 + $0] }
+            let scale = (row.map { abs($0) }.max() ?? 0) / 127
+            for j in 0..<24 {
+                let q = scale > 0 ? (row[j] / scale).rounded(.toNearestOrEven) : 0
+                #expect(back.pointer[i * 24 + j] == q * scale, "row \(i) column \(j)")
+                #expect(abs(back.pointer[i * 24 + j] - row[j]) <= scale / 2 * 1.0001, "row \(i) column \(j)")
+            }
+        }
+        #expect((0..<24).allSatisfy { back.pointer[3 * 24 + $0] == 0 })
+        p[7] = .nan
+        #expect(throws: TensorError.self) { try PackedMatrix(w, precision: .int8) }
+        p[7] = .infinity
+        #expect(throws: TensorError.self) { try PackedMatrix(w, precision: .int8) }
     }
 
     /// Convolutions with a prepacked weight (the models' path) equal the Tensor-weight path.

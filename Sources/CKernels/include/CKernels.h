@@ -70,15 +70,29 @@ void ck_pack_panels_half(int64_t n, int64_t k, const float *w, uint16_t *dst);
 /// 1 when every value is exactly a half (an fp16 round trip gives the same bits), else 0.
 int ck_all_halves(const float *x, int64_t count);
 
-/// W [n, k] back from its panels (floats, or halves when `half`).
-void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int half, float *w);
+/// Panel storage formats: 32-bit floats, IEEE halves, or int8 with one float scale per row of W.
+#define CK_PANELS_FLOAT 0
+#define CK_PANELS_HALF 1
+#define CK_PANELS_INT8 2
+
+/// Bytes that W [n, k] takes as prepacked panels in `format`; an int8 panel is CK_PANEL float
+/// scales followed by its k x CK_PANEL int8 values, k-major (CK_PANEL x (4 + k) bytes).
+int64_t ck_panels_bytes(int64_t n, int64_t k, int format);
+
+/// Packs W [n, k] as int8 panels, per row of W symmetric: scale = max|w| / 127, q = w / scale
+/// rounded to nearest even (|q| <= 127; an all-zero row has scale 0). Returns 0, or 1 when W
+/// holds a non-finite value (dst is then incomplete).
+int ck_pack_panels_int8(int64_t n, int64_t k, const float *w, void *dst);
+
+/// W [n, k] back from its panels in `format` (int8: q x scale, as the GEMM widens them).
+void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w);
 
 /// C[m, n] = beta * C + op(A) * alpha * W^T for the columns j0 ..< j0 + n of prepacked W (j0 a
-/// multiple of CK_PANEL; halves widened per panel as used): the same chain as ck_sgemm, so the
-/// same bits as ck_sgemm on the unpacked W. Returns 0; 1 when buffers could not be allocated,
-/// 2 for a misaligned j0 (C then holds beta * C only).
+/// multiple of CK_PANEL; halves and int8 widened per panel as used, `format` CK_PANELS_*): the
+/// same chain as ck_sgemm, so the same bits as ck_sgemm on the unpacked W. Returns 0; 1 when
+/// buffers could not be allocated, 2 for a misaligned j0 (C then holds beta * C only).
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
-                    int half, int64_t j0, float *c, int64_t ldc, float alpha, float beta);
+                    int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta);
 
 /// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512: the widest this CPU has, or a narrower
 /// one named by the environment variable STYLEDIFF_KERNELS (`avx2`, `portable`). With `path` 1...3 it switches to that
