@@ -41,7 +41,7 @@ let package = Package(
         // MARK: Libraries
         .target(name: "FileAccess"),
         .target(name: "Tensors", dependencies: ["CKernels"]),
-        .target(name: "SafeTensors", dependencies: ["Tensors"]),
+        .target(name: "SafeTensors", dependencies: ["Tensors", "CKernels"]),
         .target(name: "PNGIO", dependencies: ["CPNG", "FileAccess"]),
         .target(name: "TextTokenizer", dependencies: ["CSentencePiece", "FileAccess"]),
         .target(name: "Models", dependencies: ["Tensors", "SafeTensors", "FileAccess"]),

@@ -622,6 +622,13 @@ static int has_f16c(void) {
 }
 #endif
 
+void ck_widen_halves(const void *src, float *dst, int64_t count) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (has_f16c()) { widen_f16c((const uint16_t *)src, dst, count); return; }
+#endif
+    widen_base((const uint16_t *)src, dst, count);
+}
+
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
                     int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta) {
     int half = format == CK_PANELS_HALF, int8 = format == CK_PANELS_INT8, narrowed = half || int8;

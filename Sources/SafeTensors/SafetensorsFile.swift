@@ -6,6 +6,7 @@
 // 4-byte aligned are returned without a copy (a read-only view of the mapping); F16 and BF16
 // (and unaligned F32) are converted to Float32 on request.
 
+import CKernels
 import Foundation
 import Tensors
 #if canImport(Glibc)
@@ -224,9 +225,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             var t = Tensor(zeros: e.shape)
             let d = t.mutablePointer()
             Parallelism.forEachRange(n, minimumPerTask: 65536) { range in
-                for i in range {
-                    d[i] = Float(Float16(bitPattern: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
-                }
+                ck_widen_halves(bytes + 2 * range.lowerBound, d + range.lowerBound, Int64(range.count))
             }
             return t
         case .bf16:

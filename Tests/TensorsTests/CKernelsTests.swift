@@ -22,6 +22,22 @@ import TestSupport
         #expect(ys[xs.count - 6] == 1 && ys[xs.count - 5] == 1)
     }
 
+    /// ck_widen_halves (weights read from F16 files) equals Swift's Float(Float16) on all 65,536
+    /// halves (NaNs as NaNs), from an odd byte offset too.
+    @Test func wideningHalvesIsExactForEveryHalf() {
+        let halves = (0...UInt16.max).map { $0 }
+        var bytes = [UInt8](repeating: 0, count: 1 + 2 * halves.count)
+        for (i, h) in halves.enumerated() { (bytes[1 + 2 * i], bytes[2 + 2 * i]) = (UInt8(h & 0xff), UInt8(h >> 8)) }
+        var floats = [Float](repeating: 0, count: halves.count)
+        bytes.withUnsafeBytes { raw in ck_widen_halves(raw.baseAddress! + 1, &floats, Int64(halves.count)) }
+        var wrong = 0
+        for (h, f) in zip(halves, floats) {
+            let expected = Float(Float16(bitPattern: h))
+            if expected.isNaN ? !f.isNaN : expected.bitPattern != f.bitPattern { wrong += 1 }
+        }
+        #expect(wrong == 0, "\(wrong) halves widened wrongly")
+    }
+
     @Test func expUnderflowsToZero() {
         let xs: [Float] = [-.infinity, -1000, -88.5, -100]
         var ys = [Float](repeating: .nan, count: xs.count)

@@ -84,6 +84,9 @@ int64_t ck_panels_bytes(int64_t n, int64_t k, int format);
 /// holds a non-finite value (dst is then incomplete).
 int ck_pack_panels_int8(int64_t n, int64_t k, const float *w, void *dst);
 
+/// IEEE halves (little-endian, any alignment) widened to floats, exactly (F16C where the CPU has it).
+void ck_widen_halves(const void *src, float *dst, int64_t count);
+
 /// W [n, k] back from its panels in `format` (int8: q x scale, as the GEMM widens them).
 void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w);
 
