@@ -46,6 +46,7 @@ public struct Info: ParsableCommand {
             print("presets    \(p.stylePresets?.names.count ?? 0) (style embeddings a prompt can name)")
             let d = runner.samplingDefaults
             print("defaults   guidance \(d.guidanceScale), style strength with style images \(d.referenceStyleStrength) (\(SamplingDefaults.fileName))")
+            print("weights    " + (runner.weights == .int8 ? "int8 for the UNet and text encoder (--weights; the rest as stored)" : "as stored"))
             print("threads    \(Parallelism.threadCount)")
             print("kernels    \(KernelVariant.current)")
         }

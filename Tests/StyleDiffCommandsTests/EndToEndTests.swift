@@ -238,6 +238,8 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(!FileManager.default.fileExists(atPath: dir + "/r2.png"))
         let bad = try stylediff(base + ["--weights", "int4", "-o", dir + "/b.png"])
         #expect(bad.status == 64, "\(bad.stderr)")
+        let info = try stylediff(["info", "--weights", "int8", "--model", Self.model])
+        #expect(info.status == 0 && info.stdout.contains("weights    int8"), "\(info.stdout)")
     }
 
     /// The record stored in an output PNG.
