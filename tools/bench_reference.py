@@ -82,7 +82,8 @@ def run_unet(args):
                 sys.exit(f"PyTorch run failed:\n{tr.stderr}")
             torch_res = json.loads(tr.stdout.strip().splitlines()[-1])
             sr = subprocess.run([args.swift, "unet", args.model, "--threads", str(t), "--repeats", str(args.repeats),
-                                 "--json", "--output", swift_out, "--inputs", used_inputs], capture_output=True, text=True)
+                                 "--json", "--output", swift_out, "--inputs", used_inputs, "--weights", args.weights],
+                                capture_output=True, text=True)
             if sr.returncode != 0:
                 sys.exit(f"stylediff run failed:\n{sr.stderr}")
             swift_res = json.loads(sr.stdout)
@@ -92,7 +93,8 @@ def run_unet(args):
             rows.append((t, torch_res["median"], swift_res["results"][0]["medianSeconds"],
                          torch_res["peak_mb"], swift_res["peakResidentMB"], diff))
     side = args.latent_size or 16
-    print(f"UNet {args.model}: one batch-2 evaluation at a {side}x{side} latent, median of {args.repeats}")
+    print(f"UNet {args.model}: one batch-2 evaluation at a {side}x{side} latent, median of {args.repeats}, "
+          f"stylediff weights {args.weights}")
     print("threads  PyTorch s  stylediff s  speed-up (PyTorch/stylediff)  peak MB PyTorch  peak MB stylediff  max rel diff")
     for t, pt, sw, pm, sm, d in rows:
         print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {pt / sw:28.2f}  {pm:15.0f}  {sm:17.0f}  {d:12.2e}")
@@ -224,6 +226,7 @@ def main():
     u.add_argument("--swift", default=DEFAULT_SWIFT)
     u.add_argument("--json", action="store_true")
     u.add_argument("--latent-size", type=int, help="seeded inputs at this latent side (64: a 512 px step) instead of bench_inputs")
+    u.add_argument("--weights", default="stored", choices=["stored", "int8"], help="stylediff's --weights (PyTorch keeps fp32)")
     pl = sub.add_parser("pipeline")
     pl.add_argument("--model", required=True)
     pl.add_argument("--threads", default="1,2")
