@@ -92,9 +92,11 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         }                                                                                      \
     }                                                                                          \
     ATTR static void silu_##SUFFIX(const float *x, float *y, int64_t n) {                      \
+        _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + cephes_exp(-x[i]));              \
     }                                                                                          \
     ATTR static void erf_##SUFFIX(const float *x, float *y, int64_t n) {                       \
+        _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = rational_erf(x[i]);                             \
     }                                                                                          \
     ATTR static void geglu_##SUFFIX(const float *x, float *y, int64_t rows, int64_t d) {       \
@@ -105,6 +107,7 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         }                                                                                      \
     }                                                                                          \
     ATTR static void exp_##SUFFIX(const float *x, float *y, int64_t n) {                       \
+        _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = cephes_exp(x[i]);                               \
     }                                                                                          \
     ATTR static void online_softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride,  \

@@ -21,7 +21,8 @@ void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, f
 /// exp of `n` floats (the same polynomial as ck_softmax_rows), for tests.
 void ck_exp(const float *x, float *y, int64_t n);
 
-/// SiLU x / (1 + exp(-x)) of `n` floats with the Cephes exp; `x` and `y` may be the same.
+/// SiLU x / (1 + exp(-x)) of `n` floats with the Cephes exp; `x` and `y` are the same or disjoint
+/// (vectorised either way).
 void ck_silu(const float *x, float *y, int64_t n);
 
 /// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), within 4e-7 absolute (tested).
