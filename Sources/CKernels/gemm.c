@@ -629,6 +629,20 @@ void ck_widen_halves(const void *src, float *dst, int64_t count) {
     widen_base((const uint16_t *)src, dst, count);
 }
 
+// Rows [pc, pc + kc) of the panel holding column `col` (a multiple of CK_PANEL), widened to floats.
+static void widen_panel(const void *panels, int format, int64_t k, int64_t col, int64_t pc, int64_t kc,
+                        void (*widen)(const uint16_t *, float *, int64_t),
+                        void (*widen8)(const int8_t *, const float *, float *, int64_t), float *dst) {
+    if (format == CK_PANELS_INT8) {
+        const unsigned char *panel = (const unsigned char *)panels + col / CK_PANEL * int8_panel_stride(k);
+        float scales[CK_PANEL];
+        memcpy(scales, panel, sizeof scales);
+        widen8((const int8_t *)(panel + sizeof scales) + pc * CK_PANEL, scales, dst, kc);
+    } else {
+        widen((const uint16_t *)panels + col / CK_PANEL * CK_PANEL * k + pc * CK_PANEL, dst, kc * CK_PANEL);
+    }
+}
+
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
                     int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta) {
     int half = format == CK_PANELS_HALF, int8 = format == CK_PANELS_INT8, narrowed = half || int8;
@@ -652,7 +666,10 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
     int64_t mcFill = m < mcMax ? m : mcMax;
     buffers_t *t = buffers();
     float *ap = t ? grow(&t->a, &t->capA, (size_t)((mcFill + mr - 1) / mr * mr * kcMax)) : NULL;
-    float *wide = t && narrowed ? grow(&t->b, &t->capB, (size_t)(CK_PANEL * kcMax)) : NULL;
+    // Narrowed panels are widened once per k block: one panel at a time when there is one row
+    // block (it stays in L1), else every panel of the part's columns before the row blocks reuse them.
+    int64_t widePanels = m > mcMax ? (n + CK_PANEL - 1) / CK_PANEL : 1;
+    float *wide = t && narrowed ? grow(&t->b, &t->capB, (size_t)(widePanels * CK_PANEL * kcMax)) : NULL;
     if (!ap || (narrowed && !wide)) {  // out of memory for the buffers: the same chain, element by element
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
@@ -682,23 +699,21 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
     for (int64_t pc = 0; pc < k; pc += KC) {
         int64_t kc = k - pc < KC ? k - pc : KC;
         int init = pc > 0 ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
+        if (narrowed && widePanels > 1)
+            for (int64_t jr = 0; jr < n; jr += CK_PANEL)
+                widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide + jr * kc);
         for (int64_t ic = 0; ic < m; ic += mcMax) {
             int64_t mc = m - ic < mcMax ? m - ic : mcMax;
             a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, n, ap);
             for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
-                int64_t offset = ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
                 const float *bpanel;
-                if (int8) {
-                    const unsigned char *panel = (const unsigned char *)panels + (j0 + jr) / CK_PANEL * int8_panel_stride(k);
-                    float scales[CK_PANEL];
-                    memcpy(scales, panel, sizeof scales);
-                    widen8((const int8_t *)(panel + sizeof scales) + pc * CK_PANEL, scales, wide, kc);
-                    bpanel = wide;
-                } else if (half) {
-                    widen((const uint16_t *)panels + offset, wide, kc * CK_PANEL);
+                if (narrowed && widePanels > 1) {
+                    bpanel = wide + jr * kc;
+                } else if (narrowed) {
+                    widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
                     bpanel = wide;
                 } else {
-                    bpanel = (const float *)panels + offset;
+                    bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
                 }
                 int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
                 for (int64_t sub = 0; sub < cols; sub += nr)
