@@ -30,17 +30,24 @@ public struct PackedMatrix: @unchecked Sendable {
     /// Whether the panels hold halves (2 bytes a value).
     public var isHalf: Bool { format == .half }
 
+    /// Matrices smaller than this stay floats even when their values are halves: widening costs
+    /// a few percent of a small model's time (the default model's weights are all under it) and
+    /// saves little memory; the same bits either way.
+    public static let halfMinimumCount = 262_144
+
     /// Packs `weight` [rows, columns]: with `.stored`, as halves when every value round-trips
-    /// through fp16 exactly and `allowHalf` is set, else floats; with `.int8`, quantized per row
-    /// (non-finite weights are an error).
-    public init(_ weight: Tensor, precision: WeightPrecision = .stored, allowHalf: Bool = true) throws {
+    /// through fp16 exactly, `allowHalf` is set and it has at least `halfMinimumCount` values,
+    /// else floats; with `.int8`, quantized per row (non-finite weights are an error).
+    public init(_ weight: Tensor, precision: WeightPrecision = .stored, allowHalf: Bool = true,
+                halfMinimumCount: Int = PackedMatrix.halfMinimumCount) throws {
         guard weight.rank == 2 else { throw TensorError.invalidShape("packed matrix: weight must be [rows, columns], got \(weight.shape)") }
         rows = weight.shape[0]
         columns = weight.shape[1]
         if precision == .int8 {
             format = .int8
         } else {
-            format = allowHalf && weight.count > 0 && ck_all_halves(weight.pointer, Int64(weight.count)) != 0 ? .half : .float
+            format = allowHalf && weight.count > 0 && weight.count >= halfMinimumCount
+                && ck_all_halves(weight.pointer, Int64(weight.count)) != 0 ? .half : .float
         }
         storage = PanelStorage(byteCount: Int(ck_panels_bytes(Int64(rows), Int64(columns), format.code)))
         switch format {

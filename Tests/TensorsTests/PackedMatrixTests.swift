@@ -23,7 +23,7 @@ import TestSupport
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 1), bias = randomTensor([outputs], seed: 2)
         for weight in [halves([outputs, inputs], seed: 3), randomTensor([outputs, inputs], seed: 4)] {
-            let packed = try PackedMatrix(weight)
+            let packed = try PackedMatrix(weight, halfMinimumCount: 0)
             for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
                 Parallelism.setThreadCount(1)
                 let reference = try x.linear(weight: weight, bias: bias)
@@ -39,7 +39,7 @@ import TestSupport
 
     @Test func halvesAreStoredOnlyWhenExact() throws {
         let h = halves([40, 24], seed: 5)
-        let packedHalf = try PackedMatrix(h)
+        let packedHalf = try PackedMatrix(h, halfMinimumCount: 0)
         #expect(packedHalf.isHalf && packedHalf.byteCount == 64 * 24 * 2)
         #expect(bytes(packedHalf.unpacked()) == bytes(h))
         let f = randomTensor([40, 24], seed: 6)
@@ -51,9 +51,12 @@ import TestSupport
         var edge = h
         edge.mutablePointer()[0] = -0.0
         edge.mutablePointer()[1] = .infinity
-        #expect(try PackedMatrix(edge).isHalf)
+        #expect(try PackedMatrix(edge, halfMinimumCount: 0).isHalf)
         edge.mutablePointer()[2] = 1 + 1.0 / 4096
-        #expect(!(try PackedMatrix(edge)).isHalf)
+        #expect(!(try PackedMatrix(edge, halfMinimumCount: 0)).isHalf)
+        // Small matrices stay floats (same bits), large ones of halves are halves.
+        #expect(!(try PackedMatrix(halves([64, 4095], seed: 10))).isHalf)
+        #expect(try PackedMatrix(halves([64, 4096], seed: 10)).isHalf)
         #expect(throws: TensorError.self) { try PackedMatrix(randomTensor([2, 3, 4], seed: 7)) }
     }
 
@@ -110,7 +113,7 @@ import TestSupport
     @Test func packedConvolutionIsTheUnpackedBytes() throws {
         let x = randomTensor([2, 9, 7, 24], seed: 8)
         let w = try Tensor.packConvolutionWeight(halves([40, 24, 3, 3], seed: 9))
-        let packed = try PackedMatrix(try w.reshaped([40, 9 * 24]))
+        let packed = try PackedMatrix(try w.reshaped([40, 9 * 24]), halfMinimumCount: 0)
         #expect(packed.isHalf)
         for (stride, pad) in [(1, 1), (2, 1), (1, 0)] {
             let padding = (top: pad, left: pad, bottom: pad, right: pad)
