@@ -552,23 +552,6 @@ static float int8_value(const void *panels, int64_t k, int64_t col, int64_t p) {
     return (float)q[p * CK_PANEL + col % CK_PANEL] * scale;
 }
 
-void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w) {
-    int half = format == CK_PANELS_HALF;
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t p = 0; p < k; p++) {
-            int64_t at = (j / CK_PANEL) * CK_PANEL * k + p * CK_PANEL + j % CK_PANEL;
-            if (format == CK_PANELS_INT8) {
-                w[j * k + p] = int8_value(panels, k, j, p);
-            } else if (half) {
-                _Float16 h;
-                memcpy(&h, (const uint16_t *)panels + at, sizeof h);
-                w[j * k + p] = (float)h;
-            } else {
-                w[j * k + p] = ((const float *)panels)[at];
-            }
-        }
-}
-
 // Rows of one int8 panel widened to floats: q x scale of its column (the same product on every variant).
 static void widen_int8_base(const int8_t *q, const float *scales, float *dst, int64_t rows) {
     for (int64_t p = 0; p < rows; p++)
@@ -641,6 +624,34 @@ static void widen_panel(const void *panels, int format, int64_t k, int64_t col, 
     } else {
         widen((const uint16_t *)panels + col / CK_PANEL * CK_PANEL * k + pc * CK_PANEL, dst, kc * CK_PANEL);
     }
+}
+
+static void widen_halves_u16(const uint16_t *src, float *dst, int64_t count) { ck_widen_halves(src, dst, count); }
+
+void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w) {
+    // Each narrowed panel widened at once (F16C for halves; Winograd unpacks its filters per call).
+    float *wide = format == CK_PANELS_FLOAT ? NULL : malloc((size_t)(CK_PANEL * (k > 0 ? k : 1)) * sizeof(float));
+    for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
+        int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
+        const float *panel = (const float *)panels + jp * k;
+        if (format != CK_PANELS_FLOAT && wide) {
+            widen_panel(panels, format, k, jp, 0, k, widen_halves_u16, widen_int8_base, wide);
+            panel = wide;
+        }
+        for (int64_t col = 0; col < cols; col++)
+            for (int64_t p = 0; p < k; p++) {
+                if (format == CK_PANELS_FLOAT || wide) {
+                    w[(jp + col) * k + p] = panel[p * CK_PANEL + col];
+                } else if (format == CK_PANELS_INT8) {  // no scratch: value by value
+                    w[(jp + col) * k + p] = int8_value(panels, k, jp + col, p);
+                } else {
+                    _Float16 h;
+                    memcpy(&h, (const uint16_t *)panels + jp * k + p * CK_PANEL + col, sizeof h);
+                    w[(jp + col) * k + p] = (float)h;
+                }
+            }
+    }
+    free(wide);
 }
 
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
