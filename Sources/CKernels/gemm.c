@@ -629,29 +629,16 @@ static void widen_panel(const void *panels, int format, int64_t k, int64_t col, 
 static void widen_halves_u16(const uint16_t *src, float *dst, int64_t count) { ck_widen_halves(src, dst, count); }
 
 void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w) {
-    // Each narrowed panel widened at once (F16C for halves; Winograd unpacks its filters per call).
-    float *wide = format == CK_PANELS_FLOAT ? NULL : malloc((size_t)(CK_PANEL * (k > 0 ? k : 1)) * sizeof(float));
+    float row[CK_PANEL];  // one row of a narrowed panel, widened as the GEMM widens it (F16C for halves)
     for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
         int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
-        const float *panel = (const float *)panels + jp * k;
-        if (format != CK_PANELS_FLOAT && wide) {
-            widen_panel(panels, format, k, jp, 0, k, widen_halves_u16, widen_int8_base, wide);
-            panel = wide;
+        for (int64_t p = 0; p < k; p++) {
+            const float *values = row;
+            if (format == CK_PANELS_FLOAT) values = (const float *)panels + jp * k + p * CK_PANEL;
+            else widen_panel(panels, format, k, jp, p, 1, widen_halves_u16, widen_int8_base, row);
+            for (int64_t col = 0; col < cols; col++) w[(jp + col) * k + p] = values[col];
         }
-        for (int64_t col = 0; col < cols; col++)
-            for (int64_t p = 0; p < k; p++) {
-                if (format == CK_PANELS_FLOAT || wide) {
-                    w[(jp + col) * k + p] = panel[p * CK_PANEL + col];
-                } else if (format == CK_PANELS_INT8) {  // no scratch: value by value
-                    w[(jp + col) * k + p] = int8_value(panels, k, jp + col, p);
-                } else {
-                    _Float16 h;
-                    memcpy(&h, (const uint16_t *)panels + jp * k + p * CK_PANEL + col, sizeof h);
-                    w[(jp + col) * k + p] = (float)h;
-                }
-            }
     }
-    free(wide);
 }
 
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,

@@ -26,7 +26,7 @@ extension StyleDiffusionPipeline {
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
-    static func loadDefaultLayout(_ directory: String, loras: [LoRA], weights: WeightPrecision) throws -> Components {
+    static func loadDefaultLayout(_ directory: String, loras: [LoRA], precision: WeightPrecision) throws -> Components {
         for part in componentFolders where !FileAccess.isDirectory(directory + "/" + part) {
             throw PipelineError.missingComponent("\(directory)/\(part) is missing")
         }
@@ -38,26 +38,26 @@ extension StyleDiffusionPipeline {
         }
         return Components(
             layout: .stylediff, tokenizer: tokenizer,
-            textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder, precision: weights),
+            textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder, precision: precision),
             styleEncoder: styleEncoder,
             styleImageEncoder: .stylediff(styleEncoder), ipAdapterFile: nil,
             stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
             unet: try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras, precision: weights),
+                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras, precision: precision),
             vae: try AutoencoderKL(directory: directory + "/vae"),
             consistencyUNet: try loadConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras,
-                                                     weights: weights))
+                                                     precision: precision))
     }
 
     /// unet_lcm/ of the default layout when present: the UNet distilled for LCM steps (with a
     /// guidance embedding), sharing the folder's IP-Adapter file; it must have the main UNet's
     /// latent channels and sample size (checked by the pipeline).
     static func loadConsistencyUNet(_ directory: String, styleEmbeddingDimension: Int, loras: [LoRA],
-                                    weights: WeightPrecision) throws -> UNet2DConditionModel? {
+                                    precision: WeightPrecision) throws -> UNet2DConditionModel? {
         let folder = directory + "/unet_lcm"
         guard FileAccess.isDirectory(folder) else { return nil }
         let unet = try UNet2DConditionModel(directory: folder, styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                            styleEmbeddingDimension: styleEmbeddingDimension, loras: loras, precision: weights)
+                                            styleEmbeddingDimension: styleEmbeddingDimension, loras: loras, precision: precision)
         guard unet.configuration.timeCondProjDim != nil else {
             throw PipelineError.invalidModel("\(folder)/config.json: an LCM UNet needs time_cond_proj_dim (its guidance embedding)")
         }

@@ -75,7 +75,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             throw PipelineError.invalidRequest("--ip-adapter applies to Stable Diffusion folders; \(directory) has its own style adapter")
         }
         let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras, precision: weights)
-            : try Self.loadDefaultLayout(directory, loras: loras, weights: weights)
+            : try Self.loadDefaultLayout(directory, loras: loras, precision: weights)
         self.directory = directory
         weightPrecision = weights
         layout = parts.layout

@@ -129,7 +129,7 @@ public struct Batch: ParsableCommand {
             Interruption.setTerminationStatus(CLIError.Kind.tryAgain.rawValue)
             let shard = try BatchShard.resolve(shard: shard, shards: shards, environment: ProcessInfo.processInfo.environment)
             let lines = try Batch.parse(file: file)
-            let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter, loras: try common.loras(), weights: common.precision)
+            let runner = try Runner(common)
             let base = FileAccess.parentDirectory(of: file)
             func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : base + "/" + p }
             // Every line is checked with the CLI's rules (and against the model and its input

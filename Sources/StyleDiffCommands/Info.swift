@@ -16,7 +16,7 @@ public struct Info: ParsableCommand {
         try reportingErrors {
             common.applyThreads()
             let directory = common.directory
-            let runner = try Runner(modelDirectory: directory, ipAdapter: common.ipAdapter, loras: try common.loras(), weights: common.precision)
+            let runner = try Runner(common)
             let p = runner.pipeline
             print("model      \(directory)")
             switch p.layout {

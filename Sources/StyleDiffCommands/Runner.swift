@@ -53,6 +53,11 @@ public struct Runner: Sendable {
         }
     }
 
+    /// The model the shared options name (--model, --ip-adapter, --lora, --weights).
+    public init(_ options: ModelOptions) throws {
+        try self.init(modelDirectory: options.directory, ipAdapter: options.ipAdapter, loras: try options.loras(), weights: options.precision)
+    }
+
     /// SHA-256 over a model's defining files (StyleDiffusionPipeline.definingFiles): each relative
     /// path, then that file's hash (HashCache: large files are hashed once per change), in sorted order.
     public static func modelHash(of directory: String) throws -> String {

@@ -59,7 +59,7 @@ public struct Serve: AsyncParsableCommand {
         common.applyThreads()
         let server: StyleDiffServer
         do {
-            let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter, loras: try common.loras(), weights: common.precision)
+            let runner = try Runner(common)
             var options = StyleDiffServer.Options()
             (options.apiKey, options.queueLimit, options.workers, options.deadline) = (apiKey, queue, workers, deadline)
             if let uploads { options.uploads = uploads }

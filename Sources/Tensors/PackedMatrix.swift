@@ -36,17 +36,16 @@ public struct PackedMatrix: @unchecked Sendable {
     public static let halfMinimumCount = 262_144
 
     /// Packs `weight` [rows, columns]: with `.stored`, as halves when every value round-trips
-    /// through fp16 exactly, `allowHalf` is set and it has at least `halfMinimumCount` values,
-    /// else floats; with `.int8`, quantized per row (non-finite weights are an error).
-    public init(_ weight: Tensor, precision: WeightPrecision = .stored, allowHalf: Bool = true,
-                halfMinimumCount: Int = PackedMatrix.halfMinimumCount) throws {
+    /// through fp16 exactly and it has at least `halfMinimumCount` values (`.max`: never), else
+    /// floats; with `.int8`, quantized per row (non-finite weights are an error).
+    public init(_ weight: Tensor, precision: WeightPrecision = .stored, halfMinimumCount: Int = PackedMatrix.halfMinimumCount) throws {
         guard weight.rank == 2 else { throw TensorError.invalidShape("packed matrix: weight must be [rows, columns], got \(weight.shape)") }
         rows = weight.shape[0]
         columns = weight.shape[1]
         if precision == .int8 {
             format = .int8
         } else {
-            format = allowHalf && weight.count > 0 && weight.count >= halfMinimumCount
+            format = weight.count > 0 && weight.count >= halfMinimumCount
                 && ck_all_halves(weight.pointer, Int64(weight.count)) != 0 ? .half : .float
         }
         storage = PanelStorage(byteCount: Int(ck_panels_bytes(Int64(rows), Int64(columns), format.code)))

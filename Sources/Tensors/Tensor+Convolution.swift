@@ -30,7 +30,7 @@ extension Tensor {
         guard weight.rank == 4, weight.shape[1] == weight.shape[2] else {
             throw TensorError.shapeMismatch("conv2d: packed weight \(weight.shape) must be [Cout, kh, kw, Cin]")
         }
-        let matrix = try PackedMatrix(weight.reshaped([weight.shape[0], weight.count / max(weight.shape[0], 1)]), allowHalf: false)
+        let matrix = try PackedMatrix(weight.reshaped([weight.shape[0], weight.count / max(weight.shape[0], 1)]), halfMinimumCount: .max)
         return try conv2d(weight: matrix, kernel: weight.shape[1], bias: bias, stride: stride, padding: padding)
     }
 

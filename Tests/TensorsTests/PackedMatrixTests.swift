@@ -46,7 +46,7 @@ import TestSupport
         let packedFloat = try PackedMatrix(f)
         #expect(!packedFloat.isHalf && packedFloat.byteCount == 64 * 24 * 4)
         #expect(bytes(packedFloat.unpacked()) == bytes(f))
-        #expect(!(try PackedMatrix(h, allowHalf: false)).isHalf)
+        #expect(!(try PackedMatrix(h, halfMinimumCount: .max)).isHalf)
         // One value off a half keeps the whole matrix in floats; -0 and infinities are halves.
         var edge = h
         edge.mutablePointer()[0] = -0.0
