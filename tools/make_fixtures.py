@@ -17,7 +17,7 @@ import os
 import shutil
 
 import torch
-from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
+from diffusers import (AutoencoderKL, AutoencoderTiny, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
                        EulerDiscreteScheduler, LCMScheduler, LatentConsistencyModelPipeline, PNDMScheduler, TCDScheduler,
                        UNet2DConditionModel)
 from safetensors.torch import save_file
@@ -121,6 +121,19 @@ def make_vae(name, cfg):
     io = {"image": image, "mean": dist.mean, "logvar": dist.logvar, "latent": latent, "decoded": decoded,
           "sample_seed7": sampled}
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(folder, "io.safetensors"))
+
+
+def make_vae_tiny():
+    """An AutoencoderTiny (TAESD's design) with narrow widths: decode of latents wide enough to
+    reach the tanh clamp; the encoder is saved too (a real TAESD folder has it; Swift skips it)."""
+    cfg = dict(in_channels=3, out_channels=3, latent_channels=4, encoder_block_out_channels=(8, 8, 8),
+               decoder_block_out_channels=(8, 8, 8), num_encoder_blocks=(1, 1, 1), num_decoder_blocks=(1, 2, 1))
+    model, folder = seeded_model(AutoencoderTiny, "vae_tiny", cfg, 8)
+    g = torch.Generator().manual_seed(9)
+    latent = torch.randn(2, 4, 8, 8, generator=g) * 3
+    with torch.no_grad():
+        decoded = model.decode(latent).sample
+    save_file({"latent": latent.contiguous(), "decoded": decoded.contiguous()}, os.path.join(folder, "io.safetensors"))
 
 
 def make_clip():
@@ -918,6 +931,8 @@ def main():
     for name, cfg in VAES.items():
         if args.only in (None, name):
             make_vae(name, cfg)
+    if args.only in (None, "vae_tiny"):
+        make_vae_tiny()
     if args.only in (None, "clip_text"):
         make_clip()
     if args.only in (None, "pipeline"):

@@ -105,6 +105,7 @@ public final class FuzzContext: @unchecked Sendable {
     public static let configFiles = [
         "unet/config.json", "vae/config.json", "text_encoder/config.json", "style_encoder/config.json",
         "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json", "sampling_defaults.json", "styles.json",
+        "vae_tiny/config.json",
     ]
 
     /// The config-like files only a Stable Diffusion folder has (the component configs are the
@@ -150,9 +151,25 @@ public final class FuzzContext: @unchecked Sendable {
                 try? fm.createSymbolicLink(atPath: directory + "/" + part, withDestinationPath: source)
             }
         }
+        // The optional tiny decoder: the AutoencoderTiny fixture's weights, when the model lacks one.
+        if file.hasPrefix("vae_tiny/"), !FileAccess.isDirectory(model + "/vae_tiny") {
+            try? fm.createDirectory(atPath: directory + "/vae_tiny", withIntermediateDirectories: true)
+            let weights = "diffusion_pytorch_model.safetensors"
+            try? fm.createSymbolicLink(atPath: directory + "/vae_tiny/" + weights, withDestinationPath: tinyVAEFixture + "/" + weights)
+        }
         try? fm.removeItem(atPath: directory + "/" + file)
         _ = fm.createFile(atPath: directory + "/" + file, contents: Data(bytes))
         return body(directory)
+    }
+
+    /// The AutoencoderTiny fixture (Tests/Fixtures/vae_tiny, beside the model's pipeline folder),
+    /// which stands in for a model's vae_tiny/ when it has none.
+    public var tinyVAEFixture: String { model + "/../../vae_tiny" }
+
+    /// The bytes of one of `configFiles`: the model's, or for vae_tiny/ the fixture's.
+    public func configContents(_ file: String) -> Data? {
+        FileManager.default.contents(atPath: model + "/" + file)
+            ?? (file.hasPrefix("vae_tiny/") ? FileManager.default.contents(atPath: tinyVAEFixture + "/" + file.dropFirst(9)) : nil)
     }
 
     /// Loads a model folder as the CLI does (less the model hash); when it loads and its latent
@@ -165,6 +182,7 @@ public final class FuzzContext: @unchecked Sendable {
             guard pipeline.latentSize <= 32 else { return nil }
             var request = GenerationRequest(prompt: "folder icon")
             request.steps = 1
+            request.decoder = pipeline.tinyVAE == nil ? .full : .tiny
             request.guidanceScale = pipeline.samplingDefaults.guidanceScale
             _ = try pipeline.generate(request)
             return nil
@@ -196,7 +214,7 @@ public enum ConfigSweep {
     public static func run(_ context: FuzzContext, files: [String] = FuzzContext.configFiles) -> [Outcome] {
         var outcomes: [Outcome] = []
         for file in files {
-            guard let data = FileManager.default.contents(atPath: context.model + "/" + file),
+            guard let data = context.configContents(file),
                   let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { continue }
             for field in object.keys.sorted() where !field.hasPrefix("_") {
                 for (name, value) in values {

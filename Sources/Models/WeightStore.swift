@@ -75,6 +75,12 @@ public final class WeightStore {
     /// Whether the file holds `name` (a model uses this only for optional parts).
     public func contains(_ name: String) -> Bool { file.entries[name] != nil }
 
+    /// Marks every tensor whose name starts with `prefix` as used: parts of a checkpoint the
+    /// port does not run (AutoencoderTiny's encoder).
+    public func ignore(prefix: String) {
+        for name in file.entries.keys where name.hasPrefix(prefix) { used.insert(name) }
+    }
+
     /// Fails if the file holds tensors the model did not use.
     public func finish() throws {
         let unexpected = file.entries.keys.filter { !used.contains($0) }.sorted()

@@ -81,6 +81,9 @@ public struct GenerationRequest: Sendable {
     public var height: Int?
     /// AUTOMATIC1111's "Clip skip": 1 uses the text encoder's last layer, 2 the one before, ...
     public var clipSkip: Int = GenerationDefaults.clipSkip
+    /// Which decoder turns the final latents into the image: the VAE's, or the folder's
+    /// vae_tiny/ (faster, less exact).
+    public var decoder: VAEDecoder = .full
 
     public init(prompt: String) { self.prompt = prompt }
 }
@@ -144,4 +147,9 @@ extension GenerationRequest {
             scheduler: scheduler, strength: initImage == nil ? nil : strength, styleWeights: styleImages.map(\.weight), blend: blend)
         guard found.isEmpty else { throw PipelineError.invalidRequest(found.joined(separator: "; ")) }
     }
+}
+
+/// The decoder of a generation: the model's VAE, or its vae_tiny/ (diffusers AutoencoderTiny).
+public enum VAEDecoder: String, Codable, CaseIterable, Sendable {
+    case full, tiny
 }

@@ -23,6 +23,8 @@ extension StyleDiffusionPipeline {
         var vae: AutoencoderKL
         /// The default layout's optional unet_lcm/: a latent-consistency-distilled UNet for LCM steps.
         var consistencyUNet: UNet2DConditionModel? = nil
+        /// The optional vae_tiny/ of either layout (loaded by init).
+        var tinyVAE: AutoencoderTiny? = nil
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
@@ -62,6 +64,15 @@ extension StyleDiffusionPipeline {
             throw PipelineError.invalidModel("\(folder)/config.json: an LCM UNet needs time_cond_proj_dim (its guidance embedding)")
         }
         return unet
+    }
+
+    /// vae_tiny/ of either layout when present: a diffusers AutoencoderTiny (TAESD's design; for a
+    /// Stable Diffusion 1.x/2.x folder, madebyollin/taesd) whose decoder a request may choose
+    /// (`GenerationRequest.decoder`); the pipeline checks that it fits the VAE's latents.
+    static func loadTinyVAE(_ directory: String) throws -> AutoencoderTiny? {
+        let folder = directory + "/vae_tiny"
+        guard FileAccess.isDirectory(folder) else { return nil }
+        return try AutoencoderTiny(directory: folder)
     }
 
     /// A diffusers StableDiffusionPipeline folder (model_index.json checked by ModelIndex):

@@ -45,7 +45,7 @@ extension StyleDiffusionPipeline {
 
     /// A Stable Diffusion folder's defining files: what stylediff reads of it (model_index.json,
     /// the tokenizer files, each component's config.json and the weight file ModelFolder picks,
-    /// scheduler_config.json, sampling_defaults.json), so the fp16 copies, safety checker and
+    /// scheduler_config.json, sampling_defaults.json, vae_tiny/ when present), so the fp16 copies, safety checker and
     /// .ckpt files a hub download also holds neither change the hash nor cost time.
     static func diffusersDefiningFiles(of directory: String) throws -> [String] {
         var files = ["model_index.json", "scheduler/scheduler_config.json"]
@@ -55,6 +55,10 @@ extension StyleDiffusionPipeline {
         }
         for component in ["text_encoder", "unet", "vae"] {
             let (config, weights) = try ModelFolder.files(directory + "/" + component)
+            files += [config, weights].map { String($0.dropFirst(directory.count + 1)) }
+        }
+        if FileAccess.isDirectory(directory + "/vae_tiny") {  // the optional tiny decoder (loadTinyVAE)
+            let (config, weights) = try ModelFolder.files(directory + "/vae_tiny")
             files += [config, weights].map { String($0.dropFirst(directory.count + 1)) }
         }
         if FileAccess.exists(directory + "/" + SamplingDefaults.fileName) { files.append(SamplingDefaults.fileName) }

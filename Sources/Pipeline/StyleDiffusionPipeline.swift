@@ -42,6 +42,9 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// request asks for the LCM scheduler; nil when the folder has none.
     public let consistencyUNet: UNet2DConditionModel?
     public let vae: AutoencoderKL
+    /// The folder's vae_tiny/ (AutoencoderTiny's decoder), used when a request asks for
+    /// `decoder: .tiny`; nil when the folder has none.
+    public let tinyVAE: AutoencoderTiny?
     public let schedulerConfiguration: SchedulerConfiguration
     /// The scheduler a generation uses unless it names one: the folder's scheduler class when
     /// stylediff implements it (PNDM for SD 1.5, DDIM for SD 2.1), else DDIM.
@@ -88,6 +91,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         unet = parts.unet
         consistencyUNet = parts.consistencyUNet
         vae = parts.vae
+        tinyVAE = try Self.loadTinyVAE(directory)
         let schedulerPath = directory + "/scheduler/scheduler_config.json"
         schedulerConfiguration = try SchedulerConfiguration.load(path: schedulerPath)
         schedulerClass = try Self.className(of: schedulerPath)
@@ -122,6 +126,12 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             || lcm.configuration.crossAttentionDim != unet.configuration.crossAttentionDim {
             throw PipelineError.invalidModel("\(directory)/unet_lcm/config.json does not match \(unetConfig) (channels, sample size, "
                 + "blocks or cross-attention width)")
+        }
+        if let tiny = tinyVAE, tiny.configuration.latentChannels != vae.configuration.latentChannels
+            || tiny.upsamplingFactor != vae.downsamplingFactor || tiny.configuration.outChannels != vae.configuration.outChannels {
+            throw PipelineError.invalidModel("\(directory)/vae_tiny/config.json: latent_channels \(tiny.configuration.latentChannels), "
+                + "upsampling x\(tiny.upsamplingFactor) and out_channels \(tiny.configuration.outChannels) must match the VAE's "
+                + "\(vae.configuration.latentChannels), x\(vae.downsamplingFactor) and \(vae.configuration.outChannels)")
         }
         guard unet.configuration.inChannels == vae.configuration.latentChannels else {
             throw PipelineError.invalidModel("\(unetConfig): in_channels \(unet.configuration.inChannels) does not fit the VAE's "
@@ -246,7 +256,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         let latents = try denoise(request, observe: observe)
         try latents.requireFinite("the final latents")
         model(for: request).releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
-        return try decode(latents)
+        return try decode(latents, decoder: request.decoder)
     }
 
     /// The final latents [1, height / f, width / f, C] of a request (before decoding; f the VAE factor).
@@ -263,6 +273,9 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             throw PipelineError.invalidRequest("style strength \(request.styleStrength) must be >= 0")
         }
         try request.validate()
+        if request.decoder == .tiny && tinyVAE == nil {
+            throw PipelineError.invalidRequest("the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(directory)")
+        }
         let (width, height) = try imageSize(of: request)
         let scheduler = try request.scheduler.make(schedulerConfiguration, steps: request.steps, eta: request.eta,
                                                    strength: request.initImage == nil ? 1 : request.strength)
@@ -340,11 +353,22 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         request.scheduler == .lcm ? consistencyUNet ?? unet : unet
     }
 
-    /// latents -> image.
-    public func decode(_ latents: Tensor) throws -> RGBImage {
-        let c = vae.configuration
-        let unscaled = latents.mapElements { $0 / c.scalingFactor + (c.shiftFactor ?? 0) }
-        return try ImageResampler.image(vae.decode(unscaled))
+    /// latents -> image, with the VAE's decoder or vae_tiny/'s (each dividing by its own
+    /// scaling_factor and adding its shift_factor, as diffusers' pipelines do).
+    public func decode(_ latents: Tensor, decoder: VAEDecoder = .full) throws -> RGBImage {
+        switch decoder {
+        case .full:
+            let c = vae.configuration
+            let unscaled = latents.mapElements { $0 / c.scalingFactor + (c.shiftFactor ?? 0) }
+            return try ImageResampler.image(vae.decode(unscaled))
+        case .tiny:
+            guard let tinyVAE else {
+                throw PipelineError.invalidRequest("the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(directory)")
+            }
+            let c = tinyVAE.configuration
+            let unscaled = latents.mapElements { $0 / c.scalingFactor + c.shiftFactor }
+            return try ImageResampler.image(tinyVAE.decode(unscaled))
+        }
     }
 
     /// (latent - shift) * scaling_factor, as diffusers scales encoded latents.

@@ -28,6 +28,15 @@ struct FewStepBenchmark: ParsableCommand {
     @Option(help: "The prompt.")
     var prompt = "folder icon, papirus style"
 
+    @Option(name: .customLong("decoder"), help: "Decoder of the LCM images: full (the VAE) or tiny (the folder's vae_tiny/); the DDIM images always use the VAE.")
+    var decoderName = "full"
+
+    var decoder: VAEDecoder { VAEDecoder(rawValue: decoderName) ?? .full }
+
+    func validate() throws {
+        guard VAEDecoder(rawValue: decoderName) != nil else { throw ValidationError("--decoder must be full or tiny") }
+    }
+
     @Flag(help: "Also print where an LCM image's time goes (per kernel category, 1 thread then the last count).")
     var profile = false
 
@@ -45,6 +54,7 @@ struct FewStepBenchmark: ParsableCommand {
             var r = GenerationRequest(prompt: prompt)
             (r.scheduler, r.steps, r.seed) = kind == .lcm ? (.lcm, fastSteps, 1) : (.ddim, steps, 1)
             r.guidanceScale = loaded.samplingDefaults.guidanceScale
+            if kind == .lcm { r.decoder = decoder }
             return r
         }
         let ddim = request(.ddim), lcm = request(.lcm)
@@ -65,7 +75,7 @@ struct FewStepBenchmark: ParsableCommand {
                 times[3].append(try time { _ = try StyleDiffusionPipeline(directory: model).generate(lcm) })
                 var latents: Tensor?
                 times[4].append(try time { latents = try loaded.denoise(lcm) })
-                if let latents { times[5].append(try time { _ = try loaded.decode(latents) }) }
+                if let latents { times[5].append(try time { _ = try loaded.decode(latents, decoder: decoder) }) }
                 times[6].append(try time { _ = try StyleDiffusionPipeline(directory: model) })
             }
             let m = times.map { $0.sorted()[$0.count / 2] }
@@ -75,7 +85,7 @@ struct FewStepBenchmark: ParsableCommand {
         }
         if profile {
             let latents = try loaded.denoise(lcm)
-            for (name, body) in [("denoise", { _ = try loaded.denoise(lcm) }), ("decode", { _ = try loaded.decode(latents) })] as [(String, () throws -> Void)] {
+            for (name, body) in [("denoise", { _ = try loaded.denoise(lcm) }), ("decode", { _ = try loaded.decode(latents, decoder: decoder) })] as [(String, () throws -> Void)] {
                 Profiler.start()
                 var total = 0.0
                 for _ in 0..<options.repeats {
@@ -104,8 +114,8 @@ struct FewStepBenchmark: ParsableCommand {
                          r.ratio, r.ddimWithLoadSeconds, r.lcmWithLoadSeconds, r.ratioWithLoad))
         }
         for r in rows {
-            print(String(format: "threads %d: LCM image = %.3f s denoising (prompt + %d steps) + %.3f s VAE decode; load %.3f s",
-                         r.threads, r.lcmDenoiseSeconds, fastSteps, r.decodeSeconds, r.loadSeconds))
+            print(String(format: "threads %d: LCM image = %.3f s denoising (prompt + %d steps) + %.3f s decode (%@); load %.3f s",
+                         r.threads, r.lcmDenoiseSeconds, fastSteps, r.decodeSeconds, decoder == .tiny ? "vae_tiny" : "VAE", r.loadSeconds))
         }
     }
 }

@@ -9,6 +9,7 @@ import Schedulers
 extension SchedulerKind: ExpressibleByArgument {}
 extension StyleBlend: ExpressibleByArgument {}
 extension ImageFit: ExpressibleByArgument {}
+extension VAEDecoder: ExpressibleByArgument {}
 
 /// A --style-image value: PATH or PATH:WEIGHT.
 public struct StyleImageSpec: ExpressibleByArgument, Equatable, Sendable {
@@ -82,6 +83,9 @@ public struct GenerationOptions: ParsableArguments {
     @Option(name: .customLong("clip-skip"), help: "Stop the text encoder this many layers early, as AUTOMATIC1111's Clip skip: 1 uses the last layer, 2 the one before (for anime fine-tunes of SD 1.x).")
     public var clipSkip: Int?
 
+    @Option(help: "Decoder of the final latents: full (the VAE) or tiny (the model folder's vae_tiny/, a diffusers AutoencoderTiny such as TAESD: several times faster, less exact).")
+    public var decoder: VAEDecoder = .full
+
     @Option(help: "DDIM noise in [0, 1] (0 = deterministic).")
     public var eta: Float = GenerationSettings.Defaults.eta
 
@@ -131,7 +135,8 @@ public struct GenerationOptions: ParsableArguments {
             prompt: prompt, style: style, seed: seed, negativePrompt: negative, steps: resolvedSteps, scheduler: resolvedScheduler,
             guidanceScale: guidance, eta: eta, styleImages: styleImages.map(\.argument), styleStrength: styleStrength,
             styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength,
-            fit: fit, width: width, height: height, clipSkip: clipSkip, styleBlocks: styleBlocks)
+            fit: fit, width: width, height: height, clipSkip: clipSkip, styleBlocks: styleBlocks,
+            decoder: decoder == .full ? nil : decoder)
     }
 
     /// Runs generate or convert: seeds, records, outputs, JSON result. Every output and every

@@ -50,6 +50,8 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
     public var loras: [InputFile]? = nil
     /// How the model held its weights (--weights) when not as stored; absent: as stored.
     public var weights: WeightPrecision? = nil
+    /// The decoder when not the VAE's (`tiny`: the folder's vae_tiny/); absent: the VAE.
+    public var decoder: VAEDecoder? = nil
     public var modelHash: String
     /// The output size (records from before non-square sizes store one "size").
     public var width: Int
@@ -59,7 +61,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         case version, mode, prompt, style, blend, steps, scheduler, eta, seed, strength, width, height, fit, size
         case negativePrompt = "negative_prompt", styleImages = "style_images", styleStrength = "style_strength"
         case stylePreset = "style_preset", styleSnap = "style_snap", clipSkip = "clip_skip", styleBlocks = "style_blocks"
-        case ipAdapter = "ip_adapter", loras, weights
+        case ipAdapter = "ip_adapter", loras, weights, decoder
         case guidanceScale = "guidance_scale", initImage = "init_image", modelHash = "model_hash"
     }
 
@@ -68,7 +70,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         styleImages: [InputFile], blend: StyleBlend, styleStrength: Float, styleSnap: Float?, guidanceScale: Float, steps: Int,
         scheduler: SchedulerKind, eta: Float, seed: UInt64, initImage: InputFile?, strength: Double?, fit: ImageFit?,
         clipSkip: Int?, modelHash: String, width: Int, height: Int, styleBlocks: String? = nil, ipAdapter: InputFile? = nil,
-        loras: [InputFile]? = nil, weights: WeightPrecision? = nil
+        loras: [InputFile]? = nil, weights: WeightPrecision? = nil, decoder: VAEDecoder? = nil
     ) {
         (self.mode, self.prompt, self.negativePrompt, self.style, self.stylePreset) = (mode, prompt, negativePrompt, style, stylePreset)
         (self.styleImages, self.blend, self.styleStrength, self.styleSnap) = (styleImages, blend, styleStrength, styleSnap)
@@ -77,6 +79,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         (self.modelHash, self.width, self.height, self.styleBlocks, self.ipAdapter) = (modelHash, width, height, styleBlocks, ipAdapter)
         self.loras = loras
         self.weights = weights
+        self.decoder = decoder
     }
 
     public init(from decoder: Decoder) throws {
@@ -104,6 +107,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         ipAdapter = try c.decodeIfPresent(InputFile.self, forKey: .ipAdapter)
         loras = try c.decodeIfPresent([InputFile].self, forKey: .loras)
         weights = try c.decodeIfPresent(WeightPrecision.self, forKey: .weights)
+        self.decoder = try c.decodeIfPresent(VAEDecoder.self, forKey: .decoder)
         modelHash = try c.decode(String.self, forKey: .modelHash)
         if let size = try c.decodeIfPresent(Int.self, forKey: .size) {
             guard !c.contains(.width), !c.contains(.height) else {
@@ -141,6 +145,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
         try c.encodeIfPresent(ipAdapter, forKey: .ipAdapter)
         try c.encodeIfPresent(loras, forKey: .loras)
         try c.encodeIfPresent(weights, forKey: .weights)
+        try c.encodeIfPresent(decoder, forKey: .decoder)
         try c.encode(modelHash, forKey: .modelHash)
         try c.encode(width, forKey: .width)
         try c.encode(height, forKey: .height)
@@ -182,6 +187,7 @@ public struct GenerationRecord: Codable, Equatable, Sendable {
             pairs.append("LoRA: " + loras.map { "\(FileAccess.lastComponent(of: $0.path)):\($0.weight ?? 1)" }.joined(separator: " "))
         }
         if let weights { pairs.append("Weights: \(weights.rawValue)") }
+        if let decoder { pairs.append("Decoder: \(decoder.rawValue)") }
         if (scheduler == .ddim || scheduler == .tcd) && eta > 0 { pairs.append("Eta: \(eta)") }
         lines.append(pairs.joined(separator: ", "))
         return lines.joined(separator: "\n")

@@ -40,12 +40,14 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
     public var clipSkip: Int?
     /// Per-block style scales, diffusers' set_ip_adapter_scale dictionary as JSON text.
     public var styleBlocks: String?
+    /// The decoder: the VAE's (nil, "full") or the model folder's vae_tiny/ ("tiny").
+    public var decoder: VAEDecoder?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case prompt, style, seed, steps, scheduler, eta, blend, strength, fit, width, height
         case negativePrompt = "negative", guidanceScale = "guidance", styleImages = "style_images"
         case styleStrength = "style_strength", styleSnap = "style_snap", stylePreset = "style_preset", initImage = "init_image"
-        case clipSkip = "clip_skip", styleBlocks = "style_blocks"
+        case clipSkip = "clip_skip", styleBlocks = "style_blocks", decoder
     }
 
     /// The JSON field names (batch lines).
@@ -56,13 +58,14 @@ public struct GenerationSettings: Codable, Equatable, Sendable {
         scheduler: SchedulerKind? = nil, guidanceScale: Float? = nil, eta: Float? = nil, styleImages: [String]? = nil,
         styleStrength: Float? = nil, styleSnap: Float? = nil, blend: StyleBlend? = nil, stylePreset: Bool? = nil,
         initImage: String? = nil, strength: Double? = nil, fit: ImageFit? = nil, width: Int? = nil, height: Int? = nil,
-        clipSkip: Int? = nil, styleBlocks: String? = nil
+        clipSkip: Int? = nil, styleBlocks: String? = nil, decoder: VAEDecoder? = nil
     ) {
         (self.prompt, self.style, self.seed, self.negativePrompt, self.steps) = (prompt, style, seed, negativePrompt, steps)
         (self.scheduler, self.guidanceScale, self.eta, self.styleImages) = (scheduler, guidanceScale, eta, styleImages)
         (self.styleStrength, self.styleSnap, self.blend, self.stylePreset) = (styleStrength, styleSnap, blend, stylePreset)
         (self.initImage, self.strength, self.fit) = (initImage, strength, fit)
         (self.width, self.height, self.clipSkip, self.styleBlocks) = (width, height, clipSkip, styleBlocks)
+        self.decoder = decoder
     }
 
     /// The defaults of every field a model does not set (guidance and style strength come from

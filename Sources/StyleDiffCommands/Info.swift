@@ -33,6 +33,10 @@ public struct Info: ParsableCommand {
             if let lcm = p.consistencyUNet, let width = lcm.configuration.timeCondProjDim {
                 print("lcm unet   unet_lcm/ (guidance embedding \(width) wide): --fast and --scheduler lcm run it")
             }
+            if let tiny = p.tinyVAE {
+                let c = tiny.configuration
+                print("tiny vae   vae_tiny/ (AutoencoderTiny decoder, width \(c.decoderBlockOutChannels[0]), blocks \(c.numDecoderBlocks)): --decoder tiny runs it")
+            }
             for lora in runner.loras {
                 print("lora       \(lora.path) scale \(lora.weight ?? 1) (hash \(lora.sha256.prefix(10)); fused into the UNet and text encoder)")
             }

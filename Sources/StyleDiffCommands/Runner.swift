@@ -124,7 +124,8 @@ public struct Runner: Sendable {
             clipSkip: (settings.clipSkip ?? D.clipSkip) > 1 ? settings.clipSkip : nil, modelHash: modelHash,
             width: settings.width ?? pipeline.imageSize, height: settings.height ?? pipeline.imageSize,
             styleBlocks: hasStyleImages ? settings.styleBlocks : nil, ipAdapter: hasStyleImages ? ipAdapter : nil,
-            loras: loras.isEmpty ? nil : loras, weights: weights == .stored ? nil : weights)
+            loras: loras.isEmpty ? nil : loras, weights: weights == .stored ? nil : weights,
+            decoder: settings.decoder == .tiny ? .tiny : nil)
     }
 
     /// The request a record describes, checked in full before anything is computed: the
@@ -161,6 +162,9 @@ public struct Runner: Sendable {
         if (record.weights ?? .stored) != weights {
             problems.append("made with --weights \((record.weights ?? .stored).rawValue), loaded with \(weights.rawValue)")
         }
+        if record.decoder == .tiny && pipeline.tinyVAE == nil {
+            problems.append("the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(pipeline.directory)")
+        }
         if let wanted = record.ipAdapter, wanted.sha256 != ipAdapter?.sha256 {
             problems.append("made with the IP-Adapter \(wanted.path) (hash \(wanted.sha256.prefix(10))): load it with --ip-adapter")
         }
@@ -193,6 +197,7 @@ public struct Runner: Sendable {
             throw CLIError(.dataError, CLIError(error).message)  // a size this model cannot make: 65, naming its configs
         }
         r.clipSkip = record.clipSkip ?? GenerationSettings.Defaults.clipSkip
+        r.decoder = record.decoder ?? .full
         r.styleBlockScales = blocks
         r.initImageFit = record.fit ?? .stretch
         r.negativePrompt = record.negativePrompt

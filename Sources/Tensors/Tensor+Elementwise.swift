@@ -112,6 +112,9 @@ extension Tensor {
         }
     }
 
+    /// torch.relu: max(x, 0).
+    public func relu() -> Tensor { mapElements { $0 > 0 ? $0 : 0 } }
+
     /// Exact GELU: 0.5 x (1 + erf(x / sqrt 2)) (torch's default, approximate="none").
     public func gelu() -> Tensor { mapElements { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) } }
 

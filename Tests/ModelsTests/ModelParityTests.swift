@@ -50,6 +50,17 @@ func nhwc(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]) }
         }
     }
 
+    /// AutoencoderTiny's decoder (the encoder's tensors in the file are skipped); the latents
+    /// reach the tanh clamp (|z| up to ~10).
+    @Test func tinyVAEDecoderMatchesDiffusers() throws {
+        let folder = TestPaths.fixtures + "/vae_tiny"
+        let vae = try AutoencoderTiny(directory: folder)
+        #expect(vae.upsamplingFactor == 4)
+        let io = try SafetensorsFile(path: folder + "/io.safetensors")
+        let decoded = try vae.decode(try nhwc(io.tensor("latent")))
+        try expectClose(decoded, try nhwc(io.tensor("decoded")), "vae_tiny decode")
+    }
+
     @Test(arguments: ["vae_attention", "vae_plain_f16"])
     func vaeMatchesDiffusers(variant: String) throws {
         let folder = TestPaths.fixtures + "/" + variant

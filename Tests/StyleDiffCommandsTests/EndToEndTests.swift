@@ -242,6 +242,47 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(info.status == 0 && info.stdout.contains("weights    int8"), "\(info.stdout)")
     }
 
+    /// --decoder tiny: the folder's vae_tiny/ (here the AutoencoderTiny parity fixture beside the
+    /// shipped model's parts) decodes instead of the VAE: the same bytes at 1 and 2 threads, an
+    /// image other than the VAE's, recorded, replayed byte for byte, shown by info; a folder
+    /// without vae_tiny/ refuses it before computing anything.
+    @Test func tinyDecoderIsChosenRecordedAndReplayed() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/model", fm = FileManager.default
+        try fm.createDirectory(atPath: model, withIntermediateDirectories: false)
+        for entry in try fm.contentsOfDirectory(atPath: Self.model) {
+            try fm.createSymbolicLink(atPath: model + "/" + entry, withDestinationPath: Self.model + "/" + entry)
+        }
+        try fm.createDirectory(atPath: model + "/vae_tiny", withIntermediateDirectories: false)
+        for file in ["config.json", "diffusion_pytorch_model.safetensors"] {
+            try fm.copyItem(atPath: TestPaths.fixtures + "/vae_tiny/" + file, toPath: model + "/vae_tiny/" + file)
+        }
+        let base = ["generate", "folder icon", "--style", "papirus", "--scheduler", "ddim", "--steps", "4", "--seed", "7", "--model", model]
+        for threads in ["1", "2"] {
+            let r = try stylediff(base + ["--decoder", "tiny", "--threads", threads, "-o", dir + "/t\(threads).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let full = try stylediff(base + ["-o", dir + "/f.png"])
+        #expect(full.status == 0, "\(full.stderr)")
+        let hash = try sha256(dir + "/t1.png")
+        #expect(try sha256(dir + "/t2.png") == hash, "1 and 2 threads differ")
+        #expect(try sha256(dir + "/f.png") != hash)
+        let t = try record(dir + "/t1.png")
+        #expect(t.decoder == .tiny && t.parametersText.contains("Decoder: tiny"))
+        #expect(try record(dir + "/f.png").decoder == nil)
+        let replay = try stylediff(["replay", dir + "/t1.png", "-o", dir + "/r.png", "--model", model])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == hash)
+        let info = try stylediff(["info", "--model", model])
+        #expect(info.status == 0 && info.stdout.contains("tiny vae   vae_tiny/"), "\(info.stdout)")
+        let missing = try stylediff(["generate", "folder icon", "--decoder", "tiny", "--model", Self.model, "-o", dir + "/m.png"])
+        #expect(missing.status == 64 && missing.stderr.contains("vae_tiny"), "\(missing.stderr)")
+        #expect(!fm.fileExists(atPath: dir + "/m.png"))
+        let bad = try stylediff(base + ["--decoder", "small", "-o", dir + "/b.png"])
+        #expect(bad.status == 64, "\(bad.stderr)")
+    }
+
     /// The record stored in an output PNG.
     func record(_ path: String) throws -> GenerationRecord {
         let chunk = try #require(try PNGCodec.readTexts(path: path).first { $0.keyword == "stylediff" })
