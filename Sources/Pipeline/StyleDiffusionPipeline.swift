@@ -273,9 +273,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             throw PipelineError.invalidRequest("style strength \(request.styleStrength) must be >= 0")
         }
         try request.validate()
-        if request.decoder == .tiny && tinyVAE == nil {
-            throw PipelineError.invalidRequest("the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(directory)")
-        }
+        if let problem = decoderProblem(request.decoder) { throw PipelineError.invalidRequest(problem) }
         let (width, height) = try imageSize(of: request)
         let scheduler = try request.scheduler.make(schedulerConfiguration, steps: request.steps, eta: request.eta,
                                                    strength: request.initImage == nil ? 1 : request.strength)
@@ -353,6 +351,11 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         request.scheduler == .lcm ? consistencyUNet ?? unet : unet
     }
 
+    /// Why this model cannot decode with `decoder` (the tiny one without vae_tiny/); nil when it can.
+    public func decoderProblem(_ decoder: VAEDecoder) -> String? {
+        decoder == .tiny && tinyVAE == nil ? "the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(directory)" : nil
+    }
+
     /// latents -> image, with the VAE's decoder or vae_tiny/'s (each dividing by its own
     /// scaling_factor and adding its shift_factor, as diffusers' pipelines do).
     public func decode(_ latents: Tensor, decoder: VAEDecoder = .full) throws -> RGBImage {
@@ -362,9 +365,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             let unscaled = latents.mapElements { $0 / c.scalingFactor + (c.shiftFactor ?? 0) }
             return try ImageResampler.image(vae.decode(unscaled))
         case .tiny:
-            guard let tinyVAE else {
-                throw PipelineError.invalidRequest("the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(directory)")
-            }
+            guard let tinyVAE else { throw PipelineError.invalidRequest(decoderProblem(.tiny) ?? "no vae_tiny/") }
             let c = tinyVAE.configuration
             let unscaled = latents.mapElements { $0 / c.scalingFactor + c.shiftFactor }
             return try ImageResampler.image(tinyVAE.decode(unscaled))

@@ -162,9 +162,7 @@ public struct Runner: Sendable {
         if (record.weights ?? .stored) != weights {
             problems.append("made with --weights \((record.weights ?? .stored).rawValue), loaded with \(weights.rawValue)")
         }
-        if record.decoder == .tiny && pipeline.tinyVAE == nil {
-            problems.append("the tiny decoder needs a vae_tiny/ folder (a diffusers AutoencoderTiny) in \(pipeline.directory)")
-        }
+        if let problem = pipeline.decoderProblem(record.decoder ?? .full) { problems.append(problem) }
         if let wanted = record.ipAdapter, wanted.sha256 != ipAdapter?.sha256 {
             problems.append("made with the IP-Adapter \(wanted.path) (hash \(wanted.sha256.prefix(10))): load it with --ip-adapter")
         }
