@@ -169,6 +169,12 @@ def conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev):
     return text, uncond, tokens, zero_tokens, scale
 
 
+def mixed(args, dev):
+    """bfloat16 autocast under --bf16 (AMX on Sapphire Rapids CPUs, tensor cores on GPUs); fp32
+    master weights, optimizer and loss either way."""
+    return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16)
+
+
 def train(args):
     import sentencepiece as spm
     from diffusers import DDPMScheduler
@@ -199,7 +205,8 @@ def train(args):
     while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or state.step < args.max_steps):
         idx = random.sample(train_idx, args.batch)
         x0 = latents[idx]
-        text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev)
+        with mixed(args, dev):
+            text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev)
         n = torch.randint(0, ORIGINAL_STEPS, (args.batch,)).to(dev)
         t, prev_alpha = solver_t[n], solver_prev_alpha[n]
         t_prev = (t - k).clamp(min=0)
@@ -211,14 +218,15 @@ def train(args):
         w4 = w[:, None, None, None]
         # Student: the consistency function at t_n.
         set_style_scale(state.student, scale)
-        eps = state.student(xt, t, encoder_hidden_states=(text, [tokens]), timestep_cond=w_emb).sample
+        with mixed(args, dev):
+            eps = state.student(xt, t, encoder_hidden_states=(text, [tokens]), timestep_cond=w_emb).sample.float()
         c_skip, c_out = boundary_scalings(t)
         pred = c_skip * xt + c_out * (xt - (1 - a).sqrt() * eps) / a.sqrt()
-        with torch.no_grad():
+        with torch.no_grad(), mixed(args, dev):
             # Teacher: one guided DDIM step t_n -> t_{n-k}.
             set_style_scale(teacher.unet, scale)
             both = unet_forward(teacher.unet, torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([uncond, text]),
-                                torch.cat([zero_tokens, tokens]))
+                                torch.cat([zero_tokens, tokens])).float()
             eps_u, eps_c = both.chunk(2)
             x0_u, x0_c = [(xt - (1 - a).sqrt() * e) / a.sqrt() for e in (eps_u, eps_c)]
             x0_g = x0_c + w4 * (x0_c - x0_u)
@@ -227,7 +235,7 @@ def train(args):
             x_prev = pa.sqrt() * x0_g + (1 - pa).sqrt() * eps_g
             # Target network at t_{n-k}.
             set_style_scale(state.target, scale)
-            eps_t = state.target(x_prev, t_prev, encoder_hidden_states=(text, [tokens]), timestep_cond=w_emb).sample
+            eps_t = state.target(x_prev, t_prev, encoder_hidden_states=(text, [tokens]), timestep_cond=w_emb).sample.float()
             ap = alphas[t_prev][:, None, None, None]
             s_skip, s_out = boundary_scalings(t_prev)
             target = s_skip * x_prev + s_out * (x_prev - (1 - ap).sqrt() * eps_t) / ap.sqrt()
@@ -291,6 +299,7 @@ def main():
     ap.add_argument("--huber-c", type=float, default=0.001)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the networks' forward passes")
     ap.add_argument("--device", default="cpu", help="torch device (e.g. cuda on a lent GPU)")
     args = ap.parse_args()
     if args.command == "train":

@@ -71,6 +71,8 @@ def train(args):
     if os.path.exists(ckpt):
         s = torch.load(ckpt, weights_only=False)
         model.load_state_dict(s["model"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
+        for g in opt.param_groups:  # --lr holds on a resumed run too (e.g. a lower rate to finish)
+            g["lr"] = args.lr
         step, seconds = s["step"], s["seconds"]
         torch.set_rng_state(s["rng"])
         print(f"resumed at step {step} ({seconds / 60:.1f} min trained)")
@@ -85,7 +87,8 @@ def train(args):
     while not stop.requested and time.time() - start < args.minutes * 60:
         idx = torch.randint(0, n, (args.batch,))
         z, x = z_train[idx], pixels_to_unit(x_train[idx])
-        y = model(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            y = model(z).float()
         loss = F.l1_loss(y, x) + F.mse_loss(y, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -140,6 +143,7 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (AMX CPUs); fp32 weights and loss")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     train(args) if args.command == "train" else export(args)
