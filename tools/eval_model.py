@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--scheduler", help="sampler for every image (default: the model's, DDIM for the default model); "
                                         "lcm runs the folder's unet_lcm/")
+    ap.add_argument("--decoder", choices=["full", "tiny"],
+                    help="decoder for every image (default: the VAE's); tiny runs the folder's vae_tiny/")
     ap.add_argument("--stylediff", default=os.path.join(HERE, "..", ".build", "release", "stylediff"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", type=float, default=5.0)
@@ -94,7 +96,7 @@ def main():
                                          dict(style=s, content=r["content"], source_style=src["style"],
                                               source=src["file"])))
     summary = dict(model=os.path.abspath(args.model), per_style=args.per_style, steps=args.steps, seed=args.seed,
-                   scheduler=args.scheduler,
+                   scheduler=args.scheduler, decoder=args.decoder,
                    guidance=args.guidance, strength=args.strength, style_strength=args.style_strength,
                    image_style_strength=args.image_style_strength, image_style_snap=args.image_style_snap,
                    img2img_reference=args.img2img_reference, style_preset=not args.no_style_preset)
@@ -109,9 +111,10 @@ def main():
                 name = f"{i:03d}-{truth['style']}-{truth['content']}"[:80].replace("/", "_")
                 f.write(json.dumps(dict(line, name=name)) + "\n")
                 m.write(json.dumps(dict(truth, file=name + ".png")) + "\n")
-        if args.scheduler:
+        fields = {k: v for k, v in (("scheduler", args.scheduler), ("decoder", args.decoder)) if v}
+        if fields:
             with open(os.path.join(folder, "prompts.jsonl")) as f:
-                lines = [dict(json.loads(l), scheduler=args.scheduler) for l in f]
+                lines = [dict(json.loads(l), **fields) for l in f]
             with open(os.path.join(folder, "prompts.jsonl"), "w") as f:
                 f.writelines(json.dumps(l) + "\n" for l in lines)
         command = [args.stylediff, "batch", os.path.join(folder, "prompts.jsonl"), "--out-dir", folder, "--model", args.model]
