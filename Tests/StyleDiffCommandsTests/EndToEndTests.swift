@@ -359,17 +359,46 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
     }
 }
 
+extension ShippedModelTests {
+    /// --fast runs the shipped unet_lcm/ (4 LCM steps, guidance embedded): the same bytes at 1
+    /// and 2 threads (recorded golden), another image than 20 DDIM steps, recorded as lcm in 4
+    /// steps and replayed byte for byte.
+    @Test func fastRunsTheShippedLCMUNet() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for threads in ["1", "2"] {
+            let r = try stylediff(["generate", "folder icon", "--style", "papirus", "--fast", "--seed", "7",
+                                   "--threads", threads, "-o", dir + "/f\(threads).png", "--model", Self.model])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let hash = try sha256(dir + "/f1.png")
+        print("shipped golden fast: \(hash)")
+        #expect(try sha256(dir + "/f2.png") == hash, "1 and 2 threads differ")
+        #expect(hash == shippedFastGolden)
+        #expect(!shippedGoldenValues.values.contains { $0.hasPrefix(hash) })
+        let chunk = try #require(try PNGCodec.readTexts(path: dir + "/f1.png").first { $0.keyword == "stylediff" })
+        let record = try JSONDecoder().decode(GenerationRecord.self, from: Data(chunk.text.utf8))
+        #expect(record.scheduler.rawValue == "lcm" && record.steps == 4, "\(record.parametersText)")
+        let replay = try stylediff(["replay", dir + "/f1.png", "-o", dir + "/r.png", "--model", Self.model])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == hash)
+    }
+}
+
+/// The shipped model's "folder icon" papirus seed-7 image with --fast (unet_lcm/, 4 LCM steps).
+let shippedFastGolden = "5912dd0420405d61eeda960c80c3bcd5c97afd79a95ab4995b9a8ab2a2e23650"
+
 /// Golden hashes ("generate convert") of the shipped model, the same on every x86-64 CPU: GEMM is
 /// this project's own kernel (one fused multiply-add chain per element on every instruction set).
 let shippedGoldenValues: [String: String] = [
-    "ddim": "fc518b8b0436d69aa370f361df17dc2d84bb0dec82d257c18d1d404e6ca3524d ea798934cd70ac13146b06675284cfae420c012e501978cf9a544e60ccd70207",
-    "ddpm": "a513ec765a1567469775c9dc7de2d4a437b85341b9844d33791236c031431369 c78170f923d57e9c08240b98d3dea217bdc2ec708b66018f0e66c5e5db5718cc",
-    "euler": "c5a1ed24efde8a905b0cb7cbd214e54d884dc00297085ddf1f1b416c2de12c86 ef8f834615b00a4c59585b2772bae49e883007e214322b09affd558cb82ab790",
-    "dpmpp": "154358614fa121fab6c370c6a020c9a0fe4153877a66aa27acdc92a4a87df968 b8a94a6d9c3e5f5a20c7f4bfe7f12c58f9e367a31d3af15885f6b15153748a95",
+    "ddim": "7f347bfc852f320758584955481a042222156023206a0c028d9b4854775863bf 4633d3d58fe2485c0642eb6b200862b9eb09be6882b021526a28f3bc146e095d",
+    "ddpm": "8b52984f215f498074cf7a7c12eae39468aed13cbb60813a34f39bf9360d7a64 288ca9a35346547cb3af50b4b583ecc906ac636fe069131fc85de69fd3d11fc3",
+    "euler": "6660230f34fee31a39763cb8d6c571f36f0cd132eaf611648a15f40e5aecafc2 45a9cdc070fcf55c90c5766a0e331dcc33ff45ecd49528176e1d056dec20f6fb",
+    "dpmpp": "b90d5517755d31ba1d4e803234de158f0ab7c2266d54bfb1964764bee954834b 29a1d8b91fe897ea9890461192d63c10e4559ddbb6312d0941f541cc312c15a9",
 ]
 
 /// The shipped model's "folder icon" papirus DDIM seed-7 image with --weights int8.
-let shippedInt8Golden = "c910a762a26fa277d31138778d56f247e78ce7e86ee37c966c8870e28d1f6422"
+let shippedInt8Golden = "73222bcba296a10ed0ab74a3253601cc8f13f9abc657c91cad0e09cc05682d4d"
 
 /// Golden hashes ("generate convert") of the fixture model, the same on every x86-64 CPU.
 let goldenValues: [String: String] = [
