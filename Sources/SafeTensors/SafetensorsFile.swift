@@ -217,29 +217,25 @@ public final class SafetensorsFile: @unchecked Sendable {
                 let storage = TensorStorage(borrowing: bytes.assumingMemoryBound(to: Float.self), count: n, owner: self)
                 return try Tensor(shape: e.shape, storage: storage)
             }
-            var t = Tensor(zeros: e.shape)
-            let d = t.mutablePointer()
-            for i in 0..<n { d[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            return t
+            return Tensor(shape: e.shape) { d in
+                for i in 0..<n { d[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            }
         case .f16:
-            var t = Tensor(zeros: e.shape)
-            let d = t.mutablePointer()
-            Parallelism.forEachRange(n, minimumPerTask: 65536) { range in
-                ck_widen_halves(bytes + 2 * range.lowerBound, d + range.lowerBound, Int64(range.count))
+            return Tensor(shape: e.shape) { d in
+                Parallelism.forEachRange(n, minimumPerTask: 65536) { range in
+                    ck_widen_halves(bytes + 2 * range.lowerBound, d + range.lowerBound, Int64(range.count))
+                }
             }
-            return t
         case .bf16:
-            var t = Tensor(zeros: e.shape)
-            let d = t.mutablePointer()
-            for i in 0..<n {
-                d[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+            return Tensor(shape: e.shape) { d in
+                for i in 0..<n {
+                    d[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                }
             }
-            return t
         case .f64:
-            var t = Tensor(zeros: e.shape)
-            let d = t.mutablePointer()
-            for i in 0..<n { d[i] = Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-            return t
+            return Tensor(shape: e.shape) { d in
+                for i in 0..<n { d[i] = Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+            }
         default:
             throw SafetensorsError.unsupportedDType(file: path, tensor: name, dtype: e.dtype.rawValue)
         }

@@ -6,12 +6,28 @@
 // images; GEMM rows do not depend on the block, so blocking changes no result.
 
 extension Tensor {
-    /// Repacks a PyTorch convolution weight [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin].
+    /// Repacks a PyTorch convolution weight [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin]: the same
+    /// values as `permuted([0, 2, 3, 1])`, as one [Cin, kh kw] -> [kh kw, Cin] transpose per
+    /// output channel (sequential reads; the generic gather was 10% of a model load), and no
+    /// copy at all for 1x1 kernels.
     public static func packConvolutionWeight(_ weight: Tensor) throws -> Tensor {
         guard weight.rank == 4 else {
             throw TensorError.invalidShape("convolution weight must be [Cout, Cin, kh, kw], got \(weight.shape)")
         }
-        return try weight.permuted([0, 2, 3, 1])
+        let (cout, cin, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        let taps = kh * kw
+        if taps == 1 { return try weight.reshaped([cout, kh, kw, cin]) }
+        var out = Tensor(uninitialized: [cout, kh, kw, cin])
+        let src = weight.pointer, dst = out.mutablePointer()
+        Parallelism.forEachRange(cout, minimumPerTask: 16) { range in
+            for o in range {
+                let s = src + o * cin * taps, d = dst + o * cin * taps
+                for c in 0..<cin {
+                    for t in 0..<taps { d[t * cin + c] = s[c * taps + t] }
+                }
+            }
+        }
+        return out
     }
 
     /// Convolution of [N, H, W, Cin] with a packed weight [Cout, kh, kw, Cin] and bias [Cout]

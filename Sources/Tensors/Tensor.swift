@@ -80,6 +80,13 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         storage = TensorStorage(count: shape.reduce(1, *), zeroed: false)
     }
 
+    /// A tensor whose `count` values `initializer` writes, every one of them (as Array's
+    /// `unsafeUninitializedCapacity`): no zero fill first for data read from files.
+    public init(shape: [Int], initializingWith initializer: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        self.init(uninitialized: shape)
+        try initializer(storage.pointer)
+    }
+
     /// A tensor filled with `value`.
     public init(shape: [Int], repeating value: Float) {
         self.init(zeros: shape)

@@ -93,6 +93,22 @@ import TestSupport
         #expect(try relativeError(fast, slow) <= Self.tolerance * 10)
     }
 
+    /// The load-time repack equals the generic permutation value for value (3x3, 1x1 kept
+    /// without a copy, non-square, one input channel), and multi-threaded equals one thread.
+    @Test func convolutionWeightRepackIsThePermutation() throws {
+        for shape in [[40, 24, 3, 3], [7, 5, 1, 1], [3, 6, 2, 3], [17, 1, 3, 3], [0, 4, 3, 3]] {
+            let w = randomTensor(shape, seed: UInt64(shape.reduce(0, +)))
+            let expected = try w.permuted([0, 2, 3, 1])
+            for threads in [1, 3] {
+                Parallelism.setThreadCount(threads)
+                let packed = try Tensor.packConvolutionWeight(w)
+                #expect(packed.shape == expected.shape && bytes(packed) == bytes(expected), "\(shape), \(threads) threads")
+            }
+        }
+        Parallelism.setThreadCount(0)
+        #expect(throws: TensorError.self) { try Tensor.packConvolutionWeight(randomTensor([2, 3, 3], seed: 1)) }
+    }
+
     @Test func convolutionRejectsBadInput() throws {
         let x = randomTensor([1, 4, 4, 3], seed: 1)
         let w = try Tensor.packConvolutionWeight(randomTensor([2, 5, 3, 3], seed: 2))
