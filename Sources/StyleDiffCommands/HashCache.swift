@@ -1,5 +1,6 @@
-// SHA-256 of large model files, remembered across runs (as AUTOMATIC1111's cache.json does):
-// hashing a 4 GB Stable Diffusion folder costs seconds on every command otherwise. An entry is
+// SHA-256 of model files, remembered across runs (as AUTOMATIC1111's cache.json does):
+// hashing a 4 GB Stable Diffusion folder costs seconds on every command otherwise, and hashing
+// the 32 MB default model a quarter of a one-image `--fast` command. An entry is
 // used only while the file's real path, device, inode, size and modification time (ns) are all
 // unchanged; anything else, or a cache that cannot be read, means hashing the file again. The
 // cache lives in $STYLEDIFF_CACHE_DIR, else $XDG_CACHE_HOME/stylediff, else ~/.cache/stylediff
@@ -11,7 +12,7 @@ import Foundation
 
 public enum HashCache {
     /// Files smaller than this are hashed every time (reading them costs less than the cache).
-    static let minimumSize = 64 << 20
+    static let minimumSize = 1 << 20
 
     struct Entry: Codable, Equatable {
         var device: UInt64
@@ -50,18 +51,33 @@ public enum HashCache {
         try sha256(file: path, cache: cacheFile, minimumSize: minimumSize)
     }
 
+    /// SHA-256 (hex) of each file, in order: the cache read once and written at most once.
+    public static func sha256(files paths: [String]) throws -> [String] {
+        try sha256(files: paths, cache: cacheFile, minimumSize: minimumSize)
+    }
+
     static func sha256(file path: String, cache: String?, minimumSize: Int) throws -> String {
-        guard let cachePath = cache, let (key, current) = identity(path), current.size >= minimumSize else {
-            return try SHA256Digest.hex(file: path)
+        try sha256(files: [path], cache: cache, minimumSize: minimumSize)[0]
+    }
+
+    static func sha256(files paths: [String], cache: String?, minimumSize: Int) throws -> [String] {
+        var entries: [String: Entry]?
+        var changed = false
+        let hashes = try paths.map { path in
+            guard let cachePath = cache, let (key, current) = identity(path), current.size >= minimumSize else {
+                return try SHA256Digest.hex(file: path)
+            }
+            if entries == nil { entries = load(cachePath) }
+            if let cached = entries?[key], cached.sha256.count == 64, cached.sameFile(as: current) { return cached.sha256 }
+            let hash = try SHA256Digest.hex(file: path)
+            var entry = current
+            entry.sha256 = hash
+            entries?[key] = entry
+            changed = true
+            return hash
         }
-        var entries = load(cachePath)
-        if let cached = entries[key], cached.sha256.count == 64, cached.sameFile(as: current) { return cached.sha256 }
-        let hash = try SHA256Digest.hex(file: path)
-        var entry = current
-        entry.sha256 = hash
-        entries[key] = entry
-        save(entries, to: cachePath)
-        return hash
+        if changed, let cache, let entries { save(entries, to: cache) }
+        return hashes
     }
 
     static func load(_ path: String) -> [String: Entry] {
@@ -70,7 +86,10 @@ public enum HashCache {
         return entries
     }
 
+    /// Writes the cache without the entries whose file is gone (temporary copies of a model
+    /// would otherwise pile up).
     static func save(_ entries: [String: Entry], to path: String) {
+        let entries = entries.filter { access($0.key, F_OK) == 0 }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(entries) else { return }

@@ -54,17 +54,19 @@ public struct Runner: Sendable {
     }
 
     /// The model the shared options name (--model, --ip-adapter, --lora, --weights).
-    public init(_ options: ModelOptions) throws {
-        try self.init(modelDirectory: options.directory, ipAdapter: options.ipAdapter, loras: try options.loras(), weights: options.precision)
+    public init(_ options: ModelOptions, deferUNets: Bool = false) throws {
+        try self.init(modelDirectory: options.directory, ipAdapter: options.ipAdapter, loras: try options.loras(), weights: options.precision,
+                      deferUNets: deferUNets)
     }
 
     /// SHA-256 over a model's defining files (StyleDiffusionPipeline.definingFiles): each relative
     /// path, then that file's hash (HashCache: large files are hashed once per change), in sorted order.
     public static func modelHash(of directory: String) throws -> String {
         let digest = SHA256Digest()
-        for f in try StyleDiffusionPipeline.definingFiles(of: directory) {
+        let files = try StyleDiffusionPipeline.definingFiles(of: directory)
+        for (f, hash) in zip(files, try HashCache.sha256(files: files.map { directory + "/" + $0 })) {
             digest.update(Array(f.utf8))
-            digest.update(Array(try HashCache.sha256(file: directory + "/" + f).utf8))
+            digest.update(Array(hash.utf8))
         }
         return digest.finalize()
     }

@@ -34,5 +34,18 @@ import Testing
         #expect(try HashCache.sha256(file: file, cache: nil, minimumSize: 0) == second)
         #expect(try HashCache.sha256(file: file, cache: dir + "/other.json", minimumSize: 1 << 20) == second)
         #expect(!FileManager.default.fileExists(atPath: dir + "/other.json"))
+        // Several files at once: one answer per file, in order; a deleted file's entry is dropped
+        // when the cache is next written.
+        let other = dir + "/vae.safetensors"
+        try Data(repeating: 9, count: 2048).write(to: URL(fileURLWithPath: other))
+        let both = try HashCache.sha256(files: [other, file], cache: cache, minimumSize: 0)
+        #expect(both == [try SHA256Digest.hex(file: other), second])
+        #expect(HashCache.load(cache).count == 2)
+        try FileManager.default.removeItem(atPath: other)
+        Thread.sleep(forTimeInterval: 0.01)
+        try Data(repeating: 1, count: 4096).write(to: URL(fileURLWithPath: file))
+        let third = try HashCache.sha256(file: file, cache: cache, minimumSize: 0)
+        #expect(third == (try SHA256Digest.hex(file: file)))
+        #expect(HashCache.load(cache).values.map(\.sha256) == [third])
     }
 }
