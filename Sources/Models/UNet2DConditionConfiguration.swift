@@ -146,6 +146,9 @@ public struct UNet2DConditionConfiguration: Decodable, Equatable {
     /// applies the tighter image-size limit.
     public static let maximumSampleSize = 1024
 
+    /// How much smaller the innermost feature map is than the sample (2^(blocks - 1)).
+    public var downsamplingFactor: Int { 1 << (blockOutChannels.count - 1) }
+
     func validate(file: String) throws {
         let n = blockOutChannels.count
         guard n > 0, downBlockTypes.count == n, upBlockTypes.count == n else {

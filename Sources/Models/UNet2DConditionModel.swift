@@ -23,17 +23,44 @@ public struct UNet2DConditionModel {
     /// into the weights (see LoRA), with GEMM weights held at `precision` (the IP-Adapter's as stored).
     public init(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256, loras: [LoRA] = [],
                 precision: WeightPrecision = .stored) throws {
+        self = try Self.prepare(directory: directory, styleAdapter: styleAdapter, styleEmbeddingDimension: styleEmbeddingDimension,
+                                loras: loras, precision: precision).load()
+    }
+
+    /// A UNet folder read up to its weights: config.json checked (and against the weight file's
+    /// header), the LoRA keys matched, the IP-Adapter loaded; `load` then builds the model
+    /// (reads, repacks and checks every weight: the costly half), once.
+    public struct Prepared {
+        public let configuration: UNet2DConditionConfiguration
+        /// Whether the model will have a style adapter.
+        public let hasStyleAdapter: Bool
+        let store: WeightStore
+        let adapter: StyleAdapter?
+
+        /// Builds the model; call it once (it consumes the weight store's record of used tensors).
+        public func load() throws -> UNet2DConditionModel {
+            let model = try UNet2DConditionModel(configuration: configuration, store: store, styleAdapter: adapter)
+            try store.finish()
+            return model
+        }
+    }
+
+    /// The first half of `init(directory:...)` (see `Prepared`), so a caller can build the
+    /// model later (StyleDiffusionPipeline's `deferUNets`).
+    public static func prepare(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256, loras: [LoRA] = [],
+                               precision: WeightPrecision = .stored) throws -> Prepared {
         let (configuration, store) = try ModelFolder.component(directory, UNet2DConditionConfiguration.self)
+        try configuration.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))
+        try configuration.validate(file: store.file.path)
         store.precision = precision
         for lora in loras { try lora.attach(to: store, component: .unet) }
         let adapter = try styleAdapter.map { try StyleAdapter(path: $0, unet: configuration, embeddingDimension: styleEmbeddingDimension) }
-        try self.init(configuration: configuration, store: store, styleAdapter: adapter)
-        try store.finish()
+        return Prepared(configuration: configuration, hasStyleAdapter: adapter != nil, store: store, adapter: adapter)
     }
 
     /// How much smaller the innermost feature map is than the sample (2^(blocks - 1)): latent
     /// sides must be multiples of it.
-    public var downsamplingFactor: Int { 1 << (configuration.blockOutChannels.count - 1) }
+    public var downsamplingFactor: Int { configuration.downsamplingFactor }
 
     /// The loaded IP-Adapter, if any.
     public let styleAdapter: StyleAdapter?

@@ -19,16 +19,17 @@ extension StyleDiffusionPipeline {
         var styleImageEncoder: StyleImageEncoder?
         var ipAdapterFile: String?
         var stylePresets: StylePresets?
-        var unet: UNet2DConditionModel
+        var unet: DeferredUNet
         var vae: AutoencoderKL
         /// The default layout's optional unet_lcm/: a latent-consistency-distilled UNet for LCM steps.
-        var consistencyUNet: UNet2DConditionModel? = nil
+        var consistencyUNet: DeferredUNet? = nil
         /// The optional vae_tiny/ of either layout (loaded by init).
         var tinyVAE: AutoencoderTiny? = nil
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
-    static func loadDefaultLayout(_ directory: String, loras: [LoRA], precision: WeightPrecision) throws -> Components {
+    /// `deferUNets`: build unet/ and unet_lcm/ on first use (see StyleDiffusionPipeline.init).
+    static func loadDefaultLayout(_ directory: String, loras: [LoRA], precision: WeightPrecision, deferUNets: Bool) throws -> Components {
         for part in componentFolders where !FileAccess.isDirectory(directory + "/" + part) {
             throw PipelineError.missingComponent("\(directory)/\(part) is missing")
         }
@@ -38,28 +39,33 @@ extension StyleDiffusionPipeline {
         for (name, id) in [("pad_id", tokenizer.padID), ("eos_id", tokenizer.endID)] where id < 0 || Int(id) >= tokenizer.vocabularySize {
             throw PipelineError.invalidModel("\(directory)/tokenizer/tokenizer_config.json: \(name) \(id) is outside the vocabulary 0..<\(tokenizer.vocabularySize)")
         }
+        let unet = DeferredUNet(try UNet2DConditionModel.prepare(
+            directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
+            styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras, precision: precision))
+        let consistencyUNet = try prepareConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim,
+                                                         loras: loras, precision: precision).map(DeferredUNet.init)
+        if !deferUNets {
+            _ = try unet.model()
+            _ = try consistencyUNet?.model()
+        }
         return Components(
             layout: .stylediff, tokenizer: tokenizer,
             textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder, precision: precision),
             styleEncoder: styleEncoder,
             styleImageEncoder: .stylediff(styleEncoder), ipAdapterFile: nil,
             stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
-            unet: try UNet2DConditionModel(directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                           styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras, precision: precision),
-            vae: try AutoencoderKL(directory: directory + "/vae"),
-            consistencyUNet: try loadConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras,
-                                                     precision: precision))
+            unet: unet, vae: try AutoencoderKL(directory: directory + "/vae"), consistencyUNet: consistencyUNet)
     }
 
     /// unet_lcm/ of the default layout when present: the UNet distilled for LCM steps (with a
     /// guidance embedding), sharing the folder's IP-Adapter file; it must have the main UNet's
     /// latent channels and sample size (checked by the pipeline).
-    static func loadConsistencyUNet(_ directory: String, styleEmbeddingDimension: Int, loras: [LoRA],
-                                    precision: WeightPrecision) throws -> UNet2DConditionModel? {
+    static func prepareConsistencyUNet(_ directory: String, styleEmbeddingDimension: Int, loras: [LoRA],
+                                       precision: WeightPrecision) throws -> UNet2DConditionModel.Prepared? {
         let folder = directory + "/unet_lcm"
         guard FileAccess.isDirectory(folder) else { return nil }
-        let unet = try UNet2DConditionModel(directory: folder, styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-                                            styleEmbeddingDimension: styleEmbeddingDimension, loras: loras, precision: precision)
+        let unet = try UNet2DConditionModel.prepare(directory: folder, styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
+                                                    styleEmbeddingDimension: styleEmbeddingDimension, loras: loras, precision: precision)
         guard unet.configuration.timeCondProjDim != nil else {
             throw PipelineError.invalidModel("\(folder)/config.json: an LCM UNet needs time_cond_proj_dim (its guidance embedding)")
         }
@@ -117,7 +123,7 @@ extension StyleDiffusionPipeline {
         return Components(
             layout: .diffusers(pipelineClass: index.pipelineClass, ignored: index.ignored),
             tokenizer: try CLIPTokenizer(directory: tokenizerFolder, maxLength: maxLength), textEncoder: textEncoder,
-            styleEncoder: nil, styleImageEncoder: imageEncoder, ipAdapterFile: adapterFile, stylePresets: nil, unet: unet,
+            styleEncoder: nil, styleImageEncoder: imageEncoder, ipAdapterFile: adapterFile, stylePresets: nil, unet: DeferredUNet(loaded: unet),
             vae: try AutoencoderKL(directory: directory + "/vae"))
     }
 

@@ -37,10 +37,17 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public let styleImageEncoder: StyleImageEncoder?
     /// The IP-Adapter weights file loaded with a Stable Diffusion folder (nil otherwise).
     public let ipAdapterFile: String?
-    public let unet: UNet2DConditionModel
+    /// unet/ (built on first use with `deferUNets`; its weight errors are thrown then).
+    public var unet: UNet2DConditionModel { get throws { try unetSlot.model() } }
+    /// unet/'s config.json.
+    public var unetConfiguration: UNet2DConditionConfiguration { unetSlot.configuration }
     /// The default layout's unet_lcm/ (distilled for LCM steps), used instead of `unet` when a
     /// request asks for the LCM scheduler; nil when the folder has none.
-    public let consistencyUNet: UNet2DConditionModel?
+    public var consistencyUNet: UNet2DConditionModel? { get throws { try consistencySlot?.model() } }
+    /// unet_lcm/'s config.json; nil when the folder has none.
+    public var consistencyUNetConfiguration: UNet2DConditionConfiguration? { consistencySlot?.configuration }
+    private let unetSlot: DeferredUNet
+    private let consistencySlot: DeferredUNet?
     public let vae: AutoencoderKL
     /// The folder's vae_tiny/ (AutoencoderTiny's decoder), used when a request asks for
     /// `decoder: .tiny`; nil when the folder has none.
@@ -72,13 +79,17 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// `loras`: LoRA files fused into the UNet and text encoder weights at load, in order.
     /// `weights`: how the UNet(s) and text encoder hold their GEMM weights (int8: quantized per
     /// output channel at load; the VAE and the image/style encoders stay as stored).
-    public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = [], weights: WeightPrecision = .stored) throws {
+    /// `deferUNets`: the default layout's unet/ and unet_lcm/ are checked up to their weights
+    /// now and built when a request first runs them (a one-image command builds only the one
+    /// it needs); errors in their weights are then thrown by that request.
+    public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = [], weights: WeightPrecision = .stored,
+                deferUNets: Bool = false) throws {
         let isDiffusers = FileAccess.exists(directory + "/model_index.json")
         if ipAdapter != nil && !isDiffusers {
             throw PipelineError.invalidRequest("--ip-adapter applies to Stable Diffusion folders; \(directory) has its own style adapter")
         }
         let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras, precision: weights)
-            : try Self.loadDefaultLayout(directory, loras: loras, precision: weights)
+            : try Self.loadDefaultLayout(directory, loras: loras, precision: weights, deferUNets: deferUNets)
         self.directory = directory
         weightPrecision = weights
         layout = parts.layout
@@ -88,8 +99,9 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         styleImageEncoder = parts.styleImageEncoder
         ipAdapterFile = parts.ipAdapterFile
         stylePresets = parts.stylePresets
-        unet = parts.unet
-        consistencyUNet = parts.consistencyUNet
+        unetSlot = parts.unet
+        consistencySlot = parts.consistencyUNet
+        let unet = parts.unet.configuration
         vae = parts.vae
         tinyVAE = try Self.loadTinyVAE(directory)
         let schedulerPath = directory + "/scheduler/scheduler_config.json"
@@ -98,7 +110,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         defaultScheduler = parts.layout == .stylediff ? GenerationDefaults.scheduler
             : schedulerClass.flatMap(SchedulerKind.init(diffusersClass:)) ?? GenerationDefaults.scheduler
         let unetConfig = directory + "/unet/config.json"
-        guard let size = unet.configuration.sampleSize, size > 0, size % unet.downsamplingFactor == 0 else {
+        guard let size = unet.sampleSize, size > 0, size % unet.downsamplingFactor == 0 else {
             throw PipelineError.invalidModel("\(unetConfig) needs a sample_size divisible by the UNet's downsampling \(unet.downsamplingFactor)")
         }
         let (side, overflow) = size.multipliedReportingOverflow(by: vae.downsamplingFactor)
@@ -116,14 +128,13 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         guard text.vocabSize >= tokenizer.vocabularySize else {
             throw PipelineError.invalidModel("\(directory)/tokenizer: \(tokenizer.vocabularySize) tokens do not fit the text encoder's vocab_size \(text.vocabSize)")
         }
-        let crossDims = try unet.configuration.crossAttentionDim.expanded(unet.configuration.blockOutChannels.count,
-                                                                           field: "cross_attention_dim", file: unetConfig)
+        let crossDims = try unet.crossAttentionDim.expanded(unet.blockOutChannels.count, field: "cross_attention_dim", file: unetConfig)
         guard crossDims.allSatisfy({ $0 == text.hiddenSize }) else {
             throw PipelineError.invalidModel("\(unetConfig): cross_attention_dim \(crossDims) does not fit the text encoder's hidden_size \(text.hiddenSize)")
         }
-        if let lcm = consistencyUNet, lcm.configuration.inChannels != unet.configuration.inChannels
-            || lcm.configuration.sampleSize != unet.configuration.sampleSize || lcm.downsamplingFactor != unet.downsamplingFactor
-            || lcm.configuration.crossAttentionDim != unet.configuration.crossAttentionDim {
+        if let lcm = parts.consistencyUNet?.configuration, lcm.inChannels != unet.inChannels
+            || lcm.sampleSize != unet.sampleSize || lcm.downsamplingFactor != unet.downsamplingFactor
+            || lcm.crossAttentionDim != unet.crossAttentionDim {
             throw PipelineError.invalidModel("\(directory)/unet_lcm/config.json does not match \(unetConfig) (channels, sample size, "
                 + "blocks or cross-attention width)")
         }
@@ -133,8 +144,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
                 + "upsampling x\(tiny.upsamplingFactor) and out_channels \(tiny.configuration.outChannels) must match the VAE's "
                 + "\(vae.configuration.latentChannels), x\(vae.downsamplingFactor) and \(vae.configuration.outChannels)")
         }
-        guard unet.configuration.inChannels == vae.configuration.latentChannels else {
-            throw PipelineError.invalidModel("\(unetConfig): in_channels \(unet.configuration.inChannels) does not fit the VAE's "
+        guard unet.inChannels == vae.configuration.latentChannels else {
+            throw PipelineError.invalidModel("\(unetConfig): in_channels \(unet.inChannels) does not fit the VAE's "
                 + "latent_channels \(vae.configuration.latentChannels)")
         }
         styles = try Self.styles(in: directory)
@@ -152,7 +163,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
 
     /// Image widths and heights must be multiples of this: the VAE factor x the UNet's
     /// downsampling (64 for Stable Diffusion).
-    public var sizeMultiple: Int { vae.downsamplingFactor * unet.downsamplingFactor }
+    public var sizeMultiple: Int { vae.downsamplingFactor * unetConfiguration.downsamplingFactor }
 
     /// The image width and height of a request (the model's size where it names none), checked:
     /// multiples of `sizeMultiple`, at most `maximumImageSide`.
@@ -161,7 +172,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         for (name, value) in [("width", width), ("height", height)] {
             guard value > 0, value % sizeMultiple == 0, value <= Self.maximumImageSide else {
                 throw PipelineError.invalidRequest("\(name) \(value) must be a multiple of \(sizeMultiple) (VAE factor "
-                    + "\(vae.downsamplingFactor) x UNet downsampling \(unet.downsamplingFactor), \(directory)/unet/config.json and "
+                    + "\(vae.downsamplingFactor) x UNet downsampling \(unetConfiguration.downsamplingFactor), \(directory)/unet/config.json and "
                     + "vae/config.json) between \(sizeMultiple) and \(Self.maximumImageSide)")
             }
         }
@@ -223,7 +234,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
 
     /// The style image encoder, or PipelineError.invalidRequest for a folder without one.
     func requireStyleEncoder() throws -> StyleImageEncoder {
-        guard let styleImageEncoder, unet.styleAdapter != nil else {
+        guard let styleImageEncoder, unetSlot.hasStyleAdapter else {
             throw PipelineError.invalidRequest("style images need a style encoder and IP-Adapter; \(directory) has none "
                 + "(give a Stable Diffusion folder the public IP-Adapter with --ip-adapter)")
         }
@@ -255,7 +266,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public func generate(_ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> RGBImage {
         let latents = try denoise(request, observe: observe)
         try latents.requireFinite("the final latents")
-        model(for: request).releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
+        try model(for: request).releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
         return try decode(latents, decoder: request.decoder)
     }
 
@@ -284,7 +295,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         // Classifier-free guidance runs the UNet on the negative prompt too, except with a
         // guidance-embedded (LCM-distilled) UNet, which takes the scale as an input, and at
         // guidance 1, where the guided output is the conditional one (diffusers skips it there too).
-        let unet = model(for: request)
+        let unet = try model(for: request)
         let guidanceWidth = unet.configuration.timeCondProjDim
         let guided = guidanceWidth == nil && request.guidanceScale != 1
         let cond = try encodePrompt(request.prompt, clipSkip: request.clipSkip)
@@ -347,8 +358,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     }
 
     /// The UNet a request runs: unet_lcm/ for the LCM scheduler when the folder has it, else unet/.
-    public func model(for request: GenerationRequest) -> UNet2DConditionModel {
-        request.scheduler == .lcm ? consistencyUNet ?? unet : unet
+    public func model(for request: GenerationRequest) throws -> UNet2DConditionModel {
+        try (request.scheduler == .lcm ? consistencySlot ?? unetSlot : unetSlot).model()
     }
 
     /// Why this model cannot decode with `decoder` (the tiny one without vae_tiny/); nil when it can.

@@ -30,7 +30,7 @@ public struct Info: ParsableCommand {
             if let adapter = runner.ipAdapter, let file = p.ipAdapterFile {
                 print("ip-adapter \(file) (hash \(adapter.sha256.prefix(10)); style images through its CLIP image encoder)")
             }
-            if let lcm = p.consistencyUNet, let width = lcm.configuration.timeCondProjDim {
+            if let width = p.consistencyUNetConfiguration?.timeCondProjDim {
                 print("lcm unet   unet_lcm/ (guidance embedding \(width) wide): --fast and --scheduler lcm run it")
             }
             if let tiny = p.tinyVAE {

@@ -29,14 +29,17 @@ public struct Runner: Sendable {
     public var samplingDefaults: SamplingDefaults { pipeline.samplingDefaults }
 
     /// Loads the model folder (StyleDiffusionPipeline and its resources); errors carry exit
-    /// codes (66 missing or unreadable, 65 malformed).
-    public init(modelDirectory: String, ipAdapter: String? = nil, loras: [LoRASpec] = [], weights: WeightPrecision = .stored) throws {
+    /// codes (66 missing or unreadable, 65 malformed). `deferUNets` (one-request commands):
+    /// the UNets are built when first run (StyleDiffusionPipeline.init).
+    public init(modelDirectory: String, ipAdapter: String? = nil, loras: [LoRASpec] = [], weights: WeightPrecision = .stored,
+                deferUNets: Bool = false) throws {
         guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
             let loaded = try loras.map { try LoRA(path: $0.path, scale: $0.scale) }
-            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter, loras: loaded, weights: weights)
+            pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter, loras: loaded, weights: weights,
+                                                  deferUNets: deferUNets)
             self.loras = try loras.map { InputFile(path: $0.path, weight: $0.scale, sha256: try HashCache.sha256(file: $0.path)) }
             modelHash = try Runner.modelHash(of: modelDirectory)
             if let ipAdapter {
@@ -173,7 +176,7 @@ public struct Runner: Sendable {
             if record.styleImages.isEmpty { problems.append("style blocks apply to style images; none given") }
             do {
                 blocks = try StyleBlockScales(json: text)
-                _ = try blocks?.layerScales(for: pipeline.unet)
+                _ = try blocks?.layerScales(for: try pipeline.unet)
             } catch {
                 problems.append(CLIError(error).message)
             }

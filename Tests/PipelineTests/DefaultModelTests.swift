@@ -39,10 +39,11 @@ struct DefaultModelFixture: Decodable {
         let reference = try PNGCodec.read(path: TestPaths.promptImages + "/tango-desktop.png").image
         let embedding = try #require(p.styleEncoder).embed(ImageResampler.tensor(reference))
         try expectClose(embedding, try o.tensor("style_embedding"), "style encoder", tolerance: 1e-4)
-        let adapter = try #require(p.unet.styleAdapter)
+        let unet = try p.unet
+        let adapter = try #require(unet.styleAdapter)
         let style = try Tensor.concatenateFirstAxis([adapter.tokens(Tensor(zeros: embedding.shape)), adapter.tokens(embedding)])
         let latents = try o.tensor("unet_input").permuted([0, 2, 3, 1])
-        let eps = try p.unet(latents, timesteps: [500, 500], conditioning: CrossAttentionContext(text: text, style: style, styleScale: 0.7))
+        let eps = try unet(latents, timesteps: [500, 500], conditioning: CrossAttentionContext(text: text, style: style, styleScale: 0.7))
         try expectClose(eps, try o.tensor("unet_output").permuted([0, 2, 3, 1]), "UNet with style", tolerance: 1e-4)
         let decoded = try p.vae.decode(latents.slicingFirstAxis(0..<1).mapElements { $0 / p.vae.configuration.scalingFactor })
         try expectClose(decoded, try o.tensor("vae_decoded").permuted([0, 2, 3, 1]), "VAE decode", tolerance: 1e-4)

@@ -30,7 +30,7 @@ let lcmCases: [String: PipelineCase] = {
         let p = try #require(Self.pipelines["lcm_tiny"])
         #expect(p.layout == .diffusers(pipelineClass: "LatentConsistencyModelPipeline", ignored: ["feature_extractor", "safety_checker"]))
         #expect(p.defaultScheduler == .lcm)
-        #expect(p.unet.configuration.timeCondProjDim == 32)
+        #expect(p.unetConfiguration.timeCondProjDim == 32)
         #expect(p.schedulerConfiguration.originalInferenceSteps == 50 && p.schedulerConfiguration.timestepScaling == 10)
     }
 
@@ -76,25 +76,8 @@ let lcmCases: [String: PipelineCase] = {
 /// unconditional pass, so its latents equal the fixture model's at guidance 1 bit for bit.
 @Suite struct ConsistencyUNetTests {
     /// A model folder like the fixture model with unet_lcm/ (cond_proj filled with `projection`).
-    static func folder(projection: Float) throws -> String {
-        let fm = FileManager.default
-        let dir = NSTemporaryDirectory() + "lcm-model-\(UUID().uuidString)"
-        try fm.createDirectory(atPath: dir + "/unet_lcm", withIntermediateDirectories: true)
-        for part in try fm.contentsOfDirectory(atPath: TestPaths.fixtureModel) {
-            try fm.createSymbolicLink(atPath: dir + "/" + part, withDestinationPath: TestPaths.fixtureModel + "/" + part)
-        }
-        let source = TestPaths.fixtureModel + "/unet"
-        let data = try #require(fm.contents(atPath: source + "/config.json"))
-        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        config["time_cond_proj_dim"] = 8
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/unet_lcm/config.json"))
-        let file = try SafetensorsFile(path: source + "/diffusion_pytorch_model.safetensors")
-        var tensors = try file.names.sorted().map { ($0, try file.tensor($0)) }
-        let width = try #require((config["block_out_channels"] as? [Int])?.first)
-        let values = (0..<(width * 8)).map { Float(($0 * 37) % 11 - 5) * projection }
-        tensors.append(("time_embedding.cond_proj.weight", try Tensor(shape: [width, 8], values: values)))
-        try SafetensorsWriter.write(tensors, to: dir + "/unet_lcm/diffusion_pytorch_model.safetensors")
-        return dir
+    static func folder(projection: Float, extraTensor: Bool = false) throws -> String {
+        try TestModels.withConsistencyUNet(projection: projection, extraTensor: extraTensor)
     }
 
     func request(_ scheduler: SchedulerKind, guidance: Float) -> GenerationRequest {
@@ -103,12 +86,36 @@ let lcmCases: [String: PipelineCase] = {
         return r
     }
 
+    /// deferUNets builds each UNet when a request first runs it: the same numbers as loading
+    /// both at once; a malformed unet_lcm/ fails the eager load, but with deferral only the LCM
+    /// requests (every time, naming the tensor) while DDIM requests run.
+    @Test func deferredUNetsBuildOnFirstUse() throws {
+        let good = try Self.folder(projection: 0.05), broken = try Self.folder(projection: 0.05, extraTensor: true)
+        defer { for d in [good, broken] { try? FileManager.default.removeItem(atPath: d) } }
+        let eager = try StyleDiffusionPipeline(directory: good)
+        let deferred = try StyleDiffusionPipeline(directory: good, deferUNets: true)
+        #expect(try deferred.consistencyUNetConfiguration?.timeCondProjDim == 8 && deferred.unetConfiguration == eager.unetConfiguration)
+        #expect(try deferred.denoise(request(.lcm, guidance: 7)).scalars == eager.denoise(request(.lcm, guidance: 7)).scalars)
+        #expect(try deferred.denoise(request(.ddim, guidance: 7)).scalars == eager.denoise(request(.ddim, guidance: 7)).scalars)
+        #expect(throws: ModelError.self) { try StyleDiffusionPipeline(directory: broken) }
+        let partial = try StyleDiffusionPipeline(directory: broken, deferUNets: true)
+        #expect(try partial.denoise(request(.ddim, guidance: 7)).scalars == eager.denoise(request(.ddim, guidance: 7)).scalars)
+        for _ in 0..<2 {
+            do {
+                _ = try partial.denoise(request(.lcm, guidance: 7))
+                Issue.record("an LCM request on a malformed unet_lcm/ ran")
+            } catch let e as ModelError {
+                #expect("\(e)".contains("bogus.weight") && "\(e)".contains("unet_lcm"), "\(e)")
+            }
+        }
+    }
+
     @Test func lcmRequestsRunTheConsistencyUNet() throws {
         let zero = try Self.folder(projection: 0), some = try Self.folder(projection: 0.05)
         defer { for d in [zero, some] { try? FileManager.default.removeItem(atPath: d) } }
         let base = try StyleDiffusionPipeline(directory: TestPaths.fixtureModel)
         let withZero = try StyleDiffusionPipeline(directory: zero), withSome = try StyleDiffusionPipeline(directory: some)
-        #expect(base.consistencyUNet == nil && withSome.consistencyUNet?.configuration.timeCondProjDim == 8)
+        #expect(try base.consistencyUNet == nil && withSome.consistencyUNet?.configuration.timeCondProjDim == 8)
         // Zero projection: the plain UNet, one conditional pass per step = the base model at guidance 1.
         #expect(try withZero.denoise(request(.lcm, guidance: 7)).scalars == base.denoise(request(.lcm, guidance: 1)).scalars)
         // A real projection: the guidance reaches the UNet, and only LCM requests use unet_lcm.

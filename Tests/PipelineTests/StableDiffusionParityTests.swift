@@ -50,7 +50,7 @@ func expectDiffusersImage(_ p: StyleDiffusionPipeline, _ request: GenerationRequ
         #expect(sd15.schedulerConfiguration.predictionType == .epsilon && sd2.schedulerConfiguration.predictionType == .vPrediction)
         #expect(sd15.imageSize == 64 && sd2.imageSize == 96 && sd15.sizeMultiple == 8)
         #expect(sd15.samplingDefaults.guidanceScale == 7.5)
-        #expect(sd15.styleEncoder == nil && sd15.unet.styleAdapter == nil)
+        #expect(try sd15.styleEncoder == nil && sd15.unet.styleAdapter == nil)
     }
 
     @Test(arguments: ["sd15_tiny", "sd2_tiny_v"])
@@ -64,7 +64,7 @@ func expectDiffusersImage(_ p: StyleDiffusionPipeline, _ request: GenerationRequ
         try expectClose(text, try o.tensor(folder + "/text"), "\(folder) text encoder", tolerance: 1e-4)
         try expectClose(try p.textEncoder(rows, clipSkip: 2), try o.tensor(folder + "/text_clip_skip2"), "\(folder) clip skip 2", tolerance: 1e-4)
         let sample = try o.tensor(folder + "/unet_sample").permuted([0, 2, 3, 1])
-        let eps = try p.unet(sample, timesteps: [901, 901], context: text)
+        let eps = try p.unet.callAsFunction(sample, timesteps: [901, 901], context: text)
         try expectClose(eps, try o.tensor(folder + "/unet_output").permuted([0, 2, 3, 1]), "\(folder) UNet", tolerance: 1e-4)
         let decoded = try p.vae.decode(sample.slicingFirstAxis(0..<1))
         try expectClose(decoded, try o.tensor(folder + "/vae_decoded").permuted([0, 2, 3, 1]), "\(folder) VAE decode", tolerance: 1e-4)
@@ -105,9 +105,10 @@ let ipAdapterCases: [String: PipelineCase] = {
         try expectClose(pixels, try o.tensor("ip/pixel_values").permuted([0, 2, 3, 1]), "CLIPImageProcessor pixels", tolerance: 1e-5)
         let embeds = try model(pixels)
         try expectClose(embeds, try o.tensor("ip/image_embeds"), "image_embeds", tolerance: 1e-4)
-        let adapter = try #require(p.unet.styleAdapter)
+        let unet = try p.unet
+        let adapter = try #require(unet.styleAdapter)
         let text = try p.encodePrompt("a cat")
-        let eps = try p.unet(o.tensor("ip/unet_sample").permuted([0, 2, 3, 1]), timesteps: [701],
+        let eps = try unet(o.tensor("ip/unet_sample").permuted([0, 2, 3, 1]), timesteps: [701],
                              conditioning: CrossAttentionContext(text: text, style: adapter.tokens(embeds), styleScale: 0.7))
         try expectClose(eps, try o.tensor("ip/unet_output").permuted([0, 2, 3, 1]), "UNet with IP attention", tolerance: 1e-4)
     }
@@ -122,7 +123,7 @@ let ipAdapterCases: [String: PipelineCase] = {
     }
 
     @Test func styleBlockScalesExpandAsDiffusers() throws {
-        let unet = Self.pipeline.unet
+        let unet = try Self.pipeline.unet
         // The fixture UNet: down_blocks.0 has one attention module, up_blocks.1 two, and the mid block one.
         #expect(try StyleBlockScales(json: #"{"up": {"block_1": [0.0, 1.0]}}"#).layerScales(for: unet)
                 == ["up_blocks.1.attentions.1": 1, "up_blocks.1.attentions.0": 0])

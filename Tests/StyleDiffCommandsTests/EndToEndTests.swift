@@ -359,6 +359,22 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
     }
 }
 
+extension EndToEndTests {
+    /// generate builds only the UNet its requests run: with a malformed unet_lcm/, a DDIM image
+    /// is made while --fast exits 65 naming the file and tensor, and leaves no file.
+    @Test func generateBuildsOnlyTheUNetItRuns() throws {
+        let dir = try temporaryFolder(), model = try TestModels.withConsistencyUNet(projection: 0.05, extraTensor: true)
+        defer { for d in [dir, model] { try? FileManager.default.removeItem(atPath: d) } }
+        let base = ["generate", "folder icon", "--style", "papirus", "--seed", "3", "--steps", "4", "--model", model]
+        let ddim = try stylediff(base + ["-o", dir + "/ddim.png"])
+        #expect(ddim.status == 0, "\(ddim.stderr)")
+        let fast = try stylediff(base + ["--fast", "-o", dir + "/fast.png"])
+        #expect(fast.status == 65 && fast.stderr.contains("unet_lcm") && fast.stderr.contains("bogus.weight"), "\(fast.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/fast.png"))
+        #expect(try stylediff(["info", "--model", model]).status == 65, "info checks every weight")
+    }
+}
+
 extension ShippedModelTests {
     /// --fast runs the shipped unet_lcm/ (4 LCM steps, guidance embedded): the same bytes at 1
     /// and 2 threads (recorded golden), another image than 20 DDIM steps, recorded as lcm in 4

@@ -5,6 +5,7 @@
 import Foundation
 import PNGIO
 import Pipeline
+import SafeTensors
 import Schedulers
 import Tensors
 import Testing
@@ -30,6 +31,33 @@ public enum TestPaths {
     public static let defaultModelFixtures = fixtures + "/default_model"
     /// Reference images shipped with the prompt files.
     public static let promptImages = packageRoot + "/Prompts/images"
+}
+
+/// Model folders the tests build from the fixtures (in the temporary folder; callers remove them).
+public enum TestModels {
+    /// The fixture model with a unet_lcm/ (its UNet plus a guidance projection scaled by
+    /// `projection`); `extraTensor` adds a tensor the model does not use (a malformed file).
+    public static func withConsistencyUNet(projection: Float, extraTensor: Bool = false) throws -> String {
+        let fm = FileManager.default
+        let dir = NSTemporaryDirectory() + "lcm-model-\(UUID().uuidString)"
+        try fm.createDirectory(atPath: dir + "/unet_lcm", withIntermediateDirectories: true)
+        for part in try fm.contentsOfDirectory(atPath: TestPaths.fixtureModel) {
+            try fm.createSymbolicLink(atPath: dir + "/" + part, withDestinationPath: TestPaths.fixtureModel + "/" + part)
+        }
+        let source = TestPaths.fixtureModel + "/unet"
+        let data = try #require(fm.contents(atPath: source + "/config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        config["time_cond_proj_dim"] = 8
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/unet_lcm/config.json"))
+        let file = try SafetensorsFile(path: source + "/diffusion_pytorch_model.safetensors")
+        var tensors = try file.names.sorted().map { ($0, try file.tensor($0)) }
+        let width = try #require((config["block_out_channels"] as? [Int])?.first)
+        let values = (0..<(width * 8)).map { Float(($0 * 37) % 11 - 5) * projection }
+        tensors.append(("time_embedding.cond_proj.weight", try Tensor(shape: [width, 8], values: values)))
+        if extraTensor { tensors.append(("bogus.weight", try Tensor(shape: [2], values: [1, 2]))) }
+        try SafetensorsWriter.write(tensors, to: dir + "/unet_lcm/diffusion_pytorch_model.safetensors")
+        return dir
+    }
 }
 
 /// Checks max |actual - expected| <= tolerance x max(1, max |expected|), printing the difference
