@@ -11,6 +11,9 @@
 #pragma clang fp contract(off)
 
 #define LANES 16
+// Rows a layer norm sums side by side: each row's sums stay one chain in channel order (the
+// same bits as a row at a time), but LN_ROWS independent chains hide the add latency.
+#define LN_ROWS 8
 
 // Cephes expf, as avx_mathfun.h (exp256_ps): x = n ln2 + r, exp(r) by a degree-5 polynomial.
 static inline float cephes_exp(float x) {
@@ -142,6 +145,42 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             runMax[r] = m;                                                                     \
         }                                                                                      \
     }                                                                                          \
+    ATTR static void layer_norm_##SUFFIX(const float *x, float *y, int64_t rows, int64_t c,     \
+                                         const float *gamma, const float *beta, float eps) {    \
+        for (int64_t r0 = 0; r0 < rows; r0 += LN_ROWS) {                                       \
+            int64_t nr = rows - r0 < LN_ROWS ? rows - r0 : LN_ROWS;                            \
+            const float *xs = x + r0 * c;                                                      \
+            double sum[LN_ROWS] = {0}, sq[LN_ROWS] = {0}, m[LN_ROWS];                           \
+            float mf[LN_ROWS], rs[LN_ROWS];                                                    \
+            if (nr == LN_ROWS) {                                                               \
+                for (int64_t j = 0; j < c; j++)                                                \
+                    for (int i = 0; i < LN_ROWS; i++) sum[i] += (double)xs[i * c + j];         \
+                for (int i = 0; i < LN_ROWS; i++) m[i] = sum[i] / (double)c;                   \
+                for (int64_t j = 0; j < c; j++)                                                \
+                    for (int i = 0; i < LN_ROWS; i++) {                                        \
+                        double v = (double)xs[i * c + j] - m[i];                               \
+                        sq[i] += v * v;                                                        \
+                    }                                                                          \
+            } else {                                                                           \
+                for (int i = 0; i < nr; i++) {                                                 \
+                    for (int64_t j = 0; j < c; j++) sum[i] += (double)xs[i * c + j];           \
+                    m[i] = sum[i] / (double)c;                                                 \
+                    for (int64_t j = 0; j < c; j++) {                                          \
+                        double v = (double)xs[i * c + j] - m[i];                               \
+                        sq[i] += v * v;                                                        \
+                    }                                                                          \
+                }                                                                              \
+            }                                                                                  \
+            for (int i = 0; i < nr; i++) {                                                     \
+                rs[i] = (float)(1.0 / sqrt(sq[i] / (double)c + (double)eps));                  \
+                mf[i] = (float)m[i];                                                           \
+                const float *s = xs + i * c;                                                   \
+                float *d = y + (r0 + i) * c;                                                   \
+                for (int64_t j = 0; j < c; j++)                                                \
+                    d[j] = (s[j] - mf[i]) * rs[i] * (gamma ? gamma[j] : 1.0f) + (beta ? beta[j] : 0.0f); \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
     ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
         for (int64_t r = 0; r < rows; r++) {                                                   \
             float m = -INFINITY, sum = 0, unused;                                              \
@@ -211,6 +250,10 @@ int ck_force_path(int p) {
 #endif
 
 void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride) { DISPATCH(softmax, (x, rows, n, stride)) }
+
+void ck_layer_norm_rows(const float *x, float *y, int64_t rows, int64_t c, const float *gamma, const float *beta, float eps) {
+    DISPATCH(layer_norm, (x, y, rows, c, gamma, beta, eps))
+}
 
 void ck_exp(const float *x, float *y, int64_t n) { DISPATCH(exp, (x, y, n)) }
 

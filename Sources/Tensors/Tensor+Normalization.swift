@@ -88,17 +88,8 @@ extension Tensor {
             let src = pointer, dst = out.mutablePointer()
             let gamma = weight?.pointer, beta = bias?.pointer
             Parallelism.forEachRange(count / c, minimumPerTask: 16) { range in
-                for r in range {
-                    let s = src + r * c, d = dst + r * c
-                    var sum = 0.0
-                    for j in 0..<c { sum += Double(s[j]) }
-                    let m = sum / Double(c)
-                    var sq = 0.0
-                    for j in 0..<c { let v = Double(s[j]) - m; sq += v * v }
-                    let rs = Float(1 / (sq / Double(c) + Double(epsilon)).squareRoot())
-                    let mf = Float(m)
-                    for j in 0..<c { d[j] = (s[j] - mf) * rs * (gamma?[j] ?? 1) + (beta?[j] ?? 0) }
-                }
+                ck_layer_norm_rows(src + range.lowerBound * c, dst + range.lowerBound * c, Int64(range.count), Int64(c),
+                                   gamma, beta, epsilon)
             }
             return out
         }

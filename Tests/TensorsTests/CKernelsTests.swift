@@ -45,6 +45,45 @@ import TestSupport
         #expect(ys == [0, 0, 0, 0])
     }
 
+    /// The layer-norm kernel (rows summed side by side) equals a row at a time in Swift, the
+    /// computation it replaced, bit for bit: row counts around the 8-row group, channel counts
+    /// of the models, with and without the affine parameters, on every variant and thread count.
+    @Test func layerNormEqualsTheRowAtATimeLoop() throws {
+        func rowAtATime(_ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?, _ epsilon: Float) -> [UInt32] {
+            let c = x.shape[x.rank - 1], s0 = x.pointer
+            var out = [Float](repeating: 0, count: x.count)
+            for r in 0..<(x.count / c) {
+                let s = s0 + r * c
+                var sum = 0.0
+                for j in 0..<c { sum += Double(s[j]) }
+                let m = sum / Double(c)
+                var sq = 0.0
+                for j in 0..<c { let v = Double(s[j]) - m; sq += v * v }
+                let rs = Float(1 / (sq / Double(c) + Double(epsilon)).squareRoot())
+                let mf = Float(m)
+                for j in 0..<c { out[r * c + j] = (s[j] - mf) * rs * (gamma?.pointer[j] ?? 1) + (beta?.pointer[j] ?? 0) }
+            }
+            return out.map(\.bitPattern)
+        }
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        for (rows, c) in [(1, 1), (7, 3), (8, 64), (9, 128), (17, 320), (77, 128), (40, 768)] {
+            let x = randomTensor([rows, c], seed: UInt64(rows * c), range: -6...6)
+            let g = randomTensor([c], seed: 2), b = randomTensor([c], seed: 3)
+            for (gamma, beta) in [(g, b), (nil, nil)] as [(Tensor?, Tensor?)] {
+                let expected = rowAtATime(x, gamma, beta, 1e-5)
+                for path: Int32 in [1, 2, 3] {
+                    guard ck_force_path(path) >= 0 else { continue }
+                    for threads in [1, 3] {
+                        Parallelism.setThreadCount(threads)
+                        let y = try x.layerNorm(weight: gamma, bias: beta, epsilon: 1e-5)
+                        #expect(bytes(y) == expected, "\(rows)x\(c), variant \(path), \(threads) threads, affine \(gamma != nil)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
     /// the 16-lane boundary and rows holding -inf (causal masking).
     @Test func variantsGiveIdenticalBits() throws {

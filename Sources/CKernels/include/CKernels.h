@@ -32,6 +32,12 @@ void ck_erf(const float *x, float *y, int64_t n);
 /// exact (erf) GELU that torch uses by default.
 void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d);
 
+/// Layer norm of `rows` rows of `c` floats (torch nn.LayerNorm over the last axis) into y:
+/// per row, mean and variance summed in double in channel order (one chain each, rows side by
+/// side), rstd = (float)(1 / sqrt(var + eps)), y = (x - (float)mean) * rstd * gamma + beta in
+/// float (gamma 1 and beta 0 when NULL). The same bits on every variant and for any grouping of rows.
+void ck_layer_norm_rows(const float *x, float *y, int64_t rows, int64_t c, const float *gamma, const float *beta, float eps);
+
 /// Group-norm statistics of one sample x [positions, c] (channels last) for groups g0..<g1 of
 /// `per` channels: mean[g - g0] and rstd[g - g0] = 1 / sqrt(var + eps), accumulated in double per
 /// channel over positions (vectorised across channels), then per group in channel order, so a
