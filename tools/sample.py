@@ -28,7 +28,7 @@ import stylediff_model  # noqa: E402
 from stylediff_model import pixels_to_unit  # noqa: E402
 
 SCHEDULERS = {"ddim": "DDIMScheduler", "ddpm": "DDPMScheduler", "euler": "EulerDiscreteScheduler",
-              "dpmpp": "DPMSolverMultistepScheduler"}
+              "dpmpp": "DPMSolverMultistepScheduler", "lcm": "LCMScheduler"}
 
 
 class ReferencePipeline:
@@ -48,6 +48,11 @@ class ReferencePipeline:
         state = {"image_proj": {k[11:]: v.float() for k, v in ip.items() if k.startswith("image_proj.")},
                  "ip_adapter": {k[11:]: v.float() for k, v in ip.items() if k.startswith("ip_adapter.")}}
         self.unet._load_ip_adapter_weights([state])
+        self.unet_lcm = None
+        lcm = os.path.join(model, "unet_lcm")
+        if os.path.isdir(lcm):  # the distilled UNet --fast / --scheduler lcm run (guidance embedded)
+            self.unet_lcm = UNet2DConditionModel.from_pretrained(lcm, torch_dtype=f32).eval()
+            self.unet_lcm._load_ip_adapter_weights([state])
         self.style = stylediff_model.exported_style_encoder(model)
         self.vae = AutoencoderKL.from_pretrained(os.path.join(model, "vae"), torch_dtype=f32).eval()
         self.scheduler_config = json.load(open(os.path.join(model, "scheduler", "scheduler_config.json")))
@@ -98,6 +103,10 @@ class ReferencePipeline:
         import diffusers
         sched = getattr(diffusers, SCHEDULERS[scheduler]).from_config(self.scheduler_config)
         sched.set_timesteps(steps)
+        # LCM with unet_lcm/: one conditional evaluation per step, guidance - 1 embedded (as the
+        # Swift pipeline and diffusers' LCM pipelines); without it, CFG as for every scheduler.
+        unet = self.unet_lcm if scheduler == "lcm" and self.unet_lcm is not None else self.unet
+        embedded = unet is self.unet_lcm
         text = self.text(input_ids=torch.tensor([self.ids(negative), self.ids(prompt)])).last_hidden_state
         embed = self.style_embedding(list(style_images), list(style_weights) or [1.0] * len(style_images), blend,
                                      style_snap)
@@ -105,7 +114,7 @@ class ReferencePipeline:
         if use_preset:
             embed = self.presets[style_preset].float()[None]
         embeds = torch.cat([torch.zeros_like(embed), embed])[:, None, :]
-        for p in self.unet.attn_processors.values():
+        for p in unet.attn_processors.values():
             if hasattr(p, "to_k_ip"):
                 p.scale = [style_strength if len(style_images) or use_preset else 1.0]
         g = torch.Generator("cpu").manual_seed(seed)
@@ -124,11 +133,22 @@ class ReferencePipeline:
         else:
             latents = torch.randn((1, 4, 16, 16), generator=g) * sched.init_noise_sigma
         extra = {"eta": eta, "generator": g} if scheduler == "ddim" else {"generator": g}
+        if embedded:
+            from diffusers.pipelines.latent_consistency_models.pipeline_latent_consistency_text2img import (
+                LatentConsistencyModelPipeline)
+            w = LatentConsistencyModelPipeline.get_guidance_scale_embedding(
+                None, torch.tensor([guidance - 1.0]), embedding_dim=unet.config.time_cond_proj_dim)
         for t in timesteps:
-            inp = sched.scale_model_input(torch.cat([latents] * 2), t)
-            eps = self.unet(inp, t, encoder_hidden_states=text, added_cond_kwargs={"image_embeds": [embeds]}).sample
-            eu, ec = eps.chunk(2)
-            latents = sched.step(eu + guidance * (ec - eu), t, latents, **extra).prev_sample
+            if embedded:
+                inp = sched.scale_model_input(latents, t)
+                out = unet(inp, t, encoder_hidden_states=text[1:], timestep_cond=w,
+                           added_cond_kwargs={"image_embeds": [embeds[1:]]}).sample
+            else:
+                inp = sched.scale_model_input(torch.cat([latents] * 2), t)
+                eps = unet(inp, t, encoder_hidden_states=text, added_cond_kwargs={"image_embeds": [embeds]}).sample
+                eu, ec = eps.chunk(2)
+                out = eu + guidance * (ec - eu)
+            latents = sched.step(out, t, latents, **extra).prev_sample
         image = self.vae.decode(latents / self.vae.config.scaling_factor).sample
         image = (image / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
         pil = Image.fromarray((image[0] * 255).round().astype("uint8"))

@@ -14,6 +14,15 @@ as TAESD does for Stable Diffusion).
 
   python3 tools/train_tiny_decoder.py train --cache /var/tmp/sd/stage2/cache.pt --work /var/tmp/sd/tiny --minutes 60 --threads 1
   python3 tools/train_tiny_decoder.py export --work /var/tmp/sd/tiny --out DIR
+
+Latents the sampler makes are not the encoder's: `generate` samples the model (tools/sample.py,
+the Swift pipeline's algorithm: LCM steps with unet_lcm/ and DDIM steps with guidance) for the
+cache's training prompts with their style presets, and stores each final latent with the VAE
+decoder's image of it (prompts of held-out names go to a test set); `train --generated FILE`
+then draws that share of every batch from it, teaching the tiny decoder the VAE's decoding of
+sampled latents (distillation), and logs its PSNR against the VAE on the held-out samples too.
+
+  python3 tools/train_tiny_decoder.py generate --cache ... --model Weights/default --out /var/tmp/sd/tiny/generated.pt --count 3000
 """
 import argparse
 import copy
@@ -54,6 +63,53 @@ def psnr(decode, latents, images, batch=256):
     return total / len(latents)
 
 
+@torch.no_grad()
+def generate(args):
+    """Sampled latents [N, 4, 16, 16] (diffusion space) and the VAE's images of them [N, 3, 64, 64]
+    in [-1, 1] (fp16): `--count` from training prompts, `--test-count` from held-out ones; a
+    `--ddim-share` of them with 20 DDIM steps and guidance, the rest with 4 LCM steps."""
+    import random
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from sample import ReferencePipeline, sampling_defaults
+    torch.set_num_threads(args.threads)
+    cache = torch.load(args.cache, weights_only=False)
+    pipe = ReferencePipeline(args.model)
+    guidance = sampling_defaults(args.model)["guidance_scale"]
+    rng = random.Random(args.seed)
+    out = {}
+    for part, count in (("train", args.count), ("heldout", args.test_count)):
+        recs = [r for r in cache["records"] if r["split"] == part]
+        latents, images, prompts = [], [], []
+        start = time.time()
+        for i in range(count):
+            r = rng.choice(recs)
+            ddim = rng.random() < args.ddim_share
+            _, z = pipe(r["prompt"], guidance=guidance, steps=20 if ddim else 4, scheduler="ddim" if ddim else "lcm",
+                        seed=rng.randrange(1 << 31), style_preset=r["style"] if r["style"] in pipe.presets else None,
+                        return_latents=True)
+            x = pipe.vae.decode(z / pipe.vae.config.scaling_factor).sample.clamp(-1, 1)
+            latents.append(z[0]); images.append(x[0].half()); prompts.append((r["prompt"], "ddim" if ddim else "lcm"))
+            if (i + 1) % 100 == 0:
+                print(f"{part}: {i + 1}/{count} ({time.time() - start:.0f} s)", flush=True)
+        out[part] = dict(latents=torch.stack(latents), images=torch.stack(images), prompts=prompts)
+    tmp = args.out + ".tmp"
+    torch.save(out, tmp)
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}: {args.count} training and {args.test_count} held-out samples")
+
+
+@torch.no_grad()
+def psnr_vae(decode, latents, targets, batch=256):
+    """Mean PSNR of decode(latents) against the VAE's images of them (in [-1, 1])."""
+    total = 0.0
+    for i in range(0, len(latents), batch):
+        y = decode(latents[i:i + batch]).clamp(-1, 1)
+        mse = ((y - targets[i:i + batch].float()) / 2).pow(2).flatten(1).mean(1)
+        total += (10 * torch.log10(1 / mse.clamp_min(1e-10))).sum().item()
+    return total / max(len(latents), 1)
+
+
 def train(args):
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
@@ -81,12 +137,21 @@ def train(args):
         vae = AutoencoderKL.from_pretrained(args.vae).eval()
         ref = psnr(lambda z: vae.decode(z / scale).sample, z_test, x_test)
         print(f"held-out PSNR of the shipped VAE decoder on these latents: {ref:.2f} dB ({len(z_test)} images, split {held[:1]})")
+    gen = torch.load(args.generated, weights_only=False) if args.generated else None
+    share = int(round(args.batch * args.generated_share)) if gen else 0
+    if gen:
+        print(f"{len(gen['train']['latents'])} sampled latents, {share} of {args.batch} per batch; held-out PSNR against "
+              f"the VAE on {len(gen['heldout']['latents'])} sampled latents: {psnr_vae(ema, gen['heldout']['latents'], gen['heldout']['images']):.2f} dB")
     stop = StopFlag()
     start, last_save, last_log = time.time(), time.time(), time.time()
     n = len(z_train)
     while not stop.requested and time.time() - start < args.minutes * 60:
-        idx = torch.randint(0, n, (args.batch,))
+        idx = torch.randint(0, n, (args.batch - share,))
         z, x = z_train[idx], pixels_to_unit(x_train[idx])
+        if share:
+            g = torch.randint(0, len(gen["train"]["latents"]), (share,))
+            z = torch.cat([z, gen["train"]["latents"][g]])
+            x = torch.cat([x, gen["train"]["images"][g].float()])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             y = model(z).float()
         loss = F.l1_loss(y, x) + F.mse_loss(y, x)
@@ -100,14 +165,17 @@ def train(args):
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm, alpha=1 - d)
         if time.time() - last_log > args.log_minutes * 60:
-            print(f"step {step} loss {loss.item():.4f} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB "
+            sampled = (f" sampled vs VAE {psnr_vae(ema, gen['heldout']['latents'], gen['heldout']['images']):.2f} dB"
+                       if gen else "")
+            print(f"step {step} loss {loss.item():.4f} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled} "
                   f"{(seconds + time.time() - start) / 60:.1f} min", flush=True)
             last_log = time.time()
         if time.time() - last_save > args.save_minutes * 60:
             save(ckpt, model, ema, opt, step, seconds + time.time() - start)
             last_save = time.time()
     save(ckpt, model, ema, opt, step, seconds + time.time() - start)
-    print(f"step {step}: held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB; checkpoint {ckpt}")
+    sampled = (f", sampled vs VAE {psnr_vae(ema, gen['heldout']['latents'], gen['heldout']['images']):.2f} dB" if gen else "")
+    print(f"step {step}: held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled}; checkpoint {ckpt}")
 
 
 def save(path, model, ema, opt, step, seconds):
@@ -131,7 +199,13 @@ def export(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["train", "export"])
+    ap.add_argument("command", choices=["train", "export", "generate"])
+    ap.add_argument("--model", default="Weights/default", help="generate: the model to sample (with unet_lcm/)")
+    ap.add_argument("--count", type=int, default=3000, help="generate: samples from training prompts")
+    ap.add_argument("--test-count", type=int, default=256, help="generate: samples from held-out prompts")
+    ap.add_argument("--ddim-share", type=float, default=0.15, help="generate: share sampled with 20 DDIM steps")
+    ap.add_argument("--generated", help="train: sampled latents and VAE images (generate's output)")
+    ap.add_argument("--generated-share", type=float, default=0.5, help="train: share of each batch from --generated")
     ap.add_argument("--cache", help="stage-2 latent cache (train_model.py prepare)")
     ap.add_argument("--vae", default="Weights/default/vae", help="the VAE whose latents these are (reference PSNR)")
     ap.add_argument("--work", required=True)
@@ -146,7 +220,7 @@ def main():
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (AMX CPUs); fp32 weights and loss")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
-    train(args) if args.command == "train" else export(args)
+    {"train": train, "export": export, "generate": generate}[args.command](args)
 
 
 if __name__ == "__main__":
