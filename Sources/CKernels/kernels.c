@@ -14,6 +14,8 @@
 // Rows a layer norm sums side by side: each row's sums stay one chain in channel order (the
 // same bits as a row at a time), but LN_ROWS independent chains hide the add latency.
 #define LN_ROWS 8
+// Rows a softmax finishes side by side (their serial lane sums hide each other's add latency).
+#define SM_ROWS 4
 
 // Cephes expf, as avx_mathfun.h (exp256_ps): x = n ln2 + r, exp(r) by a degree-5 polynomial.
 static inline float cephes_exp(float x) {
@@ -181,12 +183,44 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
+    /* One row of a fresh softmax: max, exp(x - max) in place, and the LANES partial sums. */  \
+    ATTR static inline void softmax_lanes_##SUFFIX(float *row, int64_t n, float *part) {      \
+        int64_t full = n - n % LANES;                                                          \
+        float top[LANES];                                                                      \
+        for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                    \
+        for (int64_t j = 0; j < full; j += LANES)                                              \
+            for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
+        for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];         \
+        float m = -INFINITY;                                                                   \
+        for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                           \
+        for (int k = 0; k < LANES; k++) part[k] = 0;                                           \
+        for (int64_t j = 0; j < full; j += LANES)                                              \
+            for (int k = 0; k < LANES; k++) {                                                  \
+                float e = cephes_exp(row[j + k] - m);                                          \
+                row[j + k] = e;                                                                \
+                part[k] += e;                                                                  \
+            }                                                                                  \
+        for (int64_t j = full; j < n; j++) {                                                   \
+            float e = cephes_exp(row[j] - m);                                                  \
+            row[j] = e;                                                                        \
+            part[j - full] += e;                                                               \
+        }                                                                                      \
+    }                                                                                          \
+    /* Rows in groups of SM_ROWS: each row's lane sums are one chain in lane order, as the     \
+       online kernel's (runSum 0 * 0 + sum), but SM_ROWS rows' chains run side by side. */    \
     ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
-        for (int64_t r = 0; r < rows; r++) {                                                   \
-            float m = -INFINITY, sum = 0, unused;                                              \
-            online_softmax_##SUFFIX(x + r * stride, 1, n, stride, &m, &sum, &unused);          \
-            float inv = 1.0f / sum;                                                            \
-            for (int64_t j = 0; j < n; j++) x[r * stride + j] *= inv;                          \
+        float part[SM_ROWS][LANES], sum[SM_ROWS];                                              \
+        for (int64_t r0 = 0; r0 < rows; r0 += SM_ROWS) {                                       \
+            int nr = rows - r0 < SM_ROWS ? (int)(rows - r0) : SM_ROWS;                         \
+            for (int i = 0; i < nr; i++) softmax_lanes_##SUFFIX(x + (r0 + i) * stride, n, part[i]); \
+            for (int i = 0; i < SM_ROWS; i++) sum[i] = 0;                                      \
+            for (int k = 0; k < LANES; k++)                                                    \
+                for (int i = 0; i < SM_ROWS; i++) sum[i] += i < nr ? part[i][k] : 0.0f;        \
+            for (int i = 0; i < nr; i++) {                                                     \
+                float inv = 1.0f / (0.0f * 0.0f + sum[i]);                                     \
+                float *row = x + (r0 + i) * stride;                                            \
+                for (int64_t j = 0; j < n; j++) row[j] *= inv;                                 \
+            }                                                                                  \
         }                                                                                      \
     }
 

@@ -84,6 +84,34 @@ import TestSupport
         }
     }
 
+    /// The softmax (rows finished four at a time) equals a row at a time through the online
+    /// kernel from an empty state (what it replaced: max, exp, lane sums, then x / sum) bit for
+    /// bit, for row counts around the group of four and lengths around the 16 lanes, with -inf.
+    @Test func softmaxEqualsTheRowAtATimeOnlineKernel() {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous) }
+        for n in [1, 3, 16, 17, 77, 81, 256, 1000] {
+            for rows in [1, 3, 4, 5, 9] {
+                let x = randomTensor([rows, n], seed: UInt64(rows * 1000 + n), range: -30...30)
+                var input = Array(UnsafeBufferPointer(start: x.pointer, count: x.count))
+                if n > 2 { input[n / 2] = -.infinity }
+                var expected = input
+                for r in 0..<rows {
+                    var m = -Float.infinity, sum: Float = 0, rescale: Float = 0
+                    expected.withUnsafeMutableBufferPointer { ck_online_softmax_rows($0.baseAddress! + r * n, 1, Int64(n), Int64(n), &m, &sum, &rescale) }
+                    let inv = 1 / sum
+                    for j in 0..<n { expected[r * n + j] *= inv }
+                }
+                for path: Int32 in [1, 2, 3] {
+                    guard ck_force_path(path) >= 0 else { continue }
+                    var y = input
+                    ck_softmax_rows(&y, Int64(rows), Int64(n), Int64(n))
+                    #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(rows) rows of \(n), variant \(path)")
+                }
+            }
+        }
+    }
+
     /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
     /// the 16-lane boundary and rows holding -inf (causal masking).
     @Test func variantsGiveIdenticalBits() throws {
