@@ -115,30 +115,36 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = cephes_exp(x[i]);                               \
     }                                                                                          \
+    /* One row: m = max(m0, max of the row), the row replaced by exp(x - m), its LANES lane  \
+       partial sums in part; returns m. */                                                     \
+    ATTR static inline float softmax_lanes_##SUFFIX(float *row, int64_t n, float m0, float *part) { \
+        int64_t full = n - n % LANES;                                                          \
+        float top[LANES];                                                                      \
+        for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                    \
+        for (int64_t j = 0; j < full; j += LANES)                                              \
+            for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
+        for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];         \
+        float m = m0;                                                                          \
+        for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                           \
+        for (int k = 0; k < LANES; k++) part[k] = 0;                                           \
+        for (int64_t j = 0; j < full; j += LANES)                                              \
+            for (int k = 0; k < LANES; k++) {                                                  \
+                float e = cephes_exp(row[j + k] - m);                                          \
+                row[j + k] = e;                                                                \
+                part[k] += e;                                                                  \
+            }                                                                                  \
+        for (int64_t j = full; j < n; j++) {                                                   \
+            float e = cephes_exp(row[j] - m);                                                  \
+            row[j] = e;                                                                        \
+            part[j - full] += e;                                                               \
+        }                                                                                      \
+        return m;                                                                              \
+    }                                                                                          \
     ATTR static void online_softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride,  \
                                              float *runMax, float *runSum, float *rescale) {  \
         for (int64_t r = 0; r < rows; r++) {                                                   \
-            float *row = x + r * stride;                                                       \
-            int64_t full = n - n % LANES;                                                      \
-            float top[LANES];                                                                  \
-            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                \
-            for (int64_t j = 0; j < full; j += LANES)                                          \
-                for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
-            for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];     \
-            float m = runMax[r];                                                               \
-            for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                       \
-            float part[LANES] = {0};                                                           \
-            for (int64_t j = 0; j < full; j += LANES)                                          \
-                for (int k = 0; k < LANES; k++) {                                              \
-                    float e = cephes_exp(row[j + k] - m);                                      \
-                    row[j + k] = e;                                                            \
-                    part[k] += e;                                                              \
-                }                                                                              \
-            for (int64_t j = full; j < n; j++) {                                               \
-                float e = cephes_exp(row[j] - m);                                              \
-                row[j] = e;                                                                    \
-                part[j - full] += e;                                                           \
-            }                                                                                  \
+            float part[LANES];                                                                 \
+            float m = softmax_lanes_##SUFFIX(x + r * stride, n, runMax[r], part);              \
             float sum = 0;                                                                     \
             for (int k = 0; k < LANES; k++) sum += part[k];                                    \
             float a = runMax[r] == -INFINITY ? 0.0f : cephes_exp(runMax[r] - m);               \
@@ -183,36 +189,13 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
-    /* One row of a fresh softmax: max, exp(x - max) in place, and the LANES partial sums. */  \
-    ATTR static inline void softmax_lanes_##SUFFIX(float *row, int64_t n, float *part) {      \
-        int64_t full = n - n % LANES;                                                          \
-        float top[LANES];                                                                      \
-        for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                    \
-        for (int64_t j = 0; j < full; j += LANES)                                              \
-            for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
-        for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];         \
-        float m = -INFINITY;                                                                   \
-        for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                           \
-        for (int k = 0; k < LANES; k++) part[k] = 0;                                           \
-        for (int64_t j = 0; j < full; j += LANES)                                              \
-            for (int k = 0; k < LANES; k++) {                                                  \
-                float e = cephes_exp(row[j + k] - m);                                          \
-                row[j + k] = e;                                                                \
-                part[k] += e;                                                                  \
-            }                                                                                  \
-        for (int64_t j = full; j < n; j++) {                                                   \
-            float e = cephes_exp(row[j] - m);                                                  \
-            row[j] = e;                                                                        \
-            part[j - full] += e;                                                               \
-        }                                                                                      \
-    }                                                                                          \
     /* Rows in groups of SM_ROWS: each row's lane sums are one chain in lane order, as the     \
        online kernel's (runSum 0 * 0 + sum), but SM_ROWS rows' chains run side by side. */    \
     ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
         float part[SM_ROWS][LANES], sum[SM_ROWS];                                              \
         for (int64_t r0 = 0; r0 < rows; r0 += SM_ROWS) {                                       \
             int nr = rows - r0 < SM_ROWS ? (int)(rows - r0) : SM_ROWS;                         \
-            for (int i = 0; i < nr; i++) softmax_lanes_##SUFFIX(x + (r0 + i) * stride, n, part[i]); \
+            for (int i = 0; i < nr; i++) softmax_lanes_##SUFFIX(x + (r0 + i) * stride, n, -INFINITY, part[i]); \
             for (int i = 0; i < SM_ROWS; i++) sum[i] = 0;                                      \
             for (int k = 0; k < LANES; k++)                                                    \
                 for (int i = 0; i < SM_ROWS; i++) sum[i] += i < nr ? part[i][k] : 0.0f;        \
