@@ -53,14 +53,16 @@ def split(cache, name):
 
 
 @torch.no_grad()
-def psnr(decode, latents, images, batch=256):
+def psnr(decode, latents, images, batch=256, unit=pixels_to_unit):
+    """Mean PSNR of decode(latents) against `images` (uint8 drawings; with unit=None, images
+    already in [-1, 1] such as the VAE's)."""
     total = 0.0
     for i in range(0, len(latents), batch):
         y = decode(latents[i:i + batch]).clamp(-1, 1)
-        x = pixels_to_unit(images[i:i + batch])
+        x = unit(images[i:i + batch]) if unit else images[i:i + batch].float()
         mse = ((y - x) / 2).pow(2).flatten(1).mean(1)
         total += (10 * torch.log10(1 / mse.clamp_min(1e-10))).sum().item()
-    return total / len(latents)
+    return total / max(len(latents), 1)
 
 
 @torch.no_grad()
@@ -99,17 +101,6 @@ def generate(args):
     print(f"wrote {args.out}: {args.count} training and {args.test_count} held-out samples")
 
 
-@torch.no_grad()
-def psnr_vae(decode, latents, targets, batch=256):
-    """Mean PSNR of decode(latents) against the VAE's images of them (in [-1, 1])."""
-    total = 0.0
-    for i in range(0, len(latents), batch):
-        y = decode(latents[i:i + batch]).clamp(-1, 1)
-        mse = ((y - targets[i:i + batch].float()) / 2).pow(2).flatten(1).mean(1)
-        total += (10 * torch.log10(1 / mse.clamp_min(1e-10))).sum().item()
-    return total / max(len(latents), 1)
-
-
 def train(args):
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
@@ -139,9 +130,15 @@ def train(args):
         print(f"held-out PSNR of the shipped VAE decoder on these latents: {ref:.2f} dB ({len(z_test)} images, split {held[:1]})")
     gen = torch.load(args.generated, weights_only=False) if args.generated else None
     share = int(round(args.batch * args.generated_share)) if gen else 0
+
+    def sampled():
+        """PSNR against the VAE on the held-out sampled latents, for the log lines."""
+        if not gen:
+            return ""
+        return f", sampled vs VAE {psnr(ema, gen['heldout']['latents'], gen['heldout']['images'], unit=None):.2f} dB"
     if gen:
-        print(f"{len(gen['train']['latents'])} sampled latents, {share} of {args.batch} per batch; held-out PSNR against "
-              f"the VAE on {len(gen['heldout']['latents'])} sampled latents: {psnr_vae(ema, gen['heldout']['latents'], gen['heldout']['images']):.2f} dB")
+        print(f"{len(gen['train']['latents'])} sampled latents ({len(gen['heldout']['latents'])} held out), "
+              f"{share} of {args.batch} per batch{sampled()}")
     stop = StopFlag()
     start, last_save, last_log = time.time(), time.time(), time.time()
     n = len(z_train)
@@ -165,17 +162,14 @@ def train(args):
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm, alpha=1 - d)
         if time.time() - last_log > args.log_minutes * 60:
-            sampled = (f" sampled vs VAE {psnr_vae(ema, gen['heldout']['latents'], gen['heldout']['images']):.2f} dB"
-                       if gen else "")
-            print(f"step {step} loss {loss.item():.4f} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled} "
+            print(f"step {step} loss {loss.item():.4f} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()} "
                   f"{(seconds + time.time() - start) / 60:.1f} min", flush=True)
             last_log = time.time()
         if time.time() - last_save > args.save_minutes * 60:
             save(ckpt, model, ema, opt, step, seconds + time.time() - start)
             last_save = time.time()
     save(ckpt, model, ema, opt, step, seconds + time.time() - start)
-    sampled = (f", sampled vs VAE {psnr_vae(ema, gen['heldout']['latents'], gen['heldout']['images']):.2f} dB" if gen else "")
-    print(f"step {step}: held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled}; checkpoint {ckpt}")
+    print(f"step {step}: held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()}; checkpoint {ckpt}")
 
 
 def save(path, model, ema, opt, step, seconds):

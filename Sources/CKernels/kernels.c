@@ -157,32 +157,23 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
                                          const float *gamma, const float *beta, float eps) {    \
         for (int64_t r0 = 0; r0 < rows; r0 += LN_ROWS) {                                       \
             int64_t nr = rows - r0 < LN_ROWS ? rows - r0 : LN_ROWS;                            \
-            const float *xs = x + r0 * c;                                                      \
+            /* A partial last group reads its first row in the missing rows' places (discarded). */ \
+            const float *row[LN_ROWS];                                                         \
+            for (int i = 0; i < LN_ROWS; i++) row[i] = x + (r0 + (i < nr ? i : 0)) * c;       \
             double sum[LN_ROWS] = {0}, sq[LN_ROWS] = {0}, m[LN_ROWS];                           \
             float mf[LN_ROWS], rs[LN_ROWS];                                                    \
-            if (nr == LN_ROWS) {                                                               \
-                for (int64_t j = 0; j < c; j++)                                                \
-                    for (int i = 0; i < LN_ROWS; i++) sum[i] += (double)xs[i * c + j];         \
-                for (int i = 0; i < LN_ROWS; i++) m[i] = sum[i] / (double)c;                   \
-                for (int64_t j = 0; j < c; j++)                                                \
-                    for (int i = 0; i < LN_ROWS; i++) {                                        \
-                        double v = (double)xs[i * c + j] - m[i];                               \
-                        sq[i] += v * v;                                                        \
-                    }                                                                          \
-            } else {                                                                           \
-                for (int i = 0; i < nr; i++) {                                                 \
-                    for (int64_t j = 0; j < c; j++) sum[i] += (double)xs[i * c + j];           \
-                    m[i] = sum[i] / (double)c;                                                 \
-                    for (int64_t j = 0; j < c; j++) {                                          \
-                        double v = (double)xs[i * c + j] - m[i];                               \
-                        sq[i] += v * v;                                                        \
-                    }                                                                          \
+            for (int64_t j = 0; j < c; j++)                                                    \
+                for (int i = 0; i < LN_ROWS; i++) sum[i] += (double)row[i][j];                 \
+            for (int i = 0; i < LN_ROWS; i++) m[i] = sum[i] / (double)c;                       \
+            for (int64_t j = 0; j < c; j++)                                                    \
+                for (int i = 0; i < LN_ROWS; i++) {                                            \
+                    double v = (double)row[i][j] - m[i];                                       \
+                    sq[i] += v * v;                                                            \
                 }                                                                              \
-            }                                                                                  \
             for (int i = 0; i < nr; i++) {                                                     \
                 rs[i] = (float)(1.0 / sqrt(sq[i] / (double)c + (double)eps));                  \
                 mf[i] = (float)m[i];                                                           \
-                const float *s = xs + i * c;                                                   \
+                const float *s = row[i];                                                       \
                 float *d = y + (r0 + i) * c;                                                   \
                 for (int64_t j = 0; j < c; j++)                                                \
                     d[j] = (s[j] - mf[i]) * rs[i] * (gamma ? gamma[j] : 1.0f) + (beta ? beta[j] : 0.0f); \
