@@ -69,29 +69,57 @@ def psnr(decode, latents, images, batch=256, unit=pixels_to_unit):
 def generate(args):
     """Sampled latents [N, 4, 16, 16] (diffusion space) and the VAE's images of them [N, 3, 64, 64]
     in [-1, 1] (fp16): `--count` from training prompts, `--test-count` from held-out ones; a
-    `--ddim-share` of them with 20 DDIM steps and guidance, the rest with 4 LCM steps."""
+    `--ddim-share` of them with 20 DDIM steps and guidance, the rest with 4 LCM steps. The tasks
+    are those tools/eval_model.py judges: text with the style's preset; an `--image-share` with
+    the style from a reference drawing of another content (style strength 2, the model's
+    reference_style_strength); an `--img2img-share` converting a drawing of the same content in
+    another style at strength 0.8 (these two need `--data`, the dataset folder)."""
     import random
     import sys
+    from PIL import Image
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from sample import ReferencePipeline, sampling_defaults
     torch.set_num_threads(args.threads)
+    if (args.image_share or args.img2img_share) and not args.data:
+        raise SystemExit("--image-share and --img2img-share need --data (the dataset folder)")
     cache = torch.load(args.cache, weights_only=False)
     pipe = ReferencePipeline(args.model)
-    guidance = sampling_defaults(args.model)["guidance_scale"]
+    defaults = sampling_defaults(args.model)
+    guidance = defaults["guidance_scale"]
     rng = random.Random(args.seed)
     out = {}
     for part, count in (("train", args.count), ("heldout", args.test_count)):
         recs = [r for r in cache["records"] if r["split"] == part]
+        by_style, by_content = {}, {}
+        for r in recs:
+            by_style.setdefault(r["style"], []).append(r)
+            by_content.setdefault(r["content"], []).append(r)
         latents, images, prompts = [], [], []
         start = time.time()
         for i in range(count):
             r = rng.choice(recs)
             ddim = rng.random() < args.ddim_share
-            _, z = pipe(r["prompt"], guidance=guidance, steps=20 if ddim else 4, scheduler="ddim" if ddim else "lcm",
-                        seed=rng.randrange(1 << 31), style_preset=r["style"] if r["style"] in pipe.presets else None,
-                        return_latents=True)
+            u = rng.random()
+            task = "image" if u < args.image_share else "img2img" if u < args.image_share + args.img2img_share else "text"
+            sources = [x for x in by_content[r["content"]] if x["style"] != r["style"]]
+            if task == "img2img" and not sources:
+                task = "text"
+            kw = dict(guidance=guidance, steps=20 if ddim else 4, scheduler="ddim" if ddim else "lcm",
+                      seed=rng.randrange(1 << 31), return_latents=True)
+            preset = r["style"] if r["style"] in pipe.presets else None
+            if task == "image":
+                others = [x for x in by_style[r["style"]] if x["content"] != r["content"]] or by_style[r["style"]]
+                ref = Image.open(os.path.join(args.data, rng.choice(others)["file"]))
+                prompt = r["prompt"].rsplit(",", 1)[0] if r["prompt"].endswith(" style") else r["prompt"]
+                _, z = pipe(prompt, style_images=[ref], style_strength=defaults["reference_style_strength"], **kw)
+            elif task == "img2img":
+                init = Image.open(os.path.join(args.data, rng.choice(sources)["file"]))
+                _, z = pipe(r["prompt"], style_preset=preset, init_image=init, strength=0.8, **kw)
+            else:
+                _, z = pipe(r["prompt"], style_preset=preset, **kw)
             x = pipe.vae.decode(z / pipe.vae.config.scaling_factor).sample.clamp(-1, 1)
-            latents.append(z[0]); images.append(x[0].half()); prompts.append((r["prompt"], "ddim" if ddim else "lcm"))
+            latents.append(z[0]); images.append(x[0].half())
+            prompts.append((r["prompt"], "ddim" if ddim else "lcm", task))
             if (i + 1) % 100 == 0:
                 print(f"{part}: {i + 1}/{count} ({time.time() - start:.0f} s)", flush=True)
         out[part] = dict(latents=torch.stack(latents), images=torch.stack(images), prompts=prompts)
@@ -128,14 +156,27 @@ def train(args):
         vae = AutoencoderKL.from_pretrained(args.vae).eval()
         ref = psnr(lambda z: vae.decode(z / scale).sample, z_test, x_test)
         print(f"held-out PSNR of the shipped VAE decoder on these latents: {ref:.2f} dB ({len(z_test)} images, split {held[:1]})")
-    gen = torch.load(args.generated, weights_only=False) if args.generated else None
+    gen = None
+    for path in args.generated.split(",") if args.generated else []:  # several sets: concatenated
+        g = torch.load(path, weights_only=False)
+        gen = g if gen is None else {part: dict(latents=torch.cat([gen[part]["latents"], g[part]["latents"]]),
+                                                images=torch.cat([gen[part]["images"], g[part]["images"]]),
+                                                prompts=gen[part]["prompts"] + g[part]["prompts"])
+                                     for part in ("train", "heldout")}
     share = int(round(args.batch * args.generated_share)) if gen else 0
 
     def sampled():
         """PSNR against the VAE on the held-out sampled latents, for the log lines."""
         if not gen:
             return ""
-        return f", sampled vs VAE {psnr(ema, gen['heldout']['latents'], gen['heldout']['images'], unit=None):.2f} dB"
+        held = gen["heldout"]
+        tasks = [p[2] if len(p) > 2 else "text" for p in held["prompts"]]  # sets before the task mix: text
+        text = f", sampled vs VAE {psnr(ema, held['latents'], held['images'], unit=None):.2f} dB"
+        for task in ("text", "image", "img2img"):
+            idx = [i for i, t in enumerate(tasks) if t == task]
+            if idx and len(set(tasks)) > 1:
+                text += f" ({task} {psnr(ema, held['latents'][idx], held['images'][idx], unit=None):.2f}, {len(idx)})"
+        return text
     if gen:
         print(f"{len(gen['train']['latents'])} sampled latents ({len(gen['heldout']['latents'])} held out), "
               f"{share} of {args.batch} per batch{sampled()}")
@@ -198,7 +239,10 @@ def main():
     ap.add_argument("--count", type=int, default=3000, help="generate: samples from training prompts")
     ap.add_argument("--test-count", type=int, default=256, help="generate: samples from held-out prompts")
     ap.add_argument("--ddim-share", type=float, default=0.15, help="generate: share sampled with 20 DDIM steps")
-    ap.add_argument("--generated", help="train: sampled latents and VAE images (generate's output)")
+    ap.add_argument("--image-share", type=float, default=0.0, help="generate: share with a style reference drawing")
+    ap.add_argument("--img2img-share", type=float, default=0.0, help="generate: share converted from a drawing (img2img)")
+    ap.add_argument("--data", help="generate: the dataset folder (drawings for --image-share and --img2img-share)")
+    ap.add_argument("--generated", help="train: sampled latents and VAE images (generate's output; several, comma-separated)")
     ap.add_argument("--generated-share", type=float, default=0.5, help="train: share of each batch from --generated")
     ap.add_argument("--cache", help="stage-2 latent cache (train_model.py prepare)")
     ap.add_argument("--vae", default="Weights/default/vae", help="the VAE whose latents these are (reference PSNR)")
