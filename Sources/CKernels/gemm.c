@@ -211,6 +211,37 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
     for (int r = 0; r < MR512; r++) _mm512_storeu_ps(c + r * ldc, acc[r]);
 }
 
+// Fewer rows, for the last partial panel of A (M = 16 leaves 4 rows, M = 64 leaves 4; a 12-row
+// kernel on a padded tile would do 3x or 1.5x the work there). The packed panel keeps its 12-row
+// layout (ap[p * 12 + r]); each element is the same fused multiply-add chain as in the 12-row
+// kernel, so the bits do not change. VECS 2: 32 columns, 1: 16 (the narrow strips).
+#define AVX512_ROWS_KERNEL(NAME, ROWS, VECS)                                                   \
+    __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
+                                                            const float *bp, int64_t bs, float *c, \
+                                                            int64_t ldc, int init, float beta) { \
+        (void)ars;                                                                             \
+        __m512 acc[ROWS][VECS];                                                                \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                \
+                acc[r][v] = init == 1 ? _mm512_setzero_ps() : _mm512_loadu_ps(c + r * ldc + 16 * v); \
+                if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
+            }                                                                                  \
+        for (int64_t p = 0; p < kc; p++) {                                                     \
+            __m512 bv[VECS];                                                                   \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) bv[v] = _mm512_loadu_ps(bp + p * bs + 16 * v); \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                \
+                __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);                                 \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]); \
+    }
+AVX512_ROWS_KERNEL(kernel_avx512_rows4, 4, 2)
+AVX512_ROWS_KERNEL(kernel_avx512_rows8, 8, 2)
+AVX512_ROWS_KERNEL(kernel_avx512_narrow_rows4, 4, 1)
+AVX512_ROWS_KERNEL(kernel_avx512_narrow_rows8, 8, 1)
+
 #define MR256 6
 #define NR256 16
 __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, int64_t ars, const float *bp,
@@ -245,6 +276,32 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
     }
 }
+// Fewer rows for a last partial panel (M = 16 leaves 4 rows of 6), as the AVX-512 ones above.
+#define AVX2_ROWS_KERNEL(NAME, ROWS)                                                            \
+    __attribute__((target("avx2,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, const float *bp, \
+                                                         int64_t bs, float *c, int64_t ldc, int init, float beta) { \
+        (void)ars;                                                                             \
+        __m256 acc[ROWS][2];                                                                   \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < 2; v++) {                   \
+                acc[r][v] = init == 1 ? _mm256_setzero_ps() : _mm256_loadu_ps(c + r * ldc + 8 * v); \
+                if (init == 2) acc[r][v] = _mm256_mul_ps(acc[r][v], _mm256_set1_ps(beta));     \
+            }                                                                                  \
+        for (int64_t p = 0; p < kc; p++) {                                                     \
+            __m256 b0 = _mm256_loadu_ps(bp + p * bs), b1 = _mm256_loadu_ps(bp + p * bs + 8);   \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                \
+                __m256 av = _mm256_set1_ps(ap[p * MR256 + r]);                                 \
+                acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);                                \
+                acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);                                \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                    \
+            _mm256_storeu_ps(c + r * ldc, acc[r][0]);                                          \
+            _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);                                      \
+        }                                                                                      \
+    }
+AVX2_ROWS_KERNEL(kernel_avx2_rows2, 2)
+AVX2_ROWS_KERNEL(kernel_avx2_rows4, 4)
 #endif
 
 #define MRBASE 4
@@ -320,19 +377,31 @@ static int has_fma(void) {
 }
 #endif
 
-// The variant's kernel, its MR x NR, MC, and a narrower 16-column kernel (NULL when NR is 16).
-static void variant(kernel_fn *kernel, kernel_fn *narrow, int64_t *mr, int64_t *nr, int64_t *mc) {
-    *narrow = NULL;
+// The variant's kernels: MR x NR, a narrower 16-column one (NULL when NR is 16), and for a last
+// partial panel of at most 4 or 8 rows, kernels of that many rows (NULL where the variant has
+// none: its MR-row kernel runs on a padded tile), with MC.
+typedef struct {
+    kernel_fn kernel, narrow, few[2], narrowFew[2];
+    int64_t fewRows[2];  // rows of few[0], few[1] (ascending)
+    int64_t mr, nr, mc;
+} variant_t;
+
+static variant_t variant(void) {
+    variant_t v = {kernel_base, NULL, {NULL, NULL}, {NULL, NULL}, {0, 0}, MRBASE, NRBASE, 32 * MRBASE};
 #if defined(__x86_64__) && defined(__clang__)
     switch (ck_force_path(0)) {
-    case 3: *kernel = kernel_avx512; *narrow = kernel_avx512_narrow; *mr = MR512; *nr = NR512; *mc = 16 * MR512; return;
+    case 3:
+        return (variant_t){kernel_avx512, kernel_avx512_narrow, {kernel_avx512_rows4, kernel_avx512_rows8},
+                           {kernel_avx512_narrow_rows4, kernel_avx512_narrow_rows8}, {4, 8}, MR512, NR512, 16 * MR512};
     case 2:
-        if (has_fma()) { *kernel = kernel_avx2; *mr = MR256; *nr = NR256; *mc = 24 * MR256; return; }
+        if (has_fma())
+            return (variant_t){kernel_avx2, NULL, {kernel_avx2_rows2, kernel_avx2_rows4}, {NULL, NULL}, {2, 4},
+                               MR256, NR256, 24 * MR256};
         break;
     default: break;
     }
 #endif
-    *kernel = kernel_base; *mr = MRBASE; *nr = NRBASE; *mc = 32 * MRBASE;
+    return v;
 }
 
 // A block for column_strip: packed panels (ap, MR rows each), or rows read in place from `direct`
@@ -343,11 +412,14 @@ typedef struct {
 } a_block_t;
 
 // One strip of at most NR columns over the MC rows of an A block: micro-tiles, edges through `tile`.
-static inline void column_strip(kernel_fn kernel, kernel_fn narrow, int64_t mr, int64_t nr, int64_t mc, int64_t kc,
-                                a_block_t a, const float *bpanel, int64_t bs, float *c, int64_t ldc, int64_t cols,
-                                int init, float beta, float *tile) {
-    if (narrow && cols <= 16) {
-        kernel = narrow;
+static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_block_t a, const float *bpanel,
+                                int64_t bs, float *c, int64_t ldc, int64_t cols, int init, float beta, float *tile) {
+    kernel_fn kernel = v->kernel;
+    const kernel_fn *few = v->few;
+    int64_t mr = v->mr, nr = v->nr;
+    if (v->narrow && cols <= 16) {
+        kernel = v->narrow;
+        few = v->narrowFew;
         nr = 16;
     }
     for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -355,12 +427,16 @@ static inline void column_strip(kernel_fn kernel, kernel_fn narrow, int64_t mr, 
         float *cc = c + ir * ldc;
         const float *apanel = a.direct ? (rows == mr ? a.direct + ir * a.lda : a.ap) : a.ap + ir * kc;
         int64_t ars = a.direct && rows == mr ? a.lda : 0;
-        if (rows == mr && cols == nr) {
-            kernel(kc, apanel, ars, bpanel, bs, cc, ldc, init, beta);
+        kernel_fn k = kernel;
+        int64_t kr = mr;  // rows the kernel computes
+        if (rows < mr && few[0] && rows <= v->fewRows[0]) { k = few[0]; kr = v->fewRows[0]; }
+        else if (rows < mr && few[1] && rows <= v->fewRows[1]) { k = few[1]; kr = v->fewRows[1]; }
+        if (rows == kr && cols == nr) {
+            k(kc, apanel, ars, bpanel, bs, cc, ldc, init, beta);
         } else {
             if (init != 1)
                 for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
-            kernel(kc, apanel, ars, bpanel, bs, tile, nr, init, beta);
+            k(kc, apanel, ars, bpanel, bs, tile, nr, init, beta);
             for (int64_t r = 0; r < rows; r++) memcpy(cc + r * ldc, tile + r * nr, (size_t)cols * sizeof(float));
         }
     }
@@ -388,9 +464,8 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
         return 0;
     }
-    kernel_fn kernel, narrow;
-    int64_t mr, nr, mcMax;
-    variant(&kernel, &narrow, &mr, &nr, &mcMax);
+    variant_t v = variant();
+    int64_t mr = v.mr, nr = v.nr, mcMax = v.mc;
     int64_t kcMax = k < KC ? k : KC;
     int64_t ncMax = n < NC ? n : NC;
     int64_t mcFill = (m < mcMax ? m : mcMax);
@@ -414,7 +489,7 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
                 a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, n, ap);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t cols = nc - jr < nr ? nc - jr : nr;
-                    column_strip(kernel, narrow, mr, nr, mc, kc, ablock, bp + jr * kc, nr, c + ic * ldc + jc + jr, ldc, cols,
+                    column_strip(&v, mc, kc, ablock, bp + jr * kc, nr, c + ic * ldc + jc + jr, ldc, cols,
                                  init, beta, tile);
                 }
             }
@@ -650,9 +725,8 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : (beta == 1.0f ? c[i * ldc + j] : beta * c[i * ldc + j]);
         return j0 % CK_PANEL != 0 ? 2 : 0;
     }
-    kernel_fn kernel, narrow;
-    int64_t mr, nr, mcMax;
-    variant(&kernel, &narrow, &mr, &nr, &mcMax);
+    variant_t v = variant();
+    int64_t mr = v.mr, nr = v.nr, mcMax = v.mc;
     void (*widen)(const uint16_t *, float *, int64_t) = widen_base;
     void (*widen8)(const int8_t *, const float *, float *, int64_t) = widen_int8_base;
 #if defined(__x86_64__) && defined(__clang__)
@@ -715,7 +789,7 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
                 }
                 int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
                 for (int64_t sub = 0; sub < cols; sub += nr)
-                    column_strip(kernel, narrow, mr, nr, mc, kc, ablock, bpanel + sub, CK_PANEL, c + ic * ldc + jr + sub, ldc,
+                    column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, c + ic * ldc + jr + sub, ldc,
                                  cols - sub < nr ? cols - sub : nr, init, beta, tile);
             }
         }

@@ -30,9 +30,12 @@ import TestSupport
 
     /// The packed kernel is its fused multiply-add chain bit for bit, on every instruction-set
     /// variant this CPU has, at every thread count: shapes cross the micro-tile (12 x 32, 6 x 16,
-    /// 4 x 16), row-block (192 rows), depth-block (256) and column-block (2048) edges.
+    /// 4 x 16), row-block (192 rows), depth-block (256) and column-block (2048) edges, and leave
+    /// last panels that the few-row kernels (AVX-512 4 and 8 rows, AVX2 2 and 4) fill exactly or
+    /// through a tile, at 32 and 16 (narrow) columns.
     @Test(arguments: [
         (1, 1, 1), (3, 7, 5), (13, 33, 65), (25, 70, 300), (257, 130, 31), (5, 300, 1000), (197, 2050, 260),
+        (16, 64, 40), (20, 48, 70), (8, 16, 9), (28, 96, 300), (2, 32, 7),
     ])
     func gemmIsItsChainBitForBitOnEveryVariant(m: Int, n: Int, k: Int) throws {
         let original = ck_force_path(0)
