@@ -5,8 +5,18 @@
 import Tensors
 
 public struct Attention {
-    let toQ: Linear, toK: Linear, toV: Linear, toOut: Linear
+    /// Self-attention: [to_q; to_k; to_v] as one matrix; cross-attention: to_q alone and
+    /// [to_k; to_v] as one. One GEMM makes what two or three made (its input read and packed
+    /// once, a product large enough to split among threads): each output is the same fused
+    /// multiply-add chain, so the bits do not change.
+    let projections: Projections
+    let toOut: Linear
     public let heads: Int
+
+    enum Projections {
+        case fused(qkv: Linear)
+        case cross(q: Linear, kv: Linear)
+    }
 
     public init(
         _ store: WeightStore, _ prefix: String, queryDimension: Int, contextDimension: Int?,
@@ -14,9 +24,15 @@ public struct Attention {
     ) throws {
         let inner = heads * headDimension
         let context = contextDimension ?? queryDimension
-        toQ = try Linear(store, prefix + ".to_q", inFeatures: queryDimension, outFeatures: inner, bias: bias)
-        toK = try Linear(store, prefix + ".to_k", inFeatures: context, outFeatures: inner, bias: bias)
-        toV = try Linear(store, prefix + ".to_v", inFeatures: context, outFeatures: inner, bias: bias)
+        if contextDimension == nil {
+            projections = .fused(qkv: try Linear(store, stacking: [".to_q", ".to_k", ".to_v"].map { prefix + $0 },
+                                                 inFeatures: queryDimension, outFeatures: [inner, inner, inner], bias: bias))
+        } else {
+            projections = .cross(
+                q: try Linear(store, prefix + ".to_q", inFeatures: queryDimension, outFeatures: inner, bias: bias),
+                kv: try Linear(store, stacking: [".to_k", ".to_v"].map { prefix + $0 }, inFeatures: context,
+                               outFeatures: [inner, inner], bias: bias))
+        }
         toOut = try Linear(store, prefix + ".to_out.0", inFeatures: inner, outFeatures: queryDimension, bias: outputBias)
         self.heads = heads
     }
@@ -25,12 +41,20 @@ public struct Attention {
     /// scale x attention of the same queries over other keys and values (IP-Adapter's
     /// decoupled cross-attention) before the output projection.
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, extra: (key: Tensor, value: Tensor, scale: Float)? = nil) throws -> Tensor {
-        let source = context ?? x
-        let q = try toQ(x), k = try toK(source), v = try toV(source)
-        var h = try Tensor.attention(query: q, key: k, value: v, heads: heads)
-        if let extra {
-            let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
-            h = try h.scaledSum(1, e, extra.scale)
+        var h: Tensor
+        switch projections {
+        case .fused(let qkv):
+            guard context == nil, extra == nil else {
+                throw ModelError.invalidInput("attention: a self-attention layer was given a context or extra keys")
+            }
+            h = try Tensor.attention(packedQKV: try qkv(x), heads: heads)
+        case .cross(let toQ, let toKV):
+            let q = try toQ(x)
+            h = try Tensor.attention(query: q, packedKeyValue: try toKV(context ?? x), heads: heads)
+            if let extra {
+                let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
+                h = try h.scaledSum(1, e, extra.scale)
+            }
         }
         return try toOut(h)
     }

@@ -7,9 +7,24 @@ public struct Linear {
     public let bias: Tensor?
 
     public init(_ store: WeightStore, _ prefix: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        weight = try store.packed(try store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures]))
-        store.release(prefix + ".weight")
-        self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outFeatures]) : nil
+        try self.init(store, stacking: [prefix], inFeatures: inFeatures, outFeatures: [outFeatures], bias: bias)
+    }
+
+    /// Layers on the same input stacked into one: `prefixes[i]` with `outFeatures[i]` outputs,
+    /// the outputs side by side in that order ([sum of outFeatures, in]). Each output is the
+    /// same chain as in its own layer, so the bits equal the layers run one by one.
+    public init(_ store: WeightStore, stacking prefixes: [String], inFeatures: Int, outFeatures: [Int], bias: Bool) throws {
+        guard !prefixes.isEmpty, prefixes.count == outFeatures.count else {
+            throw ModelError.invalidInput("linear: \(prefixes.count) layers to stack with \(outFeatures.count) output sizes")
+        }
+        var weights: [Tensor] = [], biases: [Tensor] = []
+        for (prefix, out) in zip(prefixes, outFeatures) {
+            weights.append(try store.tensor(prefix + ".weight", shape: [out, inFeatures]))
+            store.release(prefix + ".weight")
+            if bias { biases.append(try store.tensor(prefix + ".bias", shape: [out])) }
+        }
+        weight = try store.packed(weights.count == 1 ? weights[0] : try Tensor.concatenateFirstAxis(weights))
+        self.bias = !bias ? nil : biases.count == 1 ? biases[0] : try Tensor.concatenateFirstAxis(biases)
     }
 
     /// [..., in] -> [..., out]

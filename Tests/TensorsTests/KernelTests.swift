@@ -200,6 +200,29 @@ import TestSupport
         #expect(throws: TensorError.self) { try table.gatherRows([-1]) }
     }
 
+    /// Projections side by side (one fused GEMM's output: q, k, v for self-attention, k, v for
+    /// cross-attention) give the bytes of separate tensors, on the two-pass kernel and the
+    /// online one (1,030 keys), with a partial query block.
+    @Test(arguments: [(2, 70, 12, 3), (1, 1030, 16, 2)])
+    func fusedProjectionsAreTheSeparateBytes(batch: Int, length: Int, width: Int, heads: Int) throws {
+        let qkv = randomTensor([batch, length, 3 * width], seed: 47, range: -2...2)
+        func part(_ t: Tensor, _ i: Int, of n: Int) -> Tensor {
+            let (b, l) = (t.shape[0], t.shape[1])
+            var out = Tensor(zeros: [b, l, width])
+            for r in 0..<(b * l) { for c in 0..<width { out.mutablePointer()[r * width + c] = t.pointer[r * n * width + i * width + c] } }
+            return out
+        }
+        let (q, k, v) = (part(qkv, 0, of: 3), part(qkv, 1, of: 3), part(qkv, 2, of: 3))
+        let separate = try Tensor.attention(query: q, key: k, value: v, heads: heads)
+        #expect(bytes(try Tensor.attention(packedQKV: qkv, heads: heads)) == bytes(separate))
+        let kv = try Tensor.concatenateLastAxis([k, v])
+        let query = randomTensor([batch, 5, width], seed: 48)
+        #expect(bytes(try Tensor.attention(query: query, packedKeyValue: kv, heads: heads))
+                == bytes(try Tensor.attention(query: query, key: k, value: v, heads: heads)))
+        #expect(throws: TensorError.self) { try Tensor.attention(packedQKV: randomTensor([1, 4, 10], seed: 1), heads: 1) }
+        #expect(throws: TensorError.self) { try Tensor.attention(query: query, packedKeyValue: q, heads: heads) }
+    }
+
     @Test func attentionRejectsBadHeads() {
         let q = randomTensor([1, 4, 10], seed: 1)
         #expect(throws: TensorError.self) { try Tensor.attention(query: q, key: q, value: q, heads: 3) }
