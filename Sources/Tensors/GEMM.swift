@@ -62,14 +62,17 @@ public enum GEMM {
         }
     }
 
-    /// Parts of at least 2 MFLOP and one unit each. Splitting rows repacks B in every part,
+    /// Parts of at least 0.5 MFLOP and one unit each (a few microseconds of work: the default
+    /// UNet's 64x128x128 and 256x64x64 products at batch 1 are split; 2 MFLOP left them on one
+    /// thread, 5% of a 2-thread LCM image's GEMM time). A late worker costs little: the
+    /// calling thread claims any part not yet taken. Splitting rows repacks B in every part,
     /// splitting columns repacks A, so the longer side is split.
     static func partition(m: Int, n: Int, k: Int, threads: Int) -> Partition {
         let splitsRows = n < m
         let extent = splitsRows ? m : n
         let unit = splitsRows ? 12 : Int(CK_PANEL)
         let flops = 2 * m * n * max(k, 1)
-        let parts = max(1, min(threads, flops / 2_000_000, (extent + unit - 1) / unit))
+        let parts = max(1, min(threads, flops / 500_000, (extent + unit - 1) / unit))
         return Partition(splitsRows: splitsRows, parts: parts, extent: extent, unit: unit)
     }
 
