@@ -20,10 +20,12 @@ public struct Linear {
         var weights: [Tensor] = [], biases: [Tensor] = []
         for (prefix, out) in zip(prefixes, outFeatures) {
             weights.append(try store.tensor(prefix + ".weight", shape: [out, inFeatures]))
-            store.release(prefix + ".weight")
             if bias { biases.append(try store.tensor(prefix + ".bias", shape: [out])) }
         }
         weight = try store.packed(weights.count == 1 ? weights[0] : try Tensor.concatenateFirstAxis(weights))
+        // The file's pages of these weights leave memory only now that the packed copy is made
+        // (released earlier, the concatenation would read them back in and keep them resident).
+        for prefix in prefixes { store.release(prefix + ".weight") }
         self.bias = !bias ? nil : biases.count == 1 ? biases[0] : try Tensor.concatenateFirstAxis(biases)
     }
 
