@@ -42,6 +42,32 @@ static inline float cephes_exp(float x) {
     return x < lo ? 0.0f : e;                        // exp(-inf) and deep underflow are 0
 }
 
+// exp for the online softmax, whose arguments are x - running max <= 0 (or -inf): Cephes's
+// range reduction and polynomial with fused multiply-adds and round-to-nearest (no upper
+// clamp, no floor fix-up): 19 operations per lane against 33, within 8e-8 relative of exp on
+// [-87, 0] like cephes_exp. fmaf and rintf round exactly as the vector instructions do, so
+// every variant gives the same bits (the portable one through libm on CPUs without FMA).
+static inline float online_exp(float x) {
+    const float lo = -87.3365447f;
+    float xc = x < lo ? lo : x;
+    float n = __builtin_rintf(xc * 1.44269504088896341f);
+    float r = __builtin_fmaf(n, -0.693359375f, xc);
+    r = __builtin_fmaf(n, 2.12194440e-4f, r);
+    float z = r * r;
+    float y = 1.9875691500E-4f;
+    y = __builtin_fmaf(y, r, 1.3981999507E-3f);
+    y = __builtin_fmaf(y, r, 8.3334519073E-3f);
+    y = __builtin_fmaf(y, r, 4.1665795894E-2f);
+    y = __builtin_fmaf(y, r, 1.6666665459E-1f);
+    y = __builtin_fmaf(y, r, 5.0000001201E-1f);
+    y = __builtin_fmaf(y, z, r);
+    y = y + 1.0f;
+    union { int32_t i; float f; } p;
+    p.i = ((int32_t)n + 127) << 23;                  // 2^n
+    float e = y * p.f;
+    return x < lo ? 0.0f : e;
+}
+
 // erf as Eigen's generic_fast_erf_float (the XLA/TensorFlow rational fit): x clamped to [-4, 4],
 // erf(x) = x p(x^2) / q(x^2); within 4e-7 absolute (tested).
 static inline float rational_erf(float a) {
@@ -63,6 +89,33 @@ static inline float rational_erf(float a) {
 }
 
 static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf(g * 0.70710678118654752f)); }
+
+#define SOFTMAX_LANES(NAME, ATTR, EXP)                                                         \
+    /* One row: m = max(m0, max of the row), the row replaced by EXP(x - m), its LANES lane    \
+       partial sums in part; returns m. */                                                     \
+    ATTR static inline float NAME(float *row, int64_t n, float m0, float *part) {              \
+        int64_t full = n - n % LANES;                                                          \
+        float top[LANES];                                                                      \
+        for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                    \
+        for (int64_t j = 0; j < full; j += LANES)                                              \
+            for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
+        for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];         \
+        float m = m0;                                                                          \
+        for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                           \
+        for (int k = 0; k < LANES; k++) part[k] = 0;                                           \
+        for (int64_t j = 0; j < full; j += LANES)                                              \
+            for (int k = 0; k < LANES; k++) {                                                  \
+                float e = EXP(row[j + k] - m);                                                 \
+                row[j + k] = e;                                                                \
+                part[k] += e;                                                                  \
+            }                                                                                  \
+        for (int64_t j = full; j < n; j++) {                                                   \
+            float e = EXP(row[j] - m);                                                         \
+            row[j] = e;                                                                        \
+            part[j - full] += e;                                                               \
+        }                                                                                      \
+        return m;                                                                              \
+    }
 
 #define DEFINE_KERNELS(SUFFIX, ATTR)                                                           \
     ATTR static void group_stats_##SUFFIX(const float *x, int64_t positions, int64_t c, int64_t per, \
@@ -115,39 +168,16 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = cephes_exp(x[i]);                               \
     }                                                                                          \
-    /* One row: m = max(m0, max of the row), the row replaced by exp(x - m), its LANES lane  \
-       partial sums in part; returns m. */                                                     \
-    ATTR static inline float softmax_lanes_##SUFFIX(float *row, int64_t n, float m0, float *part) { \
-        int64_t full = n - n % LANES;                                                          \
-        float top[LANES];                                                                      \
-        for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                    \
-        for (int64_t j = 0; j < full; j += LANES)                                              \
-            for (int k = 0; k < LANES; k++) top[k] = row[j + k] > top[k] ? row[j + k] : top[k]; \
-        for (int64_t j = full; j < n; j++) top[0] = row[j] > top[0] ? row[j] : top[0];         \
-        float m = m0;                                                                          \
-        for (int k = 0; k < LANES; k++) m = top[k] > m ? top[k] : m;                           \
-        for (int k = 0; k < LANES; k++) part[k] = 0;                                           \
-        for (int64_t j = 0; j < full; j += LANES)                                              \
-            for (int k = 0; k < LANES; k++) {                                                  \
-                float e = cephes_exp(row[j + k] - m);                                          \
-                row[j + k] = e;                                                                \
-                part[k] += e;                                                                  \
-            }                                                                                  \
-        for (int64_t j = full; j < n; j++) {                                                   \
-            float e = cephes_exp(row[j] - m);                                                  \
-            row[j] = e;                                                                        \
-            part[j - full] += e;                                                               \
-        }                                                                                      \
-        return m;                                                                              \
-    }                                                                                          \
+    SOFTMAX_LANES(softmax_lanes_##SUFFIX, ATTR, cephes_exp)                                   \
+    SOFTMAX_LANES(online_lanes_##SUFFIX, ATTR, online_exp)                                    \
     ATTR static void online_softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride,  \
                                              float *runMax, float *runSum, float *rescale) {  \
         for (int64_t r = 0; r < rows; r++) {                                                   \
             float part[LANES];                                                                 \
-            float m = softmax_lanes_##SUFFIX(x + r * stride, n, runMax[r], part);              \
+            float m = online_lanes_##SUFFIX(x + r * stride, n, runMax[r], part);               \
             float sum = 0;                                                                     \
             for (int k = 0; k < LANES; k++) sum += part[k];                                    \
-            float a = runMax[r] == -INFINITY ? 0.0f : cephes_exp(runMax[r] - m);               \
+            float a = runMax[r] == -INFINITY ? 0.0f : online_exp(runMax[r] - m);               \
             rescale[r] = a;                                                                    \
             runSum[r] = runSum[r] * a + sum;                                                   \
             runMax[r] = m;                                                                     \

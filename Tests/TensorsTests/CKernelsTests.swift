@@ -84,10 +84,10 @@ import TestSupport
         }
     }
 
-    /// The softmax (rows finished four at a time) equals a row at a time through the online
-    /// kernel from an empty state (what it replaced: max, exp, lane sums, then x / sum) bit for
-    /// bit, for row counts around the group of four and lengths around the 16 lanes, with -inf.
-    @Test func softmaxEqualsTheRowAtATimeOnlineKernel() {
+    /// The softmax (rows finished four at a time) equals itself a row at a time bit for bit (the
+    /// rows' chains do not mix), for row counts around the group of four and lengths around the
+    /// 16 lanes, with -inf, on every variant.
+    @Test func softmaxRowsSideBySideEqualARowAtATime() {
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         for n in [1, 3, 16, 17, 77, 81, 256, 1000] {
@@ -95,21 +95,57 @@ import TestSupport
                 let x = randomTensor([rows, n], seed: UInt64(rows * 1000 + n), range: -30...30)
                 var input = Array(UnsafeBufferPointer(start: x.pointer, count: x.count))
                 if n > 2 { input[n / 2] = -.infinity }
-                var expected = input
-                for r in 0..<rows {
-                    var m = -Float.infinity, sum: Float = 0, rescale: Float = 0
-                    expected.withUnsafeMutableBufferPointer { ck_online_softmax_rows($0.baseAddress! + r * n, 1, Int64(n), Int64(n), &m, &sum, &rescale) }
-                    let inv = 1 / sum
-                    for j in 0..<n { expected[r * n + j] *= inv }
-                }
                 for path: Int32 in [1, 2, 3] {
                     guard ck_force_path(path) >= 0 else { continue }
+                    var expected = input
+                    for r in 0..<rows {
+                        expected.withUnsafeMutableBufferPointer { ck_softmax_rows($0.baseAddress! + r * n, 1, Int64(n), Int64(n)) }
+                    }
                     var y = input
                     ck_softmax_rows(&y, Int64(rows), Int64(n), Int64(n))
                     #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(rows) rows of \(n), variant \(path)")
                 }
             }
         }
+    }
+
+    /// The online kernel (its own exp: fused multiply-adds) over chunks of a row, from an
+    /// empty state, then x * rescale of later chunks and / sum as the attention does: within
+    /// 4e-7 relative (plus 1e-12 absolute, for outputs that underflow) of the Double softmax,
+    /// the same bits on every variant, and a row of -inf
+    /// but one value gives exactly 1 there.
+    @Test func onlineSoftmaxMatchesTheDoubleSoftmax() {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous) }
+        for n in [1, 17, 300, 1030] {
+            let x = randomTensor([n], seed: UInt64(n), range: -60...30)
+            var input = Array(UnsafeBufferPointer(start: x.pointer, count: n))
+            if n > 2 { input[1] = -.infinity }
+            let top = input.map(Double.init).max()!
+            let exps = input.map { Foundation.exp(Double($0) - top) }
+            let total = exps.reduce(0, +)
+            var results: [[UInt32]] = []
+            for path: Int32 in [1, 2, 3] {
+                guard ck_force_path(path) >= 0 else { continue }
+                var y = input, m = -Float.infinity, sum: Float = 0, rescale: Float = 0
+                let chunk = 512
+                for c0 in stride(from: 0, to: n, by: chunk) {
+                    let cn = min(chunk, n - c0)
+                    y.withUnsafeMutableBufferPointer { ck_online_softmax_rows($0.baseAddress! + c0, 1, Int64(cn), Int64(cn), &m, &sum, &rescale) }
+                    for j in 0..<c0 { y[j] *= rescale }
+                }
+                for j in 0..<n { y[j] /= sum }
+                for j in 0..<n {
+                    let want = exps[j] / total
+                    #expect(abs(Double(y[j]) - want) <= 4e-7 * want + 1e-12, "n \(n) [\(j)] \(y[j]) vs \(want), variant \(path)")
+                }
+                results.append(y.map(\.bitPattern))
+            }
+            #expect(Set(results).count == 1, "n \(n): variants differ")
+        }
+        var one: [Float] = [-.infinity, 3, -.infinity], m = -Float.infinity, sum: Float = 0, rescale: Float = 0
+        ck_online_softmax_rows(&one, 1, 3, 3, &m, &sum, &rescale)
+        #expect(one == [0, 1, 0] && sum == 1 && m == 3)
     }
 
     /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
