@@ -242,6 +242,58 @@ AVX512_ROWS_KERNEL(kernel_avx512_rows8, 8, 2)
 AVX512_ROWS_KERNEL(kernel_avx512_narrow_rows4, 4, 1)
 AVX512_ROWS_KERNEL(kernel_avx512_narrow_rows8, 8, 1)
 
+// Edge tiles (fewer than 32 or 16 columns, or fewer rows than the kernel's) straight into C:
+// C is read and written through lane masks for `cols` columns and only its first `rows` rows
+// are stored, instead of a copy through a padded tile (attention's PV products at head size 40
+// left an 8-column strip in every row block). A is packed (rows past the block are zero) or,
+// for a full 12-row tile, read in place. Each element is the same chain as in the other kernels.
+#define AVX512_EDGE_KERNEL(NAME, ROWS, VECS)                                                    \
+    __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
+                                                            const float *bp, int64_t bs, float *c, \
+                                                            int64_t ldc, int init, float beta,  \
+                                                            int64_t rows, int64_t cols) {       \
+        __mmask16 mk[VECS];                                                                    \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                    \
+            int64_t left = cols - 16 * v;                                                      \
+            mk[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1); \
+        }                                                                                      \
+        __m512 acc[ROWS][VECS];                                                                \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                \
+                acc[r][v] = init == 1 || r >= rows ? _mm512_setzero_ps()                       \
+                                                   : _mm512_maskz_loadu_ps(mk[v], c + r * ldc + 16 * v); \
+                if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
+            }                                                                                  \
+        if (ars == 0) {                                                                        \
+            for (int64_t p = 0; p < kc; p++) {                                                 \
+                __m512 bv[VECS];                                                               \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) bv[v] = _mm512_loadu_ps(bp + p * bs + 16 * v); \
+                _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {            \
+                    __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);                             \
+                    _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
+                }                                                                              \
+            }                                                                                  \
+        } else {                                                                               \
+            for (int64_t p = 0; p < kc; p++) {                                                 \
+                __m512 bv[VECS];                                                               \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) bv[v] = _mm512_loadu_ps(bp + p * bs + 16 * v); \
+                _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {            \
+                    __m512 av = _mm512_set1_ps(ap[r * ars + p]);                               \
+                    _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            if (r < rows)                                                                      \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]); \
+    }
+AVX512_EDGE_KERNEL(edge_avx512_rows4, 4, 2)
+AVX512_EDGE_KERNEL(edge_avx512_rows8, 8, 2)
+AVX512_EDGE_KERNEL(edge_avx512_rows12, 12, 2)
+AVX512_EDGE_KERNEL(edge_avx512_narrow_rows4, 4, 1)
+AVX512_EDGE_KERNEL(edge_avx512_narrow_rows8, 8, 1)
+AVX512_EDGE_KERNEL(edge_avx512_narrow_rows12, 12, 1)
+
 #define MR256 6
 #define NR256 16
 __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, int64_t ars, const float *bp,
@@ -326,6 +378,9 @@ static void kernel_base(int64_t kc, const float *ap, int64_t ars, const float *b
 // MARK: driver
 
 typedef void (*kernel_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t, int, float);
+// An edge kernel: the same with the tile's rows and columns (at most its MR and NR) last.
+typedef void (*edge_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t, int, float,
+                        int64_t, int64_t);
 
 // Per-thread packing buffers, grown on demand and freed when the thread exits.
 typedef struct {
@@ -384,19 +439,22 @@ typedef struct {
     kernel_fn kernel, narrow, few[2], narrowFew[2];
     int64_t fewRows[2];  // rows of few[0], few[1] (ascending)
     int64_t mr, nr, mc;
+    edge_fn edge[2][3];  // for fewRows[0], fewRows[1] and MR rows; [1]: narrow (NULL: through a tile)
 } variant_t;
 
 static variant_t variant(void) {
-    variant_t v = {kernel_base, NULL, {NULL, NULL}, {NULL, NULL}, {0, 0}, MRBASE, NRBASE, 32 * MRBASE};
+    variant_t v = {kernel_base, NULL, {NULL, NULL}, {NULL, NULL}, {0, 0}, MRBASE, NRBASE, 32 * MRBASE, {{NULL}}};
 #if defined(__x86_64__) && defined(__clang__)
     switch (ck_force_path(0)) {
     case 3:
         return (variant_t){kernel_avx512, kernel_avx512_narrow, {kernel_avx512_rows4, kernel_avx512_rows8},
-                           {kernel_avx512_narrow_rows4, kernel_avx512_narrow_rows8}, {4, 8}, MR512, NR512, 16 * MR512};
+                           {kernel_avx512_narrow_rows4, kernel_avx512_narrow_rows8}, {4, 8}, MR512, NR512, 16 * MR512,
+                           {{edge_avx512_rows4, edge_avx512_rows8, edge_avx512_rows12},
+                            {edge_avx512_narrow_rows4, edge_avx512_narrow_rows8, edge_avx512_narrow_rows12}}};
     case 2:
         if (has_fma())
             return (variant_t){kernel_avx2, NULL, {kernel_avx2_rows2, kernel_avx2_rows4}, {NULL, NULL}, {2, 4},
-                               MR256, NR256, 24 * MR256};
+                               MR256, NR256, 24 * MR256, {{NULL}}};
         break;
     default: break;
     }
@@ -416,10 +474,12 @@ static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_bl
                                 int64_t bs, float *c, int64_t ldc, int64_t cols, int init, float beta, float *tile) {
     kernel_fn kernel = v->kernel;
     const kernel_fn *few = v->few;
+    const edge_fn *edge = v->edge[0];
     int64_t mr = v->mr, nr = v->nr;
     if (v->narrow && cols <= 16) {
         kernel = v->narrow;
         few = v->narrowFew;
+        edge = v->edge[1];
         nr = 16;
     }
     for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -429,10 +489,13 @@ static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_bl
         int64_t ars = a.direct && rows == mr ? a.lda : 0;
         kernel_fn k = kernel;
         int64_t kr = mr;  // rows the kernel computes
-        if (rows < mr && few[0] && rows <= v->fewRows[0]) { k = few[0]; kr = v->fewRows[0]; }
-        else if (rows < mr && few[1] && rows <= v->fewRows[1]) { k = few[1]; kr = v->fewRows[1]; }
+        int slot = 2;     // its edge kernel
+        if (rows < mr && few[0] && rows <= v->fewRows[0]) { k = few[0]; kr = v->fewRows[0]; slot = 0; }
+        else if (rows < mr && few[1] && rows <= v->fewRows[1]) { k = few[1]; kr = v->fewRows[1]; slot = 1; }
         if (rows == kr && cols == nr) {
             k(kc, apanel, ars, bpanel, bs, cc, ldc, init, beta);
+        } else if (edge[slot]) {
+            edge[slot](kc, apanel, ars, bpanel, bs, cc, ldc, init, beta, rows, cols);
         } else {
             if (init != 1)
                 for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
