@@ -211,42 +211,13 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
     for (int r = 0; r < MR512; r++) _mm512_storeu_ps(c + r * ldc, acc[r]);
 }
 
-// Fewer rows, for the last partial panel of A (M = 16 leaves 4 rows, M = 64 leaves 4; a 12-row
-// kernel on a padded tile would do 3x or 1.5x the work there). The packed panel keeps its 12-row
-// layout (ap[p * 12 + r]); each element is the same fused multiply-add chain as in the 12-row
-// kernel, so the bits do not change. VECS 2: 32 columns, 1: 16 (the narrow strips).
-#define AVX512_ROWS_KERNEL(NAME, ROWS, VECS)                                                   \
-    __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
-                                                            const float *bp, int64_t bs, float *c, \
-                                                            int64_t ldc, int init, float beta) { \
-        (void)ars;                                                                             \
-        __m512 acc[ROWS][VECS];                                                                \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                \
-                acc[r][v] = init == 1 ? _mm512_setzero_ps() : _mm512_loadu_ps(c + r * ldc + 16 * v); \
-                if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
-            }                                                                                  \
-        for (int64_t p = 0; p < kc; p++) {                                                     \
-            __m512 bv[VECS];                                                                   \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) bv[v] = _mm512_loadu_ps(bp + p * bs + 16 * v); \
-            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                \
-                __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);                                 \
-                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
-            }                                                                                  \
-        }                                                                                      \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]); \
-    }
-AVX512_ROWS_KERNEL(kernel_avx512_rows4, 4, 2)
-AVX512_ROWS_KERNEL(kernel_avx512_rows8, 8, 2)
-AVX512_ROWS_KERNEL(kernel_avx512_narrow_rows4, 4, 1)
-AVX512_ROWS_KERNEL(kernel_avx512_narrow_rows8, 8, 1)
-
-// Edge tiles (fewer than 32 or 16 columns, or fewer rows than the kernel's) straight into C:
-// C is read and written through lane masks for `cols` columns and only its first `rows` rows
-// are stored, instead of a copy through a padded tile (attention's PV products at head size 40
-// left an 8-column strip in every row block). A is packed (rows past the block are zero) or,
-// for a full 12-row tile, read in place. Each element is the same chain as in the other kernels.
+// Edge tiles straight into C: a last partial panel of A (M = 16 leaves 4 rows of 12: the
+// 12-row kernel on a padded tile did 3x the work) runs 4 or 8 rows, and C is read and written
+// through lane masks for `cols` columns (attention's PV products at head size 40 leave an
+// 8-column strip in every row block) with only its first `rows` rows stored, instead of a copy
+// through a padded tile. A is packed in its 12-row layout (ap[p * 12 + r], rows past the block
+// zero) or, for a full 12-row tile, read in place. Each element is the same fused multiply-add
+// chain as in the 12-row kernel, so the bits do not change. VECS 2: 32 columns, 1: 16.
 #define AVX512_EDGE_KERNEL(NAME, ROWS, VECS)                                                    \
     __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
                                                             const float *bp, int64_t bs, float *c, \
@@ -432,29 +403,29 @@ static int has_fma(void) {
 }
 #endif
 
-// The variant's kernels: MR x NR, a narrower 16-column one (NULL when NR is 16), and for a last
-// partial panel of at most 4 or 8 rows, kernels of that many rows (NULL where the variant has
-// none: its MR-row kernel runs on a padded tile), with MC.
+// The variant's kernels: MR x NR, a narrower 16-column one (NULL when NR is 16), for a last
+// partial panel of at most fewRows[i] rows a kernel of that many rows (AVX2), and edge kernels
+// for partial tiles (AVX-512); where a variant has neither, its MR-row kernel runs on a padded
+// tile. With MC.
 typedef struct {
-    kernel_fn kernel, narrow, few[2], narrowFew[2];
-    int64_t fewRows[2];  // rows of few[0], few[1] (ascending)
+    kernel_fn kernel, narrow, few[2];
+    int64_t fewRows[2];  // rows of the few-row kernels / edge slots 0 and 1 (ascending; 0: none)
     int64_t mr, nr, mc;
-    edge_fn edge[2][3];  // for fewRows[0], fewRows[1] and MR rows; [1]: narrow (NULL: through a tile)
+    edge_fn edge[2][3];  // for fewRows[0], fewRows[1] and MR rows; [1]: narrow (NULL: none)
 } variant_t;
 
 static variant_t variant(void) {
-    variant_t v = {kernel_base, NULL, {NULL, NULL}, {NULL, NULL}, {0, 0}, MRBASE, NRBASE, 32 * MRBASE, {{NULL}}};
+    variant_t v = {kernel_base, NULL, {NULL, NULL}, {0, 0}, MRBASE, NRBASE, 32 * MRBASE, {{NULL}}};
 #if defined(__x86_64__) && defined(__clang__)
     switch (ck_force_path(0)) {
     case 3:
-        return (variant_t){kernel_avx512, kernel_avx512_narrow, {kernel_avx512_rows4, kernel_avx512_rows8},
-                           {kernel_avx512_narrow_rows4, kernel_avx512_narrow_rows8}, {4, 8}, MR512, NR512, 16 * MR512,
+        return (variant_t){kernel_avx512, kernel_avx512_narrow, {NULL, NULL}, {4, 8}, MR512, NR512, 16 * MR512,
                            {{edge_avx512_rows4, edge_avx512_rows8, edge_avx512_rows12},
                             {edge_avx512_narrow_rows4, edge_avx512_narrow_rows8, edge_avx512_narrow_rows12}}};
     case 2:
         if (has_fma())
-            return (variant_t){kernel_avx2, NULL, {kernel_avx2_rows2, kernel_avx2_rows4}, {NULL, NULL}, {2, 4},
-                               MR256, NR256, 24 * MR256, {{NULL}}};
+            return (variant_t){kernel_avx2, NULL, {kernel_avx2_rows2, kernel_avx2_rows4}, {2, 4}, MR256, NR256,
+                               24 * MR256, {{NULL}}};
         break;
     default: break;
     }
@@ -473,12 +444,10 @@ typedef struct {
 static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_block_t a, const float *bpanel,
                                 int64_t bs, float *c, int64_t ldc, int64_t cols, int init, float beta, float *tile) {
     kernel_fn kernel = v->kernel;
-    const kernel_fn *few = v->few;
     const edge_fn *edge = v->edge[0];
     int64_t mr = v->mr, nr = v->nr;
     if (v->narrow && cols <= 16) {
         kernel = v->narrow;
-        few = v->narrowFew;
         edge = v->edge[1];
         nr = 16;
     }
@@ -487,15 +456,20 @@ static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_bl
         float *cc = c + ir * ldc;
         const float *apanel = a.direct ? (rows == mr ? a.direct + ir * a.lda : a.ap) : a.ap + ir * kc;
         int64_t ars = a.direct && rows == mr ? a.lda : 0;
-        kernel_fn k = kernel;
-        int64_t kr = mr;  // rows the kernel computes
-        int slot = 2;     // its edge kernel
-        if (rows < mr && few[0] && rows <= v->fewRows[0]) { k = few[0]; kr = v->fewRows[0]; slot = 0; }
-        else if (rows < mr && few[1] && rows <= v->fewRows[1]) { k = few[1]; kr = v->fewRows[1]; slot = 1; }
+        if (rows == mr && cols == nr) {
+            kernel(kc, apanel, ars, bpanel, bs, cc, ldc, init, beta);
+            continue;
+        }
+        int slot = rows > v->fewRows[1] ? 2 : rows > v->fewRows[0] ? 1 : 0;
+        if (edge[slot]) {
+            edge[slot](kc, apanel, ars, bpanel, bs, cc, ldc, init, beta, rows, cols);
+            continue;
+        }
+        int few = slot < 2 && v->few[slot] && nr == v->nr;
+        kernel_fn k = few ? v->few[slot] : kernel;
+        int64_t kr = few ? v->fewRows[slot] : mr;  // rows the kernel computes
         if (rows == kr && cols == nr) {
             k(kc, apanel, ars, bpanel, bs, cc, ldc, init, beta);
-        } else if (edge[slot]) {
-            edge[slot](kc, apanel, ars, bpanel, bs, cc, ldc, init, beta, rows, cols);
         } else {
             if (init != 1)
                 for (int64_t r = 0; r < rows; r++) memcpy(tile + r * nr, cc + r * ldc, (size_t)cols * sizeof(float));
