@@ -143,16 +143,18 @@ static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, c
 
 // The accumulator loop over p, with A packed or in place (two copies so the packed one keeps
 // constant offsets); LOAD_B(p) loads row p of B into b0 (b1), FMA(r, av) updates row r.
-#define A_LOOP(MR, LOAD_B, FMA)                                                                \
+#define A_LOOP(MR, LOAD_B, FMA) A_LOOP_ROWS(MR, MR, LOAD_B, FMA)
+// The same over the first ROWS rows of panels packed STRIDE rows wide (edge kernels).
+#define A_LOOP_ROWS(ROWS, STRIDE, LOAD_B, FMA)                                                 \
     if (ars == 0) {                                                                            \
         for (int64_t p = 0; p < kc; p++) {                                                     \
             LOAD_B(p)                                                                          \
-            _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) FMA(r, ap[p * MR + r]) \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) FMA(r, ap[p * STRIDE + r]) \
         }                                                                                      \
     } else {                                                                                   \
         for (int64_t p = 0; p < kc; p++) {                                                     \
             LOAD_B(p)                                                                          \
-            _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) FMA(r, ap[r * ars + p]) \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) FMA(r, ap[r * ars + p]) \
         }                                                                                      \
     }
 
@@ -218,6 +220,13 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
 // through a padded tile. A is packed in its 12-row layout (ap[p * 12 + r], rows past the block
 // zero) or, for a full 12-row tile, read in place. Each element is the same fused multiply-add
 // chain as in the 12-row kernel, so the bits do not change. VECS 2: 32 columns, 1: 16.
+#define EDGE_LOAD_B(p)                                                                         \
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) bv[v] = _mm512_loadu_ps(bp + (p) * bs + 16 * v);
+#define EDGE_FMA(r, a)                                                                         \
+    {                                                                                          \
+        __m512 av = _mm512_set1_ps(a);                                                         \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
+    }
 #define AVX512_EDGE_KERNEL(NAME, ROWS, VECS)                                                    \
     __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
                                                             const float *bp, int64_t bs, float *c, \
@@ -235,25 +244,9 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
                                                    : _mm512_maskz_loadu_ps(mk[v], c + r * ldc + 16 * v); \
                 if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
             }                                                                                  \
-        if (ars == 0) {                                                                        \
-            for (int64_t p = 0; p < kc; p++) {                                                 \
-                __m512 bv[VECS];                                                               \
-                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) bv[v] = _mm512_loadu_ps(bp + p * bs + 16 * v); \
-                _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {            \
-                    __m512 av = _mm512_set1_ps(ap[p * MR512 + r]);                             \
-                    _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
-                }                                                                              \
-            }                                                                                  \
-        } else {                                                                               \
-            for (int64_t p = 0; p < kc; p++) {                                                 \
-                __m512 bv[VECS];                                                               \
-                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) bv[v] = _mm512_loadu_ps(bp + p * bs + 16 * v); \
-                _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {            \
-                    __m512 av = _mm512_set1_ps(ap[r * ars + p]);                               \
-                    _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
+        const int vecs = VECS;                                                                 \
+        __m512 bv[VECS];                                                                       \
+        A_LOOP_ROWS(ROWS, MR512, EDGE_LOAD_B, EDGE_FMA)                                        \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
             if (r < rows)                                                                      \
                 _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]); \
