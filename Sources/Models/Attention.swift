@@ -5,33 +5,31 @@
 import Tensors
 
 public struct Attention {
-    /// Self-attention: [to_q; to_k; to_v] as one matrix; cross-attention: to_q alone and
-    /// [to_k; to_v] as one. One GEMM makes what two or three made (its input read and packed
-    /// once, a product large enough to split among threads): each output is the same fused
-    /// multiply-add chain, so the bits do not change.
-    let projections: Projections
+    /// Self-attention: [to_q; to_k; to_v] as one matrix in `projection` (`keyValue` nil);
+    /// cross-attention: to_q in `projection` and [to_k; to_v] as one in `keyValue`. One GEMM
+    /// makes what two or three made (its input read and packed once, a product large enough to
+    /// split among threads): each output is the same fused multiply-add chain, so the bits do
+    /// not change. (Two optionals rather than an enum with two payloads: Swift may keep a
+    /// multi-payload enum's tag in a reference's spare bits, which LeakSanitizer then no
+    /// longer recognises as a pointer and reports as a leak.)
+    let projection: Linear
+    let keyValue: Linear?
     let toOut: Linear
     public let heads: Int
-
-    enum Projections {
-        case fused(qkv: Linear)
-        case cross(q: Linear, kv: Linear)
-    }
 
     public init(
         _ store: WeightStore, _ prefix: String, queryDimension: Int, contextDimension: Int?,
         heads: Int, headDimension: Int, bias: Bool = false, outputBias: Bool = true
     ) throws {
         let inner = heads * headDimension
-        let context = contextDimension ?? queryDimension
-        if contextDimension == nil {
-            projections = .fused(qkv: try Linear(store, stacking: [".to_q", ".to_k", ".to_v"].map { prefix + $0 },
-                                                 inFeatures: queryDimension, outFeatures: [inner, inner, inner], bias: bias))
+        if let context = contextDimension {
+            projection = try Linear(store, prefix + ".to_q", inFeatures: queryDimension, outFeatures: inner, bias: bias)
+            keyValue = try Linear(store, stacking: [".to_k", ".to_v"].map { prefix + $0 }, inFeatures: context,
+                                  outFeatures: [inner, inner], bias: bias)
         } else {
-            projections = .cross(
-                q: try Linear(store, prefix + ".to_q", inFeatures: queryDimension, outFeatures: inner, bias: bias),
-                kv: try Linear(store, stacking: [".to_k", ".to_v"].map { prefix + $0 }, inFeatures: context,
-                               outFeatures: [inner, inner], bias: bias))
+            projection = try Linear(store, stacking: [".to_q", ".to_k", ".to_v"].map { prefix + $0 },
+                                    inFeatures: queryDimension, outFeatures: [inner, inner, inner], bias: bias)
+            keyValue = nil
         }
         toOut = try Linear(store, prefix + ".to_out.0", inFeatures: inner, outFeatures: queryDimension, bias: outputBias)
         self.heads = heads
@@ -41,20 +39,17 @@ public struct Attention {
     /// scale x attention of the same queries over other keys and values (IP-Adapter's
     /// decoupled cross-attention) before the output projection.
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, extra: (key: Tensor, value: Tensor, scale: Float)? = nil) throws -> Tensor {
-        var h: Tensor
-        switch projections {
-        case .fused(let qkv):
+        guard let toKV = keyValue else {
             guard context == nil, extra == nil else {
                 throw ModelError.invalidInput("attention: a self-attention layer was given a context or extra keys")
             }
-            h = try Tensor.attention(packedQKV: try qkv(x), heads: heads)
-        case .cross(let toQ, let toKV):
-            let q = try toQ(x)
-            h = try Tensor.attention(query: q, packedKeyValue: try toKV(context ?? x), heads: heads)
-            if let extra {
-                let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
-                h = try h.scaledSum(1, e, extra.scale)
-            }
+            return try toOut(Tensor.attention(packedQKV: try projection(x), heads: heads))
+        }
+        let q = try projection(x)
+        var h = try Tensor.attention(query: q, packedKeyValue: try toKV(context ?? x), heads: heads)
+        if let extra {
+            let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
+            h = try h.scaledSum(1, e, extra.scale)
         }
         return try toOut(h)
     }
