@@ -35,7 +35,7 @@ from diffusers import AutoencoderKL, AutoencoderTiny
 from safetensors.torch import save_file
 
 from stop_flag import StopFlag
-from stylediff_model import pixels_to_unit
+from stylediff_model import pixels_to_unit, strip_style
 
 # Widths are equal at every level (DecoderTiny's blocks keep their width); two blocks at 16x16
 # and 32x32, one at 64x64, where a 3x3 convolution at width 32 costs 75 MFLOP.
@@ -101,7 +101,7 @@ def generate(args):
             ddim = rng.random() < args.ddim_share
             u = rng.random()
             task = "image" if u < args.image_share else "img2img" if u < args.image_share + args.img2img_share else "text"
-            sources = [x for x in by_content[r["content"]] if x["style"] != r["style"]]
+            sources = [x for x in by_content[r["content"]] if x["style"] != r["style"]] if task == "img2img" else []
             if task == "img2img" and not sources:
                 task = "text"
             kw = dict(guidance=guidance, steps=20 if ddim else 4, scheduler="ddim" if ddim else "lcm",
@@ -110,8 +110,7 @@ def generate(args):
             if task == "image":
                 others = [x for x in by_style[r["style"]] if x["content"] != r["content"]] or by_style[r["style"]]
                 ref = Image.open(os.path.join(args.data, rng.choice(others)["file"]))
-                prompt = r["prompt"].rsplit(",", 1)[0] if r["prompt"].endswith(" style") else r["prompt"]
-                _, z = pipe(prompt, style_images=[ref], style_strength=defaults["reference_style_strength"], **kw)
+                _, z = pipe(strip_style(r["prompt"]), style_images=[ref], style_strength=defaults["reference_style_strength"], **kw)
             elif task == "img2img":
                 init = Image.open(os.path.join(args.data, rng.choice(sources)["file"]))
                 _, z = pipe(r["prompt"], style_preset=preset, init_image=init, strength=0.8, **kw)

@@ -260,24 +260,8 @@ AVX512_EDGE_KERNEL(edge_avx512_narrow_rows12, 12, 1)
 
 #define MR256 6
 #define NR256 16
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *ap, int64_t ars, const float *bp,
-                                                            int64_t bs, float *c, int64_t ldc, int init, float beta) {
-    __m256 acc[MR256][2];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR256; r++) {
-        if (init == 1) {
-            acc[r][0] = _mm256_setzero_ps();
-            acc[r][1] = _mm256_setzero_ps();
-        } else {
-            acc[r][0] = _mm256_loadu_ps(c + r * ldc);
-            acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
-            if (init == 2) {
-                acc[r][0] = _mm256_mul_ps(acc[r][0], _mm256_set1_ps(beta));
-                acc[r][1] = _mm256_mul_ps(acc[r][1], _mm256_set1_ps(beta));
-            }
-        }
-    }
-    __m256 b0, b1;
+// ROWS x 16 over panels packed MR256 rows wide: the 6-row kernel, and 2- and 4-row ones for a
+// last partial panel (M = 16 leaves 4 rows of 6; same chains, same bits).
 #define LOAD_B256(p) b0 = _mm256_loadu_ps(bp + (p) * bs); b1 = _mm256_loadu_ps(bp + (p) * bs + 8);
 #define FMA256(r, a)                                                                           \
     {                                                                                          \
@@ -285,39 +269,23 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);                                        \
         acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);                                        \
     }
-    A_LOOP(MR256, LOAD_B256, FMA256)
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR256; r++) {
-        _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-        _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-    }
-}
-// Fewer rows for a last partial panel (M = 16 leaves 4 rows of 6), as the AVX-512 ones above.
-#define AVX2_ROWS_KERNEL(NAME, ROWS)                                                            \
+#define AVX2_KERNEL(NAME, ROWS)                                                                 \
     __attribute__((target("avx2,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, const float *bp, \
                                                          int64_t bs, float *c, int64_t ldc, int init, float beta) { \
-        (void)ars;                                                                             \
         __m256 acc[ROWS][2];                                                                   \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < 2; v++) {                   \
                 acc[r][v] = init == 1 ? _mm256_setzero_ps() : _mm256_loadu_ps(c + r * ldc + 8 * v); \
                 if (init == 2) acc[r][v] = _mm256_mul_ps(acc[r][v], _mm256_set1_ps(beta));     \
             }                                                                                  \
-        for (int64_t p = 0; p < kc; p++) {                                                     \
-            __m256 b0 = _mm256_loadu_ps(bp + p * bs), b1 = _mm256_loadu_ps(bp + p * bs + 8);   \
-            _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                \
-                __m256 av = _mm256_set1_ps(ap[p * MR256 + r]);                                 \
-                acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);                                \
-                acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);                                \
-            }                                                                                  \
-        }                                                                                      \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++) {                    \
-            _mm256_storeu_ps(c + r * ldc, acc[r][0]);                                          \
-            _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);                                      \
-        }                                                                                      \
+        __m256 b0, b1;                                                                         \
+        A_LOOP_ROWS(ROWS, MR256, LOAD_B256, FMA256)                                            \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < 2; v++) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]); \
     }
-AVX2_ROWS_KERNEL(kernel_avx2_rows2, 2)
-AVX2_ROWS_KERNEL(kernel_avx2_rows4, 4)
+AVX2_KERNEL(kernel_avx2, MR256)
+AVX2_KERNEL(kernel_avx2_rows2, 2)
+AVX2_KERNEL(kernel_avx2_rows4, 4)
 #endif
 
 #define MRBASE 4
