@@ -47,6 +47,27 @@ TINY_CONFIG = dict(
 )
 
 
+class PatchDiscriminator(torch.nn.Module):
+    """A PatchGAN critic for `--adversarial`: [N, 3, 64, 64] in [-1, 1] -> [N, 1, 8, 8] logits
+    (three stride-2 4x4 convolutions with group norms and leaky ReLUs, then a 3x3 one), as
+    TAESD's decoder was sharpened against a discriminator."""
+
+    def __init__(self, width=32):
+        super().__init__()
+        layers, c = [], 3
+        for i, w in enumerate((width, 2 * width, 4 * width)):
+            layers += [torch.nn.Conv2d(c, w, 4, 2, 1)]
+            if i:
+                layers += [torch.nn.GroupNorm(8, w)]
+            layers += [torch.nn.LeakyReLU(0.2)]
+            c = w
+        layers += [torch.nn.Conv2d(c, 1, 3, 1, 1)]
+        self.net = torch.nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def split(cache, name):
     idx = [i for i, r in enumerate(cache["records"]) if r["split"] == name]
     return cache["latents"][idx], cache["images"][idx]
@@ -141,10 +162,14 @@ def train(args):
     model = AutoencoderTiny(**TINY_CONFIG).decoder
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    disc = PatchDiscriminator() if args.adversarial else None
+    disc_opt = torch.optim.AdamW(disc.parameters(), lr=args.lr, betas=(0.5, 0.9), weight_decay=0.0) if disc else None
     step, seconds = 0, 0.0
     if os.path.exists(ckpt):
         s = torch.load(ckpt, weights_only=False)
         model.load_state_dict(s["model"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
+        if disc and "disc" in s:  # a run without --adversarial before starts a fresh critic
+            disc.load_state_dict(s["disc"]); disc_opt.load_state_dict(s["disc_opt"])
         for g in opt.param_groups:  # --lr holds on a resumed run too (e.g. a lower rate to finish)
             g["lr"] = args.lr
         step, seconds = s["step"], s["seconds"]
@@ -192,6 +217,15 @@ def train(args):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             y = model(z).float()
         loss = F.l1_loss(y, x) + F.mse_loss(y, x)
+        if disc:
+            # Hinge GAN: the critic tells the targets (drawings, VAE images) from the decodes; the
+            # decoder gains -critic(decode), weighted by --adversarial beside L1 + MSE.
+            d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(y.detach())).mean()
+            disc_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            disc_opt.step()
+            g_adv = -disc(y).mean()
+            loss = loss + args.adversarial * g_adv
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -202,20 +236,24 @@ def train(args):
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm, alpha=1 - d)
         if time.time() - last_log > args.log_minutes * 60:
-            print(f"step {step} loss {loss.item():.4f} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()} "
+            gan = f" critic {d_loss.item():.3f} adv {g_adv.item():.3f}" if disc else ""
+            print(f"step {step} loss {loss.item():.4f}{gan} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()} "
                   f"{(seconds + time.time() - start) / 60:.1f} min", flush=True)
             last_log = time.time()
         if time.time() - last_save > args.save_minutes * 60:
-            save(ckpt, model, ema, opt, step, seconds + time.time() - start)
+            save(ckpt, model, ema, opt, step, seconds + time.time() - start, disc, disc_opt)
             last_save = time.time()
-    save(ckpt, model, ema, opt, step, seconds + time.time() - start)
+    save(ckpt, model, ema, opt, step, seconds + time.time() - start, disc, disc_opt)
     print(f"step {step}: held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()}; checkpoint {ckpt}")
 
 
-def save(path, model, ema, opt, step, seconds):
+def save(path, model, ema, opt, step, seconds, disc=None, disc_opt=None):
     tmp = path + ".tmp"
-    torch.save(dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
-                    seconds=seconds, rng=torch.get_rng_state(), config=TINY_CONFIG), tmp)
+    state = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
+                 seconds=seconds, rng=torch.get_rng_state(), config=TINY_CONFIG)
+    if disc:
+        state.update(disc=disc.state_dict(), disc_opt=disc_opt.state_dict())
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 
@@ -254,6 +292,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--adversarial", type=float, default=0.0,
+                    help="train: weight of a PatchGAN hinge loss beside L1 + MSE (0: none); the critic is checkpointed too")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (AMX CPUs); fp32 weights and loss")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
