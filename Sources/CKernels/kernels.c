@@ -210,6 +210,73 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
+    /* Winograd F(2x2, 3x3) input transform V = B^T d B of tiles [t0, t1) (global tile index t =  \
+       (b tilesY + ty) tilesX + tx; 4x4 patches from (2 ty - 1, 2 tx - 1), zeros outside); tile t  \
+       goes to v + (t - t0) c, position e at + e stride. One pass per output row of B^T d, in the  \
+       order of the Swift transform it replaced (same bits). */                               \
+    ATTR static void winograd_input_##SUFFIX(const float *src, int64_t h, int64_t w, int64_t c,    \
+                                             int64_t tilesY, int64_t tilesX, int64_t t0, int64_t t1, \
+                                             const float *zero, float *v, int64_t stride) {    \
+        for (int64_t t = t0; t < t1; t++) {                                                    \
+            int64_t b = t / (tilesY * tilesX), ty = (t / tilesX) % tilesY, tx = t % tilesX;     \
+            const float *d[16];                                                                \
+            for (int i = 0; i < 4; i++) {                                                      \
+                int64_t iy = 2 * ty - 1 + i;                                                   \
+                for (int j = 0; j < 4; j++) {                                                  \
+                    int64_t ix = 2 * tx - 1 + j;                                               \
+                    d[i * 4 + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src + ((b * h + iy) * w + ix) * c : zero; \
+                }                                                                              \
+            }                                                                                  \
+            float *out = v + (t - t0) * c;                                                     \
+            for (int i = 0; i < 4; i++) {                                                      \
+                /* Row i of B^T d: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)[i] per column. */      \
+                int p = i == 0 ? 0 : i == 3 ? 1 : i == 1 ? 1 : 2, q = i == 0 ? 2 : i == 3 ? 3 : i == 1 ? 2 : 1; \
+                float sign = i == 1 ? 1.0f : -1.0f;                                            \
+                const float *a0 = d[p * 4], *a1 = d[p * 4 + 1], *a2 = d[p * 4 + 2], *a3 = d[p * 4 + 3]; \
+                const float *b0 = d[q * 4], *b1 = d[q * 4 + 1], *b2 = d[q * 4 + 2], *b3 = d[q * 4 + 3]; \
+                float *o0 = out + (i * 4) * stride, *o1 = o0 + stride, *o2 = o1 + stride, *o3 = o2 + stride; \
+                _Pragma("clang loop vectorize(assume_safety)")                                \
+                for (int64_t k = 0; k < c; k++) {                                              \
+                    float x0 = a0[k] + sign * b0[k], x1 = a1[k] + sign * b1[k];                \
+                    float x2 = a2[k] + sign * b2[k], x3 = a3[k] + sign * b3[k];                \
+                    o0[k] = x0 - x2;                                                           \
+                    o1[k] = x1 + x2;                                                           \
+                    o2[k] = x2 - x1;                                                           \
+                    o3[k] = x1 - x3;                                                           \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    /* Winograd output transform Y = A^T M A (+ bias) of tiles [t0, t1): tile t's 16 positions at \
+       m + (t - t0) c + e stride; its 2x2 outputs cropped at odd edges of the [N, h, w, c] map.   \
+       The sums run in the Swift transform's order (same bits). */                             \
+    ATTR static void winograd_output_##SUFFIX(const float *m, int64_t stride, int64_t h, int64_t w, \
+                                              int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0, \
+                                              int64_t t1, const float *bias, float *dst) {       \
+        for (int64_t t = t0; t < t1; t++) {                                                    \
+            int64_t b = t / (tilesY * tilesX), ty = (t / tilesX) % tilesY, tx = t % tilesX;     \
+            int64_t y0 = 2 * ty, x0 = 2 * tx;                                                  \
+            int rows = h - y0 < 2 ? 1 : 2, columns = w - x0 < 2 ? 1 : 2;                      \
+            const float *p = m + (t - t0) * c;                                                 \
+            float *o = dst + ((b * h + y0) * w + x0) * c, *o1 = o + w * c;                     \
+            _Pragma("clang loop vectorize(assume_safety)")                                    \
+            for (int64_t k = 0; k < c; k++) {                                                  \
+                float bk = bias ? bias[k] : 0.0f, top[4], bottom[4];                           \
+                for (int j = 0; j < 4; j++) {                                                  \
+                    float m0 = p[j * stride + k], m1 = p[(4 + j) * stride + k];                \
+                    float m2 = p[(8 + j) * stride + k], m3 = p[(12 + j) * stride + k];         \
+                    top[j] = m0 + m1 + m2;                                                     \
+                    bottom[j] = m1 - m2 - m3;                                                  \
+                }                                                                              \
+                o[k] = top[0] + top[1] + top[2] + bk;                                          \
+                if (columns > 1) o[c + k] = top[1] - top[2] - top[3] + bk;                     \
+                if (rows > 1) {                                                                \
+                    o1[k] = bottom[0] + bottom[1] + bottom[2] + bk;                            \
+                    if (columns > 1) o1[c + k] = bottom[1] - bottom[2] - bottom[3] + bk;       \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
     /* Rows in groups of SM_ROWS: each row's lane sums are one chain in lane order, as the     \
        online kernel's (runSum 0 * 0 + sum), but SM_ROWS rows' chains run side by side. */    \
     ATTR static void softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride) {     \
@@ -309,4 +376,14 @@ void ck_silu(const float *x, float *y, int64_t n) { DISPATCH(silu, (x, y, n)) }
 void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, int64_t g0, int64_t g1,
                     float eps, double *scratch, float *mean, float *rstd) {
     DISPATCH(group_stats, (x, positions, c, per, g0, g1, eps, scratch, mean, rstd))
+}
+
+void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0,
+                       int64_t t1, const float *zero, float *v, int64_t stride) {
+    DISPATCH(winograd_input, (src, h, w, c, tilesY, tilesX, t0, t1, zero, v, stride))
+}
+
+void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX,
+                        int64_t t0, int64_t t1, const float *bias, float *dst) {
+    DISPATCH(winograd_output, (m, stride, h, w, c, tilesY, tilesX, t0, t1, bias, dst))
 }

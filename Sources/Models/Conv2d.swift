@@ -5,6 +5,10 @@ import Tensors
 
 public struct Conv2d {
     public let weight: PackedMatrix  // [Cout, kh kw Cin]
+    /// Winograd filters [16, Cout, Cin] kept for 3x3 layers that may take that path and whose
+    /// filters are small (at most `winogradCacheFloats`); larger ones transform per call.
+    public let winograd: WinogradFilters?
+    public static let winogradCacheFloats = 1 << 20
     public let kernel: Int
     public let bias: Tensor?
     public let stride: Int
@@ -18,15 +22,24 @@ public struct Conv2d {
         let packed = try Tensor.packConvolutionWeight(w)
         weight = try store.packed(try packed.reshaped([outChannels, kernel * kernel * inChannels]))
         self.kernel = kernel
-        store.release(prefix + ".weight")
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outChannels]) : nil
         self.stride = stride
         let p = padding ?? (kernel - 1) / 2
         self.padding = (p, p, p, p)
+        if kernel == 3 && stride == 1 && p == 1 && Tensor.winogradChannelsApply(cin: inChannels, cout: outChannels)
+            && 16 * inChannels * outChannels <= Self.winogradCacheFloats {
+            // From the packed matrix (int8 weights: their dequantized values, as a per-call transform).
+            winograd = try WinogradFilters(packedWeight: try weight.unpacked().reshaped([outChannels, 3, 3, inChannels]))
+        } else {
+            winograd = nil
+        }
+        store.release(prefix + ".weight")
     }
 
-    private init(weight: PackedMatrix, kernel: Int, bias: Tensor?, stride: Int, padding: (Int, Int, Int, Int)) {
+    private init(weight: PackedMatrix, winograd: WinogradFilters?, kernel: Int, bias: Tensor?, stride: Int,
+                 padding: (Int, Int, Int, Int)) {
         self.weight = weight
+        self.winograd = winograd
         self.kernel = kernel
         self.bias = bias
         self.stride = stride
@@ -35,11 +48,12 @@ public struct Conv2d {
 
     /// The same convolution with explicit per-side padding.
     public func withPadding(top: Int, left: Int, bottom: Int, right: Int) -> Conv2d {
-        Conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: (top, left, bottom, right))
+        Conv2d(weight: weight, winograd: top == 1 && left == 1 && bottom == 1 && right == 1 ? winograd : nil,
+               kernel: kernel, bias: bias, stride: stride, padding: (top, left, bottom, right))
     }
 
     /// [N, H, W, Cin] -> [N, Ho, Wo, Cout]
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding)
+        try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: winograd)
     }
 }

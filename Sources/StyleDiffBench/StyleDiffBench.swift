@@ -9,7 +9,7 @@ struct StyleDiffBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stylediff-bench",
         abstract: "Benchmarks of the stylediff engine (build with -c release).",
-        subcommands: [GEMMBenchmark.self, UNetBenchmark.self, AttentionBenchmark.self, PipelineBenchmark.self, FewStepBenchmark.self, WeightsBenchmark.self]
+        subcommands: [GEMMBenchmark.self, UNetBenchmark.self, AttentionBenchmark.self, PipelineBenchmark.self, FewStepBenchmark.self, WeightsBenchmark.self, ConvolutionBenchmark.self]
     )
 }
 

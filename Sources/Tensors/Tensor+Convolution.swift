@@ -5,6 +5,12 @@
 // skip im2col. Output rows are processed in blocks so im2col memory stays bounded for large
 // images; GEMM rows do not depend on the block, so blocking changes no result.
 
+/// How `conv2d` computes a 3x3 stride-1 padding-1 convolution: by shape (`automatic`, what
+/// models use), or one way for comparing them (`stylediff-bench gemm`'s convolution table).
+public enum ConvolutionAlgorithm: Sendable {
+    case automatic, im2col, winograd
+}
+
 extension Tensor {
     /// Repacks a PyTorch convolution weight [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin]: the same
     /// values as `permuted([0, 2, 3, 1])`, as one [Cin, kh kw] -> [kh kw, Cin] transpose per
@@ -57,10 +63,12 @@ extension Tensor {
     }
 
     /// Convolution with the weight [Cout, kh, kw, Cin] prepacked as a matrix [Cout, kh kw Cin]
-    /// (see `PackedMatrix`): the same bytes as the unpacked weight.
+    /// (see `PackedMatrix`): the same bytes as the unpacked weight. `winograd`: the layer's
+    /// transformed filters when it keeps them (else transformed per Winograd call).
     public func conv2d(
         weight: PackedMatrix, kernel: Int, bias: Tensor?, stride: Int,
-        padding: (top: Int, left: Int, bottom: Int, right: Int)
+        padding: (top: Int, left: Int, bottom: Int, right: Int),
+        winograd: WinogradFilters? = nil, algorithm: ConvolutionAlgorithm = .automatic
     ) throws -> Tensor {
         guard rank == 4, kernel >= 1, weight.columns == kernel * kernel * shape[3] else {
             throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], weight [\(weight.rows), \(weight.columns)] for a \(kernel)x\(kernel) kernel")
@@ -79,8 +87,25 @@ extension Tensor {
         guard paddedH >= kernel, paddedW >= kernel, ho > 0, wo > 0 else {
             throw TensorError.invalidShape("conv2d: input \(shape) too small for kernel \(kernel), padding \(padding)")
         }
-        if Self.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: ho * wo, cin: cin, cout: cout) {
-            return winogradConv3x3(packedWeight: try weight.unpacked().reshaped([cout, 3, 3, cin]), bias: bias)
+        if let winograd, winograd.outChannels != cout || winograd.inChannels != cin || kernel != 3 {
+            throw TensorError.shapeMismatch("conv2d: Winograd filters [16, \(winograd.outChannels), \(winograd.inChannels)] for a [\(cout), \(kernel), \(kernel), \(cin)] weight")
+        }
+        let useWinograd: Bool
+        switch algorithm {
+        case .automatic:
+            useWinograd = Self.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: ho * wo, cin: cin,
+                                               cout: cout, filtersKept: winograd != nil)
+        case .im2col:
+            useWinograd = false
+        case .winograd:
+            guard kernel == 3, stride == 1, padding == (1, 1, 1, 1), cin % 8 == 0, cout % 8 == 0 else {
+                throw TensorError.invalidArgument("conv2d: Winograd needs a 3x3 stride-1 padding-1 kernel and channels in multiples of 8, got \(kernel)x\(kernel) stride \(stride) padding \(padding), \(cin) -> \(cout)")
+            }
+            useWinograd = true
+        }
+        if useWinograd {
+            let filters = try winograd ?? WinogradFilters(packedWeight: try weight.unpacked().reshaped([cout, 3, 3, cin]))
+            return winogradConv3x3(filters: filters, bias: bias)
         }
         let k = kernel * kernel * cin
         let rows = n * ho * wo

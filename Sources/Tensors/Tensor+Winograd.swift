@@ -2,38 +2,79 @@
 // output tile costs 16 channel dot products instead of 36, as 16 GEMMs of
 // [tiles, Cin] x [Cin, Cout] between the transformed input tiles V = B^T d B and the
 // transformed filters U = G g G^T, then Y = A^T M A. About 2.25x fewer multiplies than
-// im2col + GEMM, for extra transform passes that pay off only on large maps with many channels:
-// `Tensor.winogradApplies` chooses by shape alone (at least 32x32 outputs, 128 channels in and
-// out, and outputs x channels >= 2^18): the Stable Diffusion UNet at 64x64 and 32x32 latents and
-// its VAE take it, while the default model's maps (at most 128 channels at 32x32) keep the
-// im2col path and their bits (golden hashes unchanged).
+// im2col + GEMM, for extra transform passes (C kernels, one per instruction set).
+// `Tensor.winogradApplies` chooses by shape alone (`stylediff-bench conv` has the evidence):
+// layers that keep their transformed filters (`Conv2d`: up to 1M floats, e.g. 256 -> 256) from
+// 16x8 outputs, others (filters transformed per call) only on large maps. Up to 256 channels a
+// conv runs as one parallel loop in which each thread transforms, multiplies and transforms
+// back its own tiles (the default model's maps are too small for 18 separate loops); wider
+// ones as three passes over all tiles.
 //
 // Results differ from im2col's in the last bits (another summation order), within 1e-4
-// relative (WinogradTests); they do not depend on the thread count: transforms are per tile
-// or per filter, GEMMs use the shape-determined partition, and the tile blocks are a function
-// of the shape.
+// relative (WinogradTests); they do not depend on the thread count or the loop form: transforms
+// are per tile or per filter, GEMM rows never depend on how a GEMM is split, and the tile
+// blocks are a function of the shape.
+
+import CKernels
+
+/// The transformed filters U = G g G^T of a 3x3 convolution, [16, Cout, Cin]: 16/9 of the
+/// weight's floats. A layer may compute them once at load (`Conv2d` does for small filters,
+/// where the per-call transform was 7% of the default model's decode); otherwise each Winograd
+/// call transforms the filters itself. The same values either way.
+public struct WinogradFilters: @unchecked Sendable {
+    let storage: TensorStorage
+    public let outChannels: Int
+    public let inChannels: Int
+
+    /// From a packed weight [Cout, 3, 3, Cin] whose Cin is a multiple of 8.
+    public init(packedWeight weight: Tensor) throws {
+        guard weight.rank == 4, weight.shape[1] == 3, weight.shape[2] == 3, weight.shape[3] % 8 == 0 else {
+            throw TensorError.shapeMismatch("Winograd filters: packed weight \(weight.shape) must be [Cout, 3, 3, Cin] with Cin a multiple of 8")
+        }
+        storage = Tensor.winogradFilters(weight)
+        outChannels = weight.shape[0]
+        inChannels = weight.shape[3]
+    }
+}
 
 extension Tensor {
-    /// Whether conv2d takes the Winograd path for this shape.
-    static func winogradApplies(kernel: Int, stride: Int, padding: (top: Int, left: Int, bottom: Int, right: Int),
-                                outputPixels: Int, cin: Int, cout: Int) -> Bool {
-        kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && outputPixels >= 1024 && cin >= 128 && cout >= 128
-            && cin % 8 == 0 && cout % 8 == 0 && outputPixels * min(cin, cout) >= 262_144
+    /// Whether a layer [Cout, 3, 3, Cin] can take the Winograd path at some size (stride 1, padding 1 is the caller's).
+    public static func winogradChannelsApply(cin: Int, cout: Int) -> Bool {
+        cin >= 32 && cout >= 32 && cin % 8 == 0 && cout % 8 == 0
     }
 
-    /// [N, H, W, Cin] * packed [Cout, 3, 3, Cin] (+ bias) -> [N, H, W, Cout], padding 1.
-    func winogradConv3x3(packedWeight weight: Tensor, bias: Tensor?) -> Tensor {
+    /// Whether conv2d takes the Winograd path for this shape, measured with `stylediff-bench conv`:
+    /// with the filters kept by the layer from 128 output pixels (16x8) and 32 channels, where it
+    /// ran 1.4-3.2x faster than im2col at 1 thread, while at 8x8 it ties and at 4x4 it is 2x
+    /// slower; with the filters transformed per call (large layers) only on large maps, where
+    /// that transform is amortised.
+    public static func winogradApplies(kernel: Int, stride: Int, padding: (top: Int, left: Int, bottom: Int, right: Int),
+                                       outputPixels: Int, cin: Int, cout: Int, filtersKept: Bool) -> Bool {
+        guard kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && winogradChannelsApply(cin: cin, cout: cout) else { return false }
+        return filtersKept ? outputPixels >= 128 : outputPixels >= 1024 && outputPixels * min(cin, cout) >= 262_144
+    }
+
+    /// [N, H, W, Cin] * filters U [16, Cout, Cin] (+ bias) -> [N, H, W, Cout], padding 1.
+    func winogradConv3x3(filters: WinogradFilters, bias: Tensor?, fusedChannels: Int = 256) -> Tensor {
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
-        let cout = weight.shape[0]
+        let cout = filters.outChannels
         let tilesY = (h + 1) / 2, tilesX = (w + 1) / 2
         let tiles = n * tilesY * tilesX
         var out = Tensor(uninitialized: [n, h, w, cout])
         let dst = out.mutablePointer(), src = pointer
-        let u = Self.winogradFilters(weight)
-        // Tiles per block: V and M of at most ~8M floats each (32 MB), shape-determined.
+        let u = filters.storage
+        // Tiles per block: V and M of at most ~8M floats each (32 MB), shape-determined. Positions
+        // lie `pad` floats more than a block apart: at power-of-two strides the 16 streams of a
+        // transform fell into the same cache sets.
         let block = max(16, min(tiles, 8_388_608 / (16 * max(cin, cout))))
-        let v = TensorStorage(count: 16 * min(block, tiles) * cin, zeroed: false)
-        let m = TensorStorage(count: 16 * min(block, tiles) * cout, zeroed: false)
+        let pad = 16
+        // Small channel counts (the default model's decoders and UNet) take the fused loop below,
+        // in sub-blocks of V and M of about 1 MB together: shape-determined, as every split here.
+        let fused = cin <= fusedChannels && cout <= fusedChannels
+        let subBlock = max(12, 16_384 / (cin + cout))
+        let vStride = min(block, tiles) * cin + pad, mStride = min(block, tiles) * cout + pad
+        let v = TensorStorage(count: 16 * vStride, zeroed: false)
+        let m = TensorStorage(count: 16 * mStride, zeroed: false)
         let zeros = [Float](repeating: 0, count: cin)
         let biasPointer = bias?.pointer
         zeros.withUnsafeBufferPointer { zeroRow in
@@ -42,42 +83,52 @@ extension Tensor {
             while start < tiles {
                 let count = min(block, tiles - start)
                 let vp = v.pointer, mp = m.pointer, up = u.pointer
+                if fused {
+                    // Each thread transforms its own tiles, multiplies their rows of V (the rows of
+                    // a GEMM do not depend on how it is split) and transforms them back, in
+                    // sub-blocks of `subBlock` tiles that stay in its L2: one parallel loop instead
+                    // of 18, and no pass over all V or M.
+                    Profiler.measure("winograd (fused)") {
+                    Parallelism.forEachRange(count, minimumPerTask: subBlock) { range in
+                        var lo = range.lowerBound
+                        while lo < range.upperBound {
+                            let hi = min(range.upperBound, lo + subBlock)
+                            ck_winograd_input(src, Int64(h), Int64(w), Int64(cin), Int64(tilesY), Int64(tilesX),
+                                              Int64(start + lo), Int64(start + hi), zero, vp + lo * cin, Int64(vStride))
+                            for e in 0..<16 {
+                                GEMM.single(m: hi - lo, n: cout, k: cin, a: vp + e * vStride + lo * cin, lda: cin, transposeA: false,
+                                            b: up + e * cout * cin, ldb: cin, transposeB: true,
+                                            c: mp + e * mStride + lo * cout, ldc: cout, alpha: 1, beta: 0)
+                            }
+                            ck_winograd_output(mp + lo * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
+                                               Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, dst)
+                            lo = hi
+                        }
+                    }
+                    }
+                    start += count
+                    continue
+                }
                 // V[e][t] = B^T d B for the 4x4 input patch of tile t, channels innermost.
                 Profiler.measure("winograd input transform") {
                     Parallelism.forEachRange(count, minimumPerTask: 8) { range in
-                        let rows = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 16)
-                        defer { rows.deallocate() }
-                        for local in range {
-                            let t = start + local
-                            let b = t / (tilesY * tilesX), ty = (t / tilesX) % tilesY, tx = t % tilesX
-                            for i in 0..<4 {
-                                let iy = 2 * ty - 1 + i
-                                for j in 0..<4 {
-                                    let ix = 2 * tx - 1 + j
-                                    rows[i * 4 + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src + ((b * h + iy) * w + ix) * cin : zero
-                                }
-                            }
-                            Self.winogradInputTile(UnsafePointer(rows), into: vp + local * cin, stride: count * cin, channels: cin)
-                        }
+                        ck_winograd_input(src, Int64(h), Int64(w), Int64(cin), Int64(tilesY), Int64(tilesX),
+                                          Int64(start + range.lowerBound), Int64(start + range.upperBound), zero,
+                                          vp + range.lowerBound * cin, Int64(vStride))
                     }
                 }
                 // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
                 for e in 0..<16 {
-                    GEMM.multiply(m: count, n: cout, k: cin, a: vp + e * count * cin, lda: cin,
+                    GEMM.multiply(m: count, n: cout, k: cin, a: vp + e * vStride, lda: cin,
                                   b: up + e * cout * cin, ldb: cin, transposeB: true,
-                                  c: mp + e * count * cout, ldc: cout)
+                                  c: mp + e * mStride, ldc: cout)
                 }
                 // Y = A^T M A (+ bias), cropped at odd edges.
                 Profiler.measure("winograd output transform") {
                     Parallelism.forEachRange(count, minimumPerTask: 8) { range in
-                        for local in range {
-                            let t = start + local
-                            let b = t / (tilesY * tilesX), ty = (t / tilesX) % tilesY, tx = t % tilesX
-                            let y0 = 2 * ty, x0 = 2 * tx
-                            Self.winogradOutputTile(mp + local * cout, stride: count * cout, channels: cout, bias: biasPointer,
-                                                    out: dst + ((b * h + y0) * w + x0) * cout, rowStride: w * cout,
-                                                    rows: min(2, h - y0), columns: min(2, w - x0))
-                        }
+                        ck_winograd_output(mp + range.lowerBound * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout),
+                                           Int64(tilesY), Int64(tilesX), Int64(start + range.lowerBound),
+                                           Int64(start + range.upperBound), biasPointer, dst)
                     }
                 }
                 start += count
@@ -132,60 +183,5 @@ extension Tensor {
             }
         }
         return u
-    }
-
-    /// V = B^T d B of one tile for all channels (8 at a time): `rows` are the 16 input rows
-    /// (row-major 4x4, each `channels` floats); position e goes to `into + e * stride`.
-    @inline(__always)
-    static func winogradInputTile(_ rows: UnsafePointer<UnsafePointer<Float>>, into: UnsafeMutablePointer<Float>, stride: Int, channels: Int) {
-        for c in Swift.stride(from: 0, to: channels, by: 8) {
-            for j in 0..<4 {
-                // Column j of B^T d.
-                let d0 = load(rows[j] + c), d1 = load(rows[4 + j] + c), d2 = load(rows[8 + j] + c), d3 = load(rows[12 + j] + c)
-                let t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3
-                // Stash column j; combined across columns below.
-                store(t0, into + (0 * 4 + j) * stride + c)
-                store(t1, into + (1 * 4 + j) * stride + c)
-                store(t2, into + (2 * 4 + j) * stride + c)
-                store(t3, into + (3 * 4 + j) * stride + c)
-            }
-            for i in 0..<4 {
-                let row = into + i * 4 * stride + c
-                let x0 = load(row), x1 = load(row + stride), x2 = load(row + 2 * stride), x3 = load(row + 3 * stride)
-                store(x0 - x2, row)
-                store(x1 + x2, row + stride)
-                store(x2 - x1, row + 2 * stride)
-                store(x1 - x3, row + 3 * stride)
-            }
-        }
-    }
-
-    /// Y = A^T M A (+ bias) of one tile for all channels (8 at a time) into `rows` x `columns`
-    /// output pixels.
-    @inline(__always)
-    static func winogradOutputTile(_ m: UnsafePointer<Float>, stride: Int, channels: Int, bias: UnsafePointer<Float>?,
-                                   out: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, columns: Int) {
-        for c in Swift.stride(from: 0, to: channels, by: 8) {
-            let b = bias.map { load($0 + c) } ?? Lanes(repeating: 0)
-            // z_i = row i of A^T M (i = 0, 1), as its 4 columns.
-            var z0 = (Lanes(), Lanes(), Lanes(), Lanes()), z1 = z0
-            for j in 0..<4 {
-                let m0 = load(m + j * stride + c), m1 = load(m + (4 + j) * stride + c)
-                let m2 = load(m + (8 + j) * stride + c), m3 = load(m + (12 + j) * stride + c)
-                let top = m0 + m1 + m2, bottom = m1 - m2 - m3
-                switch j {
-                case 0: (z0.0, z1.0) = (top, bottom)
-                case 1: (z0.1, z1.1) = (top, bottom)
-                case 2: (z0.2, z1.2) = (top, bottom)
-                default: (z0.3, z1.3) = (top, bottom)
-                }
-            }
-            store(z0.0 + z0.1 + z0.2 + b, out + c)
-            if columns > 1 { store(z0.1 - z0.2 - z0.3 + b, out + channels + c) }
-            if rows > 1 {
-                store(z1.0 + z1.1 + z1.2 + b, out + rowStride + c)
-                if columns > 1 { store(z1.1 - z1.2 - z1.3 + b, out + rowStride + channels + c) }
-            }
-        }
     }
 }

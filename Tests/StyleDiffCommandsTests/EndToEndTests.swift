@@ -407,19 +407,19 @@ let shippedFastGolden = "5912dd0420405d61eeda960c80c3bcd5c97afd79a95ab4995b9a8ab
 /// Golden hashes ("generate convert") of the shipped model, the same on every x86-64 CPU: GEMM is
 /// this project's own kernel (one fused multiply-add chain per element on every instruction set).
 let shippedGoldenValues: [String: String] = [
-    "ddim": "7f347bfc852f320758584955481a042222156023206a0c028d9b4854775863bf 4633d3d58fe2485c0642eb6b200862b9eb09be6882b021526a28f3bc146e095d",
-    "ddpm": "8b52984f215f498074cf7a7c12eae39468aed13cbb60813a34f39bf9360d7a64 288ca9a35346547cb3af50b4b583ecc906ac636fe069131fc85de69fd3d11fc3",
-    "euler": "6660230f34fee31a39763cb8d6c571f36f0cd132eaf611648a15f40e5aecafc2 45a9cdc070fcf55c90c5766a0e331dcc33ff45ecd49528176e1d056dec20f6fb",
-    "dpmpp": "b90d5517755d31ba1d4e803234de158f0ab7c2266d54bfb1964764bee954834b 29a1d8b91fe897ea9890461192d63c10e4559ddbb6312d0941f541cc312c15a9",
+    "ddim": "7f347bfc852f320758584955481a042222156023206a0c028d9b4854775863bf 9fb58f04d09e16d87192f197c9bf2ad42bd1ea893a3de1a3078258e188947bb9",
+    "ddpm": "abde4c4a2226d4845f5fa464063a0cfc3e7fe7516075dcaba6c7cedbfbf07910 b5e02731f11c046ed4789a7acdad5b8c7c7a6fa0bf3477b2e78510d276f4c5d0",
+    "euler": "ad2945463074644140a94f447c6b58e1221fc2800cd99afc288f5533abd79b08 9c59dbaf09dfe6fdf834e453114b3ae209568c34724815b41591e8415ffac76b",
+    "dpmpp": "b90d5517755d31ba1d4e803234de158f0ab7c2266d54bfb1964764bee954834b d9636420a18ce96d72e3d9eace9b0aaddc18d40cc7fc841da3232cc6aa969164",
 ]
 
 /// The shipped model's "folder icon" papirus DDIM seed-7 image with --weights int8.
-let shippedInt8Golden = "73222bcba296a10ed0ab74a3253601cc8f13f9abc657c91cad0e09cc05682d4d"
+let shippedInt8Golden = "94a4597b5cd8d1afbf35c34d75e72fab4bcfe81c87c90e74a496318bcffa9876"
 
 /// Golden hashes ("generate convert") of the fixture model, the same on every x86-64 CPU.
 let goldenValues: [String: String] = [
     "ddim": "0e8cd8c13c231a5810fa08839563e80297ed6db4cd7d30e76a223aa1bacf7718 53b013842778aaf2d8b497bc326236fab471843616dde3f287b264a29e712eb9",
-    "ddpm": "342f9fe79d326aa377297948462451975caf5894d9f83e570accbf0e5bfd01ab bcc67c4f0ff8cec311f6cda94f7802ea1fcbc84512dd4a5ccef6500d1000b77d",
+    "ddpm": "97ffaff598743de6b9be6d1fb69a0fcadf9d58784f80a97030801880506d8d96 805ae93a3d021494c7a82198673fe6ed36dcdbf4718266ced9ecaa50b0213dfc",
     "euler": "cec0eeba8783d70a392433122c75d07c2b809370f28c420eed86fe026f5db63e 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
-    "dpmpp": "2768339b8671efd5c1bb1fa8327044eefe3f7ee9bfa6abd267ca21a313f936bf af184a2dc5b082ff981bcc7d9ffd28c9e9aa908a9b49e60de53d2080b3777c5d",
+    "dpmpp": "2768339b8671efd5c1bb1fa8327044eefe3f7ee9bfa6abd267ca21a313f936bf 9690f4bbdaf3ec751160847928c15ebcd380fd517e569195dacf3b815ecd5b86",
 ]

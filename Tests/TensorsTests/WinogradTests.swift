@@ -1,7 +1,9 @@
 // Winograd F(2x2, 3x3): the shapes it takes match the direct reference convolution (Double
 // accumulation) within 1e-4 of the output scale, odd sizes and batches included, and give the
-// same bytes at 1, 2 and 4 threads; the shapes it leaves to im2col are the small ones.
+// same bytes at 1, 2 and 4 threads, in the three-pass and the fused loop; the shapes it leaves
+// to im2col are the small ones.
 
+import CKernels
 import Testing
 import TestSupport
 @testable import Tensors
@@ -12,7 +14,8 @@ import TestSupport
         let x = randomTensor(shape, seed: 11)
         let weight = randomTensor([cout, shape[3], 3, 3], seed: 12, range: -0.05...0.05)
         let bias = withBias ? randomTensor([cout], seed: 13) : nil
-        #expect(Tensor.winogradApplies(kernel: 3, stride: 1, padding: (1, 1, 1, 1), outputPixels: shape[1] * shape[2], cin: shape[3], cout: cout))
+        #expect(Tensor.winogradApplies(kernel: 3, stride: 1, padding: (1, 1, 1, 1), outputPixels: shape[1] * shape[2], cin: shape[3], cout: cout,
+                                       filtersKept: false))
         let fast = try x.conv2d(packedWeight: Tensor.packConvolutionWeight(weight), bias: bias, stride: 1, padding: 1)
         let reference = Reference.conv2d(x, weight: weight, bias: bias, stride: 1, padding: 1)
         #expect(fast.shape == reference.shape)
@@ -34,16 +37,63 @@ import TestSupport
         #expect(results[1] == results[0] && results[2] == results[0])
     }
 
+    /// The fused per-thread loop (small channel counts) gives the three-pass loop's bytes, at
+    /// 1, 2 and 3 threads and on every kernel variant (the transforms are C kernels), and matches
+    /// the reference; kept filters equal per-call ones.
+    @Test(arguments: [([1, 17, 19, 64], 48), ([2, 16, 16, 32], 32), ([1, 40, 36, 128], 256)])
+    func fusedLoopGivesTheThreePassBytes(shape: [Int], cout: Int) throws {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let x = randomTensor(shape, seed: 31)
+        let weight = randomTensor([cout, shape[3], 3, 3], seed: 32, range: -0.1...0.1)
+        let packed = try Tensor.packConvolutionWeight(weight)
+        let filters = try WinogradFilters(packedWeight: packed)
+        let bias = randomTensor([cout], seed: 33)
+        let threePass = x.winogradConv3x3(filters: filters, bias: bias, fusedChannels: 0)
+        for path: Int32 in [1, 2, 3] {
+            guard ck_force_path(path) >= 0 else { continue }
+            for threads in [1, 2, 3] {
+                Parallelism.setThreadCount(threads)
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias)) == bytes(threePass), "variant \(path), \(threads) threads")
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, fusedChannels: 0)) == bytes(threePass), "variant \(path), \(threads) threads")
+            }
+        }
+        _ = ck_force_path(previous)
+        let matrix = try PackedMatrix(try packed.reshaped([cout, 9 * shape[3]]))
+        let perCall = try x.conv2d(weight: matrix, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1), algorithm: .winograd)
+        #expect(bytes(perCall) == bytes(threePass))
+        let reference = Reference.conv2d(x, weight: weight, bias: bias, stride: 1, padding: 1)
+        let scale = (0..<reference.count).reduce(Float(0)) { max($0, abs(reference.pointer[$1])) }
+        let worst = (0..<reference.count).reduce(Float(0)) { max($0, abs(threePass.pointer[$1] - reference.pointer[$1])) }
+        #expect(worst <= 1e-4 * scale, "max error \(worst) against output scale \(scale)")
+    }
+
+    @Test func forcedWinogradRejectsShapesItCannotTake() throws {
+        let x = randomTensor([1, 8, 8, 12], seed: 41)
+        let matrix = try PackedMatrix(try Tensor.packConvolutionWeight(randomTensor([16, 12, 3, 3], seed: 42)).reshaped([16, 108]))
+        #expect(throws: TensorError.self) {
+            try x.conv2d(weight: matrix, kernel: 3, bias: nil, stride: 1, padding: (1, 1, 1, 1), algorithm: .winograd)
+        }
+        let filters = try WinogradFilters(packedWeight: Tensor.packConvolutionWeight(randomTensor([16, 16, 3, 3], seed: 43)))
+        #expect(throws: TensorError.self) {
+            try x.conv2d(weight: matrix, kernel: 3, bias: nil, stride: 1, padding: (1, 1, 1, 1), winograd: filters)
+        }
+    }
+
     @Test func smallMapsAndFewChannelsKeepIm2col() {
         let padding = (top: 1, left: 1, bottom: 1, right: 1)
-        #expect(!Tensor.winogradApplies(kernel: 3, stride: 1, padding: padding, outputPixels: 16 * 16, cin: 1280, cout: 1280))
-        #expect(!Tensor.winogradApplies(kernel: 3, stride: 1, padding: padding, outputPixels: 64 * 64, cin: 32, cout: 32))
-        #expect(!Tensor.winogradApplies(kernel: 3, stride: 2, padding: padding, outputPixels: 64 * 64, cin: 320, cout: 320))
-        #expect(!Tensor.winogradApplies(kernel: 1, stride: 1, padding: (0, 0, 0, 0), outputPixels: 64 * 64, cin: 320, cout: 320))
-        #expect(!Tensor.winogradApplies(kernel: 3, stride: 1, padding: padding, outputPixels: 32 * 32, cin: 128, cout: 128),
-                "the default model's VAE upsampler keeps its bits")
-        #expect(Tensor.winogradApplies(kernel: 3, stride: 1, padding: padding, outputPixels: 64 * 64, cin: 320, cout: 320))
-        #expect(Tensor.winogradApplies(kernel: 3, stride: 1, padding: padding, outputPixels: 32 * 32, cin: 640, cout: 640))
-        #expect(Tensor.winogradApplies(kernel: 3, stride: 1, padding: padding, outputPixels: 512 * 512, cin: 128, cout: 128))
+        func applies(_ pixels: Int, _ cin: Int, _ cout: Int, kept: Bool, kernel: Int = 3, stride: Int = 1,
+                     padding: (top: Int, left: Int, bottom: Int, right: Int) = padding) -> Bool {
+            Tensor.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: pixels, cin: cin, cout: cout, filtersKept: kept)
+        }
+        // Kept filters (small layers): from 16x8 outputs and 32 channels.
+        #expect(applies(16 * 16, 32, 32, kept: true) && applies(16 * 8, 128, 128, kept: true) && applies(64 * 64, 64, 32, kept: true))
+        #expect(!applies(8 * 8, 128, 128, kept: true), "8x8: a tie at 1 thread, slower at 2")
+        #expect(!applies(16 * 16, 16, 32, kept: true) && !applies(16 * 16, 36, 32, kept: true))
+        #expect(!applies(64 * 64, 320, 320, kept: true, stride: 2))
+        #expect(!applies(64 * 64, 320, 320, kept: true, kernel: 1, padding: (0, 0, 0, 0)))
+        // Filters transformed per call (large layers): large maps only.
+        #expect(!applies(16 * 16, 1280, 1280, kept: false), "the per-call filter transform costs more than it saves")
+        #expect(applies(64 * 64, 320, 320, kept: false) && applies(32 * 32, 640, 640, kept: false) && applies(512 * 512, 128, 128, kept: false))
     }
 }
