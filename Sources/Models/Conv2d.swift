@@ -1,13 +1,16 @@
 // torch nn.Conv2d (groups = 1) on NHWC input; the weight is packed once at load (as halves when
 // stored as halves: see `PackedMatrix`).
 
+import Synchronization
 import Tensors
 
 public struct Conv2d {
     public let weight: PackedMatrix  // [Cout, kh kw Cin]
-    /// Winograd filters [16, Cout, Cin] kept for 3x3 layers that may take that path and whose
-    /// filters are small (at most `winogradCacheFloats`); larger ones transform per call.
-    public let winograd: WinogradFilters?
+    /// Winograd filters [16, Cout, Cin] of 3x3 layers whose filters are small (at most
+    /// `winogradCacheFloats`): transformed at the first call that takes Winograd, then kept
+    /// (layers a run never uses, such as the VAE encoder of a text-to-image command, cost
+    /// nothing). Larger ones transform per call.
+    let winograd: WinogradFilterCache?
     public static let winogradCacheFloats = 1 << 20
     public let kernel: Int
     public let bias: Tensor?
@@ -26,17 +29,12 @@ public struct Conv2d {
         self.stride = stride
         let p = padding ?? (kernel - 1) / 2
         self.padding = (p, p, p, p)
-        if kernel == 3 && stride == 1 && p == 1 && Tensor.winogradChannelsApply(cin: inChannels, cout: outChannels)
-            && 16 * inChannels * outChannels <= Self.winogradCacheFloats {
-            // From the packed matrix (int8 weights: their dequantized values, as a per-call transform).
-            winograd = try WinogradFilters(packedWeight: try weight.unpacked().reshaped([outChannels, 3, 3, inChannels]))
-        } else {
-            winograd = nil
-        }
+        winograd = kernel == 3 && stride == 1 && p == 1 && Tensor.winogradChannelsApply(cin: inChannels, cout: outChannels)
+            && 16 * inChannels * outChannels <= Self.winogradCacheFloats ? WinogradFilterCache() : nil
         store.release(prefix + ".weight")
     }
 
-    private init(weight: PackedMatrix, winograd: WinogradFilters?, kernel: Int, bias: Tensor?, stride: Int,
+    private init(weight: PackedMatrix, winograd: WinogradFilterCache?, kernel: Int, bias: Tensor?, stride: Int,
                  padding: (Int, Int, Int, Int)) {
         self.weight = weight
         self.winograd = winograd
@@ -54,6 +52,30 @@ public struct Conv2d {
 
     /// [N, H, W, Cin] -> [N, Ho, Wo, Cout]
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: winograd)
+        guard let winograd, x.rank == 4,
+              Tensor.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: x.shape[1] * x.shape[2],
+                                     cin: x.shape[3], cout: weight.rows, filtersKept: true) else {
+            return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding)
+        }
+        // From the packed matrix (int8 weights: their dequantized values, as a per-call transform).
+        let filters = try winograd.filters {
+            try WinogradFilters(packedWeight: try weight.unpacked().reshaped([weight.rows, 3, 3, weight.columns / 9]))
+        }
+        return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: filters)
+    }
+}
+
+/// A layer's Winograd filters, made by the first call that needs them (under a lock: the
+/// server runs requests side by side) and shared by later calls and copies of the layer.
+final class WinogradFilterCache: Sendable {
+    private let state = Mutex<WinogradFilters?>(nil)
+
+    func filters(_ make: () throws -> WinogradFilters) throws -> WinogradFilters {
+        try state.withLock { kept in
+            if let kept { return kept }
+            let made = try make()
+            kept = made
+            return made
+        }
     }
 }
