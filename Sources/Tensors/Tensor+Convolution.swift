@@ -6,7 +6,7 @@
 // images; GEMM rows do not depend on the block, so blocking changes no result.
 
 /// How `conv2d` computes a 3x3 stride-1 padding-1 convolution: by shape (`automatic`, what
-/// models use), or one way for comparing them (`stylediff-bench gemm`'s convolution table).
+/// models use), or one way for comparing them (`stylediff-bench conv`).
 public enum ConvolutionAlgorithm: Sendable {
     case automatic, im2col, winograd
 }
