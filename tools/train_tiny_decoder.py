@@ -159,7 +159,8 @@ def train(args):
     z_test, x_test = z_test[:1024], x_test[:1024]
     ckpt = os.path.join(args.work, "tiny.pt")
     torch.manual_seed(args.seed)
-    model = AutoencoderTiny(**TINY_CONFIG).decoder
+    config = torch.load(ckpt, weights_only=False)["config"] if os.path.exists(ckpt) else TINY_CONFIG  # grown ones differ
+    model = AutoencoderTiny(**config).decoder
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     disc = PatchDiscriminator() if args.adversarial else None
@@ -167,7 +168,9 @@ def train(args):
     step, seconds = 0, 0.0
     if os.path.exists(ckpt):
         s = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(s["model"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
+        model.load_state_dict(s["model"]); ema.load_state_dict(s["ema"])
+        if "opt" in s:  # `grow` leaves a fresh optimizer
+            opt.load_state_dict(s["opt"])
         if disc and "disc" in s:  # a run without --adversarial before starts a fresh critic
             disc.load_state_dict(s["disc"]); disc_opt.load_state_dict(s["disc_opt"])
         for g in opt.param_groups:  # --lr holds on a resumed run too (e.g. a lower rate to finish)
@@ -241,20 +244,50 @@ def train(args):
                   f"{(seconds + time.time() - start) / 60:.1f} min", flush=True)
             last_log = time.time()
         if time.time() - last_save > args.save_minutes * 60:
-            save(ckpt, model, ema, opt, step, seconds + time.time() - start, disc, disc_opt)
+            save(ckpt, model, ema, opt, step, seconds + time.time() - start, disc, disc_opt, config)
             last_save = time.time()
-    save(ckpt, model, ema, opt, step, seconds + time.time() - start, disc, disc_opt)
+    save(ckpt, model, ema, opt, step, seconds + time.time() - start, disc, disc_opt, config)
     print(f"step {step}: held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()}; checkpoint {ckpt}")
 
 
-def save(path, model, ema, opt, step, seconds, disc=None, disc_opt=None):
+def save(path, model, ema, opt, step, seconds, disc=None, disc_opt=None, config=TINY_CONFIG):
     tmp = path + ".tmp"
-    state = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
-                 seconds=seconds, rng=torch.get_rng_state(), config=TINY_CONFIG)
+    state = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict() if opt else None, step=step,
+                 seconds=seconds, rng=torch.get_rng_state(), config=config)
+    if opt is None:
+        del state["opt"]
     if disc:
         state.update(disc=disc.state_dict(), disc_opt=disc_opt.state_dict())
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def grow(args):
+    """WORK/tiny.pt -> OUT/tiny.pt with one more block at the full-resolution level, starting as the
+    same function: the new block's last convolution is zero, so it passes its (non-negative,
+    after the previous block's ReLU) input through. Model and EMA both; a fresh optimizer."""
+    s = torch.load(os.path.join(args.work, "tiny.pt"), weights_only=False)
+    config = dict(s["config"])
+    blocks = list(config["num_decoder_blocks"])
+    blocks[-1] += 1
+    config["num_decoder_blocks"] = tuple(blocks)
+    old_last = len(AutoencoderTiny(**s["config"]).decoder.layers) - 1  # the final convolution
+    torch.manual_seed(args.seed)
+    grown = {}
+    for key in ("model", "ema"):
+        new = AutoencoderTiny(**config).decoder
+        state = new.state_dict()
+        for name, value in s[key].items():
+            index = int(name.split(".")[1])
+            target = name if index < old_last else name.replace(f"layers.{index}.", f"layers.{index + 1}.", 1)
+            state[target] = value
+        new_block = f"layers.{old_last}.conv.4."
+        state[new_block + "weight"].zero_(); state[new_block + "bias"].zero_()
+        new.load_state_dict(state)
+        grown[key] = new
+    os.makedirs(args.out, exist_ok=True)
+    save(os.path.join(args.out, "tiny.pt"), grown["model"], grown["ema"], None, s["step"], s["seconds"], config=config)
+    print(f"grew the decoder of step {s['step']} to num_decoder_blocks {config['num_decoder_blocks']} in {args.out}")
 
 
 def export(args):
@@ -271,7 +304,7 @@ def export(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["train", "export", "generate"])
+    ap.add_argument("command", choices=["train", "export", "generate", "grow"])
     ap.add_argument("--model", default="Weights/default", help="generate: the model to sample (with unet_lcm/)")
     ap.add_argument("--count", type=int, default=3000, help="generate: samples from training prompts")
     ap.add_argument("--test-count", type=int, default=256, help="generate: samples from held-out prompts")
@@ -297,7 +330,7 @@ def main():
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (AMX CPUs); fp32 weights and loss")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
-    {"train": train, "export": export, "generate": generate}[args.command](args)
+    {"train": train, "export": export, "generate": generate, "grow": grow}[args.command](args)
 
 
 if __name__ == "__main__":
