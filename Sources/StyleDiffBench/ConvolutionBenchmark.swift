@@ -72,9 +72,7 @@ struct ConvolutionBenchmark: ParsableCommand {
         }
         Parallelism.setThreadCount(0)
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try printJSON(rows)
             return
         }
         print("| shape (H x W x Cin -> Cout) | threads | im2col | Winograd | Winograd speedup | conv2d takes |")

@@ -104,9 +104,7 @@ struct FewStepBenchmark: ParsableCommand {
         }
         Parallelism.setThreadCount(0)
         if options.json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(rows), as: UTF8.self))
+            try printJSON(rows, pretty: false)
             return
         }
         print("| threads | \(steps) DDIM steps + CFG | \(fastSteps) LCM steps | ratio | with load: DDIM | with load: LCM | ratio |")

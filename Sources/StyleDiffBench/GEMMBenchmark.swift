@@ -85,9 +85,7 @@ struct GEMMBenchmark: ParsableCommand {
         Parallelism.setThreadCount(0)
         let report = Report(blasCore: core, peakGFLOPS: Dictionary(uniqueKeysWithValues: peaks.map { ("\($0.key)", $0.value) }), rows: rows)
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
             return
         }
         print("OpenBLAS core: \(core)")

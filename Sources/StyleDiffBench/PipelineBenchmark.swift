@@ -73,9 +73,7 @@ struct PipelineBenchmark: ParsableCommand {
         let report = Report(model: model, steps: steps, width: size.width, height: size.height, results: results,
                             peakResidentMB: peakResidentMegabytes())
         if options.json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(report), as: UTF8.self))
+            try printJSON(report, pretty: false)
         } else {
             for r in results {
                 print(String(format: "threads %d: %.4f s per %dx%d image (%d steps, CFG), %.4f s per step", r.threads, r.medianSeconds,

@@ -36,6 +36,13 @@ struct BenchmarkOptions: ParsableArguments {
     }
 }
 
+/// Prints `value` as JSON with sorted keys (indented unless `pretty` is false), for `--json`.
+func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 /// The median of `values` (the upper one of an even count); 0 when empty.
 func median(_ values: [Double]) -> Double {
     guard !values.isEmpty else { return 0 }

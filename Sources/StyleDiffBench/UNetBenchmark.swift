@@ -117,9 +117,7 @@ struct UNetBenchmark: ParsableCommand {
         let report = Report(model: model, loadSeconds: loadSeconds, results: results,
                             peakResidentMB: peakResidentMegabytes(), profile: profileTable)
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
             return
         }
         print(String(format: "model %@ (loaded in %.2f s), peak resident %.0f MB", model, loadSeconds, report.peakResidentMB))

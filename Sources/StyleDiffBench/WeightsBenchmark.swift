@@ -93,9 +93,7 @@ struct WeightsBenchmark: ParsableCommand {
                             storedSeconds: median(storedTimes), int8Seconds: median(int8Times),
                             storedLoadSeconds: storedLoad, int8LoadSeconds: int8Load)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
             return
         }
         for image in images { print(String(format: "%6.2f dB  seed %2d  %@", image.psnr, Int(image.seed), image.prompt)) }
