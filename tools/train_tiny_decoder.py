@@ -252,10 +252,10 @@ def train(args):
 
 def save(path, model, ema, opt, step, seconds, disc=None, disc_opt=None, config=TINY_CONFIG):
     tmp = path + ".tmp"
-    state = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict() if opt else None, step=step,
-                 seconds=seconds, rng=torch.get_rng_state(), config=config)
-    if opt is None:
-        del state["opt"]
+    state = dict(model=model.state_dict(), ema=ema.state_dict(), step=step, seconds=seconds,
+                 rng=torch.get_rng_state(), config=config)
+    if opt:  # `grow` saves none: the grown decoder starts a fresh optimizer
+        state["opt"] = opt.state_dict()
     if disc:
         state.update(disc=disc.state_dict(), disc_opt=disc_opt.state_dict())
     torch.save(state, tmp)

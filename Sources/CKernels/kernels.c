@@ -229,9 +229,12 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             }                                                                                  \
             float *out = v + (t - t0) * c;                                                     \
             for (int i = 0; i < 4; i++) {                                                      \
-                /* Row i of B^T d: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)[i] per column. */      \
-                int p = i == 0 ? 0 : i == 3 ? 1 : i == 1 ? 1 : 2, q = i == 0 ? 2 : i == 3 ? 3 : i == 1 ? 2 : 1; \
-                float sign = i == 1 ? 1.0f : -1.0f;                                            \
+                /* Row i of B^T d is d[p] + sign d[q] per column: d0 - d2, d1 + d2, d2 - d1, d1 - d3 \
+                   (a + -1 b is exactly a - b, fused or not). */                              \
+                static const int P[4] = {0, 1, 2, 1}, Q[4] = {2, 2, 1, 3};                     \
+                static const float SIGN[4] = {-1.0f, 1.0f, -1.0f, -1.0f};                      \
+                int p = P[i], q = Q[i];                                                        \
+                float sign = SIGN[i];                                                          \
                 const float *a0 = d[p * 4], *a1 = d[p * 4 + 1], *a2 = d[p * 4 + 2], *a3 = d[p * 4 + 3]; \
                 const float *b0 = d[q * 4], *b1 = d[q * 4 + 1], *b2 = d[q * 4 + 2], *b3 = d[q * 4 + 3]; \
                 float *o0 = out + (i * 4) * stride, *o1 = o0 + stride, *o2 = o1 + stride, *o3 = o2 + stride; \

@@ -57,10 +57,7 @@ public struct Conv2d {
                                      cin: x.shape[3], cout: weight.rows, filtersKept: true) else {
             return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding)
         }
-        // From the packed matrix (int8 weights: their dequantized values, as a per-call transform).
-        let filters = try winograd.filters {
-            try WinogradFilters(packedWeight: try weight.unpacked().reshaped([weight.rows, 3, 3, weight.columns / 9]))
-        }
+        let filters = try winograd.filters { try WinogradFilters(weight: weight) }
         return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: filters)
     }
 }

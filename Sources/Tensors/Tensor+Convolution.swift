@@ -104,7 +104,7 @@ extension Tensor {
             useWinograd = true
         }
         if useWinograd {
-            let filters = try winograd ?? WinogradFilters(packedWeight: try weight.unpacked().reshaped([cout, 3, 3, cin]))
+            let filters = try winograd ?? WinogradFilters(weight: weight)
             return winogradConv3x3(filters: filters, bias: bias)
         }
         let k = kernel * kernel * cin

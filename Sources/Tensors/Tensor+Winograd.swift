@@ -26,6 +26,11 @@ public struct WinogradFilters: @unchecked Sendable {
     public let outChannels: Int
     public let inChannels: Int
 
+    /// From a layer's prepacked weight matrix [Cout, 3 3 Cin] (int8: its dequantized values).
+    public init(weight: PackedMatrix) throws {
+        try self.init(packedWeight: try weight.unpacked().reshaped([weight.rows, 3, 3, weight.columns / 9]))
+    }
+
     /// From a packed weight [Cout, 3, 3, Cin] whose Cin is a multiple of 8.
     public init(packedWeight weight: Tensor) throws {
         guard weight.rank == 4, weight.shape[1] == 3, weight.shape[2] == 3, weight.shape[3] % 8 == 0 else {
@@ -79,56 +84,51 @@ extension Tensor {
         let biasPointer = bias?.pointer
         zeros.withUnsafeBufferPointer { zeroRow in
             let zero = zeroRow.baseAddress!
+            let vp = v.pointer, mp = m.pointer, up = u.pointer
+            // Tiles [lo, hi) of the block from `start`: V = B^T d B (channels innermost), and back
+            // Y = A^T M A (+ bias), cropped at odd edges.
+            func inputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
+                ck_winograd_input(src, Int64(h), Int64(w), Int64(cin), Int64(tilesY), Int64(tilesX),
+                                  Int64(start + lo), Int64(start + hi), zero, vp + lo * cin, Int64(vStride))
+            }
+            func outputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
+                ck_winograd_output(mp + lo * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
+                                   Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, dst)
+            }
             var start = 0
             while start < tiles {
                 let count = min(block, tiles - start)
-                let vp = v.pointer, mp = m.pointer, up = u.pointer
                 if fused {
                     // Each thread transforms its own tiles, multiplies their rows of V (the rows of
                     // a GEMM do not depend on how it is split) and transforms them back, in
                     // sub-blocks of `subBlock` tiles that stay in its L2: one parallel loop instead
                     // of 18, and no pass over all V or M.
                     Profiler.measure("winograd (fused)") {
-                    Parallelism.forEachRange(count, minimumPerTask: subBlock) { range in
-                        var lo = range.lowerBound
-                        while lo < range.upperBound {
-                            let hi = min(range.upperBound, lo + subBlock)
-                            ck_winograd_input(src, Int64(h), Int64(w), Int64(cin), Int64(tilesY), Int64(tilesX),
-                                              Int64(start + lo), Int64(start + hi), zero, vp + lo * cin, Int64(vStride))
-                            for e in 0..<16 {
-                                GEMM.single(m: hi - lo, n: cout, k: cin, a: vp + e * vStride + lo * cin, lda: cin, transposeA: false,
-                                            b: up + e * cout * cin, ldb: cin, transposeB: true,
-                                            c: mp + e * mStride + lo * cout, ldc: cout, alpha: 1, beta: 0)
+                        Parallelism.forEachRange(count, minimumPerTask: subBlock) { range in
+                            for lo in stride(from: range.lowerBound, to: range.upperBound, by: subBlock) {
+                                let hi = min(range.upperBound, lo + subBlock)
+                                inputTransform(start, lo, hi)
+                                for e in 0..<16 {
+                                    GEMM.single(m: hi - lo, n: cout, k: cin, a: vp + e * vStride + lo * cin, lda: cin, transposeA: false,
+                                                b: up + e * cout * cin, ldb: cin, transposeB: true,
+                                                c: mp + e * mStride + lo * cout, ldc: cout, alpha: 1, beta: 0)
+                                }
+                                outputTransform(start, lo, hi)
                             }
-                            ck_winograd_output(mp + lo * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
-                                               Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, dst)
-                            lo = hi
                         }
                     }
+                } else {
+                    Profiler.measure("winograd input transform") {
+                        Parallelism.forEachRange(count, minimumPerTask: 8) { inputTransform(start, $0.lowerBound, $0.upperBound) }
                     }
-                    start += count
-                    continue
-                }
-                // V[e][t] = B^T d B for the 4x4 input patch of tile t, channels innermost.
-                Profiler.measure("winograd input transform") {
-                    Parallelism.forEachRange(count, minimumPerTask: 8) { range in
-                        ck_winograd_input(src, Int64(h), Int64(w), Int64(cin), Int64(tilesY), Int64(tilesX),
-                                          Int64(start + range.lowerBound), Int64(start + range.upperBound), zero,
-                                          vp + range.lowerBound * cin, Int64(vStride))
+                    // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
+                    for e in 0..<16 {
+                        GEMM.multiply(m: count, n: cout, k: cin, a: vp + e * vStride, lda: cin,
+                                      b: up + e * cout * cin, ldb: cin, transposeB: true,
+                                      c: mp + e * mStride, ldc: cout)
                     }
-                }
-                // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
-                for e in 0..<16 {
-                    GEMM.multiply(m: count, n: cout, k: cin, a: vp + e * vStride, lda: cin,
-                                  b: up + e * cout * cin, ldb: cin, transposeB: true,
-                                  c: mp + e * mStride, ldc: cout)
-                }
-                // Y = A^T M A (+ bias), cropped at odd edges.
-                Profiler.measure("winograd output transform") {
-                    Parallelism.forEachRange(count, minimumPerTask: 8) { range in
-                        ck_winograd_output(mp + range.lowerBound * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout),
-                                           Int64(tilesY), Int64(tilesX), Int64(start + range.lowerBound),
-                                           Int64(start + range.upperBound), biasPointer, dst)
+                    Profiler.measure("winograd output transform") {
+                        Parallelism.forEachRange(count, minimumPerTask: 8) { outputTransform(start, $0.lowerBound, $0.upperBound) }
                     }
                 }
                 start += count
