@@ -7,10 +7,11 @@ extension Tensor {
     /// q [B, Lq, H*D], k and v [B, Lk, H*D] -> [B, Lq, H*D]; softmax(q k^T * scale) v per head,
     /// scale defaulting to 1/sqrt(D). With `causal`, query i attends to keys 0...i only (CLIP's
     /// text encoder). Work items are (batch, head, block of query rows), each computed by
-    /// one thread, so results do not depend on the thread count. Blocks are 64 rows, 256 from
-    /// 1,024 queries on (Stable Diffusion at 256 px and up, VAE mid-block attention), where the
-    /// fewer, larger QK^T and PV products are 9-24% faster (`stylediff-bench attention`);
-    /// `rowBlock` overrides the rule, for that benchmark.
+    /// one thread, so results do not depend on the thread count (nor on the block size: rows
+    /// of a GEMM do not depend on its split). Blocks are 256 rows: the keys and values are
+    /// packed once per block, and fewer, larger QK^T and PV products ran 9-24% faster at 1,024+
+    /// queries and 12% at the default model's 256 (`stylediff-bench attention`); `rowBlock`
+    /// overrides it, for that benchmark.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float? = nil, causal: Bool = false,
                                  rowBlock requestedRowBlock: Int? = nil) throws -> Tensor {
         guard q.rank == 3, k.rank == 3, v.rank == 3, k.shape == v.shape,
@@ -67,7 +68,7 @@ extension Tensor {
                                 scale: s)
                 return out
             }
-            let rowBlock = max(1, requestedRowBlock ?? (lq >= 1024 ? 256 : 64))
+            let rowBlock = max(1, requestedRowBlock ?? 256)
             let blocks = (lq + rowBlock - 1) / rowBlock
             Parallelism.forEachRange(b * heads * blocks) { range in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * max(lk, 1))
