@@ -105,10 +105,20 @@ extension GEMM {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        let panels = UnsafeRawPointer(w.storage.raw), format = w.format.code
-        GEMM.forEachPart(m: m, n: w.rows, k: w.columns) { rows, columns in
+        multiply(m: m, a: a, lda: lda, transposeA: transposeA, panels: UnsafeRawPointer(w.storage.raw), format: w.format.code,
+                 n: w.rows, k: w.columns, c: c, ldc: ldc, alpha: alpha, beta: beta)
+    }
+
+    /// The same product on W [n, k] given as panels (`ck_pack_panels` layout) in CK_PANELS_* `format`.
+    static func multiply(
+        m: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+        panels: UnsafeRawPointer, format: Int32, n: Int, k: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        GEMM.forEachPart(m: m, n: n, k: k) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
-            _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(w.columns), a + aOffset, Int64(lda),
+            _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda),
                                 transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound),
                                 c + rows.lowerBound * ldc + columns.lowerBound, Int64(ldc), alpha, beta)
         }

@@ -17,12 +17,16 @@
 
 import CKernels
 
-/// The transformed filters U = G g G^T of a 3x3 convolution, [16, Cout, Cin]: 16/9 of the
-/// weight's floats. A layer may compute them once at load (`Conv2d` does for small filters,
-/// where the per-call transform was 7% of the default model's decode); otherwise each Winograd
-/// call transforms the filters itself. The same values either way.
+/// The transformed filters U = G g G^T of a 3x3 convolution, [16, Cout, Cin] (16/9 of the
+/// weight's floats), each position's [Cout, Cin] held as prepacked GEMM panels (`PackedMatrix`'s
+/// layout), so no product repacks them: the default UNet's fused loop packed U again in every
+/// call (pack_b was 7% of a batch-1 image). A layer may make them once (`Conv2d` does for small
+/// filters, where the per-call transform was 7% of the default model's decode); otherwise each
+/// Winograd call makes them. The same values either way.
 public struct WinogradFilters: @unchecked Sendable {
-    let storage: TensorStorage
+    /// 16 positions of `panelCount` floats each.
+    let panels: TensorStorage
+    let panelCount: Int
     public let outChannels: Int
     public let inChannels: Int
 
@@ -36,10 +40,19 @@ public struct WinogradFilters: @unchecked Sendable {
         guard weight.rank == 4, weight.shape[1] == 3, weight.shape[2] == 3, weight.shape[3] % 8 == 0 else {
             throw TensorError.shapeMismatch("Winograd filters: packed weight \(weight.shape) must be [Cout, 3, 3, Cin] with Cin a multiple of 8")
         }
-        storage = Tensor.winogradFilters(weight)
         outChannels = weight.shape[0]
         inChannels = weight.shape[3]
+        let u = Tensor.winogradFilters(weight)
+        panelCount = Int(ck_panels_count(Int64(outChannels), Int64(inChannels)))
+        panels = TensorStorage(count: 16 * panelCount, zeroed: false)
+        let (up, pp, count, cout, cin) = (u.pointer, panels.pointer, panelCount, outChannels, inChannels)
+        Parallelism.forEach(16) { e in
+            ck_pack_panels(Int64(cout), Int64(cin), up + e * cout * cin, pp + e * count)
+        }
     }
+
+    /// Position e's panels.
+    func position(_ e: Int) -> UnsafeRawPointer { UnsafeRawPointer(panels.pointer + e * panelCount) }
 }
 
 extension Tensor {
@@ -67,7 +80,6 @@ extension Tensor {
         let tiles = n * tilesY * tilesX
         var out = Tensor(uninitialized: [n, h, w, cout])
         let dst = out.mutablePointer(), src = pointer
-        let u = filters.storage
         // Tiles per block: V and M of at most ~8M floats each (32 MB), shape-determined. Positions
         // lie `pad` floats more than a block apart: at power-of-two strides the 16 streams of a
         // transform fell into the same cache sets.
@@ -84,7 +96,7 @@ extension Tensor {
         let biasPointer = bias?.pointer
         zeros.withUnsafeBufferPointer { zeroRow in
             let zero = zeroRow.baseAddress!
-            let vp = v.pointer, mp = m.pointer, up = u.pointer
+            let vp = v.pointer, mp = m.pointer
             // Tiles [lo, hi) of the block from `start`: V = B^T d B (channels innermost), and back
             // Y = A^T M A (+ bias), cropped at odd edges.
             func inputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
@@ -111,9 +123,9 @@ extension Tensor {
                                 let hi = min(range.upperBound, lo + subBlock)
                                 inputTransform(start, lo, hi)
                                 for e in 0..<16 {
-                                    GEMM.single(m: hi - lo, n: cout, k: cin, a: vp + e * vStride + lo * cin, lda: cin, transposeA: false,
-                                                b: up + e * cout * cin, ldb: cin, transposeB: true,
-                                                c: mp + e * mStride + lo * cout, ldc: cout, alpha: 1, beta: 0)
+                                    _ = ck_sgemm_panels(Int64(hi - lo), Int64(cout), Int64(cin), vp + e * vStride + lo * cin, Int64(cin), 0,
+                                                        filters.position(e), CK_PANELS_FLOAT, 0, mp + e * mStride + lo * cout,
+                                                        Int64(cout), 1, 0)
                                 }
                                 outputTransform(start, lo, hi)
                             }
@@ -125,9 +137,8 @@ extension Tensor {
                     }
                     // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
                     for e in 0..<16 {
-                        GEMM.multiply(m: count, n: cout, k: cin, a: vp + e * vStride, lda: cin,
-                                      b: up + e * cout * cin, ldb: cin, transposeB: true,
-                                      c: mp + e * mStride, ldc: cout)
+                        GEMM.multiply(m: count, a: vp + e * vStride, lda: cin, panels: filters.position(e), format: CK_PANELS_FLOAT,
+                                      n: cout, k: cin, c: mp + e * mStride, ldc: cout)
                     }
                     Profiler.measure("winograd output transform") {
                         Parallelism.forEachRange(count, minimumPerTask: 8) { outputTransform(start, $0.lowerBound, $0.upperBound) }
