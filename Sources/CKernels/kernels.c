@@ -1,4 +1,4 @@
-// Vectorised elementwise kernels: softmax and SiLU with a Cephes exp, erf and the exact-GELU
+// Vectorised elementwise kernels: softmax and SiLU with an FMA form of Cephes exp, erf and the exact-GELU
 // GEGLU, group-norm statistics (see CKernels.h). Written as plain loops that clang vectorises; compiled
 // once per instruction set (SSE2 baseline, AVX2, AVX-512F) and chosen at run time. FP contraction
 // is off so every variant rounds identically, and reductions use a fixed lane structure, so the
@@ -17,39 +17,16 @@
 // Rows a softmax finishes side by side (their serial lane sums hide each other's add latency).
 #define SM_ROWS 4
 
-// Cephes expf, as avx_mathfun.h (exp256_ps): x = n ln2 + r, exp(r) by a degree-5 polynomial.
-static inline float cephes_exp(float x) {
-    const float hi = 88.3762626647949f, lo = -88.3762626647949f;
+// expf by Cephes's range reduction and polynomial (as avx_mathfun.h's exp256_ps): x = n ln2 + r,
+// exp(r) by a degree-5 polynomial, with fused multiply-adds and round-to-nearest: 21 operations
+// per lane (Cephes's floor-based form took 33), within 8e-8 relative of exp on [-87, 88] (tested).
+// Below ln(FLT_MIN) (-87.34) it is 0; above 88.38 huge or infinite (SiLU and softmax need no more).
+// fmaf and rintf round exactly as the vector instructions do, so every variant gives the same
+// bits (the portable one through libm on CPUs without FMA).
+static inline float fast_exp(float x) {
+    const float hi = 88.3762626647949f, lo = -87.3365447f;
     float xc = x > hi ? hi : x;
     xc = xc < lo ? lo : xc;
-    float fx = xc * 1.44269504088896341f + 0.5f;
-    float fl = (float)(int32_t)fx;                   // truncation toward zero
-    fl = fl > fx ? fl - 1.0f : fl;                   // floor
-    float r = xc - fl * 0.693359375f;
-    r = r - fl * -2.12194440e-4f;
-    float z = r * r;
-    float y = 1.9875691500E-4f;
-    y = y * r + 1.3981999507E-3f;
-    y = y * r + 8.3334519073E-3f;
-    y = y * r + 4.1665795894E-2f;
-    y = y * r + 1.6666665459E-1f;
-    y = y * r + 5.0000001201E-1f;
-    y = y * z + r;
-    y = y + 1.0f;
-    union { int32_t i; float f; } p;
-    p.i = ((int32_t)fl + 127) << 23;                 // 2^n
-    float e = y * p.f;
-    return x < lo ? 0.0f : e;                        // exp(-inf) and deep underflow are 0
-}
-
-// exp for the online softmax, whose arguments are x - running max <= 0 (or -inf): Cephes's
-// range reduction and polynomial with fused multiply-adds and round-to-nearest (no upper
-// clamp, no floor fix-up): 19 operations per lane against 33, within 8e-8 relative of exp on
-// [-87, 0] like cephes_exp. fmaf and rintf round exactly as the vector instructions do, so
-// every variant gives the same bits (the portable one through libm on CPUs without FMA).
-static inline float online_exp(float x) {
-    const float lo = -87.3365447f;
-    float xc = x < lo ? lo : x;
     float n = __builtin_rintf(xc * 1.44269504088896341f);
     float r = __builtin_fmaf(n, -0.693359375f, xc);
     r = __builtin_fmaf(n, 2.12194440e-4f, r);
@@ -65,7 +42,7 @@ static inline float online_exp(float x) {
     union { int32_t i; float f; } p;
     p.i = ((int32_t)n + 127) << 23;                  // 2^n
     float e = y * p.f;
-    return x < lo ? 0.0f : e;
+    return x < lo ? 0.0f : e;                        // exp(-inf) and deep underflow are 0
 }
 
 // erf as Eigen's generic_fast_erf_float (the XLA/TensorFlow rational fit): x clamped to [-4, 4],
@@ -93,7 +70,7 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
 #define SOFTMAX_LANES(NAME, ATTR, EXP)                                                         \
     /* One row: m = max(m0, max of the row), the row replaced by EXP(x - m), its LANES lane    \
        partial sums in part; returns m. */                                                     \
-    ATTR static inline float NAME(float *row, int64_t n, float m0, float *part) {              \
+    ATTR static inline __attribute__((always_inline)) float NAME(float *row, int64_t n, float m0, float *part) { \
         int64_t full = n - n % LANES;                                                          \
         float top[LANES];                                                                      \
         for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                                    \
@@ -151,7 +128,7 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
     }                                                                                          \
     ATTR static void silu_##SUFFIX(const float *x, float *y, int64_t n) {                      \
         _Pragma("clang loop vectorize(assume_safety)")                                        \
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + cephes_exp(-x[i]));              \
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + fast_exp(-x[i]));                \
     }                                                                                          \
     ATTR static void erf_##SUFFIX(const float *x, float *y, int64_t n) {                       \
         _Pragma("clang loop vectorize(assume_safety)")                                        \
@@ -166,18 +143,17 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
     }                                                                                          \
     ATTR static void exp_##SUFFIX(const float *x, float *y, int64_t n) {                       \
         _Pragma("clang loop vectorize(assume_safety)")                                        \
-        for (int64_t i = 0; i < n; i++) y[i] = cephes_exp(x[i]);                               \
+        for (int64_t i = 0; i < n; i++) y[i] = fast_exp(x[i]);                                 \
     }                                                                                          \
-    SOFTMAX_LANES(softmax_lanes_##SUFFIX, ATTR, cephes_exp)                                   \
-    SOFTMAX_LANES(online_lanes_##SUFFIX, ATTR, online_exp)                                    \
+    SOFTMAX_LANES(softmax_lanes_##SUFFIX, ATTR, fast_exp)                                      \
     ATTR static void online_softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride,  \
                                              float *runMax, float *runSum, float *rescale) {  \
         for (int64_t r = 0; r < rows; r++) {                                                   \
             float part[LANES];                                                                 \
-            float m = online_lanes_##SUFFIX(x + r * stride, n, runMax[r], part);               \
+            float m = softmax_lanes_##SUFFIX(x + r * stride, n, runMax[r], part);              \
             float sum = 0;                                                                     \
             for (int k = 0; k < LANES; k++) sum += part[k];                                    \
-            float a = runMax[r] == -INFINITY ? 0.0f : online_exp(runMax[r] - m);               \
+            float a = runMax[r] == -INFINITY ? 0.0f : fast_exp(runMax[r] - m);                 \
             rescale[r] = a;                                                                    \
             runSum[r] = runSum[r] * a + sum;                                                   \
             runMax[r] = m;                                                                     \

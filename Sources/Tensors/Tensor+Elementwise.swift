@@ -100,7 +100,7 @@ extension Tensor {
     }
 
     /// x * sigmoid(x).
-    /// Vectorised C kernel (`ck_silu`, Cephes exp); `Reference.silu` is its twin.
+    /// Vectorised C kernel (`ck_silu`, an FMA Cephes exp); `Reference.silu` is its twin.
     public func silu() -> Tensor {
         Profiler.measure("elementwise") {
             var out = Tensor(uninitialized: shape)

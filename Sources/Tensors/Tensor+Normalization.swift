@@ -108,7 +108,7 @@ extension Tensor {
 }
 
 /// In-place softmax of `rows` rows of `n` floats, `stride` apart: the vectorised C kernel
-/// (`ck_softmax_rows`, Cephes exp, the same bits on every instruction set);
+/// (`ck_softmax_rows`, an FMA Cephes exp, the same bits on every instruction set);
 /// `Reference.softmax` is its plain twin.
 @inline(__always)
 func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int) {

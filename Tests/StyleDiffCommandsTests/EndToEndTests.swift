@@ -407,19 +407,19 @@ let shippedFastGolden = "5912dd0420405d61eeda960c80c3bcd5c97afd79a95ab4995b9a8ab
 /// Golden hashes ("generate convert") of the shipped model, the same on every x86-64 CPU: GEMM is
 /// this project's own kernel (one fused multiply-add chain per element on every instruction set).
 let shippedGoldenValues: [String: String] = [
-    "ddim": "7f347bfc852f320758584955481a042222156023206a0c028d9b4854775863bf 9fb58f04d09e16d87192f197c9bf2ad42bd1ea893a3de1a3078258e188947bb9",
-    "ddpm": "abde4c4a2226d4845f5fa464063a0cfc3e7fe7516075dcaba6c7cedbfbf07910 b5e02731f11c046ed4789a7acdad5b8c7c7a6fa0bf3477b2e78510d276f4c5d0",
-    "euler": "ad2945463074644140a94f447c6b58e1221fc2800cd99afc288f5533abd79b08 9c59dbaf09dfe6fdf834e453114b3ae209568c34724815b41591e8415ffac76b",
-    "dpmpp": "b90d5517755d31ba1d4e803234de158f0ab7c2266d54bfb1964764bee954834b d9636420a18ce96d72e3d9eace9b0aaddc18d40cc7fc841da3232cc6aa969164",
+    "ddim": "7f347bfc852f320758584955481a042222156023206a0c028d9b4854775863bf 4633d3d58fe2485c0642eb6b200862b9eb09be6882b021526a28f3bc146e095d",
+    "ddpm": "abde4c4a2226d4845f5fa464063a0cfc3e7fe7516075dcaba6c7cedbfbf07910 0d697b403478d69f55f2ce19e957572ba09029fd4c03ce5aaaa5e0b1e9fd5339",
+    "euler": "f2b1e5421258ca4c293924c3c51e1cda8cec4e0823bb66293f4ce188c5dd9182 4c490ff94504466f6ce73b331114613c76f79c217baba42e14d15cf53d9a51fe",
+    "dpmpp": "b90d5517755d31ba1d4e803234de158f0ab7c2266d54bfb1964764bee954834b d7fc3fa0cbdbf7bd47ac347053ac58a7aa76445691d57ac56973d52deaf6a487",
 ]
 
 /// The shipped model's "folder icon" papirus DDIM seed-7 image with --weights int8.
-let shippedInt8Golden = "94a4597b5cd8d1afbf35c34d75e72fab4bcfe81c87c90e74a496318bcffa9876"
+let shippedInt8Golden = "f532138cd805af8cef16f92553343326539ef22b64ea1a2f64eb880fc6e6c7dc"
 
 /// Golden hashes ("generate convert") of the fixture model, the same on every x86-64 CPU.
 let goldenValues: [String: String] = [
-    "ddim": "0e8cd8c13c231a5810fa08839563e80297ed6db4cd7d30e76a223aa1bacf7718 53b013842778aaf2d8b497bc326236fab471843616dde3f287b264a29e712eb9",
-    "ddpm": "97ffaff598743de6b9be6d1fb69a0fcadf9d58784f80a97030801880506d8d96 805ae93a3d021494c7a82198673fe6ed36dcdbf4718266ced9ecaa50b0213dfc",
+    "ddim": "53fff545c0d1be993fdc89e98bb7ebe7dbba865effb28e1308bd40986be3a637 1875589ffce4f074d121a90f01798d9c86cfa5753fbc57f1537cd000c39fa3e7",
+    "ddpm": "c80563c05f938ad9de0787b50cc292e77adfc7d4f7c52c87fd6cacfc3ffc39a8 fb81feda48ad4698f3eff65bfef200ad567ee877be40cceefeea3a81262f36f9",
     "euler": "cec0eeba8783d70a392433122c75d07c2b809370f28c420eed86fe026f5db63e 3f6c60486d4f4a067dbe0f3246cc434da8438a61e46d094df8e05fb3e76f9d54",
-    "dpmpp": "2768339b8671efd5c1bb1fa8327044eefe3f7ee9bfa6abd267ca21a313f936bf 9690f4bbdaf3ec751160847928c15ebcd380fd517e569195dacf3b815ecd5b86",
+    "dpmpp": "2768339b8671efd5c1bb1fa8327044eefe3f7ee9bfa6abd267ca21a313f936bf af184a2dc5b082ff981bcc7d9ffd28c9e9aa908a9b49e60de53d2080b3777c5d",
 ]

@@ -5,7 +5,8 @@
 #include <stdint.h>
 
 /// In-place softmax of `rows` rows of `n` floats, row stride `stride`. exp is the Cephes
-/// polynomial (as in avx_mathfun's exp256_ps: about 1 ulp); -inf entries give exactly 0.
+/// polynomial (as in avx_mathfun's exp256_ps) in fused multiply-adds (about 1 ulp; kernels.c's
+/// fast_exp); -inf entries give exactly 0.
 /// Results are the same bits on every x86-64 path (SSE2, AVX2, AVX-512): no fused multiply-add
 /// contraction, and the row sum is accumulated in 16 fixed interleaved partial sums added in a
 /// fixed order, whatever the vector width.
@@ -14,15 +15,14 @@ void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride);
 /// One chunk of an online softmax (flash attention): per row r, m = max(runMax[r], max of the
 /// row), the row becomes exp(x - m), rescale[r] = exp(runMax[r] - m) (0 while runMax[r] is -inf),
 /// runSum[r] = runSum[r] * rescale[r] + the row's sum, runMax[r] = m. Fixed-lane sums as
-/// ck_softmax_rows; its exp (arguments <= 0) uses fused multiply-adds, 1.6x faster than the
-/// softmax's Cephes exp at the same accuracy; the same bits on every variant.
+/// ck_softmax_rows, with its exp; the same bits on every variant.
 void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, float *runMax, float *runSum,
                             float *rescale);
 
 /// exp of `n` floats (the same polynomial as ck_softmax_rows), for tests.
 void ck_exp(const float *x, float *y, int64_t n);
 
-/// SiLU x / (1 + exp(-x)) of `n` floats with the Cephes exp; `x` and `y` are the same or disjoint
+/// SiLU x / (1 + exp(-x)) of `n` floats with the softmax's exp; `x` and `y` are the same or disjoint
 /// (vectorised either way).
 void ck_silu(const float *x, float *y, int64_t n);
 /// Winograd F(2x2, 3x3) input transform of tiles [t0, t1) of an NHWC map [N, h, w, c] (see kernels.c).
