@@ -159,6 +159,10 @@ static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, c
     }
 
 #if defined(__x86_64__) && defined(__clang__)
+// The x86 kernels prefetch B 16 rows of k ahead (2 KB in a 32-column panel): on the Emerald
+// Rapids kind the first load of B in the inner loop took a quarter of the kernel's samples in
+// perf (prepacked weights streamed from L3), and a 4-step default-model image at 1 thread ran
+// 6-17% faster (8 rows ahead: 6%; 32: as 16). Prefetches change no bits.
 #define MR512 12
 #define NR512 32
 __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, const float *ap, int64_t ars,
@@ -180,7 +184,10 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, con
         }
     }
     __m512 b0, b1;
-#define LOAD_B512(p) b0 = _mm512_loadu_ps(bp + (p) * bs); b1 = _mm512_loadu_ps(bp + (p) * bs + 16);
+#define LOAD_B512(p)                                                                           \
+    _mm_prefetch((const char *)(bp + ((p) + 16) * bs), _MM_HINT_T0);                            \
+    _mm_prefetch((const char *)(bp + ((p) + 16) * bs + 16), _MM_HINT_T0);                       \
+    b0 = _mm512_loadu_ps(bp + (p) * bs); b1 = _mm512_loadu_ps(bp + (p) * bs + 16);
 #define FMA512(r, a)                                                                           \
     {                                                                                          \
         __m512 av = _mm512_set1_ps(a);                                                         \
@@ -206,7 +213,7 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
         if (init == 2) acc[r] = _mm512_mul_ps(acc[r], _mm512_set1_ps(beta));
     }
     __m512 b0;
-#define LOAD_B512N(p) b0 = _mm512_loadu_ps(bp + (p) * bs);
+#define LOAD_B512N(p) _mm_prefetch((const char *)(bp + ((p) + 16) * bs), _MM_HINT_T0); b0 = _mm512_loadu_ps(bp + (p) * bs);
 #define FMA512N(r, a) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a), b0, acc[r]);
     A_LOOP(MR512, LOAD_B512N, FMA512N)
 #pragma clang loop unroll(full)
@@ -221,7 +228,10 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
 // zero) or, for a full 12-row tile, read in place. Each element is the same fused multiply-add
 // chain as in the 12-row kernel, so the bits do not change. VECS 2: 32 columns, 1: 16.
 #define EDGE_LOAD_B(p)                                                                         \
-    _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) bv[v] = _mm512_loadu_ps(bp + (p) * bs + 16 * v);
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) {                        \
+        _mm_prefetch((const char *)(bp + ((p) + 16) * bs + 16 * v), _MM_HINT_T0);              \
+        bv[v] = _mm512_loadu_ps(bp + (p) * bs + 16 * v);                                       \
+    }
 #define EDGE_FMA(r, a)                                                                         \
     {                                                                                          \
         __m512 av = _mm512_set1_ps(a);                                                         \
@@ -262,7 +272,9 @@ AVX512_EDGE_KERNEL(edge_avx512_narrow_rows12, 12, 1)
 #define NR256 16
 // ROWS x 16 over panels packed MR256 rows wide: the 6-row kernel, and 2- and 4-row ones for a
 // last partial panel (M = 16 leaves 4 rows of 6; same chains, same bits).
-#define LOAD_B256(p) b0 = _mm256_loadu_ps(bp + (p) * bs); b1 = _mm256_loadu_ps(bp + (p) * bs + 8);
+#define LOAD_B256(p)                                                                           \
+    _mm_prefetch((const char *)(bp + ((p) + 16) * bs), _MM_HINT_T0);                           \
+    b0 = _mm256_loadu_ps(bp + (p) * bs); b1 = _mm256_loadu_ps(bp + (p) * bs + 8);
 #define FMA256(r, a)                                                                           \
     {                                                                                          \
         __m256 av = _mm256_set1_ps(a);                                                         \
