@@ -49,15 +49,11 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// glibc returns blocks above its mmap threshold (128 KB, adapting up to 32 MB) to the
     /// system on free, so every large activation would be page-faulted and zeroed by the kernel
-    /// again. Keeping them in the heap lets successive evaluations reuse the memory. Blocks above
-    /// 32 MB (SD's activations at 512 px, Winograd blocks) are not mapped either: a 512 px SD 1.5
-    /// UNet run (load, warm-up and two evaluations, 1 thread) spent 5.3-6.9 s in the kernel with
-    /// them mapped, 3.1-3.3 s without, for 1.5% more peak memory.
+    /// again. Keeping them in the heap lets successive evaluations reuse the memory.
     private static let allocatorConfigured: Bool = {
         #if os(Linux)
         _ = glibcMallopt(-3, 32 << 20)   // M_MMAP_THRESHOLD
-        _ = glibcMallopt(-4, 0)          // M_MMAP_MAX: none, so blocks above 32 MB stay in the heap too
-        _ = glibcMallopt(-1, 1 << 30)    // M_TRIM_THRESHOLD
+        _ = glibcMallopt(-1, 256 << 20)  // M_TRIM_THRESHOLD
         #endif
         return true
     }()
