@@ -114,11 +114,12 @@ extension Tensor {
                     // Each thread transforms its own tiles, multiplies their rows of V (the rows of
                     // a GEMM do not depend on how it is split) and transforms them back, in
                     // sub-blocks of `subBlock` tiles that stay in its L2: one parallel loop instead
-                    // of 18, and no pass over all V or M. Threads take 64 tiles or more each: a
-                    // batch-2 UNet map of 16x16 (128 tiles) splits, a batch-1 one (64) does not
-                    // (it ran slower split in `stylediff-bench conv`).
+                    // of 18, and no pass over all V or M. Threads take 32 tiles or more each, so
+                    // a batch-1 16x16 map (64 tiles) splits too: with U prepacked each half no
+                    // longer packs all of it (4-step image at 2 threads, quiet machine: denoising
+                    // 0.028-0.029 -> 0.026-0.027 s; at 64 tiles per thread it ran slower split).
                     Profiler.measure("winograd (fused)") {
-                        Parallelism.forEachRange(count, minimumPerTask: min(subBlock, 64)) { range in
+                        Parallelism.forEachRange(count, minimumPerTask: min(subBlock, 32)) { range in
                             for lo in stride(from: range.lowerBound, to: range.upperBound, by: subBlock) {
                                 let hi = min(range.upperBound, lo + subBlock)
                                 inputTransform(start, lo, hi)
