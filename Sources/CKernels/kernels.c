@@ -130,6 +130,18 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + fast_exp(-x[i]));                \
     }                                                                                          \
+    ATTR static void group_norm_apply_##SUFFIX(const float *x, float *y, int64_t rows, int64_t c, \
+                                               const float *scale, const float *shift, int silu) { \
+        for (int64_t r = 0; r < rows; r++) {                                                   \
+            const float *s = x + r * c;                                                        \
+            float *d = y + r * c;                                                              \
+            for (int64_t j = 0; j < c; j++) d[j] = s[j] * scale[j] + shift[j];                 \
+            if (silu) {                                                                        \
+                _Pragma("clang loop vectorize(assume_safety)")                                 \
+                for (int64_t j = 0; j < c; j++) d[j] = d[j] / (1.0f + fast_exp(-d[j]));        \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
     ATTR static void erf_##SUFFIX(const float *x, float *y, int64_t n) {                       \
         _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = rational_erf(x[i]);                             \
@@ -351,6 +363,11 @@ void ck_erf(const float *x, float *y, int64_t n) { DISPATCH(erf, (x, y, n)) }
 void ck_geglu_rows(const float *x, float *y, int64_t rows, int64_t d) { DISPATCH(geglu, (x, y, rows, d)) }
 
 void ck_silu(const float *x, float *y, int64_t n) { DISPATCH(silu, (x, y, n)) }
+
+void ck_group_norm_apply(const float *x, float *y, int64_t rows, int64_t c, const float *scale, const float *shift,
+                         int silu) {
+    DISPATCH(group_norm_apply, (x, y, rows, c, scale, shift, silu))
+}
 
 void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, int64_t g0, int64_t g1,
                     float eps, double *scratch, float *mean, float *rstd) {

@@ -43,33 +43,30 @@ extension Tensor {
                     }
                 }
             }
+            // Per sample and channel: y = x * scale + shift, scale = rstd * gamma, shift = beta - mean * scale.
+            var scale = [Float](repeating: 0, count: n * c), shift = [Float](repeating: 0, count: n * c)
+            let gamma = weight?.pointer, betaP = bias?.pointer
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let t = b * groups + ch / per
+                    let s = rstd[t] * (gamma?[ch] ?? 1)
+                    scale[b * c + ch] = s
+                    shift[b * c + ch] = (betaP?[ch] ?? 0) - mean[t] * s
+                }
+            }
             var out = Tensor(uninitialized: shape)
             let dst = out.mutablePointer()
-            let gamma = weight?.pointer, betaP = bias?.pointer
-            mean.withUnsafeBufferPointer { mb in
-                rstd.withUnsafeBufferPointer { rb in
-                    let mp = mb.baseAddress!, rp = rb.baseAddress!
+            scale.withUnsafeBufferPointer { sb in
+                shift.withUnsafeBufferPointer { hb in
+                    let sp = sb.baseAddress!, hp = hb.baseAddress!
                     Parallelism.forEachRange(n * positions, minimumPerTask: 64) { range in
-                        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
-                        var lastBatch = -1
-                        for r in range {
-                            let b = r / positions
-                            if b != lastBatch {
-                                for ch in 0..<c {
-                                    let t = b * groups + ch / per
-                                    let s = rp[t] * (gamma?[ch] ?? 1)
-                                    scale[ch] = s
-                                    shift[ch] = (betaP?[ch] ?? 0) - mp[t] * s
-                                }
-                                lastBatch = b
-                            }
-                            let s = src + r * c, d = dst + r * c
-                            if silu {
-                                for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
-                                ck_silu(d, d, Int64(c))
-                            } else {
-                                for ch in 0..<c { d[ch] = s[ch] * scale[ch] + shift[ch] }
-                            }
+                        // Rows of one sample at a time (their scale and shift).
+                        var r = range.lowerBound
+                        while r < range.upperBound {
+                            let b = r / positions, end = min(range.upperBound, (b + 1) * positions)
+                            ck_group_norm_apply(src + r * c, dst + r * c, Int64(end - r), Int64(c), sp + b * c, hp + b * c,
+                                                silu ? 1 : 0)
+                            r = end
                         }
                     }
                 }

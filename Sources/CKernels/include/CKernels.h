@@ -25,6 +25,11 @@ void ck_exp(const float *x, float *y, int64_t n);
 /// SiLU x / (1 + exp(-x)) of `n` floats with the softmax's exp; `x` and `y` are the same or disjoint
 /// (vectorised either way).
 void ck_silu(const float *x, float *y, int64_t n);
+
+/// Group norm's affine step on `rows` positions of `c` channels: y = x * scale + shift per
+/// channel (a multiply, then an add), then SiLU in place when `silu` is set (ck_silu's bits).
+void ck_group_norm_apply(const float *x, float *y, int64_t rows, int64_t c, const float *scale, const float *shift,
+                         int silu);
 /// Winograd F(2x2, 3x3) input transform of tiles [t0, t1) of an NHWC map [N, h, w, c] (see kernels.c).
 void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0,
                        int64_t t1, const float *zero, float *v, int64_t stride);
