@@ -4,13 +4,18 @@ import CKernels
 import Foundation
 
 extension Tensor {
+    /// Elements per thread of the elementwise loops: memory-bound work of a few microseconds
+    /// below this costs more to split than it saves (tiny decoder at 2 threads: its elementwise
+    /// time 0.7 -> 0.5 ms per image; the default UNet's batch-1 maps were under 16,384 already).
+    static let elementwiseMinimum = 65_536
+
     /// Applies `f` to every element into a new tensor, threaded.
     @inline(__always)
     public func mapElements(_ f: @escaping (Float) -> Float) -> Tensor {
         Profiler.measure("elementwise") {
             var out = Tensor(uninitialized: shape)
             let src = pointer, dst = out.mutablePointer()
-            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+            Parallelism.forEachRange(count, minimumPerTask: Self.elementwiseMinimum) { range in
                 for i in range { dst[i] = f(src[i]) }
             }
             return out
@@ -31,7 +36,7 @@ extension Tensor {
             }
             var out = Tensor(uninitialized: shape)
             let a = pointer, b = other.pointer, dst = out.mutablePointer()
-            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+            Parallelism.forEachRange(count, minimumPerTask: Self.elementwiseMinimum) { range in
                 for i in range { dst[i] = f(a[i], b[i]) }
             }
             return out
@@ -66,7 +71,7 @@ extension Tensor {
         }
         let dst = mutablePointer(), src = other.pointer
         Profiler.measure("elementwise") {
-            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+            Parallelism.forEachRange(count, minimumPerTask: Self.elementwiseMinimum) { range in
                 for i in range { dst[i] += src[i] }
             }
         }
@@ -105,7 +110,7 @@ extension Tensor {
         Profiler.measure("elementwise") {
             var out = Tensor(uninitialized: shape)
             let src = pointer, dst = out.mutablePointer()
-            Parallelism.forEachRange(count, minimumPerTask: 16384) { range in
+            Parallelism.forEachRange(count, minimumPerTask: Self.elementwiseMinimum) { range in
                 ck_silu(src + range.lowerBound, dst + range.lowerBound, Int64(range.count))
             }
             return out

@@ -28,7 +28,10 @@ extension Tensor {
             let src = pointer
             // Tasks: (sample, contiguous chunk of groups); a group's statistics do not depend on the
             // chunking (see ck_group_stats), so neither do the bytes on the thread count.
-            let chunks = min(groups, max(1, Parallelism.threadCount))
+            // Maps under 32k values (the default model's batch-1 16x16x64) stay on one thread:
+            // split, the two parallel loops cost more than they saved (4-step image, 2 threads).
+            let small = count < 32_768
+            let chunks = small ? 1 : min(groups, max(1, Parallelism.threadCount))
             mean.withUnsafeMutableBufferPointer { meanBuffer in
                 rstd.withUnsafeMutableBufferPointer { rstdBuffer in
                     let mp = meanBuffer.baseAddress!, rp = rstdBuffer.baseAddress!
@@ -59,7 +62,7 @@ extension Tensor {
             scale.withUnsafeBufferPointer { sb in
                 shift.withUnsafeBufferPointer { hb in
                     let sp = sb.baseAddress!, hp = hb.baseAddress!
-                    Parallelism.forEachRange(n * positions, minimumPerTask: 64) { range in
+                    Parallelism.forEachRange(n * positions, minimumPerTask: small ? n * positions : 64) { range in
                         // Rows of one sample at a time (their scale and shift).
                         var r = range.lowerBound
                         while r < range.upperBound {
