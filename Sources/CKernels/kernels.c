@@ -136,10 +136,7 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             const float *s = x + r * c;                                                        \
             float *d = y + r * c;                                                              \
             for (int64_t j = 0; j < c; j++) d[j] = s[j] * scale[j] + shift[j];                 \
-            if (silu) {                                                                        \
-                _Pragma("clang loop vectorize(assume_safety)")                                 \
-                for (int64_t j = 0; j < c; j++) d[j] = d[j] / (1.0f + fast_exp(-d[j]));        \
-            }                                                                                  \
+            if (silu) silu_##SUFFIX(d, d, c);                                                  \
         }                                                                                      \
     }                                                                                          \
     ATTR static void erf_##SUFFIX(const float *x, float *y, int64_t n) {                       \

@@ -6,8 +6,8 @@ import TestSupport
 @testable import Tensors
 
 @Suite(.serialized) struct DeterminismTests {
-    /// conv 3x3 -> group norm + SiLU -> strided conv -> attention over positions -> linear,
-    /// at sizes that make GEMM split its work across threads.
+    /// conv 3x3 -> group norm + SiLU -> strided conv -> group norm + SiLU -> attention over
+    /// positions -> linear, at sizes that make GEMM split its work across threads.
     func chain() throws -> Tensor {
         let x = randomTensor([2, 16, 16, 64], seed: 1)
         let w1 = try Tensor.packConvolutionWeight(randomTensor([96, 64, 3, 3], seed: 2, range: -0.1...0.1))
@@ -15,6 +15,8 @@ import TestSupport
         h = try h.groupNorm(groups: 32, weight: randomTensor([96], seed: 4), bias: randomTensor([96], seed: 5), epsilon: 1e-5, silu: true)
         let w2 = try Tensor.packConvolutionWeight(randomTensor([128, 96, 3, 3], seed: 6, range: -0.1...0.1))
         h = try h.conv2d(packedWeight: w2, bias: nil, stride: 2, padding: 1)
+        // [2, 8, 8, 128]: under group norm's one-thread size, as the first one is over it.
+        h = try h.groupNorm(groups: 32, weight: nil, bias: randomTensor([128], seed: 11), epsilon: 1e-5, silu: true)
         let tokens = try h.reshaped([2, 64, 128])
         let q = try tokens.linear(weight: randomTensor([128, 128], seed: 7, range: -0.1...0.1))
         let kv = try tokens.linear(weight: randomTensor([256, 128], seed: 8, range: -0.1...0.1))
