@@ -42,13 +42,10 @@ public struct WinogradFilters: @unchecked Sendable {
         }
         outChannels = weight.shape[0]
         inChannels = weight.shape[3]
-        let u = Tensor.winogradFilters(weight)
         panelCount = Int(ck_panels_count(Int64(outChannels), Int64(inChannels)))
-        panels = TensorStorage(count: 16 * panelCount, zeroed: false)
-        let (up, pp, count, cout, cin) = (u.pointer, panels.pointer, panelCount, outChannels, inChannels)
-        Parallelism.forEach(16) { e in
-            ck_pack_panels(Int64(cout), Int64(cin), up + e * cout * cin, pp + e * count)
-        }
+        // Zeroed when the last panel has padding rows (outputs past Cout), as ck_pack_panels pads.
+        panels = TensorStorage(count: 16 * panelCount, zeroed: outChannels % Int(CK_PANEL) != 0)
+        Tensor.winogradFilters(weight, panels: panels.pointer, panelCount: panelCount)
     }
 
     /// Position e's panels.
@@ -161,12 +158,15 @@ extension Tensor {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
     }
 
-    /// U[e][o][c] = (G g G^T)[e] for each filter g = weight[o, :, :, c] (packed [Cout, 3, 3, Cin]),
-    /// 8 input channels at a time (Cin is a multiple of 8).
-    static func winogradFilters(_ weight: Tensor) -> TensorStorage {
+    /// U[e] = (G g G^T)[e] for each filter g = weight[o, :, :, c] (packed [Cout, 3, 3, Cin]),
+    /// 8 input channels at a time (Cin is a multiple of 8), written straight into position e's
+    /// GEMM panels at `panels + e * panelCount` (`ck_pack_panels`' layout: element (o, c) of
+    /// U[e] at panel o / CK_PANEL, offset c * CK_PANEL + o % CK_PANEL), without a [16, Cout, Cin]
+    /// copy beside them (26 MB at SD's 640 channels).
+    static func winogradFilters(_ weight: Tensor, panels: UnsafeMutablePointer<Float>, panelCount: Int) {
         let (cout, cin) = (weight.shape[0], weight.shape[3])
-        let u = TensorStorage(count: 16 * cout * cin, zeroed: false)
-        let wp = weight.pointer, up = u.pointer
+        let width = Int(CK_PANEL)
+        let wp = weight.pointer
         let half = Lanes(repeating: 0.5)
         Profiler.measure("winograd filter transform") {
             Parallelism.forEachRange(cout, minimumPerTask: 4) { range in
@@ -175,6 +175,7 @@ extension Tensor {
                 defer { gg.deallocate() }
                 for o in range {
                     let g = wp + o * 9 * cin
+                    let column = panels + (o / width) * width * cin + o % width
                     for c in stride(from: 0, to: cin, by: 8) {
                         for x in 0..<3 {
                             let g0 = load(g + x * cin + c), g1 = load(g + (3 + x) * cin + c), g2 = load(g + (6 + x) * cin + c)
@@ -183,19 +184,22 @@ extension Tensor {
                             gg[x * 4 + 2] = (g0 - g1 + g2) * half
                             gg[x * 4 + 3] = g2
                         }
-                        // (G g) G^T: 4 x 4.
+                        // Lanes c..<c+8 of U[e] row o, CK_PANEL floats apart in the panel.
+                        @inline(__always) func put(_ v: Lanes, _ e: Int) {
+                            let dst = column + e * panelCount + c * width
+                            for lane in 0..<8 { dst[lane * width] = v[lane] }
+                        }
+                        // (G g) G^T: 4 x 4; position e = r * 4 + column of G^T.
                         for r in 0..<4 {
                             let a0 = gg[r], a1 = gg[4 + r], a2 = gg[8 + r]
-                            let base = up + (r * 4 * cout + o) * cin + c
-                            store(a0, base)
-                            store((a0 + a1 + a2) * half, base + cout * cin)
-                            store((a0 - a1 + a2) * half, base + 2 * cout * cin)
-                            store(a2, base + 3 * cout * cin)
+                            put(a0, r * 4)
+                            put((a0 + a1 + a2) * half, r * 4 + 1)
+                            put((a0 - a1 + a2) * half, r * 4 + 2)
+                            put(a2, r * 4 + 3)
                         }
                     }
                 }
             }
         }
-        return u
     }
 }
