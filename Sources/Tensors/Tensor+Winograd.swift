@@ -154,10 +154,6 @@ extension Tensor {
         UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
     }
 
-    @inline(__always) static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
-    }
-
     /// U[e] = (G g G^T)[e] for each filter g = weight[o, :, :, c] (packed [Cout, 3, 3, Cin]),
     /// 8 input channels at a time (Cin is a multiple of 8), written straight into position e's
     /// GEMM panels at `panels + e * panelCount` (`ck_pack_panels`' layout: element (o, c) of
