@@ -67,8 +67,8 @@ static inline float rational_erf(float a) {
 
 static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf(g * 0.70710678118654752f)); }
 
-#define SOFTMAX_LANES(NAME, ATTR, EXP)                                                         \
-    /* One row: m = max(m0, max of the row), the row replaced by EXP(x - m), its LANES lane    \
+#define SOFTMAX_LANES(NAME, ATTR)                                                              \
+    /* One row: m = max(m0, max of the row), the row replaced by exp(x - m), its LANES lane    \
        partial sums in part; returns m. */                                                     \
     ATTR static inline __attribute__((always_inline)) float NAME(float *row, int64_t n, float m0, float *part) { \
         int64_t full = n - n % LANES;                                                          \
@@ -82,12 +82,12 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         for (int k = 0; k < LANES; k++) part[k] = 0;                                           \
         for (int64_t j = 0; j < full; j += LANES)                                              \
             for (int k = 0; k < LANES; k++) {                                                  \
-                float e = EXP(row[j + k] - m);                                                 \
+                float e = fast_exp(row[j + k] - m);                                            \
                 row[j + k] = e;                                                                \
                 part[k] += e;                                                                  \
             }                                                                                  \
         for (int64_t j = full; j < n; j++) {                                                   \
-            float e = EXP(row[j] - m);                                                         \
+            float e = fast_exp(row[j] - m);                                                    \
             row[j] = e;                                                                        \
             part[j - full] += e;                                                               \
         }                                                                                      \
@@ -154,7 +154,7 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
         _Pragma("clang loop vectorize(assume_safety)")                                        \
         for (int64_t i = 0; i < n; i++) y[i] = fast_exp(x[i]);                                 \
     }                                                                                          \
-    SOFTMAX_LANES(softmax_lanes_##SUFFIX, ATTR, fast_exp)                                      \
+    SOFTMAX_LANES(softmax_lanes_##SUFFIX, ATTR)                                                \
     ATTR static void online_softmax_##SUFFIX(float *x, int64_t rows, int64_t n, int64_t stride,  \
                                              float *runMax, float *runSum, float *rescale) {  \
         for (int64_t r = 0; r < rows; r++) {                                                   \
