@@ -116,7 +116,7 @@ extension GEMM {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        GEMM.forEachPart(m: m, n: n, k: k) { rows, columns in
+        GEMM.forEachPart(m: m, n: n, k: k, prepackedB: true) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
             _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda),
                                 transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound),

@@ -57,11 +57,14 @@ import TestSupport
     @Test func gemmPartitionCoversTheSplitAxisOnce() {
         for (m, n, k) in [(256, 320, 2880), (512, 64, 77), (8, 1280, 1152), (3, 3, 3), (1000, 1000, 1000), (17, 4096, 4096)] {
             for threads in [1, 2, 3, 8] {
-                let p = GEMM.partition(m: m, n: n, k: k, threads: threads)
+                for prepackedB in [false, true] {
+                let p = GEMM.partition(m: m, n: n, k: k, threads: threads, prepackedB: prepackedB)
                 #expect(p.parts >= 1 && p.parts <= threads)
                 #expect(p.extent == (p.splitsRows ? m : n))
                 #expect(p.bounds(0) == 0 && p.bounds(p.parts) == p.extent)
                 for i in 0..<p.parts { #expect(p.bounds(i) <= p.bounds(i + 1) && p.bounds(i) % p.unit == 0) }
+                if prepackedB { #expect(p.splitsRows == (m >= 24)) }
+                }
             }
         }
         #expect(GEMM.partition(m: 3, n: 3, k: 3, threads: 4).parts == 1)

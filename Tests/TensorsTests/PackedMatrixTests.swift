@@ -16,8 +16,9 @@ import TestSupport
     }
 
     /// linear(packed:) equals linear(weight:) bit for bit with float and half panels, on every
-    /// kernel variant and thread count; shapes cross the 32-row panel edge.
-    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520)])
+    /// kernel variant and thread count; shapes cross the 32-row panel edge, and (40, 96, 300) is
+    /// wider than tall yet split by rows (prepacked weights).
+    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
