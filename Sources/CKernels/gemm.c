@@ -110,6 +110,8 @@ static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, c
                 const float *s0 = b + (j0 + jp + col) * ldb + p0;
                 int64_t p = 0;
                 for (; p + 4 <= kc; p += 4) {
+                    if ((p & 15) == 0)  // the next four rows, one line each (short rows: no stream to detect)
+                        for (int q = 4; q < 8; q++) _mm_prefetch((const char *)(s0 + q * ldb + p), _MM_HINT_T0);
                     __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s0 + ldb + p);
                     __m128 r2 = _mm_loadu_ps(s0 + 2 * ldb + p), r3 = _mm_loadu_ps(s0 + 3 * ldb + p);
                     _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
