@@ -455,11 +455,14 @@ static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_bl
 }
 
 // Packs the A block for rows ic ..< ic + mc, depth pc ..< pc + kc. In place (direct) when A is
-// not transposed and unscaled and C is narrow (at most 64 columns: the block is reused by at
-// most a few strips, so packing would cost more than it saves); then only the partial panel.
+// not transposed and unscaled and either C is narrow (at most 64 columns: the block is reused by
+// at most a few strips, so packing would cost more than it saves) or the call has at most 256
+// rows (packing is then a large share of the work: the default UNet's batch-1 products, the
+// 16x16 SD ones per thread); then only the partial panel. Taller products keep packing (at a
+// 64x64 SD latent reading A in place was 3-10% slower).
 static a_block_t a_block(int64_t mr, int64_t mc, int64_t kc, int64_t ic, int64_t pc, const float *a, int64_t lda,
-                         int transA, float alpha, int64_t n, float *ap) {
-    if (!transA && alpha == 1.0f && n <= 64) {
+                         int transA, float alpha, int64_t m, int64_t n, float *ap) {
+    if (!transA && alpha == 1.0f && (n <= 64 || m <= 256)) {
         int64_t full = mc / mr * mr;
         if (full < mc) pack_a(mr, mc - full, kc, ic + full, pc, a, lda, 0, 1.0f, ap);
         return (a_block_t){ap, a + ic * lda + pc, lda};
@@ -498,7 +501,7 @@ int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int t
             pack_b(nr, nc, kc, pc, jc, b, ldb, transB, bp);
             for (int64_t ic = 0; ic < m; ic += mcMax) {
                 int64_t mc = m - ic < mcMax ? m - ic : mcMax;
-                a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, n, ap);
+                a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t cols = nc - jr < nr ? nc - jr : nr;
                     column_strip(&v, mc, kc, ablock, bp + jr * kc, nr, c + ic * ldc + jc + jr, ldc, cols,
@@ -788,7 +791,7 @@ int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
                 widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide + jr * kc);
         for (int64_t ic = 0; ic < m; ic += mcMax) {
             int64_t mc = m - ic < mcMax ? m - ic : mcMax;
-            a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, n, ap);
+            a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
             for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
                 const float *bpanel;
                 if (narrowed && widePanels > 1) {
