@@ -38,12 +38,13 @@ public struct Attention {
     /// x [B, L, C], context [B, Lc, Cc] (nil: self-attention) -> [B, L, C]. `extra` adds
     /// scale x attention of the same queries over other keys and values (IP-Adapter's
     /// decoupled cross-attention) before the output projection.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, extra: (key: Tensor, value: Tensor, scale: Float)? = nil) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, extra: (key: Tensor, value: Tensor, scale: Float)? = nil,
+                               adding residual: Tensor? = nil) throws -> Tensor {
         guard let toKV = keyValue else {
             guard context == nil, extra == nil else {
                 throw ModelError.invalidInput("attention: a self-attention layer was given a context or extra keys")
             }
-            return try toOut(Tensor.attention(packedQKV: try projection(x), heads: heads))
+            return try toOut(Tensor.attention(packedQKV: try projection(x), heads: heads), adding: residual)
         }
         let q = try projection(x)
         var h = try Tensor.attention(query: q, packedKeyValue: try toKV(context ?? x), heads: heads)
@@ -51,6 +52,6 @@ public struct Attention {
             let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
             h = try h.scaledSum(1, e, extra.scale)
         }
-        return try toOut(h)
+        return try toOut(h, adding: residual)
     }
 }

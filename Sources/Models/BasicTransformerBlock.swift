@@ -40,16 +40,15 @@ public struct BasicTransformerBlock {
     /// adapter, the block's style scale x attention over the style tokens (IPAdapterAttnProcessor2_0;
     /// skipped at scale 0, as there).
     public func callAsFunction(_ x: Tensor, context: CrossAttentionContext) throws -> Tensor {
-        var h = x
-        try h.add(attn1(norm1(h), context: onlyCrossAttention ? context.text : nil))
+        // Each residual is added inside the output projection (the bytes of h + f(h)).
+        var h = try attn1(norm1(x), context: onlyCrossAttention ? context.text : nil, adding: x)
         let n2 = try norm2(h)
         let scale = context.styleScale(forBlock: prefix)
         if let style = context.style, scale != 0, let (styleKey, styleValue) = styleAdapter?.projections(for: prefix) {
-            try h.add(attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), scale)))
+            h = try attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), scale), adding: h)
         } else {
-            try h.add(attn2(n2, context: context.text))
+            h = try attn2(n2, context: context.text, adding: h)
         }
-        try h.add(feedForwardOut(feedForwardIn(norm3(h)).geglu()))
-        return h
+        return try feedForwardOut(feedForwardIn(norm3(h)).geglu(), adding: h)
     }
 }

@@ -29,6 +29,9 @@ public struct Linear {
         self.bias = !bias ? nil : biases.count == 1 ? biases[0] : try Tensor.concatenateFirstAxis(biases)
     }
 
-    /// [..., in] -> [..., out]
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(packed: weight, bias: bias) }
+    /// [..., in] -> [..., out]; with `residual` [..., out], the output plus it (the bytes of a
+    /// separate add, made inside the product).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil) throws -> Tensor {
+        try x.linear(packed: weight, bias: bias, adding: residual)
+    }
 }

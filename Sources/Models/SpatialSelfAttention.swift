@@ -22,8 +22,7 @@ public struct SpatialSelfAttention {
     /// x [N, H, W, C] -> [N, H, W, C]
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        var out = try attention(norm(x).reshaped([n, h * w, c])).reshaped([n, h, w, c])
-        try out.add(x)
+        let out = try attention(norm(x).reshaped([n, h * w, c]), adding: x.reshaped([n, h * w, c])).reshaped([n, h, w, c])
         return rescaleOutputFactor == 1 ? out : out * (1 / rescaleOutputFactor)
     }
 }

@@ -44,9 +44,7 @@ public struct Transformer2DModel {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         var tokens = try projectionIn(norm(x).reshaped([n, h * w, c]))
         for block in blocks { tokens = try block(tokens, context: context) }
-        var out = try projectionOut(tokens).reshaped([n, h, w, c])
-        try out.add(x)
-        return out
+        return try projectionOut(tokens, adding: x.reshaped([n, h * w, c])).reshaped([n, h, w, c])
     }
 }
 

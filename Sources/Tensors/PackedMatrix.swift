@@ -99,14 +99,20 @@ final class PanelStorage: @unchecked Sendable {
 extension GEMM {
     /// C[m, n] = alpha * op(A)[m, k] * W^T + beta * C with W prepacked (n = W.rows, k = W.columns):
     /// the same bytes as `multiply` with the unpacked W as a transposed B.
+    ///
+    /// With `bias` [n], C starts as the bias in every row (beta is then 1) and with `residual`
+    /// [m, n] (row stride ldc) the result gains it afterwards, c = (bias + A W^T) + residual: the
+    /// bytes of copying the bias rows before and adding the residual after, done by each part's
+    /// thread on its own rows and columns while they are in its cache.
     public static func multiply(
         m: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
         packed w: PackedMatrix,
         c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
+        alpha: Float = 1, beta: Float = 0,
+        bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil
     ) {
         multiply(m: m, a: a, lda: lda, transposeA: transposeA, panels: UnsafeRawPointer(w.storage.raw), format: w.format.code,
-                 n: w.rows, k: w.columns, c: c, ldc: ldc, alpha: alpha, beta: beta)
+                 n: w.rows, k: w.columns, c: c, ldc: ldc, alpha: alpha, beta: beta, bias: bias, residual: residual)
     }
 
     /// The same product on W [n, k] given as panels (`ck_pack_panels` layout) in CK_PANELS_* `format`.
@@ -114,13 +120,24 @@ extension GEMM {
         m: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
         panels: UnsafeRawPointer, format: Int32, n: Int, k: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
+        alpha: Float = 1, beta: Float = 0,
+        bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil
     ) {
         GEMM.forEachPart(m: m, n: n, k: k, prepackedB: true) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
-            _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda),
-                                transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound),
-                                c + rows.lowerBound * ldc + columns.lowerBound, Int64(ldc), alpha, beta)
+            let width = columns.count, j0 = columns.lowerBound
+            if let bias {
+                for r in rows { (c + r * ldc + j0).update(from: bias + j0, count: width) }
+            }
+            _ = ck_sgemm_panels(Int64(rows.count), Int64(width), Int64(k), a + aOffset, Int64(lda),
+                                transposeA ? 1 : 0, panels, format, Int64(j0),
+                                c + rows.lowerBound * ldc + j0, Int64(ldc), alpha, bias == nil ? beta : 1)
+            if let residual {
+                for r in rows {
+                    let d = c + r * ldc + j0, e = residual + r * ldc + j0
+                    for j in 0..<width { d[j] += e[j] }
+                }
+            }
         }
     }
 }

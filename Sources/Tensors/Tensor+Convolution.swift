@@ -111,15 +111,10 @@ extension Tensor {
         let rows = n * ho * wo
         var out = Tensor(uninitialized: [n, ho, wo, cout])
         let dst = out.mutablePointer()
-        if let bias {
-            let b = bias.pointer
-            Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
-                for r in range { (dst + r * cout).update(from: b, count: cout) }
-            }
-        }
-        let beta: Float = bias == nil ? 0 : 1
+        // The bias rows are written by each GEMM part's own thread (see GEMM.multiply(packed:)).
+        let b = bias?.pointer
         if kernel == 1 && stride == 1 && paddedH == h && paddedW == w {
-            GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, beta: beta)
+            GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, bias: b)
             return out
         }
         // Rows per block: im2col of at most ~8M floats (32 MB), shape-determined.
@@ -150,7 +145,7 @@ extension Tensor {
                 }
             }
             }
-            GEMM.multiply(m: count, a: col, lda: k, packed: weight, c: dst + start * cout, ldc: cout, beta: beta)
+            GEMM.multiply(m: count, a: col, lda: k, packed: weight, c: dst + start * cout, ldc: cout, bias: b)
             start += count
         }
         return out

@@ -19,13 +19,24 @@ extension Tensor {
     }
 
     /// `linear` with a prepacked weight (same bytes): x [..., in], weight [out, in] packed -> [..., out].
-    public func linear(packed weight: PackedMatrix, bias: Tensor? = nil) throws -> Tensor {
+    /// With `residual` (the output's shape) the result is `linear(...) + residual`, the bytes of a
+    /// separate add, made inside each GEMM part (no second pass over the output).
+    public func linear(packed weight: PackedMatrix, bias: Tensor? = nil, adding residual: Tensor? = nil) throws -> Tensor {
         guard let inFeatures = shape.last, weight.columns == inFeatures else {
             throw TensorError.shapeMismatch("linear: input \(shape), weight [\(weight.rows), \(weight.columns)]")
         }
-        var (out, rows) = try linearOutput(inFeatures: inFeatures, outFeatures: weight.rows, bias: bias)
-        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: out.mutablePointer(), ldc: weight.rows,
-                      beta: bias == nil ? 0 : 1)
+        let outFeatures = weight.rows
+        if let bias, bias.shape != [outFeatures] {
+            throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
+        }
+        let outShape = Array(shape.dropLast()) + [outFeatures]
+        if let residual, residual.shape != outShape {
+            throw TensorError.shapeMismatch("linear: residual \(residual.shape) for output \(outShape)")
+        }
+        let rows = inFeatures == 0 ? count : count / inFeatures
+        var out = Tensor(uninitialized: outShape)
+        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: out.mutablePointer(), ldc: outFeatures,
+                      bias: bias?.pointer, residual: residual?.pointer)
         return out
     }
 

@@ -23,19 +23,31 @@ import TestSupport
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 1), bias = randomTensor([outputs], seed: 2)
+        let residual = randomTensor([rows, outputs], seed: 5)
         for weight in [halves([outputs, inputs], seed: 3), randomTensor([outputs, inputs], seed: 4)] {
             let packed = try PackedMatrix(weight, halfMinimumCount: 0)
             for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
                 Parallelism.setThreadCount(1)
                 let reference = try x.linear(weight: weight, bias: bias)
+                var withResidual = residual
+                try withResidual.add(reference)
                 for threads in [1, 2, 3] {
                     Parallelism.setThreadCount(threads)
                     #expect(bytes(try x.linear(packed: packed, bias: bias)) == bytes(reference),
                             "\(rows)x\(outputs)x\(inputs) half=\(packed.isHalf) path \(path), \(threads) threads")
                     #expect(bytes(try x.linear(packed: packed)) == bytes(try x.linear(weight: weight)))
+                    // The residual added inside the product: the bytes of residual.add(linear).
+                    #expect(bytes(try x.linear(packed: packed, bias: bias, adding: residual)) == bytes(withResidual))
                 }
             }
         }
+    }
+
+    @Test func residualOfAnotherShapeIsAnError() throws {
+        let packed = try PackedMatrix(randomTensor([8, 16], seed: 1))
+        let x = randomTensor([4, 16], seed: 2)
+        #expect(throws: TensorError.self) { try x.linear(packed: packed, adding: randomTensor([4, 9], seed: 3)) }
+        #expect(throws: TensorError.self) { try x.linear(packed: packed, bias: randomTensor([7], seed: 3)) }
     }
 
     @Test func halvesAreStoredOnlyWhenExact() throws {
