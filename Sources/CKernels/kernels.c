@@ -240,13 +240,15 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
        The sums run in the Swift transform's order (same bits). */                             \
     ATTR static void winograd_output_##SUFFIX(const float *m, int64_t stride, int64_t h, int64_t w, \
                                               int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0, \
-                                              int64_t t1, const float *bias, float *dst) {       \
+                                              int64_t t1, const float *bias,                   \
+                                              const float *residual, float *dst) {             \
         for (int64_t t = t0; t < t1; t++) {                                                    \
             int64_t b = t / (tilesY * tilesX), ty = (t / tilesX) % tilesY, tx = t % tilesX;     \
             int64_t y0 = 2 * ty, x0 = 2 * tx;                                                  \
             int rows = h - y0 < 2 ? 1 : 2, columns = w - x0 < 2 ? 1 : 2;                      \
             const float *p = m + (t - t0) * c;                                                 \
-            float *o = dst + ((b * h + y0) * w + x0) * c, *o1 = o + w * c;                     \
+            int64_t offset = ((b * h + y0) * w + x0) * c;                                      \
+            float *o = dst + offset, *o1 = o + w * c;                                          \
             _Pragma("clang loop vectorize(assume_safety)")                                    \
             for (int64_t k = 0; k < c; k++) {                                                  \
                 float bk = bias ? bias[k] : 0.0f, top[4], bottom[4];                           \
@@ -262,6 +264,13 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
                     o1[k] = bottom[0] + bottom[1] + bottom[2] + bk;                            \
                     if (columns > 1) o1[c + k] = bottom[1] - bottom[2] - bottom[3] + bk;       \
                 }                                                                              \
+            }                                                                                  \
+            if (residual) { /* after the tile's values: their bits are those of a separate add */ \
+                const float *r = residual + offset, *r1 = r + w * c;                           \
+                int64_t span = columns * c;                                                    \
+                for (int64_t k = 0; k < span; k++) o[k] += r[k];                               \
+                if (rows > 1)                                                                  \
+                    for (int64_t k = 0; k < span; k++) o1[k] += r1[k];                         \
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
@@ -380,6 +389,6 @@ void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_
 }
 
 void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX,
-                        int64_t t0, int64_t t1, const float *bias, float *dst) {
-    DISPATCH(winograd_output, (m, stride, h, w, c, tilesY, tilesX, t0, t1, bias, dst))
+                        int64_t t0, int64_t t1, const float *bias, const float *residual, float *dst) {
+    DISPATCH(winograd_output, (m, stride, h, w, c, tilesY, tilesX, t0, t1, bias, residual, dst))
 }

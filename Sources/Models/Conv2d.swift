@@ -50,15 +50,17 @@ public struct Conv2d {
                kernel: kernel, bias: bias, stride: stride, padding: (top, left, bottom, right))
     }
 
-    /// [N, H, W, Cin] -> [N, Ho, Wo, Cout]
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    /// [N, H, W, Cin] -> [N, Ho, Wo, Cout]; with `residual` [N, Ho, Wo, Cout], the output plus it
+    /// (the bytes of a separate add, made as each output value is written).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil) throws -> Tensor {
         guard let winograd, x.rank == 4,
               Tensor.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: x.shape[1] * x.shape[2],
                                      cin: x.shape[3], cout: weight.rows, filtersKept: true) else {
-            return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding)
+            return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, adding: residual)
         }
         let filters = try winograd.filters { try WinogradFilters(weight: weight) }
-        return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: filters)
+        return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: filters,
+                            adding: residual)
     }
 }
 

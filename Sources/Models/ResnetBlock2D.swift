@@ -32,9 +32,8 @@ public struct ResnetBlock2D {
         if let projection = timeEmbeddingProjection, let timeEmbedding {
             h = try h.addingChannelVector(projection(timeEmbedding.silu()))
         }
-        h = try conv2(norm2(h, silu: true))
-        var out = try shortcut.map { try $0(x) } ?? x
-        try out.add(h)
+        // shortcut(x) + conv2(...), added where conv2 writes its values (the same bytes).
+        let out = try conv2(norm2(h, silu: true), adding: shortcut.map { try $0(x) } ?? x)
         return outputScaleFactor == 1 ? out : out * (1 / outputScaleFactor)
     }
 }

@@ -64,11 +64,14 @@ extension Tensor {
 
     /// Convolution with the weight [Cout, kh, kw, Cin] prepacked as a matrix [Cout, kh kw Cin]
     /// (see `PackedMatrix`): the same bytes as the unpacked weight. `winograd`: the layer's
-    /// transformed filters when it keeps them (else transformed per Winograd call).
+    /// transformed filters when it keeps them (else transformed per Winograd call). `residual`
+    /// (the output's shape): the result is conv + residual, the bytes of a separate add, made
+    /// where each output value is written.
     public func conv2d(
         weight: PackedMatrix, kernel: Int, bias: Tensor?, stride: Int,
         padding: (top: Int, left: Int, bottom: Int, right: Int),
-        winograd: WinogradFilters? = nil, algorithm: ConvolutionAlgorithm = .automatic
+        winograd: WinogradFilters? = nil, algorithm: ConvolutionAlgorithm = .automatic,
+        adding residual: Tensor? = nil
     ) throws -> Tensor {
         guard rank == 4, kernel >= 1, weight.columns == kernel * kernel * shape[3] else {
             throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], weight [\(weight.rows), \(weight.columns)] for a \(kernel)x\(kernel) kernel")
@@ -86,6 +89,9 @@ extension Tensor {
         let wo = (paddedW - kernel) / stride + 1
         guard paddedH >= kernel, paddedW >= kernel, ho > 0, wo > 0 else {
             throw TensorError.invalidShape("conv2d: input \(shape) too small for kernel \(kernel), padding \(padding)")
+        }
+        if let residual, residual.shape != [n, ho, wo, cout] {
+            throw TensorError.shapeMismatch("conv2d: residual \(residual.shape) for output \([n, ho, wo, cout])")
         }
         if let winograd, winograd.outChannels != cout || winograd.inChannels != cin || kernel != 3 {
             throw TensorError.shapeMismatch("conv2d: Winograd filters [16, \(winograd.outChannels), \(winograd.inChannels)] for a [\(cout), \(kernel), \(kernel), \(cin)] weight")
@@ -105,16 +111,16 @@ extension Tensor {
         }
         if useWinograd {
             let filters = try winograd ?? WinogradFilters(weight: weight)
-            return winogradConv3x3(filters: filters, bias: bias)
+            return winogradConv3x3(filters: filters, bias: bias, residual: residual)
         }
         let k = kernel * kernel * cin
         let rows = n * ho * wo
         var out = Tensor(uninitialized: [n, ho, wo, cout])
         let dst = out.mutablePointer()
         // The bias rows are written by each GEMM part's own thread (see GEMM.multiply(packed:)).
-        let b = bias?.pointer
+        let b = bias?.pointer, r = residual?.pointer
         if kernel == 1 && stride == 1 && paddedH == h && paddedW == w {
-            GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, bias: b)
+            GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, bias: b, residual: r)
             return out
         }
         // Rows per block: im2col of at most ~8M floats (32 MB), shape-determined.
@@ -145,7 +151,8 @@ extension Tensor {
                 }
             }
             }
-            GEMM.multiply(m: count, a: col, lda: k, packed: weight, c: dst + start * cout, ldc: cout, bias: b)
+            GEMM.multiply(m: count, a: col, lda: k, packed: weight, c: dst + start * cout, ldc: cout, bias: b,
+                          residual: r.map { $0 + start * cout })
             start += count
         }
         return out

@@ -70,7 +70,7 @@ extension Tensor {
     }
 
     /// [N, H, W, Cin] * filters U [16, Cout, Cin] (+ bias) -> [N, H, W, Cout], padding 1.
-    func winogradConv3x3(filters: WinogradFilters, bias: Tensor?, fusedChannels: Int = 256) -> Tensor {
+    func winogradConv3x3(filters: WinogradFilters, bias: Tensor?, residual: Tensor? = nil, fusedChannels: Int = 256) -> Tensor {
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
         let cout = filters.outChannels
         let tilesY = (h + 1) / 2, tilesX = (w + 1) / 2
@@ -90,7 +90,7 @@ extension Tensor {
         let v = TensorStorage(count: 16 * vStride, zeroed: false)
         let m = TensorStorage(count: 16 * mStride, zeroed: false)
         let zeros = [Float](repeating: 0, count: cin)
-        let biasPointer = bias?.pointer
+        let biasPointer = bias?.pointer, residualPointer = residual?.pointer
         zeros.withUnsafeBufferPointer { zeroRow in
             let zero = zeroRow.baseAddress!
             let vp = v.pointer, mp = m.pointer
@@ -102,7 +102,7 @@ extension Tensor {
             }
             func outputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
                 ck_winograd_output(mp + lo * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
-                                   Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, dst)
+                                   Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, residualPointer, dst)
             }
             var start = 0
             while start < tiles {

@@ -133,6 +133,20 @@ import TestSupport
             let a = try x.conv2d(packedWeight: w, bias: nil, stride: stride, padding: padding)
             let b = try x.conv2d(weight: packed, kernel: 3, bias: nil, stride: stride, padding: padding)
             #expect(bytes(a) == bytes(b), "stride \(stride) padding \(pad)")
+            // im2col + GEMM with the residual added inside each part, at 1 to 3 threads.
+            let bias = randomTensor([40], seed: 10), residual = randomTensor(b.shape, seed: 11)
+            var separate = residual
+            try separate.add(try x.conv2d(weight: packed, kernel: 3, bias: bias, stride: stride, padding: padding))
+            for threads in [1, 2, 3] {
+                Parallelism.setThreadCount(threads)
+                let fused = try x.conv2d(weight: packed, kernel: 3, bias: bias, stride: stride, padding: padding,
+                                         algorithm: .im2col, adding: residual)
+                #expect(bytes(fused) == bytes(separate), "stride \(stride) padding \(pad), \(threads) threads")
+            }
+            Parallelism.setThreadCount(0)
+            #expect(throws: TensorError.self) {
+                try x.conv2d(weight: packed, kernel: 3, bias: nil, stride: stride, padding: padding, adding: x)
+            }
         }
         #expect(throws: TensorError.self) { try x.conv2d(weight: packed, kernel: 1, bias: nil, stride: 1, padding: (0, 0, 0, 0)) }
     }

@@ -50,12 +50,18 @@ import TestSupport
         let filters = try WinogradFilters(packedWeight: packed)
         let bias = randomTensor([cout], seed: 33)
         let threePass = x.winogradConv3x3(filters: filters, bias: bias, fusedChannels: 0)
+        // A residual added as the output is written: the bytes of a separate add afterwards.
+        let residual = randomTensor(Array(shape.dropLast()) + [cout], seed: 34)
+        var separate = residual
+        try separate.add(threePass)
         for path: Int32 in [1, 2, 3] {
             guard ck_force_path(path) >= 0 else { continue }
             for threads in [1, 2, 3] {
                 Parallelism.setThreadCount(threads)
                 #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias)) == bytes(threePass), "variant \(path), \(threads) threads")
                 #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, fusedChannels: 0)) == bytes(threePass), "variant \(path), \(threads) threads")
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, residual: residual)) == bytes(separate))
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, residual: residual, fusedChannels: 0)) == bytes(separate))
             }
         }
         _ = ck_force_path(previous)

@@ -33,9 +33,10 @@ void ck_group_norm_apply(const float *x, float *y, int64_t rows, int64_t c, cons
 /// Winograd F(2x2, 3x3) input transform of tiles [t0, t1) of an NHWC map [N, h, w, c] (see kernels.c).
 void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0,
                        int64_t t1, const float *zero, float *v, int64_t stride);
-/// Winograd F(2x2, 3x3) output transform (+ bias) of tiles [t0, t1) into an NHWC map [N, h, w, c].
+/// Winograd F(2x2, 3x3) output transform (+ bias) of tiles [t0, t1) into an NHWC map [N, h, w, c];
+/// with `residual` (a map like dst, or NULL) each value then gains the residual's: (y + bias) + r.
 void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX,
-                        int64_t t0, int64_t t1, const float *bias, float *dst);
+                        int64_t t0, int64_t t1, const float *bias, const float *residual, float *dst);
 
 /// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), within 4e-7 absolute (tested).
 void ck_erf(const float *x, float *y, int64_t n);
