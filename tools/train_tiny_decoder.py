@@ -68,6 +68,33 @@ class PatchDiscriminator(torch.nn.Module):
         return self.net(x)
 
 
+class StyleFeatures(torch.nn.Module):
+    """`--feature-loss`: the shipped style encoder's convolution features (after each SiLU, unit
+    length over channels, as LPIPS does) and its pooled embedding, frozen; the loss is their mean
+    squared difference between the decode and its target, so that the decoder keeps what the
+    model itself reads as style (the shipped encoder, not the evaluation's judge)."""
+
+    def __init__(self, folder):
+        super().__init__()
+        from stylediff_model import exported_style_encoder
+        self.encoder = exported_style_encoder(folder).requires_grad_(False)
+
+    def forward(self, y, x):
+        loss, h, g = 0.0, y, x
+        layers = list(self.encoder.convs)
+        count = 0
+        for i, layer in enumerate(layers):
+            h, g = layer(h), layer(g)
+            if isinstance(layer, torch.nn.SiLU):
+                a = h / (h.pow(2).sum(1, keepdim=True).sqrt() + 1e-6)
+                b = g / (g.pow(2).sum(1, keepdim=True).sqrt() + 1e-6)
+                loss = loss + (a - b).pow(2).sum(1).mean()
+                count += 1
+        ey = self.encoder.pool_proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
+        ex = self.encoder.pool_proj(torch.cat([g.mean((2, 3)), g.amax((2, 3))], 1))
+        return loss / count + F.mse_loss(ey, ex)
+
+
 def split(cache, name):
     idx = [i for i, r in enumerate(cache["records"]) if r["split"] == name]
     return cache["latents"][idx], cache["images"][idx]
@@ -191,6 +218,7 @@ def train(args):
                                                 prompts=gen[part]["prompts"] + g[part]["prompts"])
                                      for part in ("train", "heldout")}
     share = int(round(args.batch * args.generated_share)) if gen else 0
+    features = StyleFeatures(args.model) if args.feature_loss else None
 
     def sampled():
         """PSNR against the VAE on the held-out sampled latents, for the log lines."""
@@ -220,6 +248,10 @@ def train(args):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             y = model(z).float()
         loss = F.l1_loss(y, x) + F.mse_loss(y, x)
+        if features:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                f_loss = features(y, x).float()
+            loss = loss + args.feature_loss * f_loss
         if disc:
             # Hinge GAN: the critic tells the targets (drawings, VAE images) from the decodes; the
             # decoder gains -critic(decode), weighted by --adversarial beside L1 + MSE.
@@ -240,6 +272,7 @@ def train(args):
                 pe.mul_(d).add_(pm, alpha=1 - d)
         if time.time() - last_log > args.log_minutes * 60:
             gan = f" critic {d_loss.item():.3f} adv {g_adv.item():.3f}" if disc else ""
+            gan += f" features {f_loss.item():.4f}" if features else ""
             print(f"step {step} loss {loss.item():.4f}{gan} held-out PSNR (EMA) {psnr(ema, z_test, x_test):.2f} dB{sampled()} "
                   f"{(seconds + time.time() - start) / 60:.1f} min", flush=True)
             last_log = time.time()
@@ -305,7 +338,8 @@ def export(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("command", choices=["train", "export", "generate", "grow"])
-    ap.add_argument("--model", default="Weights/default", help="generate: the model to sample (with unet_lcm/)")
+    ap.add_argument("--model", default="Weights/default",
+                    help="generate: the model to sample (with unet_lcm/); train --feature-loss: its style encoder")
     ap.add_argument("--count", type=int, default=3000, help="generate: samples from training prompts")
     ap.add_argument("--test-count", type=int, default=256, help="generate: samples from held-out prompts")
     ap.add_argument("--ddim-share", type=float, default=0.15, help="generate: share sampled with 20 DDIM steps")
@@ -327,6 +361,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--adversarial", type=float, default=0.0,
                     help="train: weight of a PatchGAN hinge loss beside L1 + MSE (0: none); the critic is checkpointed too")
+    ap.add_argument("--feature-loss", type=float, default=0.0,
+                    help="train: weight of the shipped style encoder's feature distance (--model's style_encoder/)")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (AMX CPUs); fp32 weights and loss")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
