@@ -68,13 +68,15 @@ public enum GEMM {
     /// calling thread claims any part not yet taken. Splitting rows repacks B in every part,
     /// splitting columns repacks A, so the longer side is split. With B prepacked (weights)
     /// rows repack nothing but every thread reads all of B: A of two micro-tiles or more is split
-    /// by rows also when B is wider than A is tall but small (at most 256k values: it stays in
-    /// cache; each thread then writes whole rows of C, which the next op reads by rows): a
-    /// 2-thread LCM image and 20 DDIM steps 3.5-5% faster (the default UNet's 64x128x128 at
-    /// batch 1). Large weights keep the column split, each thread streaming half of them (SD
-    /// 1.5's 16x16 UNet at 2 threads was 12% slower with every prepacked product split by rows).
+    /// by rows also when B is at most twice as wide as A is tall, or small (at most 256k values:
+    /// it stays in cache); each thread then writes whole rows of C, which the next op reads by
+    /// rows. A 2-thread LCM image and 20 DDIM steps 3.5-5% faster (the default UNet's 64x128x128
+    /// at batch 1), `stylediff-bench gemm`'s prepacked 256x320x2880 at 2 threads 69 -> 74%.
+    /// Short products on large weights keep the column split, each thread streaming half of
+    /// them (SD 1.5's 16x16 UNet at 2 threads, whose 4x4 level is 32 x 1280 x 11520, was 12%
+    /// slower with every prepacked product split by rows).
     static func partition(m: Int, n: Int, k: Int, threads: Int, prepackedB: Bool = false) -> Partition {
-        let splitsRows = n < m || (prepackedB && m >= 24 && n * k <= 262_144)
+        let splitsRows = n < m || (prepackedB && m >= 24 && (n <= 2 * m || n * k <= 262_144))
         let extent = splitsRows ? m : n
         let unit = splitsRows ? 12 : Int(CK_PANEL)
         let flops = 2 * m * n * max(k, 1)

@@ -63,7 +63,7 @@ import TestSupport
                 #expect(p.extent == (p.splitsRows ? m : n))
                 #expect(p.bounds(0) == 0 && p.bounds(p.parts) == p.extent)
                 for i in 0..<p.parts { #expect(p.bounds(i) <= p.bounds(i + 1) && p.bounds(i) % p.unit == 0) }
-                #expect(p.splitsRows == (n < m || (prepackedB && m >= 24 && n * k <= 262_144)))
+                #expect(p.splitsRows == (n < m || (prepackedB && m >= 24 && (n <= 2 * m || n * k <= 262_144))))
                 }
             }
         }
