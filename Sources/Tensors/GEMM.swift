@@ -18,14 +18,38 @@ public enum GEMM {
         a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
         c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
+        alpha: Float = 1, beta: Float = 0,
+        bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil
     ) {
         forEachPart(m: m, n: n, k: k) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
             let bOffset = transposeB ? columns.lowerBound * ldb : columns.lowerBound
-            _ = ck_sgemm(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
-                         b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + rows.lowerBound * ldc + columns.lowerBound,
-                         Int64(ldc), alpha, beta)
+            part(rows, columns, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual) { beta in
+                _ = ck_sgemm(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
+                             b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + rows.lowerBound * ldc + columns.lowerBound,
+                             Int64(ldc), alpha, beta)
+            }
+        }
+    }
+
+    /// One part of C with `bias` [n] and `residual` [m, n] (row stride ldc): C's rows start as the
+    /// bias (the product then runs with beta 1, given to `product`) and gain the residual after,
+    /// c = (bias + A B) + residual: the bytes of copying the bias rows before and adding the
+    /// residual after, done by the part's own thread on its rows and columns while they are in
+    /// its cache.
+    @inline(__always)
+    static func part(_ rows: Range<Int>, _ columns: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float,
+                     bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, _ product: (Float) -> Void) {
+        let width = columns.count, j0 = columns.lowerBound
+        if let bias {
+            for r in rows { (c + r * ldc + j0).update(from: bias + j0, count: width) }
+        }
+        product(bias == nil ? beta : 1)
+        if let residual {
+            for r in rows {
+                let d = c + r * ldc + j0, e = residual + r * ldc + j0
+                for j in 0..<width { d[j] += e[j] }
+            }
         }
     }
 

@@ -98,12 +98,8 @@ final class PanelStorage: @unchecked Sendable {
 
 extension GEMM {
     /// C[m, n] = alpha * op(A)[m, k] * W^T + beta * C with W prepacked (n = W.rows, k = W.columns):
-    /// the same bytes as `multiply` with the unpacked W as a transposed B.
-    ///
-    /// With `bias` [n], C starts as the bias in every row (beta is then 1) and with `residual`
-    /// [m, n] (row stride ldc) the result gains it afterwards, c = (bias + A W^T) + residual: the
-    /// bytes of copying the bias rows before and adding the residual after, done by each part's
-    /// thread on its own rows and columns while they are in its cache.
+    /// the same bytes as `multiply` with the unpacked W as a transposed B (`bias` and `residual`
+    /// as there: see `GEMM.part`).
     public static func multiply(
         m: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
         packed w: PackedMatrix,
@@ -125,18 +121,10 @@ extension GEMM {
     ) {
         GEMM.forEachPart(m: m, n: n, k: k, prepackedB: true) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
-            let width = columns.count, j0 = columns.lowerBound
-            if let bias {
-                for r in rows { (c + r * ldc + j0).update(from: bias + j0, count: width) }
-            }
-            _ = ck_sgemm_panels(Int64(rows.count), Int64(width), Int64(k), a + aOffset, Int64(lda),
-                                transposeA ? 1 : 0, panels, format, Int64(j0),
-                                c + rows.lowerBound * ldc + j0, Int64(ldc), alpha, bias == nil ? beta : 1)
-            if let residual {
-                for r in rows {
-                    let d = c + r * ldc + j0, e = residual + r * ldc + j0
-                    for j in 0..<width { d[j] += e[j] }
-                }
+            GEMM.part(rows, columns, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual) { beta in
+                _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda),
+                                    transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound),
+                                    c + rows.lowerBound * ldc + columns.lowerBound, Int64(ldc), alpha, beta)
             }
         }
     }

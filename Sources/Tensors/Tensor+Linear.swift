@@ -8,13 +8,12 @@ extension Tensor {
             throw TensorError.shapeMismatch("linear: input \(shape), weight \(weight.shape)")
         }
         let outFeatures = weight.shape[0]
-        var (out, rows) = try linearOutput(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias)
-        let dst = out.mutablePointer()
+        var (out, rows) = try linearOutput(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, residual: nil)
         GEMM.multiply(
             m: rows, n: outFeatures, k: inFeatures,
             a: pointer, lda: inFeatures,
             b: weight.pointer, ldb: inFeatures, transposeB: true,
-            c: dst, ldc: outFeatures, beta: bias == nil ? 0 : 1)
+            c: out.mutablePointer(), ldc: outFeatures, bias: bias?.pointer)
         return out
     }
 
@@ -25,7 +24,16 @@ extension Tensor {
         guard let inFeatures = shape.last, weight.columns == inFeatures else {
             throw TensorError.shapeMismatch("linear: input \(shape), weight [\(weight.rows), \(weight.columns)]")
         }
-        let outFeatures = weight.rows
+        var (out, rows) = try linearOutput(inFeatures: inFeatures, outFeatures: weight.rows, bias: bias, residual: residual)
+        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: out.mutablePointer(), ldc: weight.rows,
+                      bias: bias?.pointer, residual: residual?.pointer)
+        return out
+    }
+
+    /// The (uninitialized) output [..., out] of a linear layer on self [..., in] and its row
+    /// count, after checking the bias [out] and residual [..., out] shapes; GEMM writes the bias
+    /// rows and adds the residual per part.
+    private func linearOutput(inFeatures: Int, outFeatures: Int, bias: Tensor?, residual: Tensor?) throws -> (Tensor, Int) {
         if let bias, bias.shape != [outFeatures] {
             throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
         }
@@ -33,28 +41,7 @@ extension Tensor {
         if let residual, residual.shape != outShape {
             throw TensorError.shapeMismatch("linear: residual \(residual.shape) for output \(outShape)")
         }
-        let rows = inFeatures == 0 ? count : count / inFeatures
-        var out = Tensor(uninitialized: outShape)
-        GEMM.multiply(m: rows, a: pointer, lda: inFeatures, packed: weight, c: out.mutablePointer(), ldc: outFeatures,
-                      bias: bias?.pointer, residual: residual?.pointer)
-        return out
-    }
-
-    /// The output [..., out] of a linear layer on self [..., in], holding the bias in every row
-    /// (GEMM then adds with beta 1), and its row count.
-    private func linearOutput(inFeatures: Int, outFeatures: Int, bias: Tensor?) throws -> (Tensor, Int) {
-        if let bias, bias.shape != [outFeatures] {
-            throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outFeatures) outputs")
-        }
-        let rows = inFeatures == 0 ? count : count / inFeatures
-        var out = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
-        if let bias {
-            let b = bias.pointer, dst = out.mutablePointer()
-            Parallelism.forEachRange(rows, minimumPerTask: 256) { range in
-                for r in range { (dst + r * outFeatures).update(from: b, count: outFeatures) }
-            }
-        }
-        return (out, rows)
+        return (Tensor(uninitialized: outShape), inFeatures == 0 ? count : count / inFeatures)
     }
 
     /// Batched matrix product: self [B, M, K] x other [B, K, N] -> [B, M, N]
