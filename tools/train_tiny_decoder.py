@@ -80,19 +80,16 @@ class StyleFeatures(torch.nn.Module):
         self.encoder = exported_style_encoder(folder).requires_grad_(False)
 
     def forward(self, y, x):
-        loss, h, g = 0.0, y, x
-        layers = list(self.encoder.convs)
-        count = 0
-        for i, layer in enumerate(layers):
+        loss, h, g, count = 0.0, y, x, 0
+        for layer in self.encoder.convs:
             h, g = layer(h), layer(g)
             if isinstance(layer, torch.nn.SiLU):
                 a = h / (h.pow(2).sum(1, keepdim=True).sqrt() + 1e-6)
                 b = g / (g.pow(2).sum(1, keepdim=True).sqrt() + 1e-6)
                 loss = loss + (a - b).pow(2).sum(1).mean()
                 count += 1
-        ey = self.encoder.pool_proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
-        ex = self.encoder.pool_proj(torch.cat([g.mean((2, 3)), g.amax((2, 3))], 1))
-        return loss / count + F.mse_loss(ey, ex)
+        pooled = lambda f: self.encoder.pool_proj(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))  # StyleEncoder.embed's
+        return loss / count + F.mse_loss(pooled(h), pooled(g))
 
 
 def split(cache, name):
