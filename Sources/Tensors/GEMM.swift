@@ -12,7 +12,10 @@ import CKernels
 
 public enum GEMM {
     /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], row-major.
-    /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
+    /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored. With `bias` [n] every row
+    /// of C starts as the bias (beta is then 1); `residual` [m, n] (row stride ldc) is added after:
+    /// the bytes of a bias copy before and an add after, made per cache block inside the kernel
+    /// (`ck_sgemm_fused`).
     public static func multiply(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
@@ -24,32 +27,10 @@ public enum GEMM {
         forEachPart(m: m, n: n, k: k) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
             let bOffset = transposeB ? columns.lowerBound * ldb : columns.lowerBound
-            part(rows, columns, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual) { beta in
-                _ = ck_sgemm(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
-                             b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + rows.lowerBound * ldc + columns.lowerBound,
-                             Int64(ldc), alpha, beta)
-            }
-        }
-    }
-
-    /// One part of C with `bias` [n] and `residual` [m, n] (row stride ldc): C's rows start as the
-    /// bias (the product then runs with beta 1, given to `product`) and gain the residual after,
-    /// c = (bias + A B) + residual: the bytes of copying the bias rows before and adding the
-    /// residual after, done by the part's own thread on its rows and columns while they are in
-    /// its cache.
-    @inline(__always)
-    static func part(_ rows: Range<Int>, _ columns: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float,
-                     bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, _ product: (Float) -> Void) {
-        let width = columns.count, j0 = columns.lowerBound
-        if let bias {
-            for r in rows { (c + r * ldc + j0).update(from: bias + j0, count: width) }
-        }
-        product(bias == nil ? beta : 1)
-        if let residual {
-            for r in rows {
-                let d = c + r * ldc + j0, e = residual + r * ldc + j0
-                for j in 0..<width { d[j] += e[j] }
-            }
+            let cOffset = rows.lowerBound * ldc + columns.lowerBound
+            _ = ck_sgemm_fused(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda), transposeA ? 1 : 0,
+                               b + bOffset, Int64(ldb), transposeB ? 1 : 0, c + cOffset, Int64(ldc), alpha, beta,
+                               bias.map { $0 + columns.lowerBound }, residual.map { $0 + cOffset }, Int64(ldc))
         }
     }
 

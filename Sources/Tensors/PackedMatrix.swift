@@ -99,7 +99,7 @@ final class PanelStorage: @unchecked Sendable {
 extension GEMM {
     /// C[m, n] = alpha * op(A)[m, k] * W^T + beta * C with W prepacked (n = W.rows, k = W.columns):
     /// the same bytes as `multiply` with the unpacked W as a transposed B (`bias` and `residual`
-    /// as there: see `GEMM.part`).
+    /// as there).
     public static func multiply(
         m: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
         packed w: PackedMatrix,
@@ -121,11 +121,11 @@ extension GEMM {
     ) {
         GEMM.forEachPart(m: m, n: n, k: k, prepackedB: true) { rows, columns in
             let aOffset = transposeA ? rows.lowerBound : rows.lowerBound * lda
-            GEMM.part(rows, columns, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual) { beta in
-                _ = ck_sgemm_panels(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda),
-                                    transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound),
-                                    c + rows.lowerBound * ldc + columns.lowerBound, Int64(ldc), alpha, beta)
-            }
+            let cOffset = rows.lowerBound * ldc + columns.lowerBound
+            _ = ck_sgemm_panels_fused(Int64(rows.count), Int64(columns.count), Int64(k), a + aOffset, Int64(lda),
+                                      transposeA ? 1 : 0, panels, format, Int64(columns.lowerBound), c + cOffset,
+                                      Int64(ldc), alpha, beta, bias.map { $0 + columns.lowerBound },
+                                      residual.map { $0 + cOffset }, Int64(ldc))
         }
     }
 }

@@ -17,8 +17,10 @@ import TestSupport
 
     /// linear(packed:) equals linear(weight:) bit for bit with float and half panels, on every
     /// kernel variant and thread count; shapes cross the 32-row panel edge, and (40, 96, 300) is
-    /// wider than tall yet split by rows (prepacked weights).
-    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300)])
+    /// wider than tall yet split by rows (prepacked weights); (260, 100, 520) and (450, 70, 300)
+    /// have several row blocks and k blocks in one part (the panels' row-block-outer order).
+    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300),
+                      (450, 70, 300)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
@@ -31,6 +33,16 @@ import TestSupport
                 let reference = try x.linear(weight: weight, bias: bias)
                 var withResidual = residual
                 try withResidual.add(reference)
+                // Both products put the bias and residual in per cache block: check them against
+                // the plain chain started from the bias rows, the residual added after.
+                var chain = Tensor(shape: [rows, outputs], repeating: 0)
+                let cp = chain.mutablePointer()
+                for r in 0..<rows { (cp + r * outputs).update(from: bias.pointer, count: outputs) }
+                GEMM.chain(m: rows, n: outputs, k: inputs, a: x.pointer, lda: inputs, b: weight.pointer, ldb: inputs,
+                           transposeB: true, c: cp, ldc: outputs, beta: 1)
+                #expect(bytes(reference) == bytes(chain), "\(rows)x\(outputs)x\(inputs) path \(path): bias rows")
+                try chain.add(residual)
+                #expect(bytes(withResidual) == bytes(chain))
                 for threads in [1, 2, 3] {
                     Parallelism.setThreadCount(threads)
                     #expect(bytes(try x.linear(packed: packed, bias: bias)) == bytes(reference),
@@ -38,6 +50,11 @@ import TestSupport
                     #expect(bytes(try x.linear(packed: packed)) == bytes(try x.linear(weight: weight)))
                     // The residual added inside the product: the bytes of residual.add(linear).
                     #expect(bytes(try x.linear(packed: packed, bias: bias, adding: residual)) == bytes(withResidual))
+                    var fused = Tensor(shape: [rows, outputs], repeating: 0)
+                    GEMM.multiply(m: rows, n: outputs, k: inputs, a: x.pointer, lda: inputs, b: weight.pointer, ldb: inputs,
+                                  transposeB: true, c: fused.mutablePointer(), ldc: outputs, bias: bias.pointer,
+                                  residual: residual.pointer)
+                    #expect(bytes(fused) == bytes(withResidual), "unpacked fused, path \(path), \(threads) threads")
                 }
             }
         }

@@ -67,6 +67,14 @@ void ck_group_stats(const float *x, int64_t positions, int64_t c, int64_t per, i
 int ck_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b, int64_t ldb,
              int transB, float *c, int64_t ldc, float alpha, float beta);
 
+/// ck_sgemm with an epilogue: when `bias` (n values) is given, every row of C starts as the bias
+/// (beta is then 1); when `residual` (m x n, row stride ldr) is given, it is added after the
+/// product. The bytes of copying the bias into C, ck_sgemm with beta 1, and adding the residual,
+/// done per block of C while it is in cache.
+int ck_sgemm_fused(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b,
+                   int64_t ldb, int transB, float *c, int64_t ldc, float alpha, float beta, const float *bias,
+                   const float *residual, int64_t ldr);
+
 /// The chain ck_sgemm computes, as a plain loop: tests compare ck_sgemm with it bit for bit.
 void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b,
                     int64_t ldb, int transB, float *c, int64_t ldc, float alpha, float beta);
@@ -116,6 +124,11 @@ void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, floa
 /// buffers could not be allocated, 2 for a misaligned j0 (C then holds beta * C only).
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
                     int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta);
+
+/// ck_sgemm_panels with ck_sgemm_fused's epilogue (`bias` holds this call's n columns).
+int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
+                          int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta, const float *bias,
+                          const float *residual, int64_t ldr);
 
 /// The variant in use: 1 portable (SSE2), 2 AVX2, 3 AVX-512: the widest this CPU has, or a narrower
 /// one named by the environment variable STYLEDIFF_KERNELS (`avx2`, `portable`). With `path` 1...3 it switches to that
