@@ -392,3 +392,46 @@ void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, in
                         int64_t t0, int64_t t1, const float *bias, const float *residual, float *dst) {
     DISPATCH(winograd_output, (m, stride, h, w, c, tilesY, tilesX, t0, t1, bias, residual, dst))
 }
+
+// Winograd F(2x2, 3x3) filters U[e] = (G g G^T)[e] for the output channels of panels [p0, p1)
+// (CK_PANEL channels each) of w [cout, 3, 3, cin], written into position e's GEMM panels at
+// panels + e * panelCount (ck_pack_panels' layout: element (o, c) of U[e] at panel o / CK_PANEL,
+// offset c * CK_PANEL + o % CK_PANEL). Per panel and block of 16 input channels, the 16 values of
+// each filter are made with lanes over channels, then written as whole panel rows (the per-lane
+// scatter this replaces ran at ~0.3 GB/s). G g: rows of g are ky; columns of G^T then give e = r * 4 + x.
+void ck_winograd_filters(const float *w, int64_t cout, int64_t cin, float *panels, int64_t panelCount, int64_t p0,
+                         int64_t p1) {
+    enum { CB = 16 };
+    float u[16][CK_PANEL][CB];
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t o0 = p * CK_PANEL, cols = cout - o0 < CK_PANEL ? cout - o0 : CK_PANEL;
+        for (int64_t c0 = 0; c0 < cin; c0 += CB) {
+            int64_t cn = cin - c0 < CB ? cin - c0 : CB;
+            for (int64_t ol = 0; ol < cols; ol++) {
+                const float *g = w + (o0 + ol) * 9 * cin + c0;
+                float gg[3][4][CB];
+                for (int x = 0; x < 3; x++)
+                    for (int64_t c = 0; c < cn; c++) {
+                        float g0 = g[x * cin + c], g1 = g[(3 + x) * cin + c], g2 = g[(6 + x) * cin + c];
+                        gg[x][0][c] = g0;
+                        gg[x][1][c] = (g0 + g1 + g2) * 0.5f;
+                        gg[x][2][c] = (g0 - g1 + g2) * 0.5f;
+                        gg[x][3][c] = g2;
+                    }
+                for (int r = 0; r < 4; r++)
+                    for (int64_t c = 0; c < cn; c++) {
+                        float a0 = gg[0][r][c], a1 = gg[1][r][c], a2 = gg[2][r][c];
+                        u[r * 4][ol][c] = a0;
+                        u[r * 4 + 1][ol][c] = (a0 + a1 + a2) * 0.5f;
+                        u[r * 4 + 2][ol][c] = (a0 - a1 + a2) * 0.5f;
+                        u[r * 4 + 3][ol][c] = a2;
+                    }
+            }
+            for (int e = 0; e < 16; e++) {
+                float *dst = panels + e * panelCount + o0 * cin + c0 * CK_PANEL;
+                for (int64_t c = 0; c < cn; c++)
+                    for (int64_t ol = 0; ol < cols; ol++) dst[c * CK_PANEL + ol] = u[e][ol][c];
+            }
+        }
+    }
+}

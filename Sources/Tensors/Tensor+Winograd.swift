@@ -148,53 +148,17 @@ extension Tensor {
         return out
     }
 
-    typealias Lanes = SIMD8<Float>
-
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
-        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
-    }
-
     /// U[e] = (G g G^T)[e] for each filter g = weight[o, :, :, c] (packed [Cout, 3, 3, Cin]),
-    /// 8 input channels at a time (Cin is a multiple of 8), written straight into position e's
-    /// GEMM panels at `panels + e * panelCount` (`ck_pack_panels`' layout: element (o, c) of
-    /// U[e] at panel o / CK_PANEL, offset c * CK_PANEL + o % CK_PANEL), without a [16, Cout, Cin]
-    /// copy beside them (26 MB at SD's 640 channels).
+    /// written straight into position e's GEMM panels at `panels + e * panelCount`
+    /// (`ck_winograd_filters`), without a [16, Cout, Cin] copy beside them (26 MB at SD's 640
+    /// channels); threads take whole panels.
     static func winogradFilters(_ weight: Tensor, panels: UnsafeMutablePointer<Float>, panelCount: Int) {
         let (cout, cin) = (weight.shape[0], weight.shape[3])
-        let width = Int(CK_PANEL)
-        let wp = weight.pointer
-        let half = Lanes(repeating: 0.5)
+        let panelsPerPosition = (cout + Int(CK_PANEL) - 1) / Int(CK_PANEL)
         Profiler.measure("winograd filter transform") {
-            Parallelism.forEachRange(cout, minimumPerTask: 4) { range in
-                // gg[x * 4 + r] = (G g)[r][x]: G g (4 x 3; rows of g are ky), one scratch per task.
-                let gg = UnsafeMutablePointer<Lanes>.allocate(capacity: 12)
-                defer { gg.deallocate() }
-                for o in range {
-                    let g = wp + o * 9 * cin
-                    let column = panels + (o / width) * width * cin + o % width
-                    for c in stride(from: 0, to: cin, by: 8) {
-                        for x in 0..<3 {
-                            let g0 = load(g + x * cin + c), g1 = load(g + (3 + x) * cin + c), g2 = load(g + (6 + x) * cin + c)
-                            gg[x * 4] = g0
-                            gg[x * 4 + 1] = (g0 + g1 + g2) * half
-                            gg[x * 4 + 2] = (g0 - g1 + g2) * half
-                            gg[x * 4 + 3] = g2
-                        }
-                        // Lanes c..<c+8 of U[e] row o, CK_PANEL floats apart in the panel.
-                        @inline(__always) func put(_ v: Lanes, _ e: Int) {
-                            let dst = column + e * panelCount + c * width
-                            for lane in 0..<8 { dst[lane * width] = v[lane] }
-                        }
-                        // (G g) G^T: 4 x 4; position e = r * 4 + column of G^T.
-                        for r in 0..<4 {
-                            let a0 = gg[r], a1 = gg[4 + r], a2 = gg[8 + r]
-                            put(a0, r * 4)
-                            put((a0 + a1 + a2) * half, r * 4 + 1)
-                            put((a0 - a1 + a2) * half, r * 4 + 2)
-                            put(a2, r * 4 + 3)
-                        }
-                    }
-                }
+            Parallelism.forEachRange(panelsPerPosition, minimumPerTask: 1) { range in
+                ck_winograd_filters(weight.pointer, Int64(cout), Int64(cin), panels, Int64(panelCount),
+                                    Int64(range.lowerBound), Int64(range.upperBound))
             }
         }
     }

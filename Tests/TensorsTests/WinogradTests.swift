@@ -24,6 +24,50 @@ import TestSupport
         #expect(worst <= 1e-4 * scale, "max error \(worst) against output scale \(scale)")
     }
 
+    /// The transformed filters are G g G^T, element by element in the stated order of operations
+    /// (a scalar replica here), in the GEMM panel layout, with a partial last panel (40 outputs)
+    /// and input channels not a multiple of the kernel's 16-channel block (24); padding columns
+    /// stay zero; the same bytes at 1 and 3 threads.
+    @Test func filtersAreGgGtInPanelLayout() throws {
+        let (cout, cin) = (40, 24), width = Int(CK_PANEL)
+        let w = randomTensor([cout, 3, 3, cin], seed: 21)
+        defer { Parallelism.setThreadCount(0) }
+        Parallelism.setThreadCount(1)
+        let filters = try WinogradFilters(packedWeight: w)
+        Parallelism.setThreadCount(3)
+        let again = try WinogradFilters(packedWeight: w)
+        let count = 16 * filters.panelCount
+        #expect(Array(UnsafeBufferPointer(start: filters.panels.pointer, count: count))
+                == Array(UnsafeBufferPointer(start: again.panels.pointer, count: count)))
+        let wp = w.pointer
+        var mismatches = 0
+        for o in 0..<((cout + width - 1) / width * width) {
+            for c in 0..<cin {
+                var u = [Float](repeating: 0, count: 16)
+                if o < cout {
+                    func g(_ ky: Int, _ kx: Int) -> Float { wp[((o * 3 + ky) * 3 + kx) * cin + c] }
+                    var gg = [[Float]](repeating: [0, 0, 0, 0], count: 3)  // gg[x][r] = (G g)[r][x]
+                    for x in 0..<3 {
+                        let (g0, g1, g2) = (g(0, x), g(1, x), g(2, x))
+                        gg[x] = [g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2]
+                    }
+                    for r in 0..<4 {
+                        let (a0, a1, a2) = (gg[0][r], gg[1][r], gg[2][r])
+                        u[r * 4] = a0
+                        u[r * 4 + 1] = (a0 + a1 + a2) * 0.5
+                        u[r * 4 + 2] = (a0 - a1 + a2) * 0.5
+                        u[r * 4 + 3] = a2
+                    }
+                }
+                for e in 0..<16 {
+                    let got = filters.panels.pointer[e * filters.panelCount + (o / width) * width * cin + c * width + o % width]
+                    if got.bitPattern != u[e].bitPattern { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test func sameBytesAtEveryThreadCount() throws {
         defer { Parallelism.setThreadCount(0) }
         let x = randomTensor([2, 40, 40, 128], seed: 21)

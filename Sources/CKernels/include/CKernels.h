@@ -38,6 +38,12 @@ void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_
 void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX,
                         int64_t t0, int64_t t1, const float *bias, const float *residual, float *dst);
 
+/// Winograd F(2x2, 3x3) filters of w [cout, 3, 3, cin] for output panels [p0, p1), straight into
+/// the 16 positions' GEMM panels (panels + e * panelCount, ck_pack_panels' layout; padding
+/// columns of a last partial panel are left as they are).
+void ck_winograd_filters(const float *w, int64_t cout, int64_t cin, float *panels, int64_t panelCount, int64_t p0,
+                         int64_t p1);
+
 /// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), within 4e-7 absolute (tested).
 void ck_erf(const float *x, float *y, int64_t n);
 
