@@ -16,6 +16,22 @@ struct GEMMBenchmark: ParsableCommand {
 
     @OptionGroup var options: BenchmarkOptions
 
+    @Option(name: .customLong("shape"),
+            help: "Measure only this product instead of the table: MxNxK, on prepacked weights with a bias (the models' linear layers). Repeatable.")
+    var shapes: [String] = []
+
+    func validate() throws {
+        for shape in shapes where parse(shape) == nil {
+            throw ValidationError("--shape \(shape): expected MxNxK with positive integers, e.g. 8192x2560x320")
+        }
+    }
+
+    func parse(_ shape: String) -> (Int, Int, Int)? {
+        let parts = shape.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 3, parts.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }) else { return nil }
+        return (parts[0], parts[1], parts[2])
+    }
+
     struct Row: Codable {
         var name: String
         var m: Int, n: Int, k: Int
@@ -43,7 +59,18 @@ struct GEMMBenchmark: ParsableCommand {
         var peaks: [Int: Double] = [:]
         for t in options.threadCounts { peaks[t] = measurePeak(threads: t) }
         var rows: [Row] = []
-        for (name, m, n, k) in Self.gemmShapes {
+        for (m, n, k) in shapes.compactMap(parse) {
+            let x = randomTensor([m, k], seed: 1), bias = randomTensor([n], seed: 3)
+            let w = try PackedMatrix(randomTensor([n, k], seed: 2))
+            for t in options.threadCounts {
+                Parallelism.setThreadCount(t)
+                let s = try medianSeconds(repeats: options.repeats) { _ = try x.linear(packed: w, bias: bias) }
+                let g = 2.0 * Double(m * n * k) / s * 1e-9
+                rows.append(Row(name: "prepacked + bias", m: m, n: n, k: k, threads: t, gflops: g,
+                                percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: nil))
+            }
+        }
+        for (name, m, n, k) in shapes.isEmpty ? Self.gemmShapes : [] {
             var a = Tensor(zeros: [m * k]), b = Tensor(zeros: [n * k]), c = Tensor(zeros: [m * n])
             fill(&a, seed: 1); fill(&b, seed: 2)
             let flops = 2.0 * Double(m * n * k)
@@ -67,7 +94,7 @@ struct GEMMBenchmark: ParsableCommand {
                                 percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: flops / r * 1e-9))
             }
         }
-        for channels in [320, 640, 1280] {
+        for channels in shapes.isEmpty ? [320, 640, 1280] : [] {
             let x = randomTensor([1, 16, 16, channels], seed: 3)
             // Prepacked once, as the models hold their weights (PackedMatrix).
             let w = try PackedMatrix(try Tensor.packConvolutionWeight(randomTensor([channels, channels, 3, 3], seed: 4))

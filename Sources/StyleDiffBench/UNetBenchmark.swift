@@ -27,6 +27,9 @@ struct UNetBenchmark: ParsableCommand {
     @Flag(help: "Print the time per operation category (at the last thread count).")
     var profile = false
 
+    @Flag(help: "With --profile, time each GEMM shape (M x N x K; p: prepacked weights) on its own line.")
+    var profileShapes = false
+
     @Option(help: "Write the UNet output (NCHW, F32) to this safetensors file.")
     var output: String?
 
@@ -99,13 +102,15 @@ struct UNetBenchmark: ParsableCommand {
             }
         }
         var profileTable: [String: Double]?
+        var profileCalls: [String: Int] = [:]
         if profile {
-            Profiler.start()
+            Profiler.start(gemmShapes: profileShapes)
             let start = Date()
             _ = try unet(sample, timesteps: timesteps, context: context)
             let total = Date().timeIntervalSince(start)
             let rows = Profiler.stop()
             var table = Dictionary(uniqueKeysWithValues: rows.map { ($0.category, $0.seconds) })
+            profileCalls = Dictionary(uniqueKeysWithValues: rows.map { ($0.category, $0.calls) })
             table["other (bias copies, embeddings, allocation)"] = max(0, total - rows.map(\.seconds).reduce(0, +))
             table["total"] = total
             profileTable = table
@@ -128,7 +133,13 @@ struct UNetBenchmark: ParsableCommand {
         if let table = profileTable, let total = table["total"] {
             print("\nwhere the time goes (threads \(options.threadCounts.last ?? 1), one evaluation):")
             for (k, v) in table.sorted(by: { $0.value > $1.value }) where k != "total" {
-                print("  " + k.padding(toLength: 45, withPad: " ", startingAt: 0) + String(format: " %8.4f s  %5.1f%%", v, 100 * v / total))
+                var line = "  " + k.padding(toLength: 45, withPad: " ", startingAt: 0) + String(format: " %8.4f s  %5.1f%%", v, 100 * v / total)
+                // "gemm MxNxK[ p]": calls and GFLOPS.
+                let dims = k.split(separator: " ").dropFirst().first?.split(separator: "x").compactMap { Double($0) } ?? []
+                if k.hasPrefix("gemm "), dims.count == 3, let calls = profileCalls[k], v > 0 {
+                    line += String(format: "  %4d calls  %6.1f GFLOPS", calls, 2 * dims[0] * dims[1] * dims[2] * Double(calls) / v * 1e-9)
+                }
+                print(line)
             }
         }
     }

@@ -38,7 +38,7 @@ public enum GEMM {
     /// each (timed as "gemm"); column parts start on whole prepacked panels.
     static func forEachPart(m: Int, n: Int, k: Int, prepackedB: Bool = false, _ body: (Range<Int>, Range<Int>) -> Void) {
         guard m > 0, n > 0 else { return }
-        Profiler.measure("gemm") {
+        Profiler.measure(Profiler.byShape ? "gemm \(m)x\(n)x\(k)\(prepackedB ? " p" : "")" : "gemm") {
             let plan = partition(m: m, n: n, k: k, threads: Parallelism.threadCount, prepackedB: prepackedB)
             Parallelism.concurrentPerform(plan.parts) { part in
                 let lo = plan.bounds(part), hi = plan.bounds(part + 1)

@@ -10,11 +10,17 @@ public enum Profiler {
     private static let enabledFlag = Atomic<Bool>(false)
     private static let totals = Mutex<[String: (seconds: Double, calls: Int)]>([:])
 
+    private static let shapesFlag = Atomic<Bool>(false)
+
+    /// Whether GEMMs are timed per shape ("gemm MxNxK", " p" for prepacked weights) rather than as one "gemm".
+    static var byShape: Bool { shapesFlag.load(ordering: .relaxed) }
+
     public static var isEnabled: Bool { enabledFlag.load(ordering: .relaxed) }
 
-    /// Starts collecting (and clears earlier totals).
-    public static func start() {
+    /// Starts collecting (and clears earlier totals); `gemmShapes` splits the GEMM time by shape.
+    public static func start(gemmShapes: Bool = false) {
         totals.withLock { $0 = [:] }
+        shapesFlag.store(gemmShapes, ordering: .relaxed)
         enabledFlag.store(true, ordering: .relaxed)
     }
 
