@@ -41,6 +41,9 @@ struct FewStepBenchmark: ParsableCommand {
     @Flag(help: "Also print where an LCM image's time goes (per kernel category, 1 thread then the last count).")
     var profile = false
 
+    @Flag(help: "With --profile, time each GEMM shape (M x N x K; p: prepacked weights) on its own line, all of them.")
+    var profileShapes = false
+
     struct Row: Codable {
         var threads: Int
         var ddimSeconds: Double, lcmSeconds: Double, ratio: Double
@@ -88,7 +91,7 @@ struct FewStepBenchmark: ParsableCommand {
         if profile {
             let latents = try loaded.denoise(lcm)
             for (name, body) in [("denoise", { _ = try loaded.denoise(lcm) }), ("decode", { _ = try loaded.decode(latents, decoder: decoder) })] as [(String, () throws -> Void)] {
-                Profiler.start()
+                Profiler.start(gemmShapes: profileShapes)
                 var total = 0.0
                 for _ in 0..<options.repeats {
                     let start = DispatchTime.now().uptimeNanoseconds
@@ -97,7 +100,7 @@ struct FewStepBenchmark: ParsableCommand {
                 }
                 let rows = Profiler.stop()
                 print(String(format: "%@: %.4f s per call", name, total / Double(options.repeats)))
-                for r in rows.prefix(8) {
+                for r in rows.prefix(profileShapes ? rows.count : 8) {
                     print(String(format: "  %-28@ %.4f s (%d calls)", r.category, r.seconds / Double(options.repeats), r.calls / options.repeats))
                 }
             }
