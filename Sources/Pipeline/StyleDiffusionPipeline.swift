@@ -264,9 +264,13 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// Runs a request; `observe` sees each denoising step with its latents and may return false
     /// to cancel (PipelineError.cancelled).
     public func generate(_ request: GenerationRequest, observe: (DenoisingStep) -> Bool) throws -> RGBImage {
+        // Buffers cached for reuse between evaluations leave memory when the image is done, and
+        // the UNet's before the decode (whose maps have other sizes).
+        defer { LargeBlockCache.shared.releaseAll() }
         let latents = try denoise(request, observe: observe)
         try latents.requireFinite("the final latents")
         try model(for: request).releaseResidentWeights()  // the decode's peak need not hold the UNet's mapped weights
+        LargeBlockCache.shared.releaseAll()
         return try decode(latents, decoder: request.decoder)
     }
 

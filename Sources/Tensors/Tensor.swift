@@ -18,13 +18,24 @@ public final class TensorStorage: @unchecked Sendable {
     /// True for read-only memory (a mapped file): mutation always copies first.
     public let isReadOnly: Bool
     private let owner: AnyObject?
+    /// Bytes of a block from `LargeBlockCache` (0: allocated here).
+    private let cachedBytes: Int
 
     /// Allocates `count` floats, set to zero unless `zeroed` is false (for outputs that a
-    /// kernel overwrites entirely).
+    /// kernel overwrites entirely). Large buffers come from (and go back to) `LargeBlockCache`.
     public init(count: Int, zeroed: Bool = true) {
         _ = TensorStorage.allocatorConfigured
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        let bytes = max(count, 1) * 4
+        let raw: UnsafeMutableRawPointer
+        if bytes >= LargeBlockCache.shared.minimumBytes {
+            let block = LargeBlockCache.shared.take(bytes)
+            raw = block.pointer
+            cachedBytes = block.bytes
+        } else {
+            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            cachedBytes = 0
+        }
         if zeroed {
             raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
         } else {
@@ -41,10 +52,16 @@ public final class TensorStorage: @unchecked Sendable {
         self.count = count
         self.owner = owner
         isReadOnly = true
+        cachedBytes = 0
     }
 
     deinit {
-        if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() }
+        guard owner == nil else { return }
+        if cachedBytes > 0 {
+            LargeBlockCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: cachedBytes)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
     }
 
     /// glibc returns blocks above its mmap threshold (128 KB, adapting up to 32 MB) to the
@@ -123,7 +140,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Mutable pointer to the first element; copies the storage first if it is shared.
     public mutating func mutablePointer() -> UnsafeMutablePointer<Float> {
         if !isKnownUniquelyReferenced(&storage) || storage.isReadOnly {
-            let copy = TensorStorage(count: count)
+            let copy = TensorStorage(count: count, zeroed: false)
             copy.pointer.update(from: storage.pointer, count: count)
             storage = copy
         }
