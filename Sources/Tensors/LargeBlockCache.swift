@@ -8,7 +8,9 @@
 // holds at most `capacityBytes`, and a request that finds no block first returns every cached
 // block to the system (sizes changed: another model or phase), so resident memory exceeds that
 // of plain malloc by at most the cached blocks of the current sizes. `releaseAll()` empties it
-// (the pipeline calls it on `shared` before the decode and when an image is done).
+// (the pipeline calls it on `shared` before the decode and when an image is done). Evicting the
+// least recently freed blocks instead of emptying on a miss made a 512 px one-step image 10%
+// slower (13.8 against 12.5 s at 2 threads) at the same peak.
 
 import Synchronization
 
