@@ -647,6 +647,18 @@ void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, f
     }
 }
 
+void ck_pack_panels_rows(int64_t n, int64_t k, const float *b, int64_t ldb, float *dst) {
+    for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
+        int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
+        for (int64_t p0 = 0; p0 < k; p0 += 64) {
+            int64_t kb = k - p0 < 64 ? k - p0 : 64;
+            float block[64 * CK_PANEL] __attribute__((aligned(64)));
+            pack_b(CK_PANEL, cols, kb, p0, jp, b, ldb, 0, block);
+            memcpy(dst + jp * k + p0 * CK_PANEL, block, (size_t)(kb * CK_PANEL) * sizeof(float));
+        }
+    }
+}
+
 static void narrow_base(const float *src, uint16_t *dst, int64_t count) {
     for (int64_t i = 0; i < count; i++) {
         _Float16 h = (_Float16)src[i];

@@ -111,13 +111,25 @@ extension Tensor {
                                 scale: Float) {
         let width = heads * d, rowBlock = 128, chunk = 512
         let blocks = (lq + rowBlock - 1) / rowBlock
-        // Each head's keys [lk, d] as panels, once.
+        // Each head's keys [lk, d] as panels, and its values as the B panels of each key chunk's
+        // P V ([cn, d] rows c0 ..< c0 + cn: d rounded up to panels, cn deep), once: the same
+        // chains as the unpacked product, without packing the values again for every query block.
         let panelCount = Int(ck_panels_count(Int64(lk), Int64(d)))
+        let paddedD = Int(ck_panels_count(Int64(d), 1))
+        let valueCount = lk * paddedD
         let panels = TensorStorage(count: b * heads * panelCount, zeroed: false)
-        let pp = panels.pointer
+        let valuePanels = TensorStorage(count: b * heads * valueCount, zeroed: false)
+        let pp = panels.pointer, vpp = valuePanels.pointer
         Parallelism.forEach(b * heads) { item in
             let bi = item / heads, h = item % heads
             ck_pack_panels_strided(Int64(lk), Int64(d), k + bi * lk * ldk + h * d, Int64(ldk), pp + item * panelCount)
+            var c0 = 0
+            while c0 < lk {
+                let cn = min(chunk, lk - c0)
+                ck_pack_panels_rows(Int64(d), Int64(cn), v + (bi * lk + c0) * ldk + h * d, Int64(ldk),
+                                    vpp + item * valueCount + c0 * paddedD)
+                c0 += cn
+            }
         }
         Parallelism.forEachRange(b * heads * blocks) { range in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * chunk + 3 * rowBlock)
@@ -127,9 +139,9 @@ extension Tensor {
                 let bi = item / (heads * blocks), h = (item / blocks) % heads, blk = item % blocks
                 let r0 = blk * rowBlock, rows = min(rowBlock, lq - r0)
                 let qBase = q + (bi * lq + r0) * ldq + h * d
-                let vBase = v + bi * lk * ldk + h * d
                 let o = out + (bi * lq + r0) * width + h * d
                 let keyPanels = UnsafeRawPointer(pp + (bi * heads + h) * panelCount)
+                let values = vpp + (bi * heads + h) * valueCount
                 runMax.update(repeating: -.infinity, count: rows)
                 runSum.update(repeating: 0, count: rows)
                 var c0 = 0
@@ -144,9 +156,9 @@ extension Tensor {
                             for j in 0..<d { row[j] *= a }
                         }
                     }
-                    GEMM.single(m: rows, n: d, k: cn, a: scores, lda: chunk, transposeA: false,
-                                b: vBase + c0 * ldk, ldb: ldk, transposeB: false,
-                                c: o, ldc: width, alpha: 1, beta: c0 == 0 ? 0 : 1)
+                    _ = ck_sgemm_panels(Int64(rows), Int64(d), Int64(cn), scores, Int64(chunk), 0,
+                                        UnsafeRawPointer(values + c0 * paddedD), CK_PANELS_FLOAT, 0, o, Int64(width), 1,
+                                        c0 == 0 ? 0 : 1)
                     c0 += cn
                 }
                 for r in 0..<rows {

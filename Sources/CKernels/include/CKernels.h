@@ -93,6 +93,9 @@ int64_t ck_panels_count(int64_t n, int64_t k);
 
 /// ck_pack_panels for rows of W `ldw` floats apart (a head's keys inside [L, heads x D]).
 void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst);
+/// Panels of W = B^T for B [k, n] stored by rows (row stride ldb): the layout ck_pack_panels
+/// makes of that W (attention's values, used as B of P V, packed once per key chunk).
+void ck_pack_panels_rows(int64_t n, int64_t k, const float *b, int64_t ldb, float *dst);
 
 /// Packs W [n, k] (row-major; the B^T of C = A W^T, as torch Linear weights are) into panels of
 /// CK_PANEL rows of W, k-major within a panel, zero-padded: dst[ck_panels_count(n, k)].
