@@ -889,35 +889,36 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
     // in L2 across the k blocks (the k loop outermost streamed all of C through memory once per k
     // block). Narrowed panels keep the k loop outermost, widening each k block once for all rows.
     int64_t group = narrowed ? m : mcMax;
-    for (int64_t ig = 0; ig < m; ig += group)
-    for (int64_t pc = 0; pc < k; pc += KC) {
-        int64_t kc = k - pc < KC ? k - pc : KC;
-        int init = pc > 0 || bias ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
-        int last = pc + kc == k;
-        if (narrowed && widePanels > 1)
-            for (int64_t jr = 0; jr < n; jr += CK_PANEL)
-                widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide + jr * kc);
-        int64_t iEnd = m - ig < group ? m : ig + group;
-        for (int64_t ic = ig; ic < iEnd; ic += mcMax) {
-            int64_t mc = iEnd - ic < mcMax ? iEnd - ic : mcMax;
-            a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
-            for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
-                const float *bpanel;
-                if (narrowed && widePanels > 1) {
-                    bpanel = wide + jr * kc;
-                } else if (narrowed) {
-                    widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
-                    bpanel = wide;
-                } else {
-                    bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
+    for (int64_t ig = 0; ig < m; ig += group) {  // one group: all rows (narrowed) or one row block
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            int init = pc > 0 || bias ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
+            int last = pc + kc == k;
+            if (narrowed && widePanels > 1)
+                for (int64_t jr = 0; jr < n; jr += CK_PANEL)
+                    widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide + jr * kc);
+            int64_t iEnd = m - ig < group ? m : ig + group;
+            for (int64_t ic = ig; ic < iEnd; ic += mcMax) {
+                int64_t mc = iEnd - ic < mcMax ? iEnd - ic : mcMax;
+                a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
+                for (int64_t jr = 0; jr < n; jr += CK_PANEL) {
+                    const float *bpanel;
+                    if (narrowed && widePanels > 1) {
+                        bpanel = wide + jr * kc;
+                    } else if (narrowed) {
+                        widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
+                        bpanel = wide;
+                    } else {
+                        bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
+                    }
+                    int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
+                    float *cc = c + ic * ldc + jr;
+                    if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
+                    for (int64_t sub = 0; sub < cols; sub += nr)
+                        column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, cc + sub, ldc,
+                                     cols - sub < nr ? cols - sub : nr, init, beta, tile);
+                    if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
                 }
-                int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
-                float *cc = c + ic * ldc + jr;
-                if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
-                for (int64_t sub = 0; sub < cols; sub += nr)
-                    column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, cc + sub, ldc,
-                                 cols - sub < nr ? cols - sub : nr, init, beta, tile);
-                if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
             }
         }
     }

@@ -103,7 +103,8 @@ extension Tensor {
     /// Attention over long key sequences without a full score row per query (flash attention's
     /// online softmax): per (batch, head, block of 128 query rows), keys in chunks of 512:
     /// S = q k^T * scale against the head's keys prepacked as GEMM panels, a running max and sum
-    /// per row (`ck_online_softmax_rows`), O = O * exp(m_old - m_new) + P v; O / sum at the end.
+    /// per row (`ck_online_softmax_rows`), O = O * exp(m_old - m_new) + P v with the chunk's
+    /// values prepacked too; O / sum at the end.
     /// Each work item runs on one thread in a fixed order, so results do not depend on the thread
     /// count; they differ from the two-pass kernel in the last bits (another summation order).
     static func onlineAttention(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldk: Int,

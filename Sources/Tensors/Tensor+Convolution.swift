@@ -117,7 +117,7 @@ extension Tensor {
         let rows = n * ho * wo
         var out = Tensor(uninitialized: [n, ho, wo, cout])
         let dst = out.mutablePointer()
-        // The bias rows are written by each GEMM part's own thread (see GEMM.multiply(packed:)).
+        // Bias rows and the residual go in inside the GEMM, per cache block of C (GEMM.multiply).
         let b = bias?.pointer, r = residual?.pointer
         if kernel == 1 && stride == 1 && paddedH == h && paddedW == w {
             GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, bias: b, residual: r)
