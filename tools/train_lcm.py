@@ -19,6 +19,9 @@ guidance w ~ U[w_min, w_max] (the pipeline's guidance is w + 1); a DDIM-solver s
 teacher with guidance from t_n to t_{n-k} on the 50-step LCM schedule (k = 20); the student's
 consistency output c_skip x + c_out x0(t_n) against the target network's (EMA of the student,
 decay 0.95) at t_{n-k}; pseudo-Huber loss (c = 0.001). The target network is what is exported.
+With --img2img-share P, a batch is drawn as img2img sees it with probability P: the latents of
+the same content in another style, noised to a solver step at most --img2img-max-t, under the
+asked style's text and preset (the teacher's guided trajectory from there is the target).
 """
 import argparse
 import copy
@@ -140,10 +143,11 @@ def presets(teacher_folder):
     return {k: v.float() for k, v in load_file(os.path.join(teacher_folder, "style_encoder", "presets.safetensors")).items()}
 
 
-def conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev):
+def conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev, mode=None):
     """(text states, uncond text states, style tokens, uncond style tokens, style scale) for
-    records idx under one mode drawn for the batch (see the module docstring)."""
-    u = random.random()
+    records idx under one mode drawn for the batch (see the module docstring); mode "preset"
+    forces the first (text naming the style with its preset), as img2img conditions."""
+    u = 0.0 if mode == "preset" else random.random()
     with torch.no_grad():
         zero_tokens = teacher.style.image_proj(torch.zeros(len(idx), teacher.style.pool_proj.out_features, device=dev))
         if u < 0.5:  # "<content>, <style> style" with the style's preset
@@ -184,9 +188,10 @@ def train(args):
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.teacher, "tokenizer", "tokenizer.model"))
     recs, images, latents = cache["records"], cache["images"], cache["latents"].to(dev)
     train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
-    by_style = {}
+    by_style, by_content = {}, {}
     for i in train_idx:
         by_style.setdefault(recs[i]["style"], []).append(i)
+        by_content.setdefault(recs[i]["content"], []).append(i)
     teacher = load_teacher(args, sp.get_piece_size()).to(dev)
     preset = presets(args.teacher)
     state = State(args, teacher)
@@ -197,6 +202,7 @@ def train(args):
     k = SCHEDULE["num_train_timesteps"] // ORIGINAL_STEPS
     solver_t = (torch.arange(1, ORIGINAL_STEPS + 1) * k - 1).to(dev)                    # t_n: 19, 39, ..., 999
     solver_prev_alpha = torch.cat([alphas[:1], alphas[solver_t[:-1]]])       # alpha at t_{n-k} (alphas[0] below 19)
+    img2img_steps = int((solver_t <= args.img2img_max_t).sum())               # solver steps an img2img start reaches
     print(f"student {sum(p.numel() for p in state.student.parameters()) / 1e6:.2f} M parameters, "
           f"{len(train_idx)} training drawings", flush=True)
     stop = StopFlag()
@@ -204,10 +210,19 @@ def train(args):
     done = 0
     while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or state.step < args.max_steps):
         idx = random.sample(train_idx, args.batch)
-        x0 = latents[idx]
+        img2img = random.random() < args.img2img_share
+        if img2img:  # noised drawings of the same content in another style, conditioned on the asked style
+            src = []
+            for i in idx:
+                others = [j for j in by_content[recs[i]["content"]] if recs[j]["style"] != recs[i]["style"]]
+                src.append(random.choice(others) if others else i)
+            x0 = latents[src]
+        else:
+            x0 = latents[idx]
         with mixed(args, dev):
-            text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev)
-        n = torch.randint(0, ORIGINAL_STEPS, (args.batch,)).to(dev)
+            text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev,
+                                                                    mode="preset" if img2img else None)
+        n = torch.randint(0, img2img_steps if img2img else ORIGINAL_STEPS, (args.batch,)).to(dev)
         t, prev_alpha = solver_t[n], solver_prev_alpha[n]
         t_prev = (t - k).clamp(min=0)
         a = alphas[t][:, None, None, None]
@@ -297,6 +312,10 @@ def main():
     ap.add_argument("--w-min", type=float, default=2.0, help="smallest guidance w (pipeline guidance w + 1)")
     ap.add_argument("--w-max", type=float, default=14.0)
     ap.add_argument("--huber-c", type=float, default=0.001)
+    ap.add_argument("--img2img-share", type=float, default=0.0,
+                    help="share of batches drawn as img2img sees them: the latents of the same content in another "
+                         "style, noised to a solver step at most --img2img-max-t, conditioned on the asked style's text and preset")
+    ap.add_argument("--img2img-max-t", type=int, default=779, help="largest img2img start timestep trained (strength 0.8 with 4 LCM steps starts at 759)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the networks' forward passes")
