@@ -20,8 +20,8 @@ teacher with guidance from t_n to t_{n-k} on the 50-step LCM schedule (k = 20); 
 consistency output c_skip x + c_out x0(t_n) against the target network's (EMA of the student,
 decay 0.95) at t_{n-k}; pseudo-Huber loss (c = 0.001). The target network is what is exported.
 With --img2img-share P, a batch is drawn as img2img sees it with probability P: the latents of
-the same content in another style, noised to a solver step at most --img2img-max-t, under the
-asked style's text and preset (the teacher's guided trajectory from there is the target).
+the same content in another style, noised to a solver step in [--img2img-min-t, --img2img-max-t],
+under the asked style's text and preset (the teacher's guided trajectory from there is the target).
 """
 import argparse
 import copy
@@ -202,7 +202,10 @@ def train(args):
     k = SCHEDULE["num_train_timesteps"] // ORIGINAL_STEPS
     solver_t = (torch.arange(1, ORIGINAL_STEPS + 1) * k - 1).to(dev)                    # t_n: 19, 39, ..., 999
     solver_prev_alpha = torch.cat([alphas[:1], alphas[solver_t[:-1]]])       # alpha at t_{n-k} (alphas[0] below 19)
-    img2img_steps = int((solver_t <= args.img2img_max_t).sum())               # solver steps an img2img start reaches
+    # Solver steps img2img batches are noised to: t_n in [--img2img-min-t, --img2img-max-t].
+    img2img_n = torch.nonzero((solver_t >= args.img2img_min_t) & (solver_t <= args.img2img_max_t)).flatten()
+    if args.img2img_share > 0 and len(img2img_n) == 0:
+        raise SystemExit(f"no solver timestep in [{args.img2img_min_t}, {args.img2img_max_t}]")
     print(f"student {sum(p.numel() for p in state.student.parameters()) / 1e6:.2f} M parameters, "
           f"{len(train_idx)} training drawings", flush=True)
     stop = StopFlag()
@@ -222,7 +225,10 @@ def train(args):
         with mixed(args, dev):
             text, uncond, tokens, zero_tokens, scale = conditioning(args, teacher, sp, recs, images, by_style, preset, idx, dev,
                                                                     mode="preset" if img2img else None)
-        n = torch.randint(0, img2img_steps if img2img else ORIGINAL_STEPS, (args.batch,)).to(dev)
+        if img2img:
+            n = img2img_n[torch.randint(0, len(img2img_n), (args.batch,))].to(dev)
+        else:
+            n = torch.randint(0, ORIGINAL_STEPS, (args.batch,)).to(dev)
         t, prev_alpha = solver_t[n], solver_prev_alpha[n]
         t_prev = (t - k).clamp(min=0)
         a = alphas[t][:, None, None, None]
@@ -314,8 +320,12 @@ def main():
     ap.add_argument("--huber-c", type=float, default=0.001)
     ap.add_argument("--img2img-share", type=float, default=0.0,
                     help="share of batches drawn as img2img sees them: the latents of the same content in another "
-                         "style, noised to a solver step at most --img2img-max-t, conditioned on the asked style's text and preset")
-    ap.add_argument("--img2img-max-t", type=int, default=779, help="largest img2img start timestep trained (strength 0.8 with 4 LCM steps starts at 759)")
+                         "style, noised to a solver step in [--img2img-min-t, --img2img-max-t], conditioned on the asked "
+                         "style's text and preset")
+    ap.add_argument("--img2img-min-t", type=int, default=0, help="smallest timestep of img2img batches")
+    ap.add_argument("--img2img-max-t", type=int, default=799,
+                    help="largest timestep of img2img batches (4 LCM steps at strength 0.8 start at 799: the schedule "
+                         "is made from the first 40 of the 50 original steps)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the networks' forward passes")
