@@ -2,6 +2,7 @@
 // GenerationSettings value, as a batch line does.
 
 import ArgumentParser
+import FileAccess
 import Foundation
 import Pipeline
 import Schedulers
@@ -65,7 +66,7 @@ public struct GenerationOptions: ParsableArguments {
     @Option(help: "Sampler (default: the model folder's scheduler class where stylediff has it, e.g. pndm for SD 1.5, else ddim).")
     public var scheduler: SchedulerKind?
 
-    @Flag(help: "Few-step preset: the LCM scheduler in 4 steps (--steps still applies): the default model's unet_lcm/, an LCM folder, or a LoRA such as LCM-LoRA.")
+    @Flag(help: "Few-step preset: the LCM scheduler in 4 steps (--steps still applies): the default model's unet_lcm/, an LCM folder, or a LoRA such as LCM-LoRA; decoded with the folder's vae_tiny/ when it has one (--decoder full keeps the VAE).")
     public var fast = false
 
     /// The steps asked for, or the default (4 with --fast, else 20).
@@ -83,8 +84,15 @@ public struct GenerationOptions: ParsableArguments {
     @Option(name: .customLong("clip-skip"), help: "Stop the text encoder this many layers early, as AUTOMATIC1111's Clip skip: 1 uses the last layer, 2 the one before (for anime fine-tunes of SD 1.x).")
     public var clipSkip: Int?
 
-    @Option(help: "Decoder of the final latents: full (the VAE) or tiny (the model folder's vae_tiny/, a diffusers AutoencoderTiny such as TAESD: several times faster, less exact).")
-    public var decoder: VAEDecoder = .full
+    @Option(help: "Decoder of the final latents: full (the VAE) or tiny (the model folder's vae_tiny/, a diffusers AutoencoderTiny such as TAESD: several times faster, less exact). Default: tiny with --fast when the folder has vae_tiny/, else full.")
+    public var decoder: VAEDecoder?
+
+    /// The decoder asked for; without one, --fast takes the folder's vae_tiny/ when it has one
+    /// (the few-step preset's speed), everything else the VAE. nil: the VAE.
+    public var resolvedDecoder: VAEDecoder? {
+        let chosen = decoder ?? (fast && FileAccess.isDirectory(common.directory + "/vae_tiny") ? .tiny : .full)
+        return chosen == .full ? nil : chosen
+    }
 
     @Option(help: "DDIM noise in [0, 1] (0 = deterministic).")
     public var eta: Float = GenerationSettings.Defaults.eta
@@ -136,7 +144,7 @@ public struct GenerationOptions: ParsableArguments {
             guidanceScale: guidance, eta: eta, styleImages: styleImages.map(\.argument), styleStrength: styleStrength,
             styleSnap: styleSnap, blend: blend, stylePreset: stylePreset, initImage: initImage, strength: strength,
             fit: fit, width: width, height: height, clipSkip: clipSkip, styleBlocks: styleBlocks,
-            decoder: decoder == .full ? nil : decoder)
+            decoder: resolvedDecoder)
     }
 
     /// Runs generate or convert: seeds, records, outputs, JSON result. Every output and every
