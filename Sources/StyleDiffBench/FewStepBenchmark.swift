@@ -89,21 +89,8 @@ struct FewStepBenchmark: ParsableCommand {
                             lcmDenoiseSeconds: m[4], decodeSeconds: m[5], loadSeconds: m[6]))
         }
         if profile {
-            let latents = try loaded.denoise(lcm)
-            for (name, body) in [("denoise", { _ = try loaded.denoise(lcm) }), ("decode", { _ = try loaded.decode(latents, decoder: decoder) })] as [(String, () throws -> Void)] {
-                Profiler.start(gemmShapes: profileShapes)
-                var total = 0.0
-                for _ in 0..<options.repeats {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    try body()
-                    total += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                }
-                let rows = Profiler.stop()
-                print(String(format: "%@: %.4f s per call", name, total / Double(options.repeats)))
-                for r in rows.prefix(profileShapes ? rows.count : 8) {
-                    print(String(format: "  %-28@ %.4f s (%d calls)", r.category, r.seconds / Double(options.repeats), r.calls / options.repeats))
-                }
-            }
+            try printDenoiseAndDecodeProfile(loaded, lcm, repeats: options.repeats, gemmShapes: profileShapes,
+                                             limit: profileShapes ? nil : 8)
         }
         Parallelism.setThreadCount(0)
         if options.json {

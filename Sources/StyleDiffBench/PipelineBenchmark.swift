@@ -73,23 +73,7 @@ struct PipelineBenchmark: ParsableCommand {
             results.append(Result(threads: t, medianSeconds: s, medianStepSeconds: steady.isEmpty ? .nan : steady[steady.count / 2]))
         }
         if profile {
-            let latents = try pipeline.denoise(request)
-            for (name, body) in [("denoise", { _ = try pipeline.denoise(request) }),
-                                 ("decode", { _ = try pipeline.decode(latents, decoder: request.decoder) })] as [(String, () throws -> Void)] {
-                LargeBlockCache.shared.releaseAll()  // as generate leaves it between the two
-                Profiler.start()
-                let start = DispatchTime.now().uptimeNanoseconds
-                try body()
-                let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                let rows = Profiler.stop()
-                print(String(format: "%@: %.4f s (threads %d)", name, total, Parallelism.threadCount))
-                for r in rows {
-                    print("  " + r.category.padding(toLength: 40, withPad: " ", startingAt: 0)
-                          + String(format: " %8.4f s  %5.1f%%  %5d calls", r.seconds, 100 * r.seconds / total, r.calls))
-                }
-                let other = total - rows.map(\.seconds).reduce(0, +)
-                print("  " + "other".padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: " %8.4f s  %5.1f%%", other, 100 * other / total))
-            }
+            try printDenoiseAndDecodeProfile(pipeline, request, repeats: 1, gemmShapes: false, limit: nil)
         }
         Parallelism.setThreadCount(0)
         let report = Report(model: model, steps: steps, width: size.width, height: size.height, results: results,

@@ -3,6 +3,8 @@
 
 import ArgumentParser
 import Foundation
+import Pipeline
+import Tensors
 
 @main
 struct StyleDiffBench: ParsableCommand {
@@ -74,4 +76,31 @@ func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     }
     times.sort()
     return times[times.count / 2]
+}
+
+/// Where one image's time goes (`fewstep --profile`, `pipeline --profile`): `repeats` runs of its
+/// denoising, then of the decode of its latents, under the Profiler (the large-block cache emptied
+/// before each part, as `generate` leaves it), printed per run: the first `limit` kernel categories
+/// (all of them when nil) and the time outside every category.
+func printDenoiseAndDecodeProfile(_ pipeline: StyleDiffusionPipeline, _ request: GenerationRequest, repeats: Int,
+                                  gemmShapes: Bool, limit: Int?) throws {
+    let latents = try pipeline.denoise(request)
+    let parts: [(String, () throws -> Void)] = [("denoise", { _ = try pipeline.denoise(request) }),
+                                                ("decode", { _ = try pipeline.decode(latents, decoder: request.decoder) })]
+    for (name, body) in parts {
+        LargeBlockCache.shared.releaseAll()
+        Profiler.start(gemmShapes: gemmShapes)
+        var total = 0.0
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            total += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        }
+        let rows = Profiler.stop(), n = Double(repeats)
+        print(String(format: "%@: %.4f s per call (threads %d)", name, total / n, Parallelism.threadCount))
+        for r in rows.prefix(limit ?? rows.count) {
+            print(String(format: "  %-28@ %.4f s (%d calls)", r.category, r.seconds / n, r.calls / repeats))
+        }
+        print(String(format: "  %-28@ %.4f s", "other", max(0, total - rows.map(\.seconds).reduce(0, +)) / n))
+    }
 }
