@@ -237,11 +237,12 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
     }                                                                                          \
     /* Winograd output transform Y = A^T M A (+ bias) of tiles [t0, t1): tile t's 16 positions at \
        m + (t - t0) c + e stride; its 2x2 outputs cropped at odd edges of the [N, h, w, c] map.   \
-       The sums run in the Swift transform's order (same bits). */                             \
+       The sums run in the Swift transform's order (same bits); then + residual, then ReLU   \
+       (x > 0 ? x : 0, as Tensor.relu) when asked. */                                          \
     ATTR static void winograd_output_##SUFFIX(const float *m, int64_t stride, int64_t h, int64_t w, \
                                               int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0, \
                                               int64_t t1, const float *bias,                   \
-                                              const float *residual, float *dst) {             \
+                                              const float *residual, int relu, float *dst) {   \
         for (int64_t t = t0; t < t1; t++) {                                                    \
             int64_t b = t / (tilesY * tilesX), ty = (t / tilesX) % tilesY, tx = t % tilesX;     \
             int64_t y0 = 2 * ty, x0 = 2 * tx;                                                  \
@@ -271,6 +272,12 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
                 for (int64_t k = 0; k < span; k++) o[k] += r[k];                               \
                 if (rows > 1)                                                                  \
                     for (int64_t k = 0; k < span; k++) o1[k] += r1[k];                         \
+            }                                                                                  \
+            if (relu) {                                                                        \
+                int64_t span = columns * c;                                                    \
+                for (int64_t k = 0; k < span; k++) o[k] = o[k] > 0.0f ? o[k] : 0.0f;           \
+                if (rows > 1)                                                                  \
+                    for (int64_t k = 0; k < span; k++) o1[k] = o1[k] > 0.0f ? o1[k] : 0.0f;    \
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
@@ -389,8 +396,8 @@ void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_
 }
 
 void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX,
-                        int64_t t0, int64_t t1, const float *bias, const float *residual, float *dst) {
-    DISPATCH(winograd_output, (m, stride, h, w, c, tilesY, tilesX, t0, t1, bias, residual, dst))
+                        int64_t t0, int64_t t1, const float *bias, const float *residual, int relu, float *dst) {
+    DISPATCH(winograd_output, (m, stride, h, w, c, tilesY, tilesX, t0, t1, bias, residual, relu, dst))
 }
 
 // Winograd F(2x2, 3x3) filters U[e] = (G g G^T)[e] for the output channels of panels [p0, p1)

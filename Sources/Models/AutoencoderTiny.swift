@@ -23,9 +23,9 @@ public struct AutoencoderTiny {
             conv2 = try Conv2d(store, prefix + ".conv.4", inChannels: channels, outChannels: channels, kernel: 3)
         }
 
+        /// The ReLUs and the skip add go into the convolutions (the same bytes as separate passes).
         func callAsFunction(_ x: Tensor) throws -> Tensor {
-            let h = try conv2(try conv1(try conv0(x).relu()).relu())
-            return try (h + x).relu()
+            try conv2(try conv1(try conv0(x, relu: true), relu: true), adding: x, relu: true)
         }
     }
 
@@ -62,7 +62,7 @@ public struct AutoencoderTiny {
         guard latent.rank == 4, latent.shape[3] == configuration.latentChannels else {
             throw ModelError.invalidInput("tiny VAE latent \(latent.shape) must be [N, h, w, \(configuration.latentChannels)]")
         }
-        var h = try convIn(latent.mapElements { tanhf($0 / 3) * 3 }).relu()
+        var h = try convIn(latent.mapElements { tanhf($0 / 3) * 3 }, relu: true)
         for (i, level) in levels.enumerated() {
             for block in level.blocks { h = try block(h) }
             if i < levels.count - 1 { h = try h.upsampleNearest2x() }

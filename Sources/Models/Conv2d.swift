@@ -51,16 +51,18 @@ public struct Conv2d {
     }
 
     /// [N, H, W, Cin] -> [N, Ho, Wo, Cout]; with `residual` [N, Ho, Wo, Cout], the output plus it
-    /// (the bytes of a separate add, made as each output value is written).
-    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil) throws -> Tensor {
+    /// (the bytes of a separate add, made as each output value is written); with `relu`, then
+    /// ReLU (the bytes of `relu()` after; fused on the Winograd path).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil, relu: Bool = false) throws -> Tensor {
         guard let winograd, x.rank == 4,
               Tensor.winogradApplies(kernel: kernel, stride: stride, padding: padding, outputPixels: x.shape[1] * x.shape[2],
                                      cin: x.shape[3], cout: weight.rows, filtersKept: true) else {
-            return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, adding: residual)
+            return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, adding: residual,
+                                relu: relu)
         }
         let filters = try winograd.filters { try WinogradFilters(weight: weight) }
         return try x.conv2d(weight: weight, kernel: kernel, bias: bias, stride: stride, padding: padding, winograd: filters,
-                            adding: residual)
+                            adding: residual, relu: relu)
     }
 }
 

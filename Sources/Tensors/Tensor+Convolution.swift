@@ -66,12 +66,13 @@ extension Tensor {
     /// (see `PackedMatrix`): the same bytes as the unpacked weight. `winograd`: the layer's
     /// transformed filters when it keeps them (else transformed per Winograd call). `residual`
     /// (the output's shape): the result is conv + residual, the bytes of a separate add, made
-    /// where each output value is written.
+    /// where each output value is written. `relu`: then ReLU, the bytes of `relu()` after (made
+    /// as each tile is written on the Winograd path, a separate pass on the GEMM path).
     public func conv2d(
         weight: PackedMatrix, kernel: Int, bias: Tensor?, stride: Int,
         padding: (top: Int, left: Int, bottom: Int, right: Int),
         winograd: WinogradFilters? = nil, algorithm: ConvolutionAlgorithm = .automatic,
-        adding residual: Tensor? = nil
+        adding residual: Tensor? = nil, relu: Bool = false
     ) throws -> Tensor {
         guard rank == 4, kernel >= 1, weight.columns == kernel * kernel * shape[3] else {
             throw TensorError.shapeMismatch("conv2d: input \(shape) [N, H, W, C], weight [\(weight.rows), \(weight.columns)] for a \(kernel)x\(kernel) kernel")
@@ -111,7 +112,7 @@ extension Tensor {
         }
         if useWinograd {
             let filters = try winograd ?? WinogradFilters(weight: weight)
-            return winogradConv3x3(filters: filters, bias: bias, residual: residual)
+            return winogradConv3x3(filters: filters, bias: bias, residual: residual, relu: relu)
         }
         let k = kernel * kernel * cin
         let rows = n * ho * wo
@@ -121,7 +122,7 @@ extension Tensor {
         let b = bias?.pointer, r = residual?.pointer
         if kernel == 1 && stride == 1 && paddedH == h && paddedW == w {
             GEMM.multiply(m: rows, a: pointer, lda: cin, packed: weight, c: dst, ldc: cout, bias: b, residual: r)
-            return out
+            return relu ? out.relu() : out
         }
         // Rows per block: im2col of at most ~8M floats (32 MB), shape-determined.
         let block = max(1, min(rows, 8_388_608 / max(k, 1)))
@@ -155,6 +156,6 @@ extension Tensor {
                           residual: r.map { $0 + start * cout })
             start += count
         }
-        return out
+        return relu ? out.relu() : out
     }
 }

@@ -69,8 +69,10 @@ extension Tensor {
         return filtersKept ? outputPixels >= 128 : outputPixels >= 1024 && outputPixels * min(cin, cout) >= 262_144
     }
 
-    /// [N, H, W, Cin] * filters U [16, Cout, Cin] (+ bias) -> [N, H, W, Cout], padding 1.
-    func winogradConv3x3(filters: WinogradFilters, bias: Tensor?, residual: Tensor? = nil, fusedChannels: Int = 256) -> Tensor {
+    /// [N, H, W, Cin] * filters U [16, Cout, Cin] (+ bias) -> [N, H, W, Cout], padding 1; then
+    /// + residual and ReLU when asked, as each tile is written.
+    func winogradConv3x3(filters: WinogradFilters, bias: Tensor?, residual: Tensor? = nil, relu: Bool = false,
+                         fusedChannels: Int = 256) -> Tensor {
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
         let cout = filters.outChannels
         let tilesY = (h + 1) / 2, tilesX = (w + 1) / 2
@@ -106,7 +108,7 @@ extension Tensor {
             }
             func outputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
                 ck_winograd_output(mp + lo * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
-                                   Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, residualPointer, dst)
+                                   Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, residualPointer, relu ? 1 : 0, dst)
             }
             var start = 0
             while start < tiles {

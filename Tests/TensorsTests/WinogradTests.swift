@@ -98,6 +98,9 @@ import TestSupport
         let residual = randomTensor(Array(shape.dropLast()) + [cout], seed: 34)
         var separate = residual
         try separate.add(threePass)
+        // ReLU as each tile is written (alone and after the residual): the bytes of relu() after.
+        let reluAlone = threePass.relu(), reluAfterAdd = separate.relu()
+        #expect(bytes(reluAlone) != bytes(threePass) && bytes(reluAfterAdd) != bytes(separate))  // negatives were there
         for path: Int32 in [1, 2, 3] {
             guard ck_force_path(path) >= 0 else { continue }
             for threads in [1, 2, 3] {
@@ -106,12 +109,26 @@ import TestSupport
                 #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, fusedChannels: 0)) == bytes(threePass), "variant \(path), \(threads) threads")
                 #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, residual: residual)) == bytes(separate))
                 #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, residual: residual, fusedChannels: 0)) == bytes(separate))
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, relu: true)) == bytes(reluAlone))
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, relu: true, fusedChannels: 0)) == bytes(reluAlone))
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, residual: residual, relu: true)) == bytes(reluAfterAdd))
+                #expect(bytes(x.winogradConv3x3(filters: filters, bias: bias, residual: residual, relu: true, fusedChannels: 0))
+                        == bytes(reluAfterAdd), "variant \(path), \(threads) threads")
             }
         }
         _ = ck_force_path(previous)
         let matrix = try PackedMatrix(try packed.reshaped([cout, 9 * shape[3]]))
         let perCall = try x.conv2d(weight: matrix, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1), algorithm: .winograd)
         #expect(bytes(perCall) == bytes(threePass))
+        // conv2d's relu on both paths (fused on Winograd, a pass after the GEMM on im2col).
+        let winogradReLU = try x.conv2d(weight: matrix, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1),
+                                        algorithm: .winograd, adding: residual, relu: true)
+        #expect(bytes(winogradReLU) == bytes(reluAfterAdd))
+        let im2col = try x.conv2d(weight: matrix, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1), algorithm: .im2col,
+                                  adding: residual)
+        let im2colReLU = try x.conv2d(weight: matrix, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1),
+                                      algorithm: .im2col, adding: residual, relu: true)
+        #expect(bytes(im2colReLU) == bytes(im2col.relu()))
         let reference = Reference.conv2d(x, weight: weight, bias: bias, stride: 1, padding: 1)
         let scale = (0..<reference.count).reduce(Float(0)) { max($0, abs(reference.pointer[$1])) }
         let worst = (0..<reference.count).reduce(Float(0)) { max($0, abs(threePass.pointer[$1] - reference.pointer[$1])) }

@@ -34,9 +34,10 @@ void ck_group_norm_apply(const float *x, float *y, int64_t rows, int64_t c, cons
 void ck_winograd_input(const float *src, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX, int64_t t0,
                        int64_t t1, const float *zero, float *v, int64_t stride);
 /// Winograd F(2x2, 3x3) output transform (+ bias) of tiles [t0, t1) into an NHWC map [N, h, w, c];
-/// with `residual` (a map like dst, or NULL) each value then gains the residual's: (y + bias) + r.
+/// with `residual` (a map like dst, or NULL) each value then gains the residual's: (y + bias) + r;
+/// with `relu` nonzero each value is then max(v, 0) (v > 0 ? v : 0, the bits of a separate ReLU).
 void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, int64_t c, int64_t tilesY, int64_t tilesX,
-                        int64_t t0, int64_t t1, const float *bias, const float *residual, float *dst);
+                        int64_t t0, int64_t t1, const float *bias, const float *residual, int relu, float *dst);
 
 /// Winograd F(2x2, 3x3) filters of w [cout, 3, 3, cin] for output panels [p0, p1), straight into
 /// the 16 positions' GEMM panels (panels + e * panelCount, ck_pack_panels' layout; padding
