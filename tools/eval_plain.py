@@ -10,7 +10,10 @@ with the Swift CLI in up to --styles styles that have a drawing of one of its co
   style    the style judge names the requested style.
 Checked on real drawings first (--real): a real drawing of one of the word's contents in another
 style in place of the generation (the measure's ceiling), and one of another word's contents
-(its floor).
+(its floor). --caption-oracle prompts each item with the dataset's own training caption of one of
+the word's contents in that style (style removed; the word itself when the style has none in the
+train split) instead of the word: how much content the UNet draws when the text side is perfect,
+the ceiling of any text encoder that maps the word to what the model was trained on.
 
   python3 tools/eval_plain.py --model Weights/default --data D --judges J --out O [--real]
 Writes O/summary.json and O/sheet.png (one row per word: per generation a real drawing of the
@@ -29,6 +32,7 @@ from PIL import Image, ImageDraw
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from judge import embed, load_images, load_judges, predict_styles  # noqa: E402
+from stylediff_model import strip_style  # noqa: E402
 
 
 def retrieval(query_z, gallery_z, gallery_names, wanted):
@@ -52,6 +56,8 @@ def main():
     ap.add_argument("--before", help="an earlier run's --out (same --seed and --styles): the sheet shows its images "
                                      "beside these, after a real drawing of the word in the same style")
     ap.add_argument("--real", action="store_true", help="also judge real drawings in place of generations (ceiling, floor)")
+    ap.add_argument("--caption-oracle", action="store_true",
+                    help="prompt with a training caption of one of the word's contents in the style instead of the word")
     ap.add_argument("--stylediff", default=os.path.join(HERE, "..", ".build", "release", "stylediff"))
     ap.add_argument("--threads", type=int)
     args = ap.parse_args()
@@ -68,14 +74,17 @@ def main():
         styles = sorted({r["style"] for r in recs if r["content"] in wanted})
         for s in rng.sample(styles, min(args.styles, len(styles))):
             seed += 1
-            items.append(dict(word=w["prompt"], style=s, seed=seed, wanted=wanted))
+            captions = sorted(strip_style(r["prompt"]) for r in by_style[s] if r["content"] in wanted and r["split"] == "train")
+            prompt = captions[(seed * 7919) % len(captions)] if args.caption_oracle and captions else w["prompt"]
+            items.append(dict(word=w["prompt"], prompt=prompt, style=s, seed=seed, wanted=wanted))
     os.makedirs(args.out, exist_ok=True)
     judge, content = load_judges(args.judges)
     galleries = {}
     for s, rs in by_style.items():
         galleries[s] = ([r["content"] for r in rs], embed(content, load_images([os.path.join(args.data, r["file"]) for r in rs])))
     summary = dict(model=os.path.abspath(args.model), words=len(words), images=len(items), steps=args.steps,
-                   scheduler=args.scheduler, guidance=args.guidance, seed=args.seed)
+                   scheduler=args.scheduler, guidance=args.guidance, seed=args.seed, caption_oracle=args.caption_oracle,
+                   prompted_with_a_caption=sum(i["prompt"] != i["word"] for i in items))
     chance1 = sum(sum(n in i["wanted"] for n in galleries[i["style"]][0]) / len(galleries[i["style"]][0]) for i in items) / len(items)
     summary["chance_top1"] = 100 * chance1
 
@@ -104,7 +113,7 @@ def main():
     lines = os.path.join(args.out, "prompts.jsonl")
     with open(lines, "w") as f:
         for k, i in enumerate(items):
-            line = dict(prompt=i["word"], style=i["style"], seed=i["seed"], steps=args.steps, guidance=args.guidance,
+            line = dict(prompt=i["prompt"], style=i["style"], seed=i["seed"], steps=args.steps, guidance=args.guidance,
                         name=f"{k:03d}-{i['word'].replace(' ', '_')}-{i['style']}")
             if args.scheduler:
                 line["scheduler"] = args.scheduler
