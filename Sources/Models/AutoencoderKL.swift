@@ -75,7 +75,7 @@ public struct AutoencoderKL {
     }
 
     /// Downsampling factor between image and latent.
-    public var downsamplingFactor: Int { 1 << (configuration.blockOutChannels.count - 1) }
+    public var downsamplingFactor: Int { configuration.downsamplingFactor }
 
     /// image [N, H, W, in_channels] in [-1, 1] -> latent distribution [N, H/f, W/f, latent_channels].
     public func encode(_ image: Tensor) throws -> LatentDistribution {

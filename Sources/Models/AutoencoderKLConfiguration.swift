@@ -20,6 +20,10 @@ public struct AutoencoderKLConfiguration: Decodable, Equatable {
     public var usePostQuantConv = true
     public var midBlockAddAttention = true
 
+    /// Downsampling factor between image and latent (2^(blocks - 1); the block count is bounded
+    /// when the file is loaded).
+    public var downsamplingFactor: Int { 1 << max(0, blockOutChannels.count - 1) }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case inChannels = "in_channels", outChannels = "out_channels", downBlockTypes = "down_block_types"
         case upBlockTypes = "up_block_types", blockOutChannels = "block_out_channels", layersPerBlock = "layers_per_block"

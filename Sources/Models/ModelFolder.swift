@@ -61,17 +61,31 @@ public protocol ComponentModel {
 extension ComponentModel {
     /// Loads config.json and the weights of a component folder (ModelFolder.files).
     public init(directory: String) throws {
-        try self.init(directory: directory, loras: [], component: .textEncoder)
+        self = try Self.prepare(directory: directory).build()
     }
 
     /// The same with LoRA updates for `component` fused into the weights as they are read, and
     /// GEMM weights held at `precision`.
     public init(directory: String, loras: [LoRA], component: LoRA.Component, precision: WeightPrecision = .stored) throws {
+        self = try Self.prepare(directory: directory, loras: loras, component: component, precision: precision).build()
+    }
+
+    /// The first half of `init(directory:loras:component:precision:)`: config.json read and
+    /// bounded by the weights file (whose header is read and checked), the LoRAs for
+    /// `component` attached (none without one); the weights are built by `build`, to be called
+    /// once (it consumes the store's record of used tensors), which throws what the init would
+    /// about them.
+    public static func prepare(directory: String, loras: [LoRA] = [], component: LoRA.Component? = nil,
+                               precision: WeightPrecision = .stored) throws -> (configuration: Configuration, build: () throws -> Self) {
         let (configuration, store) = try ModelFolder.component(directory, Configuration.self)
+        try configuration.checkLimits(ConfigurationLimits(config: store.file.path, weights: store.file))
         store.precision = precision
-        for lora in loras { try lora.attach(to: store, component: component) }
-        try self.init(configuration: configuration, store: store)
-        try store.finish()
+        if let component { for lora in loras { try lora.attach(to: store, component: component) } }
+        return (configuration, {
+            let model = try Self(configuration: configuration, store: store)
+            try store.finish()
+            return model
+        })
     }
 }
 

@@ -16,6 +16,13 @@ public struct StyleEncoder {
     public var imageSize: Int { configuration.referenceImageSize }
 
     public init(directory: String) throws {
+        self = try Self.prepare(directory: directory).build()
+    }
+
+    /// The first half of `init(directory:)`: config.json read and bounded by the weights file
+    /// (whose header is read and checked); `build`, to be called once, builds the layers and
+    /// throws what the init would about the weights.
+    public static func prepare(directory: String) throws -> (configuration: StyleEncoderConfiguration, build: () throws -> StyleEncoder) {
         let config = try StyleEncoderConfiguration.load(path: directory + "/config.json")
         let store = try WeightStore(path: directory + "/model.safetensors")
         let limits = ConfigurationLimits(config: directory + "/config.json", weights: store.file)
@@ -25,6 +32,10 @@ public struct StyleEncoder {
                                ("cross_attention_dim", config.crossAttentionDim)] {
             try limits.size(value, field)
         }
+        return (config, { try StyleEncoder(configuration: config, store: store) })
+    }
+
+    private init(configuration config: StyleEncoderConfiguration, store: WeightStore) throws {
         configuration = config
         var convs: [Conv2d] = [], norms: [GroupNorm] = []
         var cin = 3

@@ -46,7 +46,7 @@ public struct UNet2DConditionModel {
     }
 
     /// The first half of `init(directory:...)` (see `Prepared`), so a caller can build the
-    /// model later (StyleDiffusionPipeline's `deferUNets`).
+    /// model later (StyleDiffusionPipeline's `deferModels`).
     public static func prepare(directory: String, styleAdapter: String? = nil, styleEmbeddingDimension: Int = 256, loras: [LoRA] = [],
                                precision: WeightPrecision = .stored) throws -> Prepared {
         let (configuration, store) = try ModelFolder.component(directory, UNet2DConditionConfiguration.self)

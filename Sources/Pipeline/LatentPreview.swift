@@ -27,7 +27,7 @@ public struct LatentPreview: Sendable {
 
     /// The preview of latents [1, h, w, C]: the decoded image when small, else `image(_:)`.
     public func preview(_ latents: Tensor) throws -> RGBImage {
-        let f = pipeline.vae.downsamplingFactor
+        let f = pipeline.vaeConfiguration.downsamplingFactor
         if latents.rank == 4, latents.shape[1] * f * latents.shape[2] * f <= Self.decodedPixels {
             return try pipeline.decode(latents)
         }

@@ -15,12 +15,13 @@ extension StyleDiffusionPipeline {
         var layout: ModelLayout
         var tokenizer: any PromptTokenizing
         var textEncoder: CLIPTextModel
-        var styleEncoder: StyleEncoder?
-        var styleImageEncoder: StyleImageEncoder?
+        var styleImageEncoder: Deferred<StyleImageEncoder>?
+        var styleEmbeddingDimension: Int?
         var ipAdapterFile: String?
         var stylePresets: StylePresets?
         var unet: DeferredUNet
-        var vae: AutoencoderKL
+        var vae: Deferred<AutoencoderKL>
+        var vaeConfiguration: AutoencoderKLConfiguration
         /// The default layout's optional unet_lcm/: a latent-consistency-distilled UNet for LCM steps.
         var consistencyUNet: DeferredUNet? = nil
         /// The optional vae_tiny/ of either layout (loaded by init).
@@ -28,12 +29,14 @@ extension StyleDiffusionPipeline {
     }
 
     /// The default model's layout: every folder of `componentFolders` must be there.
-    /// `deferUNets`: build unet/ and unet_lcm/ on first use (see StyleDiffusionPipeline.init).
-    static func loadDefaultLayout(_ directory: String, loras: [LoRA], precision: WeightPrecision, deferUNets: Bool) throws -> Components {
+    /// `deferModels`: build unet/, unet_lcm/, the style encoder and the VAE on first use (see
+    /// StyleDiffusionPipeline.init).
+    static func loadDefaultLayout(_ directory: String, loras: [LoRA], precision: WeightPrecision, deferModels: Bool) throws -> Components {
         for part in componentFolders where !FileAccess.isDirectory(directory + "/" + part) {
             throw PipelineError.missingComponent("\(directory)/\(part) is missing")
         }
-        let styleEncoder = try StyleEncoder(directory: directory + "/style_encoder")
+        let styleEncoder = try StyleEncoder.prepare(directory: directory + "/style_encoder")
+        let embedDim = styleEncoder.configuration.embedDim
         let presets = directory + "/style_encoder/presets.safetensors"
         let tokenizer = try PromptTokenizer(directory: directory + "/tokenizer")
         for (name, id) in [("pad_id", tokenizer.padID), ("eos_id", tokenizer.endID)] where id < 0 || Int(id) >= tokenizer.vocabularySize {
@@ -41,20 +44,24 @@ extension StyleDiffusionPipeline {
         }
         let unet = DeferredUNet(try UNet2DConditionModel.prepare(
             directory: directory + "/unet", styleAdapter: directory + "/ip_adapter/ip_adapter.safetensors",
-            styleEmbeddingDimension: styleEncoder.configuration.embedDim, loras: loras, precision: precision))
-        let consistencyUNet = try prepareConsistencyUNet(directory, styleEmbeddingDimension: styleEncoder.configuration.embedDim,
+            styleEmbeddingDimension: embedDim, loras: loras, precision: precision))
+        let consistencyUNet = try prepareConsistencyUNet(directory, styleEmbeddingDimension: embedDim,
                                                          loras: loras, precision: precision).map(DeferredUNet.init)
-        if !deferUNets {
+        let styleImageEncoder = Deferred(build: { StyleImageEncoder.stylediff(try styleEncoder.build()) })
+        let vae = try AutoencoderKL.prepare(directory: directory + "/vae")
+        let vaeSlot = Deferred(build: vae.build)
+        if !deferModels {
             _ = try unet.model()
             _ = try consistencyUNet?.model()
+            _ = try styleImageEncoder.model()
+            _ = try vaeSlot.model()
         }
         return Components(
             layout: .stylediff, tokenizer: tokenizer,
             textEncoder: try CLIPTextModel(directory: directory + "/text_encoder", loras: loras, component: .textEncoder, precision: precision),
-            styleEncoder: styleEncoder,
-            styleImageEncoder: .stylediff(styleEncoder), ipAdapterFile: nil,
-            stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: styleEncoder.configuration.embedDim) : nil,
-            unet: unet, vae: try AutoencoderKL(directory: directory + "/vae"), consistencyUNet: consistencyUNet)
+            styleImageEncoder: styleImageEncoder, styleEmbeddingDimension: embedDim, ipAdapterFile: nil,
+            stylePresets: FileAccess.exists(presets) ? try StylePresets(path: presets, embedDim: embedDim) : nil,
+            unet: unet, vae: vaeSlot, vaeConfiguration: vae.configuration, consistencyUNet: consistencyUNet)
     }
 
     /// unet_lcm/ of the default layout when present: the UNet distilled for LCM steps (with a
@@ -85,7 +92,8 @@ extension StyleDiffusionPipeline {
     /// tokenizer/ (vocab.json, merges.txt, tokenizer_config.json's model_max_length,
     /// special_tokens_map.json's pad token), text_encoder/, unet/, vae/, scheduler/; each
     /// component's weights in fp32 or fp16, plain or as the fp16 variant (ModelFolder).
-    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?, loras: [LoRA], precision: WeightPrecision) throws -> Components {
+    static func loadDiffusersFolder(_ directory: String, ipAdapter: String?, loras: [LoRA], precision: WeightPrecision,
+                                    deferModels: Bool) throws -> Components {
         let index = try ModelIndex(directory: directory)
         let tokenizerFolder = directory + "/tokenizer"
         for file in ["vocab.json", "merges.txt"] where !FileAccess.exists(tokenizerFolder + "/" + file) {
@@ -120,11 +128,14 @@ extension StyleDiffusionPipeline {
         } else {
             unet = try UNet2DConditionModel(directory: directory + "/unet", loras: loras, precision: precision)
         }
+        let vae = try AutoencoderKL.prepare(directory: directory + "/vae")
+        let vaeSlot = Deferred(build: vae.build)
+        if !deferModels { _ = try vaeSlot.model() }
         return Components(
             layout: .diffusers(pipelineClass: index.pipelineClass, ignored: index.ignored),
             tokenizer: try CLIPTokenizer(directory: tokenizerFolder, maxLength: maxLength), textEncoder: textEncoder,
-            styleEncoder: nil, styleImageEncoder: imageEncoder, ipAdapterFile: adapterFile, stylePresets: nil, unet: DeferredUNet(loaded: unet),
-            vae: try AutoencoderKL(directory: directory + "/vae"))
+            styleImageEncoder: imageEncoder.map { Deferred(loaded: $0) }, styleEmbeddingDimension: imageEncoder?.embeddingDimension,
+            ipAdapterFile: adapterFile, stylePresets: nil, unet: DeferredUNet(loaded: unet), vae: vaeSlot, vaeConfiguration: vae.configuration)
     }
 
     /// The files that define an IP-Adapter (what its hash covers): the adapter weights, and the

@@ -30,14 +30,23 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// SentencePiece (default layout) or CLIP BPE (Stable Diffusion folders).
     public let tokenizer: any PromptTokenizing
     public let textEncoder: CLIPTextModel
-    /// The style image encoder of the default layout; nil for Stable Diffusion folders.
-    public let styleEncoder: StyleEncoder?
+    /// The style image encoder of the default layout; nil for Stable Diffusion folders (built
+    /// on first use with `deferModels`; its weight errors are thrown then).
+    public var styleEncoder: StyleEncoder? {
+        get throws {
+            guard case .stylediff(let encoder) = try styleImageEncoder else { return nil }
+            return encoder
+        }
+    }
     /// What encodes style images: the default layout's style encoder, or the public
     /// IP-Adapter's CLIP image encoder loaded with a Stable Diffusion folder; nil: text only.
-    public let styleImageEncoder: StyleImageEncoder?
+    public var styleImageEncoder: StyleImageEncoder? { get throws { try styleImageSlot?.model() } }
+    /// The width of the style embeddings `styleImageEncoder` makes; nil without one.
+    public let styleEmbeddingDimension: Int?
+    private let styleImageSlot: Deferred<StyleImageEncoder>?
     /// The IP-Adapter weights file loaded with a Stable Diffusion folder (nil otherwise).
     public let ipAdapterFile: String?
-    /// unet/ (built on first use with `deferUNets`; its weight errors are thrown then).
+    /// unet/ (built on first use with `deferModels`; its weight errors are thrown then).
     public var unet: UNet2DConditionModel { get throws { try unetSlot.model() } }
     /// unet/'s config.json.
     public var unetConfiguration: UNet2DConditionConfiguration { unetSlot.configuration }
@@ -48,7 +57,11 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public var consistencyUNetConfiguration: UNet2DConditionConfiguration? { consistencySlot?.configuration }
     private let unetSlot: DeferredUNet
     private let consistencySlot: DeferredUNet?
-    public let vae: AutoencoderKL
+    /// vae/ (built on first use with `deferModels`; its weight errors are thrown then).
+    public var vae: AutoencoderKL { get throws { try vaeSlot.model() } }
+    /// vae/'s config.json.
+    public let vaeConfiguration: AutoencoderKLConfiguration
+    private let vaeSlot: Deferred<AutoencoderKL>
     /// The folder's vae_tiny/ (AutoencoderTiny's decoder), used when a request asks for
     /// `decoder: .tiny`; nil when the folder has none.
     public let tinyVAE: AutoencoderTiny?
@@ -79,30 +92,35 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// `loras`: LoRA files fused into the UNet and text encoder weights at load, in order.
     /// `weights`: how the UNet(s) and text encoder hold their GEMM weights (int8: quantized per
     /// output channel at load; the VAE and the image/style encoders stay as stored).
-    /// `deferUNets`: the default layout's unet/ and unet_lcm/ are checked up to their weights
-    /// now and built when a request first runs them (a one-image command builds only the one
-    /// it needs); errors in their weights are then thrown by that request.
+    /// `deferModels`: the default layout's unet/, unet_lcm/ and style encoder, and either
+    /// layout's VAE, are checked up to their weights now (configs, and the weight files'
+    /// headers against them) and built when a request first runs them (a one-image command
+    /// builds only what it needs: `--fast` neither UNet/ nor the VAE); errors in their weights
+    /// are then thrown by that request.
     public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = [], weights: WeightPrecision = .stored,
-                deferUNets: Bool = false) throws {
+                deferModels: Bool = false) throws {
         let isDiffusers = FileAccess.exists(directory + "/model_index.json")
         if ipAdapter != nil && !isDiffusers {
             throw PipelineError.invalidRequest("--ip-adapter applies to Stable Diffusion folders; \(directory) has its own style adapter")
         }
-        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras, precision: weights)
-            : try Self.loadDefaultLayout(directory, loras: loras, precision: weights, deferUNets: deferUNets)
+        let parts = isDiffusers ? try Self.loadDiffusersFolder(directory, ipAdapter: ipAdapter, loras: loras, precision: weights,
+                                                               deferModels: deferModels)
+            : try Self.loadDefaultLayout(directory, loras: loras, precision: weights, deferModels: deferModels)
         self.directory = directory
         weightPrecision = weights
         layout = parts.layout
         tokenizer = parts.tokenizer
         textEncoder = parts.textEncoder
-        styleEncoder = parts.styleEncoder
-        styleImageEncoder = parts.styleImageEncoder
+        styleImageSlot = parts.styleImageEncoder
+        styleEmbeddingDimension = parts.styleEmbeddingDimension
         ipAdapterFile = parts.ipAdapterFile
         stylePresets = parts.stylePresets
         unetSlot = parts.unet
         consistencySlot = parts.consistencyUNet
         let unet = parts.unet.configuration
-        vae = parts.vae
+        vaeSlot = parts.vae
+        vaeConfiguration = parts.vaeConfiguration
+        let vae = parts.vaeConfiguration
         tinyVAE = try Self.loadTinyVAE(directory)
         let schedulerPath = directory + "/scheduler/scheduler_config.json"
         schedulerConfiguration = try SchedulerConfiguration.load(path: schedulerPath)
@@ -138,15 +156,15 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
             throw PipelineError.invalidModel("\(directory)/unet_lcm/config.json does not match \(unetConfig) (channels, sample size, "
                 + "blocks or cross-attention width)")
         }
-        if let tiny = tinyVAE, tiny.configuration.latentChannels != vae.configuration.latentChannels
-            || tiny.upsamplingFactor != vae.downsamplingFactor || tiny.configuration.outChannels != vae.configuration.outChannels {
+        if let tiny = tinyVAE, tiny.configuration.latentChannels != vae.latentChannels
+            || tiny.upsamplingFactor != vae.downsamplingFactor || tiny.configuration.outChannels != vae.outChannels {
             throw PipelineError.invalidModel("\(directory)/vae_tiny/config.json: latent_channels \(tiny.configuration.latentChannels), "
                 + "upsampling x\(tiny.upsamplingFactor) and out_channels \(tiny.configuration.outChannels) must match the VAE's "
-                + "\(vae.configuration.latentChannels), x\(vae.downsamplingFactor) and \(vae.configuration.outChannels)")
+                + "\(vae.latentChannels), x\(vae.downsamplingFactor) and \(vae.outChannels)")
         }
-        guard unet.inChannels == vae.configuration.latentChannels else {
+        guard unet.inChannels == vae.latentChannels else {
             throw PipelineError.invalidModel("\(unetConfig): in_channels \(unet.inChannels) does not fit the VAE's "
-                + "latent_channels \(vae.configuration.latentChannels)")
+                + "latent_channels \(vae.latentChannels)")
         }
         styles = try Self.styles(in: directory)
         samplingDefaults = try SamplingDefaults.load(modelDirectory: directory, fallback: parts.layout == .stylediff ? .init() : .stableDiffusion)
@@ -159,11 +177,11 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public let latentSize: Int
 
     /// The image side length the model generates by default (latent size x VAE factor).
-    public var imageSize: Int { latentSize * vae.downsamplingFactor }
+    public var imageSize: Int { latentSize * vaeConfiguration.downsamplingFactor }
 
     /// Image widths and heights must be multiples of this: the VAE factor x the UNet's
     /// downsampling (64 for Stable Diffusion).
-    public var sizeMultiple: Int { vae.downsamplingFactor * unetConfiguration.downsamplingFactor }
+    public var sizeMultiple: Int { vaeConfiguration.downsamplingFactor * unetConfiguration.downsamplingFactor }
 
     /// The image width and height of a request (the model's size where it names none), checked:
     /// multiples of `sizeMultiple`, at most `maximumImageSide`.
@@ -172,7 +190,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         for (name, value) in [("width", width), ("height", height)] {
             guard value > 0, value % sizeMultiple == 0, value <= Self.maximumImageSide else {
                 throw PipelineError.invalidRequest("\(name) \(value) must be a multiple of \(sizeMultiple) (VAE factor "
-                    + "\(vae.downsamplingFactor) x UNet downsampling \(unetConfiguration.downsamplingFactor), \(directory)/unet/config.json and "
+                    + "\(vaeConfiguration.downsamplingFactor) x UNet downsampling \(unetConfiguration.downsamplingFactor), \(directory)/unet/config.json and "
                     + "vae/config.json) between \(sizeMultiple) and \(Self.maximumImageSide)")
             }
         }
@@ -187,9 +205,9 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// The style embedding [1, E] of weighted reference images (zero when there are none), each
     /// image's embedding snapped to the style presets first when `snap` > 0 (GenerationRequest.styleSnap).
     public func styleEmbedding(_ references: [StyleReference], blend: StyleBlend, snap: Float = 0) throws -> Tensor {
-        let encoder = try requireStyleEncoder()
-        let width = encoder.embeddingDimension
+        let width = try requireStyleSupport()
         guard !references.isEmpty else { return Tensor(zeros: [1, width]) }
+        let encoder = try requireStyleEncoder()
         guard references.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }), references.contains(where: { $0.weight > 0 }) else {
             throw PipelineError.invalidRequest("style image weights must be >= 0 and not all 0")
         }
@@ -232,13 +250,21 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         }
     }
 
-    /// The style image encoder, or PipelineError.invalidRequest for a folder without one.
-    func requireStyleEncoder() throws -> StyleImageEncoder {
-        guard let styleImageEncoder, unetSlot.hasStyleAdapter else {
+    /// The style embedding width, or PipelineError.invalidRequest for a folder without a style
+    /// encoder and IP-Adapter (the encoder is not built).
+    func requireStyleSupport() throws -> Int {
+        guard let styleEmbeddingDimension, unetSlot.hasStyleAdapter else {
             throw PipelineError.invalidRequest("style images need a style encoder and IP-Adapter; \(directory) has none "
                 + "(give a Stable Diffusion folder the public IP-Adapter with --ip-adapter)")
         }
-        return styleImageEncoder
+        return styleEmbeddingDimension
+    }
+
+    /// The style image encoder (built on first use with `deferModels`), or requireStyleSupport's error.
+    func requireStyleEncoder() throws -> StyleImageEncoder {
+        _ = try requireStyleSupport()
+        guard let encoder = try styleImageSlot?.model() else { throw PipelineError.invalidRequest("\(directory) has no style encoder") }
+        return encoder
     }
 
     /// Spherical interpolation of two vectors (norms interpolated linearly); falls back to
@@ -310,24 +336,24 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         let timestepCondition = try guidanceWidth.map { try Tensor.guidanceScaleEmbedding([request.guidanceScale - 1], dimension: $0) }
         var conditioning = CrossAttentionContext(text: text)
         let hasStyle = !request.styleImages.isEmpty || request.stylePreset != nil
-        if hasStyle { _ = try requireStyleEncoder() }
+        if hasStyle { _ = try requireStyleSupport() }
         if request.styleBlockScales != nil && request.styleImages.isEmpty {
             throw PipelineError.invalidRequest("style block scales apply to style images; none given")
         }
         // The default layout always conditions on style tokens (zero without a style); the
         // public IP-Adapter only when there are style images, as diffusers without ip_adapter_image.
-        if let adapter = unet.styleAdapter, let encoder = styleImageEncoder, hasStyle || layout == .stylediff {
+        if let adapter = unet.styleAdapter, let width = styleEmbeddingDimension, hasStyle || layout == .stylediff {
             let styleCond = try adapter.tokens(styleEmbedding(for: request))
             // The unconditional pass sees zero style tokens (only when there is one).
-            let style = guided ? try Tensor.concatenateFirstAxis([adapter.tokens(Tensor(zeros: [1, encoder.embeddingDimension])), styleCond])
+            let style = guided ? try Tensor.concatenateFirstAxis([adapter.tokens(Tensor(zeros: [1, width])), styleCond])
                 : styleCond
             conditioning = CrossAttentionContext(text: text, style: style,
                                                  styleScale: hasStyle ? request.styleStrength : 1,
                                                  layerScales: try request.styleBlockScales?.layerScales(for: unet))
         }
         var generator = TorchGenerator(seed: request.seed)
-        let channels = vae.configuration.latentChannels
-        let f = vae.downsamplingFactor
+        let channels = vaeConfiguration.latentChannels
+        let f = vaeConfiguration.downsamplingFactor
         var x: Tensor
         var start = 0
         if let image = request.initImage {
@@ -376,7 +402,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     public func decode(_ latents: Tensor, decoder: VAEDecoder = .full) throws -> RGBImage {
         switch decoder {
         case .full:
-            let c = vae.configuration
+            let c = vaeConfiguration
             let unscaled = latents.mapElements { $0 / c.scalingFactor + (c.shiftFactor ?? 0) }
             return try ImageResampler.image(vae.decode(unscaled))
         case .tiny:
@@ -389,7 +415,7 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
 
     /// (latent - shift) * scaling_factor, as diffusers scales encoded latents.
     func scaleLatents(_ latents: Tensor) throws -> Tensor {
-        let c = vae.configuration
+        let c = vaeConfiguration
         return latents.mapElements { ($0 - (c.shiftFactor ?? 0)) * c.scalingFactor }
     }
 }

@@ -76,12 +76,12 @@ struct FewStepBenchmark: ParsableCommand {
             for _ in 0..<options.repeats {
                 times[0].append(try time { _ = try loaded.generate(ddim) })
                 times[1].append(try time { _ = try loaded.generate(lcm) })
-                times[2].append(try time { _ = try StyleDiffusionPipeline(directory: model, deferUNets: true).generate(ddim) })
-                times[3].append(try time { _ = try StyleDiffusionPipeline(directory: model, deferUNets: true).generate(lcm) })
+                times[2].append(try time { _ = try StyleDiffusionPipeline(directory: model, deferModels: true).generate(ddim) })
+                times[3].append(try time { _ = try StyleDiffusionPipeline(directory: model, deferModels: true).generate(lcm) })
                 var latents: Tensor?
                 times[4].append(try time { latents = try loaded.denoise(lcm) })
                 if let latents { times[5].append(try time { _ = try loaded.decode(latents, decoder: decoder) }) }
-                times[6].append(try time { _ = try StyleDiffusionPipeline(directory: model, deferUNets: true).model(for: lcm) })
+                times[6].append(try time { _ = try StyleDiffusionPipeline(directory: model, deferModels: true).model(for: lcm) })
             }
             let m = times.map { $0.sorted()[$0.count / 2] }
             rows.append(Row(threads: t, ddimSeconds: m[0], lcmSeconds: m[1], ratio: m[0] / m[1],

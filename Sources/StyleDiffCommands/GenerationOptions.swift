@@ -157,7 +157,7 @@ public struct GenerationOptions: ParsableArguments {
         let paths = seeds.enumerated().map { outputPath(index: $0.offset, seed: $0.element) }
         guard Set(paths).count == paths.count else { throw CLIError(.usage, "--output gives the same file name to several images") }
         for path in paths { try Runner.checkOutput(path, overwrite: overwrite) }
-        let runner = try Runner(common, deferUNets: true)  // builds only the UNet these requests run
+        let runner = try Runner(common, deferModels: true)  // builds only the UNet these requests run
         let records = try seeds.map { try runner.record(settings, seed: $0) }
         let requests = try records.map { try runner.prepare($0, invalid: .usage) }
         if self.seed == nil { note("seed \(seed)") }

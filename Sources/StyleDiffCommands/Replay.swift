@@ -45,7 +45,7 @@ public struct Replay: ParsableCommand {
             let given = try common.loras()
             let loras = given.isEmpty ? (record.loras ?? []).map { LoRASpec(path: $0.path, scale: $0.weight ?? 1) } : given
             let runner = try Runner(modelDirectory: common.directory, ipAdapter: common.ipAdapter ?? record.ipAdapter?.path, loras: loras,
-                                    weights: common.weights ?? record.weights ?? .stored, deferUNets: true)
+                                    weights: common.weights ?? record.weights ?? .stored, deferModels: true)
             guard runner.modelHash == record.modelHash else {
                 throw CLIError(.dataError, "\(image) was made with model \(record.modelHash.prefix(10)), this is \(runner.modelHash.prefix(10))")
             }

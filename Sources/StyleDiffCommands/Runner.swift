@@ -29,17 +29,17 @@ public struct Runner: Sendable {
     public var samplingDefaults: SamplingDefaults { pipeline.samplingDefaults }
 
     /// Loads the model folder (StyleDiffusionPipeline and its resources); errors carry exit
-    /// codes (66 missing or unreadable, 65 malformed). `deferUNets` (one-request commands):
+    /// codes (66 missing or unreadable, 65 malformed). `deferModels` (one-request commands):
     /// the UNets are built when first run (StyleDiffusionPipeline.init).
     public init(modelDirectory: String, ipAdapter: String? = nil, loras: [LoRASpec] = [], weights: WeightPrecision = .stored,
-                deferUNets: Bool = false) throws {
+                deferModels: Bool = false) throws {
         guard FileAccess.isDirectory(modelDirectory) else {
             throw CLIError(.noInput, "model folder \(modelDirectory) does not exist (use --model or STYLEDIFF_MODEL)")
         }
         do {
             let loaded = try loras.map { try LoRA(path: $0.path, scale: $0.scale) }
             pipeline = try StyleDiffusionPipeline(directory: modelDirectory, ipAdapter: ipAdapter, loras: loaded, weights: weights,
-                                                  deferUNets: deferUNets)
+                                                  deferModels: deferModels)
             self.loras = try loras.map { InputFile(path: $0.path, weight: $0.scale, sha256: try HashCache.sha256(file: $0.path)) }
             modelHash = try Runner.modelHash(of: modelDirectory)
             if let ipAdapter {
@@ -57,9 +57,9 @@ public struct Runner: Sendable {
     }
 
     /// The model the shared options name (--model, --ip-adapter, --lora, --weights).
-    public init(_ options: ModelOptions, deferUNets: Bool = false) throws {
+    public init(_ options: ModelOptions, deferModels: Bool = false) throws {
         try self.init(modelDirectory: options.directory, ipAdapter: options.ipAdapter, loras: try options.loras(), weights: options.precision,
-                      deferUNets: deferUNets)
+                      deferModels: deferModels)
     }
 
     /// SHA-256 over a model's defining files (StyleDiffusionPipeline.definingFiles): each relative
@@ -155,7 +155,7 @@ public struct Runner: Sendable {
         if let skip = record.clipSkip, !(1...max(1, layers)).contains(skip) {
             problems.append("clip skip \(skip) must be between 1 and the text encoder's \(layers) layers")
         }
-        if !record.styleImages.isEmpty, pipeline.styleImageEncoder == nil {
+        if !record.styleImages.isEmpty, pipeline.styleEmbeddingDimension == nil {
             problems.append("\(pipeline.directory) has no style encoder: style images need the default model's layout, "
                 + "or a Stable Diffusion folder with --ip-adapter")
         }

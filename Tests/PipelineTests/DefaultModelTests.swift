@@ -37,7 +37,7 @@ struct DefaultModelFixture: Decodable {
         let text = try p.textEncoder([try #require(ids["folder icon, papirus style"]), try #require(ids[""])])
         try expectClose(text, try o.tensor("text_encoder"), "text encoder", tolerance: 1e-4)
         let reference = try PNGCodec.read(path: TestPaths.promptImages + "/tango-desktop.png").image
-        let embedding = try #require(p.styleEncoder).embed(ImageResampler.tensor(reference))
+        let embedding = try #require(try p.styleEncoder).embed(ImageResampler.tensor(reference))
         try expectClose(embedding, try o.tensor("style_embedding"), "style encoder", tolerance: 1e-4)
         let unet = try p.unet
         let adapter = try #require(unet.styleAdapter)
@@ -45,7 +45,7 @@ struct DefaultModelFixture: Decodable {
         let latents = try o.tensor("unet_input").permuted([0, 2, 3, 1])
         let eps = try unet(latents, timesteps: [500, 500], conditioning: CrossAttentionContext(text: text, style: style, styleScale: 0.7))
         try expectClose(eps, try o.tensor("unet_output").permuted([0, 2, 3, 1]), "UNet with style", tolerance: 1e-4)
-        let decoded = try p.vae.decode(latents.slicingFirstAxis(0..<1).mapElements { $0 / p.vae.configuration.scalingFactor })
+        let decoded = try p.vae.decode(latents.slicingFirstAxis(0..<1).mapElements { $0 / p.vaeConfiguration.scalingFactor })
         try expectClose(decoded, try o.tensor("vae_decoded").permuted([0, 2, 3, 1]), "VAE decode", tolerance: 1e-4)
     }
 
@@ -68,7 +68,7 @@ struct DefaultModelFixture: Decodable {
         #expect(throws: PipelineError.self) { try Self.pipeline.styleEmbedding(for: r) }
         r.stylePreset = "papirus"
         let preset = try Self.pipeline.styleEmbedding(for: r)
-        #expect(preset.shape == [1, try #require(Self.pipeline.styleEncoder).configuration.embedDim] && preset.maxAbsolute > 0)
+        #expect(preset.shape == [1, try #require(try Self.pipeline.styleEncoder).configuration.embedDim] && preset.maxAbsolute > 0)
         r.styleImages = [StyleReference(image: try PNGCodec.read(path: TestPaths.promptImages + "/tango-desktop.png").image)]
         #expect(try Self.pipeline.styleEmbedding(for: r).maxAbsoluteDifference(preset) > 0, "style images take precedence")
     }

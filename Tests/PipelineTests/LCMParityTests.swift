@@ -86,19 +86,19 @@ let lcmCases: [String: PipelineCase] = {
         return r
     }
 
-    /// deferUNets builds each UNet when a request first runs it: the same numbers as loading
+    /// deferModels builds each UNet when a request first runs it: the same numbers as loading
     /// both at once; a malformed unet_lcm/ fails the eager load, but with deferral only the LCM
     /// requests (every time, naming the tensor) while DDIM requests run.
     @Test func deferredUNetsBuildOnFirstUse() throws {
         let good = try Self.folder(projection: 0.05), broken = try Self.folder(projection: 0.05, extraTensor: true)
         defer { for d in [good, broken] { try? FileManager.default.removeItem(atPath: d) } }
         let eager = try StyleDiffusionPipeline(directory: good)
-        let deferred = try StyleDiffusionPipeline(directory: good, deferUNets: true)
+        let deferred = try StyleDiffusionPipeline(directory: good, deferModels: true)
         #expect(try deferred.consistencyUNetConfiguration?.timeCondProjDim == 8 && deferred.unetConfiguration == eager.unetConfiguration)
         #expect(try deferred.denoise(request(.lcm, guidance: 7)).scalars == eager.denoise(request(.lcm, guidance: 7)).scalars)
         #expect(try deferred.denoise(request(.ddim, guidance: 7)).scalars == eager.denoise(request(.ddim, guidance: 7)).scalars)
         #expect(throws: ModelError.self) { try StyleDiffusionPipeline(directory: broken) }
-        let partial = try StyleDiffusionPipeline(directory: broken, deferUNets: true)
+        let partial = try StyleDiffusionPipeline(directory: broken, deferModels: true)
         #expect(try partial.denoise(request(.ddim, guidance: 7)).scalars == eager.denoise(request(.ddim, guidance: 7)).scalars)
         for _ in 0..<2 {
             do {

@@ -45,7 +45,7 @@ struct LatentPreviewTests {
     @Test func theShippedVAEsPreviewFollowsThePicture() throws {
         let pipeline = try StyleDiffusionPipeline(directory: TestPaths.shippedModel)
         let (error, side) = try previewError(pipeline, gradient)
-        #expect(side == 64 / pipeline.vae.downsamplingFactor)
+        #expect(side == 64 / pipeline.vaeConfiguration.downsamplingFactor)
         // This VAE is far from linear in colour (a least-squares fit on the picture itself is
         // off by ~26): the fitted map must still beat a flat grey guess (~57) clearly.
         #expect(error < 48, "mean error \(error)")
@@ -56,14 +56,14 @@ struct LatentPreviewTests {
         let preview = try LatentPreview(pipeline: pipeline)
         let latents = try pipeline.scaleLatents(pipeline.vae.encode(ImageResampler.tensor(gradient)).mean)
         #expect(try preview.preview(latents) == (try pipeline.decode(latents)))
-        let big = Tensor(zeros: [1, 128, 128, pipeline.vae.configuration.latentChannels])
+        let big = Tensor(zeros: [1, 128, 128, pipeline.vaeConfiguration.latentChannels])
         #expect(try preview.preview(big).width == 128, "512 px and up: the linear map at latent size")
     }
 
     @Test func aPreviewOfNoiseStaysInRange() throws {
         let pipeline = try StyleDiffusionPipeline(directory: TestPaths.fixtureModel)
         let preview = try LatentPreview(pipeline: pipeline)
-        let c = pipeline.vae.configuration.latentChannels
+        let c = pipeline.vaeConfiguration.latentChannels
         let noise = try Tensor(shape: [1, 8, 8, c], values: (0..<(64 * c)).map { Float(($0 * 7919) % 97) - 48 })
         let image = try preview.image(noise)
         #expect(image.width == 8 && image.height == 8)

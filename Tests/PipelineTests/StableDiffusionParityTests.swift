@@ -96,7 +96,7 @@ let ipAdapterCases: [String: PipelineCase] = {
 
     @Test func imageEncoderAndUNetMatchDiffusers() throws {
         let p = Self.pipeline, o = Self.outputs
-        guard case .clip(let model, let preprocess) = try #require(p.styleImageEncoder) else {
+        guard case .clip(let model, let preprocess) = try #require(try p.styleImageEncoder) else {
             Issue.record("the IP-Adapter's CLIP image encoder is not loaded")
             return
         }

@@ -58,6 +58,34 @@ public enum TestModels {
         try SafetensorsWriter.write(tensors, to: dir + "/unet_lcm/diffusion_pytorch_model.safetensors")
         return dir
     }
+
+    /// The fixture model (links to its parts) with the vae_tiny/ parity fixture, and in each
+    /// of `malformed` (component folders) a weights file holding one more tensor than the model
+    /// uses ("bogus.weight").
+    public static func withTinyVAE(malformed: [String] = []) throws -> String {
+        let fm = FileManager.default
+        let dir = NSTemporaryDirectory() + "tiny-vae-model-\(UUID().uuidString)"
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        for part in try fm.contentsOfDirectory(atPath: TestPaths.fixtureModel) where !malformed.contains(part) {
+            try fm.createSymbolicLink(atPath: dir + "/" + part, withDestinationPath: TestPaths.fixtureModel + "/" + part)
+        }
+        try fm.createSymbolicLink(atPath: dir + "/vae_tiny", withDestinationPath: TestPaths.fixtures + "/vae_tiny")
+        for part in malformed {
+            let source = TestPaths.fixtureModel + "/" + part
+            try fm.createDirectory(atPath: dir + "/" + part, withIntermediateDirectories: false)
+            for name in try fm.contentsOfDirectory(atPath: source) {
+                guard name.hasSuffix(".safetensors") else {
+                    try fm.createSymbolicLink(atPath: dir + "/" + part + "/" + name, withDestinationPath: source + "/" + name)
+                    continue
+                }
+                let file = try SafetensorsFile(path: source + "/" + name)
+                var tensors = try file.names.sorted().map { ($0, try file.tensor($0)) }
+                tensors.append(("bogus.weight", try Tensor(shape: [2], values: [1, 2])))
+                try SafetensorsWriter.write(tensors, to: dir + "/" + part + "/" + name)
+            }
+        }
+        return dir
+    }
 }
 
 /// Checks max |actual - expected| <= tolerance x max(1, max |expected|), printing the difference
