@@ -21,9 +21,7 @@ public struct Conv2d {
         _ store: WeightStore, _ prefix: String, inChannels: Int, outChannels: Int, kernel: Int,
         stride: Int = 1, padding: Int? = nil, bias: Bool = true
     ) throws {
-        let w = try store.tensor(prefix + ".weight", shape: [outChannels, inChannels, kernel, kernel])
-        let packed = try Tensor.packConvolutionWeight(w)
-        weight = try store.packed(try packed.reshaped([outChannels, kernel * kernel * inChannels]))
+        weight = try store.packedMatrix([prefix + ".weight"], shapes: [[outChannels, inChannels, kernel, kernel]])
         self.kernel = kernel
         self.bias = bias ? try store.tensor(prefix + ".bias", shape: [outChannels]) : nil
         self.stride = stride
@@ -31,7 +29,6 @@ public struct Conv2d {
         self.padding = (p, p, p, p)
         winograd = kernel == 3 && stride == 1 && p == 1 && Tensor.winogradChannelsApply(cin: inChannels, cout: outChannels)
             && 16 * inChannels * outChannels <= Self.winogradCacheFloats ? WinogradFilterCache() : nil
-        store.release(prefix + ".weight")
     }
 
     private init(weight: PackedMatrix, winograd: WinogradFilterCache?, kernel: Int, bias: Tensor?, stride: Int,

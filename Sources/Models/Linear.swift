@@ -17,15 +17,8 @@ public struct Linear {
         guard !prefixes.isEmpty, prefixes.count == outFeatures.count else {
             throw ModelError.invalidInput("linear: \(prefixes.count) layers to stack with \(outFeatures.count) output sizes")
         }
-        var weights: [Tensor] = [], biases: [Tensor] = []
-        for (prefix, out) in zip(prefixes, outFeatures) {
-            weights.append(try store.tensor(prefix + ".weight", shape: [out, inFeatures]))
-            if bias { biases.append(try store.tensor(prefix + ".bias", shape: [out])) }
-        }
-        weight = try store.packed(weights.count == 1 ? weights[0] : try Tensor.concatenateFirstAxis(weights))
-        // The file's pages of these weights leave memory only now that the packed copy is made
-        // (released earlier, the concatenation would read them back in and keep them resident).
-        for prefix in prefixes { store.release(prefix + ".weight") }
+        weight = try store.packedMatrix(prefixes.map { $0 + ".weight" }, shapes: outFeatures.map { [$0, inFeatures] })
+        let biases = bias ? try zip(prefixes, outFeatures).map { try store.tensor($0 + ".bias", shape: [$1]) } : []
         self.bias = !bias ? nil : biases.count == 1 ? biases[0] : try Tensor.concatenateFirstAxis(biases)
     }
 

@@ -32,11 +32,8 @@ public struct Transformer2DModel {
     /// A 1x1 convolution [out, in, 1, 1] or a linear layer [out, in], loaded as a linear map.
     static func projection(_ store: WeightStore, _ name: String, _ inputs: Int, _ outputs: Int, _ linear: Bool) throws -> Linear {
         if linear { return try Linear(store, name, inFeatures: inputs, outFeatures: outputs) }
-        let w = try store.tensor(name + ".weight", shape: [outputs, inputs, 1, 1])
-        let b = try store.tensor(name + ".bias", shape: [outputs])
-        let packed = try store.packed(try w.reshaped([outputs, inputs]))
-        store.release(name + ".weight")
-        return Linear(weight: packed, bias: b)
+        let packed = try store.packedMatrix([name + ".weight"], shapes: [[outputs, inputs, 1, 1]])
+        return Linear(weight: packed, bias: try store.tensor(name + ".bias", shape: [outputs]))
     }
 
     /// x [N, H, W, C] -> [N, H, W, C]

@@ -16,8 +16,8 @@ public final class WeightStore {
 
     public convenience init(path: String) throws { self.init(file: try SafetensorsFile(path: path)) }
 
-    /// The tensor `name` as Float32, which must have `shape`.
-    public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+    /// The entry `name`, which must have `shape`, marked used.
+    private func entry(_ name: String, shape: [Int]) throws -> SafetensorsEntry {
         guard let entry = file.entries[name] else {
             throw ModelError.missingTensor(file: file.path, tensor: name, expectedShape: shape)
         }
@@ -25,6 +25,12 @@ public final class WeightStore {
             throw ModelError.tensorShapeMismatch(file: file.path, tensor: name, expected: shape, actual: entry.shape)
         }
         used.insert(name)
+        return entry
+    }
+
+    /// The tensor `name` as Float32, which must have `shape`.
+    public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        _ = try entry(name, shape: shape)
         guard let list = updates[name] else { return try file.tensor(name) }
         // W + sum of scale x (up @ down), in Float32 with the deterministic GEMM, in the order added.
         var fused = try file.tensor(name)
@@ -37,6 +43,40 @@ public final class WeightStore {
 
     /// A weight matrix [rows, columns] packed for GEMM at the store's precision.
     public func packed(_ matrix: Tensor) throws -> PackedMatrix { try PackedMatrix(matrix, precision: precision) }
+
+    /// The weights `names`, each of `shapes` ([out, in] of a linear layer or [out, in, kh, kw] of
+    /// a convolution, all with the same trailing axes), stacked by rows and packed for GEMM as
+    /// W [sum of out, in kh kw] with each row in (kh, kw, in) order: the panels of `packed` on the
+    /// tensors read, repacked (Tensor.packConvolutionWeight) and concatenated. F16 tensors with
+    /// nothing fused into them are packed straight from the file at `.stored` precision (no
+    /// Float32 copies); the file's pages of them are released after.
+    public func packedMatrix(_ names: [String], shapes: [[Int]]) throws -> PackedMatrix {
+        guard !names.isEmpty, names.count == shapes.count, let trailing = shapes.first?.dropFirst(),
+              shapes.allSatisfy({ $0.count >= 2 && $0.count <= 4 && $0.dropFirst() == trailing }) else {
+            throw ModelError.invalidInput("packed weights \(names): shapes \(shapes) must share their trailing axes")
+        }
+        let entries = try zip(names, shapes).map { try entry($0, shape: $1) }
+        defer { for name in names { release(name) } }
+        let columns = trailing.reduce(1, *), taps = trailing.dropFirst().reduce(1, *)
+        let rows = shapes.reduce(0) { $0 + $1[0] }
+        if precision == .stored, entries.allSatisfy({ $0.dtype == .f16 && updates[$0.name] == nil }) {
+            var blocks: [(halves: UnsafeRawPointer, rows: Int)] = []
+            for (name, shape) in zip(names, shapes) {
+                let bytes = try file.rawBytes(name)
+                guard let start = bytes.baseAddress, bytes.count == 2 * shape.reduce(1, *) else {
+                    throw ModelError.tensorShapeMismatch(file: file.path, tensor: name, expected: shape, actual: [bytes.count / 2])
+                }
+                blocks.append((start, shape[0]))
+            }
+            return try PackedMatrix(rows: rows, columns: columns, taps: taps, halfBlocks: blocks)
+        }
+        var matrices: [Tensor] = []
+        for (name, shape) in zip(names, shapes) {
+            let t = try tensor(name, shape: shape)
+            matrices.append(try (shape.count == 4 ? Tensor.packConvolutionWeight(t) : t).reshaped([shape[0], columns]))
+        }
+        return try packed(matrices.count == 1 ? matrices[0] : try Tensor.concatenateFirstAxis(matrices))
+    }
 
     /// Registers W += scale x (up @ down) for tensor `name` (down [r, in], up [out, r], out x in
     /// its element count), applied when the model reads it.

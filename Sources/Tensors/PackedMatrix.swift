@@ -61,6 +61,34 @@ public struct PackedMatrix: @unchecked Sendable {
         }
     }
 
+    /// Packs W [rows, columns] straight from IEEE halves: `blocks` of rows in order, each
+    /// `rows` x `columns` halves (little-endian, any alignment) laid out [rows, columns / taps,
+    /// taps] and put in (tap, channel) order (taps 1: as stored; kh kw: a convolution weight
+    /// [Cout, Cin, kh, kw], as `Tensor.packConvolutionWeight` orders it). The panels (halves from
+    /// `halfMinimumCount` values, else floats: every value is a half) are those of `init(_:)` on
+    /// the widened, repacked and concatenated matrix, without making it.
+    public init(rows: Int, columns: Int, taps: Int, halfBlocks blocks: [(halves: UnsafeRawPointer, rows: Int)],
+                halfMinimumCount: Int = PackedMatrix.halfMinimumCount) throws {
+        guard rows >= 0, columns >= 0, taps > 0, columns % taps == 0, blocks.reduce(0, { $0 + $1.rows }) == rows else {
+            throw TensorError.invalidShape("packed matrix from halves: blocks of \(blocks.map(\.rows)) rows for [\(rows), \(columns)] in \(taps) taps")
+        }
+        self.rows = rows
+        self.columns = columns
+        format = rows * columns > 0 && rows * columns >= halfMinimumCount ? .half : .float
+        storage = PanelStorage(byteCount: Int(ck_panels_bytes(Int64(rows), Int64(columns), format.code)))
+        let panel = Int(CK_PANEL)
+        if rows % panel != 0 {  // the padding rows of the last panel are zero, as ck_pack_panels pads
+            let start = rows / panel * panel * columns * (format == .half ? 2 : 4)
+            storage.raw.advanced(by: start).initializeMemory(as: UInt8.self, repeating: 0, count: storage.byteCount - start)
+        }
+        var r0 = 0
+        for block in blocks {
+            ck_pack_panels_from_halves(Int64(columns), Int64(columns / taps), Int64(taps), Int64(r0), Int64(block.rows),
+                                       block.halves, format.code, storage.raw)
+            r0 += block.rows
+        }
+    }
+
     /// Bytes the panels take.
     public var byteCount: Int { storage.byteCount }
 

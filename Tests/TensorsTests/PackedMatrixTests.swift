@@ -90,6 +90,42 @@ import TestSupport
         #expect(throws: TensorError.self) { try PackedMatrix(randomTensor([2, 3, 4], seed: 7)) }
     }
 
+    /// Panels packed straight from halves (an F16 file's bytes) are byte for byte those of
+    /// widening, repacking each convolution weight [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin],
+    /// concatenating and packing: stacked blocks crossing the 32-row panel edge, 1x1 and 3x3
+    /// taps, odd widths, half and float panels (padding rows included).
+    @Test(arguments: [([5], 24, 1), ([33, 7, 40], 17, 1), ([40], 72, 9), ([70, 3], 45, 9), ([1], 9, 9)])
+    func panelsFromHalvesAreThoseOfTheWidenedMatrix(blockRows: [Int], columns: Int, taps: Int) throws {
+        let sources = blockRows.enumerated().map { halves([$0.element, columns], seed: UInt64(20 + $0.offset)) }
+        let matrices = try sources.map { t -> Tensor in
+            guard taps > 1 else { return t }
+            let conv = try Tensor.packConvolutionWeight(t.reshaped([t.shape[0], columns / taps, 3, 3]))
+            return try conv.reshaped([t.shape[0], columns])
+        }
+        let reference = matrices.count == 1 ? matrices[0] : try Tensor.concatenateFirstAxis(matrices)
+        let bits = sources.flatMap { t in (0..<t.count).map { Float16(t.pointer[$0]).bitPattern } }
+        try bits.withUnsafeBytes { raw in
+            let base = try #require(raw.baseAddress)
+            var offset = 0, blocks: [(halves: UnsafeRawPointer, rows: Int)] = []
+            for rows in blockRows {
+                blocks.append((base + 2 * offset, rows))
+                offset += rows * columns
+            }
+            for minimum in [0, Int.max] {
+                let expected = try PackedMatrix(reference, halfMinimumCount: minimum)
+                let packed = try PackedMatrix(rows: reference.shape[0], columns: columns, taps: taps, halfBlocks: blocks,
+                                              halfMinimumCount: minimum)
+                #expect(packed.format == expected.format && packed.format == (minimum == 0 ? .half : .float))
+                #expect(packed.byteCount == expected.byteCount)
+                #expect(Array(UnsafeRawBufferPointer(start: packed.storage.raw, count: packed.byteCount))
+                    == Array(UnsafeRawBufferPointer(start: expected.storage.raw, count: expected.byteCount)),
+                    "\(blockRows) x \(columns), \(taps) taps, \(packed.format)")
+            }
+            #expect(throws: TensorError.self) { try PackedMatrix(rows: 3, columns: 10, taps: 9, halfBlocks: [(base, 3)]) }
+            #expect(throws: TensorError.self) { try PackedMatrix(rows: 4, columns: columns, taps: taps, halfBlocks: [(base, 3)]) }
+        }
+    }
+
     /// int8 panels: the GEMM multiplies by the dequantized W (`unpacked()`), bit for bit on every
     /// kernel variant and thread count; shapes cross the panel edge and the 256-deep k block.
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (13, 96, 520)])

@@ -1,0 +1,58 @@
+// WeightStore.packedMatrix: F16 weights are packed straight from the file into the panels the
+// Float32 path makes (read, repack, concatenate, pack).
+
+import Foundation
+import Testing
+import TestSupport
+import Models
+import SafeTensors
+import Tensors
+
+@Suite struct WeightStoreTests {
+    /// Values that are exact halves, so an F16 and an F32 file hold the same weights.
+    func halves(_ shape: [Int], seed: UInt64) throws -> Tensor {
+        let t = randomTensor(shape, seed: seed)
+        return try Tensor(shape: shape, values: t.scalars.map { Float(Float16($0)) })
+    }
+
+    /// The same matrices (values and panel format) from an F16 file (straight path) as from an
+    /// F32 file (widened path): a 3x3 convolution, a 1x1 one, and linear layers stacked across
+    /// the 32-row panel edge; every tensor counts as used, shape errors name the tensor, and a
+    /// LoRA update on an F16 weight (the widened path) is in the packed matrix.
+    @Test func f16WeightsPackAsTheirFloats() throws {
+        let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tensors = [("conv.weight", try halves([40, 8, 3, 3], seed: 1)), ("proj.weight", try halves([24, 16, 1, 1], seed: 2)),
+                       ("q.weight", try halves([33, 24], seed: 3)), ("k.weight", try halves([7, 24], seed: 4))]
+        try SafetensorsWriter.write(tensors, to: dir + "/f16.safetensors", as: .f16)
+        try SafetensorsWriter.write(tensors, to: dir + "/f32.safetensors")
+        let layers: [([String], [[Int]])] = [(["conv.weight"], [[40, 8, 3, 3]]), (["proj.weight"], [[24, 16, 1, 1]]),
+                                             (["q.weight", "k.weight"], [[33, 24], [7, 24]])]
+        let f16 = try WeightStore(path: dir + "/f16.safetensors"), f32 = try WeightStore(path: dir + "/f32.safetensors")
+        for (names, shapes) in layers {
+            let a = try f16.packedMatrix(names, shapes: shapes), b = try f32.packedMatrix(names, shapes: shapes)
+            #expect(a.rows == b.rows && a.columns == b.columns && a.format == b.format && a.byteCount == b.byteCount)
+            #expect(a.unpacked().scalars == b.unpacked().scalars, "\(names)")
+        }
+        // The stacked rows are q's then k's, each in the file's order; the 3x3 one in (kh, kw, in) order.
+        let stacked = try f16.packedMatrix(["q.weight", "k.weight"], shapes: [[33, 24], [7, 24]]).unpacked()
+        #expect(stacked.scalars == (try Tensor.concatenateFirstAxis([tensors[2].1, tensors[3].1])).scalars)
+        let conv = try f16.packedMatrix(["conv.weight"], shapes: [[40, 8, 3, 3]]).unpacked()
+        #expect(conv.scalars == (try Tensor.packConvolutionWeight(tensors[0].1)).scalars)
+        try f16.finish()
+        do {
+            _ = try WeightStore(path: dir + "/f16.safetensors").packedMatrix(["conv.weight"], shapes: [[40, 8, 1, 1]])
+            Issue.record("a wrong shape was packed")
+        } catch let e as ModelError {
+            #expect("\(e)".contains("conv.weight"), "\(e)")
+        }
+        let lora = try WeightStore(path: dir + "/f16.safetensors")
+        let down = randomTensor([2, 24], seed: 5), up = randomTensor([33, 2], seed: 6)
+        try lora.addLowRankUpdate(to: "q.weight", down: down, up: up, scale: 0.5)
+        let fused = try lora.packedMatrix(["q.weight", "k.weight"], shapes: [[33, 24], [7, 24]]).unpacked()
+        let update = try up.linear(weight: down.permuted([1, 0]))
+        let q = try tensors[2].1.zipElements(update) { $0 + 0.5 * $1 }
+        #expect(fused.scalars == (try Tensor.concatenateFirstAxis([q, tensors[3].1])).scalars)
+    }
+}
