@@ -717,35 +717,15 @@ void ck_pack_panels_half(int64_t n, int64_t k, const float *w, uint16_t *dst) {
     free(panel);
 }
 
-void ck_pack_panels_from_halves(int64_t k, int64_t cin, int64_t taps, int64_t r0, int64_t rows, const void *src,
-                                int format, void *dst) {
-    // Each row gathered into (tap, channel) order, widened in one call (F16C), then put in its panel lane.
-    uint16_t *row = malloc((size_t)(k > 0 ? k : 1) * (sizeof(uint16_t) + sizeof(float)));
-    float *wide = row ? (float *)(row + k) : NULL;
-    if (row && (uintptr_t)wide % sizeof(float)) wide = NULL;  // k odd: widen element by element below
-    for (int64_t j = 0; j < rows; j++) {
-        const unsigned char *w = (const unsigned char *)src + 2 * j * k;
-        int64_t panel = (r0 + j) / CK_PANEL, lane = (r0 + j) % CK_PANEL;
-        uint16_t *hd = (uint16_t *)dst + panel * CK_PANEL * k + lane;
-        float *fd = (float *)dst + panel * CK_PANEL * k + lane;
-        for (int64_t t = 0; t < taps; t++)
-            for (int64_t c = 0; c < cin; c++) {
-                uint16_t h;
-                memcpy(&h, w + 2 * (c * taps + t), sizeof h);
-                int64_t p = t * cin + c;
-                if (format == CK_PANELS_HALF) hd[p * CK_PANEL] = h;
-                else if (row) row[p] = h;
-                else ck_widen_halves(&h, fd + p * CK_PANEL, 1);
-            }
-        if (format == CK_PANELS_HALF || !row) continue;
-        if (wide) {
-            ck_widen_halves(row, wide, k);
-            for (int64_t p = 0; p < k; p++) fd[p * CK_PANEL] = wide[p];
-        } else {
-            for (int64_t p = 0; p < k; p++) ck_widen_halves(row + p, fd + p * CK_PANEL, 1);
-        }
+void ck_widen_halves_taps_last(int64_t cin, int64_t taps, const void *src, uint16_t *scratch, float *dst) {
+    if (taps == 1) {
+        ck_widen_halves(src, dst, cin);
+        return;
     }
-    free(row);
+    const unsigned char *s = (const unsigned char *)src;
+    for (int64_t c = 0; c < cin; c++)
+        for (int64_t t = 0; t < taps; t++) memcpy(scratch + t * cin + c, s + 2 * (c * taps + t), sizeof(uint16_t));
+    ck_widen_halves(scratch, dst, cin * taps);
 }
 
 int ck_all_halves(const float *x, int64_t count) {

@@ -76,16 +76,26 @@ public struct PackedMatrix: @unchecked Sendable {
         self.columns = columns
         format = rows * columns > 0 && rows * columns >= halfMinimumCount ? .half : .float
         storage = PanelStorage(byteCount: Int(ck_panels_bytes(Int64(rows), Int64(columns), format.code)))
-        let panel = Int(CK_PANEL)
-        if rows % panel != 0 {  // the padding rows of the last panel are zero, as ck_pack_panels pads
-            let start = rows / panel * panel * columns * (format == .half ? 2 : 4)
-            storage.raw.advanced(by: start).initializeMemory(as: UInt8.self, repeating: 0, count: storage.byteCount - start)
-        }
-        var r0 = 0
-        for block in blocks {
-            ck_pack_panels_from_halves(Int64(columns), Int64(columns / taps), Int64(taps), Int64(r0), Int64(block.rows),
-                                       block.halves, format.code, storage.raw)
-            r0 += block.rows
+        // Panel by panel: its rows widened (and put in tap order) into one scratch matrix of at
+        // most CK_PANEL rows, packed as `init(_:)` packs (halves narrowed back exactly).
+        let panel = Int(CK_PANEL), inChannels = columns / taps
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panel * columns))
+        let gathered = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, columns))
+        defer { scratch.deallocate(); gathered.deallocate() }
+        var block = 0, rowInBlock = 0
+        for first in stride(from: 0, to: rows, by: panel) {
+            let count = min(panel, rows - first)
+            for r in 0..<count {
+                while rowInBlock == blocks[block].rows { (block, rowInBlock) = (block + 1, 0) }
+                ck_widen_halves_taps_last(Int64(inChannels), Int64(taps), blocks[block].halves + 2 * rowInBlock * columns, gathered,
+                                          scratch + r * columns)
+                rowInBlock += 1
+            }
+            if format == .half {
+                ck_pack_panels_half(Int64(count), Int64(columns), scratch, storage.raw.assumingMemoryBound(to: UInt16.self) + first * columns)
+            } else {
+                ck_pack_panels(Int64(count), Int64(columns), scratch, storage.raw.assumingMemoryBound(to: Float.self) + first * columns)
+            }
         }
     }
 

@@ -122,14 +122,11 @@ int64_t ck_panels_bytes(int64_t n, int64_t k, int format);
 /// holds a non-finite value (dst is then incomplete).
 int ck_pack_panels_int8(int64_t n, int64_t k, const float *w, void *dst);
 
-/// Rows r0 ..< r0 + rows of the panels of W [n, k] in `format` (CK_PANELS_FLOAT: widened exactly,
-/// or CK_PANELS_HALF: copied) straight from IEEE halves (little-endian, any alignment) laid out
-/// [rows, cin, taps] (k = cin x taps): W[r0 + j][t cin + c] = src[(j cin + c) taps + t]. With taps 1
-/// these are W's rows as stored; with taps kh kw a convolution weight [Cout, Cin, kh, kw] is repacked
-/// to [Cout, kh, kw, Cin] (Tensor.packConvolutionWeight's order) on the way. The same panels as
-/// widening, repacking and ck_pack_panels / ck_pack_panels_half; padding rows are not written.
-void ck_pack_panels_from_halves(int64_t k, int64_t cin, int64_t taps, int64_t r0, int64_t rows, const void *src,
-                                int format, void *dst);
+/// One row of IEEE halves (little-endian, any alignment) laid out [cin, taps], widened exactly
+/// into dst [taps, cin]: dst[t cin + c] = src[c taps + t] (taps 1: ck_widen_halves; taps kh kw:
+/// a row of a convolution weight [Cout, Cin, kh, kw] in Tensor.packConvolutionWeight's order).
+/// `scratch` holds cin x taps halves (unused for taps 1).
+void ck_widen_halves_taps_last(int64_t cin, int64_t taps, const void *src, uint16_t *scratch, float *dst);
 
 /// IEEE halves (little-endian, any alignment) widened to floats, exactly (F16C where the CPU has it).
 void ck_widen_halves(const void *src, float *dst, int64_t count);
