@@ -92,22 +92,25 @@ extension Tensor {
         // instead of 32: such a layer at 128x128-256x256 ran 4-5% faster at 1 and 2 threads,
         // `stylediff-bench conv`).
         let subBlock = max(12, (cin + cout > 256 ? 65_536 : 16_384) / (cin + cout))
-        let vStride = min(block, tiles) * cin + pad, mStride = min(block, tiles) * cout + pad
-        let v = TensorStorage(count: 16 * vStride, zeroed: false)
-        let m = TensorStorage(count: 16 * mStride, zeroed: false)
+        // The fused loop's V and M are each task's own sub-block scratch, reused from sub-block to
+        // sub-block (it stays in L2, and a one-image command does not page-fault a whole block's V
+        // and M into being for every layer size); the three-pass loop's hold the whole block.
+        let rowsHeld = fused ? 0 : min(block, tiles)
+        let vStride = rowsHeld * cin + pad, mStride = rowsHeld * cout + pad
+        let v = TensorStorage(count: fused ? 1 : 16 * vStride, zeroed: false)
+        let m = TensorStorage(count: fused ? 1 : 16 * mStride, zeroed: false)
         let zeros = [Float](repeating: 0, count: cin)
         let biasPointer = bias?.pointer, residualPointer = residual?.pointer
         zeros.withUnsafeBufferPointer { zeroRow in
-            let zero = zeroRow.baseAddress!
-            let vp = v.pointer, mp = m.pointer
-            // Tiles [lo, hi) of the block from `start`: V = B^T d B (channels innermost), and back
-            // Y = A^T M A (+ bias), cropped at odd edges.
-            func inputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
+            guard let zero = zeroRow.baseAddress else { return }
+            // Tiles [lo, hi) of the block from `start`: V = B^T d B (channels innermost) into `vp`
+            // (position e at e vs), and back Y = A^T M A (+ bias) from `mp`, cropped at odd edges.
+            func inputTransform(_ start: Int, _ lo: Int, _ hi: Int, _ vp: UnsafeMutablePointer<Float>, _ vs: Int) {
                 ck_winograd_input(src, Int64(h), Int64(w), Int64(cin), Int64(tilesY), Int64(tilesX),
-                                  Int64(start + lo), Int64(start + hi), zero, vp + lo * cin, Int64(vStride))
+                                  Int64(start + lo), Int64(start + hi), zero, vp, Int64(vs))
             }
-            func outputTransform(_ start: Int, _ lo: Int, _ hi: Int) {
-                ck_winograd_output(mp + lo * cout, Int64(mStride), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
+            func outputTransform(_ start: Int, _ lo: Int, _ hi: Int, _ mp: UnsafeMutablePointer<Float>, _ ms: Int) {
+                ck_winograd_output(mp, Int64(ms), Int64(h), Int64(w), Int64(cout), Int64(tilesY),
                                    Int64(tilesX), Int64(start + lo), Int64(start + hi), biasPointer, residualPointer, relu ? 1 : 0, dst)
             }
             var start = 0
@@ -123,21 +126,28 @@ extension Tensor {
                     // 0.028-0.029 -> 0.026-0.027 s; at 64 tiles per thread it ran slower split).
                     Profiler.measure("winograd (fused)") {
                         Parallelism.forEachRange(count, minimumPerTask: min(subBlock, 32)) { range in
+                            let held = min(subBlock, range.count)
+                            let vs = held * cin + pad, ms = held * cout + pad
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 16 * (vs + ms))
+                            defer { scratch.deallocate() }
+                            let vp = scratch, mp = scratch + 16 * vs
                             for lo in stride(from: range.lowerBound, to: range.upperBound, by: subBlock) {
                                 let hi = min(range.upperBound, lo + subBlock)
-                                inputTransform(start, lo, hi)
+                                inputTransform(start, lo, hi, vp, vs)
                                 for e in 0..<16 {
-                                    _ = ck_sgemm_panels(Int64(hi - lo), Int64(cout), Int64(cin), vp + e * vStride + lo * cin, Int64(cin), 0,
-                                                        filters.position(e), CK_PANELS_FLOAT, 0, mp + e * mStride + lo * cout,
-                                                        Int64(cout), 1, 0)
+                                    _ = ck_sgemm_panels(Int64(hi - lo), Int64(cout), Int64(cin), vp + e * vs, Int64(cin), 0,
+                                                        filters.position(e), CK_PANELS_FLOAT, 0, mp + e * ms, Int64(cout), 1, 0)
                                 }
-                                outputTransform(start, lo, hi)
+                                outputTransform(start, lo, hi, mp, ms)
                             }
                         }
                     }
                 } else {
+                    let vp = v.pointer, mp = m.pointer
                     Profiler.measure("winograd input transform") {
-                        Parallelism.forEachRange(count, minimumPerTask: 8) { inputTransform(start, $0.lowerBound, $0.upperBound) }
+                        Parallelism.forEachRange(count, minimumPerTask: 8) {
+                            inputTransform(start, $0.lowerBound, $0.upperBound, vp + $0.lowerBound * cin, vStride)
+                        }
                     }
                     // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
                     for e in 0..<16 {
@@ -145,7 +155,9 @@ extension Tensor {
                                       n: cout, k: cin, c: mp + e * mStride, ldc: cout)
                     }
                     Profiler.measure("winograd output transform") {
-                        Parallelism.forEachRange(count, minimumPerTask: 8) { outputTransform(start, $0.lowerBound, $0.upperBound) }
+                        Parallelism.forEachRange(count, minimumPerTask: 8) {
+                            outputTransform(start, $0.lowerBound, $0.upperBound, mp + $0.lowerBound * cout, mStride)
+                        }
                     }
                 }
                 start += count
