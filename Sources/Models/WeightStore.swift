@@ -52,7 +52,7 @@ public final class WeightStore {
     /// Float32 copies); the file's pages of them are released after.
     public func packedMatrix(_ names: [String], shapes: [[Int]]) throws -> PackedMatrix {
         guard !names.isEmpty, names.count == shapes.count, let trailing = shapes.first?.dropFirst(),
-              shapes.allSatisfy({ $0.count >= 2 && $0.count <= 4 && $0.dropFirst() == trailing }) else {
+              shapes.allSatisfy({ ($0.count == 2 || $0.count == 4) && $0.dropFirst() == trailing }) else {
             throw ModelError.invalidInput("packed weights \(names): shapes \(shapes) must share their trailing axes")
         }
         let entries = try zip(names, shapes).map { try entry($0, shape: $1) }

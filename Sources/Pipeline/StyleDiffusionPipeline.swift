@@ -95,8 +95,8 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// `deferModels`: the default layout's unet/, unet_lcm/ and style encoder, and either
     /// layout's VAE, are checked up to their weights now (configs, and the weight files'
     /// headers against them) and built when a request first runs them (a one-image command
-    /// builds only what it needs: `--fast` neither UNet/ nor the VAE); errors in their weights
-    /// are then thrown by that request.
+    /// builds only what it needs: `--fast` neither unet/ nor, decoding with vae_tiny/, the VAE);
+    /// errors in their weights are then thrown by that request.
     public init(directory: String, ipAdapter: String? = nil, loras: [LoRA] = [], weights: WeightPrecision = .stored,
                 deferModels: Bool = false) throws {
         let isDiffusers = FileAccess.exists(directory + "/model_index.json")

@@ -92,9 +92,9 @@ extension Tensor {
         // instead of 32: such a layer at 128x128-256x256 ran 4-5% faster at 1 and 2 threads,
         // `stylediff-bench conv`).
         let subBlock = max(12, (cin + cout > 256 ? 65_536 : 16_384) / (cin + cout))
-        // The fused loop's V and M are each task's own sub-block scratch, reused from sub-block to
-        // sub-block (it stays in L2, and a one-image command does not page-fault a whole block's V
-        // and M into being for every layer size); the three-pass loop's hold the whole block.
+        // The fused loop's V and M are each task's own sub-block scratch (~1 MB), reused from
+        // sub-block to sub-block while it stays in L2, instead of the whole block's (up to 32 MB
+        // each); the three-pass loop's hold the whole block.
         let rowsHeld = fused ? 0 : min(block, tiles)
         let vStride = rowsHeld * cin + pad, mStride = rowsHeld * cout + pad
         let v = TensorStorage(count: fused ? 1 : 16 * vStride, zeroed: false)
