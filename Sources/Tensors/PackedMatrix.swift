@@ -54,10 +54,18 @@ public struct PackedMatrix: @unchecked Sendable {
             guard ck_pack_panels_int8(Int64(rows), Int64(columns), weight.pointer, storage.raw) == 0 else {
                 throw TensorError.invalidArgument("int8 weights: the [\(rows), \(columns)] matrix holds a non-finite value")
             }
-        case .half:
-            ck_pack_panels_half(Int64(rows), Int64(columns), weight.pointer, storage.raw.assumingMemoryBound(to: UInt16.self))
-        case .float:
-            ck_pack_panels(Int64(rows), Int64(columns), weight.pointer, storage.raw.assumingMemoryBound(to: Float.self))
+        case .half, .float:
+            packFloats(weight.pointer, rows: rows, at: 0)
+        }
+    }
+
+    /// Packs `count` rows of floats (row-major, `columns` wide) as the panels of W's rows
+    /// first ..< first + count (`first` a multiple of CK_PANEL), halves narrowed exactly.
+    private func packFloats(_ w: UnsafePointer<Float>, rows count: Int, at first: Int) {
+        if format == .half {
+            ck_pack_panels_half(Int64(count), Int64(columns), w, storage.raw.assumingMemoryBound(to: UInt16.self) + first * columns)
+        } else {
+            ck_pack_panels(Int64(count), Int64(columns), w, storage.raw.assumingMemoryBound(to: Float.self) + first * columns)
         }
     }
 
@@ -77,7 +85,7 @@ public struct PackedMatrix: @unchecked Sendable {
         format = rows * columns > 0 && rows * columns >= halfMinimumCount ? .half : .float
         storage = PanelStorage(byteCount: Int(ck_panels_bytes(Int64(rows), Int64(columns), format.code)))
         // Panel by panel: its rows widened (and put in tap order) into one scratch matrix of at
-        // most CK_PANEL rows, packed as `init(_:)` packs (halves narrowed back exactly).
+        // most CK_PANEL rows, packed as `init(_:)` packs.
         let panel = Int(CK_PANEL), inChannels = columns / taps
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panel * columns))
         let gathered = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, columns))
@@ -91,11 +99,7 @@ public struct PackedMatrix: @unchecked Sendable {
                                           scratch + r * columns)
                 rowInBlock += 1
             }
-            if format == .half {
-                ck_pack_panels_half(Int64(count), Int64(columns), scratch, storage.raw.assumingMemoryBound(to: UInt16.self) + first * columns)
-            } else {
-                ck_pack_panels(Int64(count), Int64(columns), scratch, storage.raw.assumingMemoryBound(to: Float.self) + first * columns)
-            }
+            packFloats(scratch, rows: count, at: first)
         }
     }
 
