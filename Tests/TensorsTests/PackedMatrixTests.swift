@@ -18,9 +18,10 @@ import TestSupport
     /// linear(packed:) equals linear(weight:) bit for bit with float and half panels, on every
     /// kernel variant and thread count; shapes cross the 32-row panel edge, and (40, 96, 300) is
     /// wider than tall yet split by rows (prepacked weights); (260, 100, 520) and (450, 70, 300)
-    /// have several row blocks and k blocks in one part (the panels' row-block-outer order).
+    /// have several row blocks and k blocks in one part (the panels' row-block-outer order);
+    /// (200, 1400, 280) also several groups of columns per row block (`panel_columns_group`).
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300),
-                      (450, 70, 300)])
+                      (450, 70, 300), (200, 1400, 280)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
