@@ -635,26 +635,21 @@ int ck_pack_panels_int8(int64_t n, int64_t k, const float *w, void *dst) {
 
 void ck_pack_panels(int64_t n, int64_t k, const float *w, float *dst) { ck_pack_panels_strided(n, k, w, k, dst); }
 
-// Panels of W [n, k] (row stride ldw), or of W = B^T for B [k, n] stored by rows (`byRows`).
-// Depth blocks of 64 rows keep the panel rows being written in L1.
-static void pack_panels(int64_t n, int64_t k, const float *w, int64_t ldw, int byRows, float *dst) {
+// Panels of W [n, k] (row stride ldw). Depth blocks of 64 rows keep the panel rows being written in L1.
+static void pack_panels(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst) {
     for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
         int64_t cols = n - jp < CK_PANEL ? n - jp : CK_PANEL;
         for (int64_t p0 = 0; p0 < k; p0 += 64) {
             int64_t kb = k - p0 < 64 ? k - p0 : 64;
             float block[64 * CK_PANEL] __attribute__((aligned(64)));
-            pack_b(CK_PANEL, cols, kb, p0, jp, w, ldw, byRows ? 0 : 1, block);
+            pack_b(CK_PANEL, cols, kb, p0, jp, w, ldw, 1, block);
             memcpy(dst + jp * k + p0 * CK_PANEL, block, (size_t)(kb * CK_PANEL) * sizeof(float));
         }
     }
 }
 
 void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst) {
-    pack_panels(n, k, w, ldw, 0, dst);
-}
-
-void ck_pack_panels_rows(int64_t n, int64_t k, const float *b, int64_t ldb, float *dst) {
-    pack_panels(n, k, b, ldb, 1, dst);
+    pack_panels(n, k, w, ldw, dst);
 }
 
 static void narrow_base(const float *src, uint16_t *dst, int64_t count) {

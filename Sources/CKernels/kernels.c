@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #pragma clang fp contract(off)
 
@@ -168,6 +171,60 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
             runMax[r] = m;                                                                     \
         }                                                                                      \
     }                                                                                          \
+    /* ck_online_softmax_panels: LANES queries at a time, their keys down the panel; the row  \
+       kernel's chains per query (lane max, lane-indexed partial sums by key mod LANES, the    \
+       partial sums added in lane order), so the same bits as ck_online_softmax_rows on the    \
+       transposed chunk. */                                                                    \
+    ATTR static void online_softmax_panels_##SUFFIX(float *s, int64_t queries, int64_t keys,   \
+                                                    float *runMax, float *runSum, float *rescale) { \
+        int64_t full = keys - keys % LANES;                                                    \
+        for (int64_t q0 = 0; q0 < queries; q0 += LANES) {                                      \
+            float *panel = s + q0 / CK_PANEL * CK_PANEL * keys + q0 % CK_PANEL;                \
+            /* The max in 4 chains (keys mod 4; any order gives the same max), then the old one. */ \
+            float top[4][LANES], m[LANES], part[LANES][LANES], sum[LANES];                     \
+            for (int c = 0; c < 4; c++)                                                        \
+                for (int l = 0; l < LANES; l++) top[c][l] = -INFINITY;                         \
+            for (int64_t p = 0; p < keys; p++)                                                 \
+                for (int l = 0; l < LANES; l++) {                                              \
+                    float x = panel[p * CK_PANEL + l];                                         \
+                    top[p % 4][l] = x > top[p % 4][l] ? x : top[p % 4][l];                     \
+                }                                                                              \
+            for (int l = 0; l < LANES; l++) {                                                  \
+                float t = top[0][l];                                                           \
+                for (int c = 1; c < 4; c++) t = top[c][l] > t ? top[c][l] : t;                 \
+                m[l] = t > runMax[q0 + l] ? t : runMax[q0 + l];                                \
+            }                                                                                  \
+            for (int k = 0; k < LANES; k++)                                                    \
+                for (int l = 0; l < LANES; l++) part[k][l] = 0;                                \
+            for (int64_t p0 = 0; p0 < full; p0 += LANES)                                       \
+                for (int k = 0; k < LANES; k++) {                                              \
+                    float *row = panel + (p0 + k) * CK_PANEL;                                  \
+                    for (int l = 0; l < LANES; l++) {                                          \
+                        float e = fast_exp(row[l] - m[l]);                                     \
+                        row[l] = e;                                                            \
+                        part[k][l] += e;                                                       \
+                    }                                                                          \
+                }                                                                              \
+            for (int64_t p = full; p < keys; p++) {                                            \
+                float *row = panel + p * CK_PANEL;                                             \
+                for (int l = 0; l < LANES; l++) {                                              \
+                    float e = fast_exp(row[l] - m[l]);                                         \
+                    row[l] = e;                                                                \
+                    part[p - full][l] += e;                                                    \
+                }                                                                              \
+            }                                                                                  \
+            for (int l = 0; l < LANES; l++) sum[l] = 0;                                        \
+            for (int k = 0; k < LANES; k++)                                                    \
+                for (int l = 0; l < LANES; l++) sum[l] += part[k][l];                          \
+            for (int l = 0; l < LANES; l++) {                                                  \
+                float old = runMax[q0 + l];                                                    \
+                float a = old == -INFINITY ? 0.0f : fast_exp(old - m[l]);                      \
+                rescale[q0 + l] = a;                                                           \
+                runSum[q0 + l] = runSum[q0 + l] * a + sum[l];                                  \
+                runMax[q0 + l] = m[l];                                                         \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
     ATTR static void layer_norm_##SUFFIX(const float *x, float *y, int64_t rows, int64_t c,     \
                                          const float *gamma, const float *beta, float eps) {    \
         for (int64_t r0 = 0; r0 < rows; r0 += LN_ROWS) {                                       \
@@ -300,6 +357,75 @@ static inline float exact_gelu(float g) { return 0.5f * g * (1.0f + rational_erf
     }
 
 #if defined(__x86_64__) && defined(__clang__)
+// fast_exp for arguments <= 0 (softmax's x - max) on AVX-512: 2^n by vscalefps instead of
+// building it in the exponent bits (three integer operations and a multiply), and no clamp from
+// above. For n in [-126, 0] both are y * 2^n rounded once, so the bits are fast_exp's (NaN in,
+// NaN out, as there); the clamp's max takes x second so that a NaN passes through as in C.
+__attribute__((target("avx512f"))) static inline __m512 exp_nonpositive_avx512(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.3365447f);
+    __m512 xc = _mm512_max_ps(lo, x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_fmadd_ps(y, z, r);
+    y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_US), y, n);  // x < lo: 0
+}
+
+// online_softmax_panels in AVX-512 intrinsics: the generic kernel's chains (the max in 4
+// chains, the 16 partial sums by key mod 16 held in registers, added in order), exp as above.
+__attribute__((target("avx512f"))) static void online_softmax_panels_avx512x(float *s, int64_t queries, int64_t keys,
+                                                                           float *runMax, float *runSum,
+                                                                           float *rescale) {
+    int64_t full = keys - keys % LANES;
+    for (int64_t q0 = 0; q0 < queries; q0 += LANES) {
+        float *panel = s + q0 / CK_PANEL * CK_PANEL * keys + q0 % CK_PANEL;
+        __m512 top[4];
+        for (int c = 0; c < 4; c++) top[c] = _mm512_set1_ps(-INFINITY);
+        int64_t p = 0;
+        for (; p + 4 <= keys; p += 4)
+            for (int c = 0; c < 4; c++) top[c] = _mm512_max_ps(_mm512_loadu_ps(panel + (p + c) * CK_PANEL), top[c]);
+        for (; p < keys; p++) top[p % 4] = _mm512_max_ps(_mm512_loadu_ps(panel + p * CK_PANEL), top[p % 4]);
+        __m512 t = top[0];
+        for (int c = 1; c < 4; c++) t = _mm512_max_ps(top[c], t);
+        __m512 old = _mm512_loadu_ps(runMax + q0);
+        __m512 m = _mm512_max_ps(t, old);
+        __m512 part[LANES];
+        for (int k = 0; k < LANES; k++) part[k] = _mm512_setzero_ps();
+        for (int64_t p0 = 0; p0 < full; p0 += LANES)
+#pragma clang loop unroll(full)
+            for (int k = 0; k < LANES; k++) {
+                float *row = panel + (p0 + k) * CK_PANEL;
+                __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(row), m));
+                _mm512_storeu_ps(row, e);
+                part[k] = _mm512_add_ps(part[k], e);
+            }
+        for (int64_t q = full; q < keys; q++) {
+            float *row = panel + q * CK_PANEL;
+            __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(row), m));
+            _mm512_storeu_ps(row, e);
+            part[q - full] = _mm512_add_ps(part[q - full], e);
+        }
+        __m512 sum = _mm512_setzero_ps();
+        for (int k = 0; k < LANES; k++) sum = _mm512_add_ps(sum, part[k]);
+        __mmask16 started = _mm512_cmp_ps_mask(old, _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ);
+        __m512 a = _mm512_maskz_mov_ps(started, exp_nonpositive_avx512(_mm512_sub_ps(old, m)));
+        _mm512_storeu_ps(rescale + q0, a);
+        _mm512_storeu_ps(runSum + q0, _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(runSum + q0), a), sum));
+        _mm512_storeu_ps(runMax + q0, m);
+    }
+}
+#endif
+
+#if defined(__x86_64__) && defined(__clang__)
 DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
 // The AVX2 variant needs FMA too: exp's fmaf must be an instruction there, not a libm call
 // (without it softmax and SiLU ran 4x slower on that variant). FP contraction stays off, so
@@ -372,6 +498,49 @@ void ck_exp(const float *x, float *y, int64_t n) { DISPATCH(exp, (x, y, n)) }
 void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, float *runMax, float *runSum,
                             float *rescale) {
     DISPATCH(online_softmax, (x, rows, n, stride, runMax, runSum, rescale))
+}
+
+void ck_online_softmax_panels(float *s, int64_t queries, int64_t keys, float *runMax, float *runSum, float *rescale) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (path() == PATH_AVX512) {
+        online_softmax_panels_avx512x(s, queries, keys, runMax, runSum, rescale);
+        return;
+    }
+#endif
+    DISPATCH(online_softmax_panels, (s, queries, keys, runMax, runSum, rescale))
+}
+
+void ck_transpose(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd) {
+    enum { B = 16 };  // 16 source rows at a time: each destination row gets 16 consecutive floats
+    for (int64_t i0 = 0; i0 < rows; i0 += B) {
+        int64_t n = rows - i0 < B ? rows - i0 : B;
+        for (int64_t j = 0; j < cols; j++) {
+            float *d = dst + j * ldd + i0;
+            const float *c = src + i0 * lds + j;
+            for (int64_t i = 0; i < n; i++) d[i] = c[i * lds];
+        }
+    }
+}
+
+void ck_scale_columns(float *x, int64_t rows, int64_t cols, int64_t ldx, const float *scale) {
+    for (int64_t i = 0; i < rows; i++) {
+        float *row = x + i * ldx;
+        for (int64_t j = 0; j < cols; j++) row[j] *= scale[j];
+    }
+}
+
+void ck_transpose_divided(const float *src, int64_t rows, int64_t cols, int64_t lds, const float *sums, float *dst,
+                          int64_t ldd) {
+    float inv[64];
+    for (int64_t j0 = 0; j0 < cols; j0 += 64) {
+        int64_t n = cols - j0 < 64 ? cols - j0 : 64;
+        for (int64_t j = 0; j < n; j++) inv[j] = 1.0f / sums[j0 + j];
+        for (int64_t j = 0; j < n; j++) {
+            float *d = dst + (j0 + j) * ldd;
+            const float *c = src + j0 + j;
+            for (int64_t i = 0; i < rows; i++) d[i] = c[i * lds] * inv[j];
+        }
+    }
 }
 
 void ck_erf(const float *x, float *y, int64_t n) { DISPATCH(erf, (x, y, n)) }

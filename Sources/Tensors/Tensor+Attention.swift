@@ -101,71 +101,75 @@ extension Tensor {
     static let onlineSoftmaxKeys = 1024
 
     /// Attention over long key sequences without a full score row per query (flash attention's
-    /// online softmax): per (batch, head, block of 128 query rows), keys in chunks of 512:
-    /// S = q k^T * scale against the head's keys prepacked as GEMM panels, a running max and sum
-    /// per row (`ck_online_softmax_rows`), O = O * exp(m_old - m_new) + P v with the chunk's
-    /// values prepacked too; O / sum at the end.
+    /// online softmax): per (batch, head, block of 128 query rows), keys in chunks of 512, all
+    /// held transposed (keys by queries) so that every step runs down whole vectors of queries:
+    /// S^T = k (q * scale)^T into GEMM panels of 32 queries (the scaled queries packed once per
+    /// block, the keys read in place), a running max and sum per query (`ck_online_softmax_panels`,
+    /// no reduction across vector lanes), O^T = O^T * exp(m_old - m_new) + v^T P^T with the head's
+    /// values transposed once and the probabilities used as the panels they are; O = (O^T)^T / sum
+    /// at the end. Every product has the operands' fused multiply-add chains of the untransposed
+    /// form (q k^T with the scale folded into q, P v), so the bits are those of that form, with
+    /// no padding of the head size to whole panels (head size 40: a fifth of P v's multiply-adds).
     /// Each work item runs on one thread in a fixed order, so results do not depend on the thread
     /// count; they differ from the two-pass kernel in the last bits (another summation order).
     static func onlineAttention(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldk: Int,
                                 out: UnsafeMutablePointer<Float>, batch b: Int, lq: Int, lk: Int, heads: Int, d: Int,
                                 scale: Float) {
-        let width = heads * d, rowBlock = 128, chunk = 512
+        let width = heads * d, rowBlock = 128, chunk = 512, panel = Int(CK_PANEL)
         let blocks = (lq + rowBlock - 1) / rowBlock
-        // Each head's keys [lk, d] as panels, and its values as the B panels of each key chunk's
-        // P V ([cn, d] rows c0 ..< c0 + cn: d rounded up to panels, cn deep), once: the same
-        // chains as the unpacked product, without packing the values again for every query block.
-        let panelCount = Int(ck_panels_count(Int64(lk), Int64(d)))
-        let paddedD = Int(ck_panels_count(Int64(d), 1))
-        let valueCount = lk * paddedD
-        let panels = TensorStorage(count: b * heads * panelCount, zeroed: false)
-        let valuePanels = TensorStorage(count: b * heads * valueCount, zeroed: false)
-        let pp = panels.pointer, vpp = valuePanels.pointer
+        // Each head's values transposed, v^T [d, lk]: the A operand of O^T = v^T P^T, rows read in
+        // place. Rows are `ldv` floats apart, lk rounded up to 16 plus 16: rows a power of two
+        // apart (4,096 keys: 16 KB) would all fall in one L1 set as the micro-kernel reads 12 of them.
+        let ldv = (lk + 15) / 16 * 16 + 16
+        let transposed = TensorStorage(count: b * heads * d * ldv, zeroed: false)
+        let vt = transposed.pointer
         Parallelism.forEach(b * heads) { item in
             let bi = item / heads, h = item % heads
-            ck_pack_panels_strided(Int64(lk), Int64(d), k + bi * lk * ldk + h * d, Int64(ldk), pp + item * panelCount)
-            var c0 = 0
-            while c0 < lk {
-                let cn = min(chunk, lk - c0)
-                ck_pack_panels_rows(Int64(d), Int64(cn), v + (bi * lk + c0) * ldk + h * d, Int64(ldk),
-                                    vpp + item * valueCount + c0 * paddedD)
-                c0 += cn
-            }
+            ck_transpose(v + bi * lk * ldk + h * d, Int64(lk), Int64(d), Int64(ldk), vt + item * d * ldv, Int64(ldv))
         }
+        let queryPanels = Int(ck_panels_count(Int64(rowBlock), Int64(d)))
         Parallelism.forEachRange(b * heads * blocks) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * chunk + 3 * rowBlock)
+            // Scores (P^T panels), the block's scaled queries as panels, O^T [d, rowBlock], and the
+            // running max, sum and rescale per query; zeroed once so that the lanes of a partial
+            // last panel, computed and ignored, hold finite values.
+            let scratchCount = rowBlock * chunk + queryPanels + d * rowBlock + 3 * rowBlock
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            scores.initialize(repeating: 0, count: scratchCount)
             defer { scores.deallocate() }
-            let runMax = scores + rowBlock * chunk, runSum = runMax + rowBlock, rescale = runSum + rowBlock
+            let qp = scores + rowBlock * chunk, ot = qp + queryPanels
+            let runMax = ot + d * rowBlock, runSum = runMax + rowBlock, rescale = runSum + rowBlock
             for item in range {
                 let bi = item / (heads * blocks), h = (item / blocks) % heads, blk = item % blocks
                 let r0 = blk * rowBlock, rows = min(rowBlock, lq - r0)
-                let qBase = q + (bi * lq + r0) * ldq + h * d
-                let o = out + (bi * lq + r0) * width + h * d
-                let keyPanels = UnsafeRawPointer(pp + (bi * heads + h) * panelCount)
-                let values = vpp + (bi * heads + h) * valueCount
-                runMax.update(repeating: -.infinity, count: rows)
-                runSum.update(repeating: 0, count: rows)
+                let kBase = k + bi * lk * ldk + h * d
+                let values = vt + (bi * heads + h) * d * ldv
+                ck_pack_panels_strided(Int64(rows), Int64(d), q + (bi * lq + r0) * ldq + h * d, Int64(ldq), qp)
+                let packed = Int(ck_panels_count(Int64(rows), Int64(d)))
+                for i in 0..<packed { qp[i] = scale * qp[i] }  // as the GEMM folds alpha into A
+                runMax.update(repeating: -.infinity, count: rowBlock)
+                runSum.update(repeating: 0, count: rowBlock)
                 var c0 = 0
                 while c0 < lk {
                     let cn = min(chunk, lk - c0)
-                    _ = ck_sgemm_panels(Int64(rows), Int64(cn), Int64(d), qBase, Int64(ldq), 0, keyPanels, 0, Int64(c0),
-                                        scores, Int64(chunk), scale, 0)
-                    ck_online_softmax_rows(scores, Int64(rows), Int64(cn), Int64(chunk), runMax, runSum, rescale)
-                    if c0 > 0 {
-                        for r in 0..<rows {
-                            let a = rescale[r], row = o + r * width
-                            for j in 0..<d { row[j] *= a }
-                        }
+                    var j0 = 0
+                    while j0 < rows {  // S^T for 32 queries at a time, into their panel (row stride 32)
+                        _ = ck_sgemm_panels(Int64(cn), Int64(min(panel, rows - j0)), Int64(d), kBase + c0 * ldk, Int64(ldk), 0,
+                                            UnsafeRawPointer(qp), CK_PANELS_FLOAT, Int64(j0), scores + j0 * cn, Int64(panel), 1, 0)
+                        j0 += panel
                     }
-                    _ = ck_sgemm_panels(Int64(rows), Int64(d), Int64(cn), scores, Int64(chunk), 0,
-                                        UnsafeRawPointer(values + c0 * paddedD), CK_PANELS_FLOAT, 0, o, Int64(width), 1,
-                                        c0 == 0 ? 0 : 1)
+                    ck_online_softmax_panels(scores, Int64(rows), Int64(cn), runMax, runSum, rescale)
+                    if c0 > 0 { ck_scale_columns(ot, Int64(d), Int64(rows), Int64(rowBlock), rescale) }
+                    var i0 = 0
+                    while i0 < d {  // 256 rows of v^T at a time: read in place, not packed (the VAE's d = 512)
+                        _ = ck_sgemm_panels(Int64(min(256, d - i0)), Int64(rows), Int64(cn), values + i0 * ldv + c0, Int64(ldv), 0,
+                                            UnsafeRawPointer(scores), CK_PANELS_FLOAT, 0, ot + i0 * rowBlock, Int64(rowBlock), 1,
+                                            c0 == 0 ? 0 : 1)
+                        i0 += 256
+                    }
                     c0 += cn
                 }
-                for r in 0..<rows {
-                    let inv = 1 / runSum[r], row = o + r * width
-                    for j in 0..<d { row[j] *= inv }
-                }
+                ck_transpose_divided(ot, Int64(d), Int64(rows), Int64(rowBlock), runSum, out + (bi * lq + r0) * width + h * d,
+                                     Int64(width))
             }
         }
     }

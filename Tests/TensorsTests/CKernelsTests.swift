@@ -148,6 +148,45 @@ import TestSupport
         #expect(one == [0, 1, 0] && sum == 1 && m == 3)
     }
 
+    /// The online softmax on a chunk held transposed as GEMM panels (attention's layout) gives the
+    /// row kernel's bits on the untransposed chunk, on every variant: queries filling a panel or
+    /// not (lanes past them hold finite junk), key counts around the 16-key partial sums, -inf
+    /// and -0 scores, a first chunk (running max -inf) and a later one.
+    @Test(arguments: [(1, 1), (5, 17), (16, 512), (37, 300), (100, 1030), (128, 512)])
+    func panelSoftmaxIsTheRowKernelBits(queries: Int, keys: Int) throws {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous) }
+        let panel = Int(CK_PANEL), padded = (queries + panel - 1) / panel * panel
+        let scores = randomTensor([padded * keys], seed: UInt64(queries * 7 + keys), range: -12...6)
+        var panels = Array(UnsafeBufferPointer(start: scores.pointer, count: scores.count))
+        for i in stride(from: 3, to: panels.count, by: 41) { panels[i] = -.infinity }
+        for i in stride(from: 5, to: panels.count, by: 97) { panels[i] = -0.0 }
+        func at(_ q: Int, _ p: Int) -> Int { q / panel * panel * keys + p * panel + q % panel }
+        var rows = [Float](repeating: 0, count: queries * keys)
+        for q in 0..<queries { for p in 0..<keys { rows[q * keys + p] = panels[at(q, p)] } }
+        for later in [false, true] {
+            let stats = randomTensor([2, padded], seed: 9, range: 0...3)
+            let startMax = later ? Array(UnsafeBufferPointer(start: stats.pointer, count: padded))
+                                 : [Float](repeating: -.infinity, count: padded)
+            let startSum = later ? Array(UnsafeBufferPointer(start: stats.pointer + padded, count: padded))
+                                 : [Float](repeating: 0, count: padded)
+            var want = rows, wantMax = startMax, wantSum = startSum, wantRescale = [Float](repeating: 0, count: padded)
+            _ = ck_force_path(1)
+            ck_online_softmax_rows(&want, Int64(queries), Int64(keys), Int64(keys), &wantMax, &wantSum, &wantRescale)
+            for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
+                var got = panels, gotMax = startMax, gotSum = startSum, gotRescale = [Float](repeating: 0, count: padded)
+                ck_online_softmax_panels(&got, Int64(queries), Int64(keys), &gotMax, &gotSum, &gotRescale)
+                var same = true
+                for q in 0..<queries {
+                    for p in 0..<keys where got[at(q, p)].bitPattern != want[q * keys + p].bitPattern { same = false }
+                    same = same && gotMax[q].bitPattern == wantMax[q].bitPattern && gotSum[q].bitPattern == wantSum[q].bitPattern
+                        && gotRescale[q].bitPattern == wantRescale[q].bitPattern
+                }
+                #expect(same, "\(queries) queries, \(keys) keys, later chunk \(later), variant \(path)")
+            }
+        }
+    }
+
     /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
     /// the 16-lane boundary and rows holding -inf (causal masking).
     @Test func variantsGiveIdenticalBits() throws {

@@ -163,9 +163,10 @@ import TestSupport
 
     /// (1, 1100, 77) takes 256-row blocks (from 1,024 queries) with a partial last block; the cases
     /// with 1,024 keys and more run the online softmax (chunks of 512 keys, blocks of 128 queries,
-    /// partial ones included); rowBlock 37 below is the two-pass kernel.
+    /// partial ones included; a head size over 256, (1, 40, 1030, 300, 1), takes v^T in two row
+    /// blocks); rowBlock 37 below is the two-pass kernel.
     @Test(arguments: [(1, 5, 3, 8, 1), (2, 7, 13, 12, 3), (2, 130, 77, 64, 8), (1, 64, 64, 40, 5), (1, 1100, 77, 16, 2),
-                      (1, 1030, 1030, 8, 1), (2, 300, 1100, 80, 2), (1, 130, 2049, 40, 1)])
+                      (1, 1030, 1030, 8, 1), (2, 300, 1100, 80, 2), (1, 130, 2049, 40, 1), (1, 40, 1030, 300, 1)])
     func attentionMatchesReference(batch: Int, lq: Int, lk: Int, width: Int, heads: Int) throws {
         let q = randomTensor([batch, lq, width], seed: 40, range: -2...2)
         let k = randomTensor([batch, lk, width], seed: 41, range: -2...2)

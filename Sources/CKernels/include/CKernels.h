@@ -19,6 +19,24 @@ void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride);
 void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, float *runMax, float *runSum,
                             float *rescale);
 
+/// ck_online_softmax_rows on a chunk held transposed, as GEMM panels (ck_pack_panels' layout):
+/// the score of query q against key p at s[q / CK_PANEL * CK_PANEL * keys + p * CK_PANEL +
+/// q % CK_PANEL], keys by queries (queries rounded up to 16 are computed: lanes past `queries`
+/// must hold finite values and are then ignored; runMax, runSum and rescale hold that many).
+/// The same bits as ck_online_softmax_rows on the untransposed chunk, on every variant.
+void ck_online_softmax_panels(float *s, int64_t queries, int64_t keys, float *runMax, float *runSum, float *rescale);
+
+/// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols.
+void ck_transpose(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd);
+
+/// x[i * ldx + j] *= scale[j] for i < rows, j < cols.
+void ck_scale_columns(float *x, int64_t rows, int64_t cols, int64_t ldx, const float *scale);
+
+/// dst[j * ldd + i] = src[i * lds + j] * (1 / sums[j]) for i < rows, j < cols: attention's
+/// transposed output, normalised (a reciprocal, then a multiply, as a row-wise pass would).
+void ck_transpose_divided(const float *src, int64_t rows, int64_t cols, int64_t lds, const float *sums, float *dst,
+                          int64_t ldd);
+
 /// exp of `n` floats (the same polynomial as ck_softmax_rows), for tests.
 void ck_exp(const float *x, float *y, int64_t n);
 
@@ -92,11 +110,8 @@ void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
 /// Floats (or halves) that W [n, k] takes as prepacked panels: n rounded up to CK_PANEL, times k.
 int64_t ck_panels_count(int64_t n, int64_t k);
 
-/// ck_pack_panels for rows of W `ldw` floats apart (a head's keys inside [L, heads x D]).
+/// ck_pack_panels for rows of W `ldw` floats apart (a block of a head's queries inside [L, heads x D]).
 void ck_pack_panels_strided(int64_t n, int64_t k, const float *w, int64_t ldw, float *dst);
-/// Panels of W = B^T for B [k, n] stored by rows (row stride ldb): the layout ck_pack_panels
-/// makes of that W (attention's values, used as B of P V, packed once per key chunk).
-void ck_pack_panels_rows(int64_t n, int64_t k, const float *b, int64_t ldb, float *dst);
 
 /// Packs W [n, k] (row-major; the B^T of C = A W^T, as torch Linear weights are) into panels of
 /// CK_PANEL rows of W, k-major within a panel, zero-padded: dst[ck_panels_count(n, k)].
