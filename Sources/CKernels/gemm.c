@@ -857,6 +857,21 @@ static int64_t panel_columns_group(int64_t n, int64_t mc) {
     return (per + CK_PANEL - 1) / CK_PANEL * CK_PANEL;
 }
 
+// Narrowed panels with many row blocks: the depth widened at a time for `columns` columns,
+// whole k blocks of at most 1M floats (4 MB; `ck_widened_span_floats`) of widened panels, at
+// least one k block.
+static volatile int64_t widened_floats = (int64_t)1 << 20;
+int64_t ck_widened_span_floats(int64_t floats) {
+    int64_t old = widened_floats;
+    if (floats > 0) widened_floats = floats;
+    return old;
+}
+static int64_t widened_span(int64_t columns, int64_t k) {
+    int64_t span = widened_floats / columns / KC * KC;
+    if (span < KC) span = KC;
+    return span < k ? span : k;
+}
+
 int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
                           int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta, const float *bias,
                           const float *residual, int64_t ldr) {
@@ -881,10 +896,39 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
     int64_t mcFill = m < mcMax ? m : mcMax;
     buffers_t *t = buffers();
     float *ap = t ? grow(&t->a, &t->capA, (size_t)((mcFill + mr - 1) / mr * mr * kcMax)) : NULL;
-    // Narrowed panels are widened once per k block: one panel at a time when there is one row
-    // block (it stays in L1), else every panel of the part's columns before the row blocks reuse them.
-    int64_t widePanels = m > mcMax ? (n + CK_PANEL - 1) / CK_PANEL : 1;
-    float *wide = t && narrowed ? grow(&t->b, &t->capB, (size_t)(widePanels * CK_PANEL * kcMax)) : NULL;
+    // Narrowed panels with several row blocks: a group of columns and a span of depth at a time
+    // are widened into float panels, on which the float path then runs (its row blocks outer);
+    // the chains continue in C from one span to the next (beta 1), the bias put in by the first
+    // span and the residual added by the last. With many row blocks (4 or more) the groups are
+    // the float path's and the spans up to 4 MB of widened panels, so a block of C stays in L2
+    // across a span's k blocks: widening each k block for all columns and running every row
+    // under it streamed all of C through memory once per k block (SD 1.5's F16 UNet at a 64x64
+    // latent: its 8192 x 2560 GEGLU product's 84 MB, twice; 3.7% of the evaluation). With 2-3
+    // row blocks that is still the order (one k block of all columns at a time): the long spans
+    // cost its 16x16 latent 2% there. With one row block, each panel's k block is widened as
+    // used, while it stays in L1.
+    int grouped = narrowed && m > mcMax, manyBlocks = m >= 4 * mcMax;
+    int64_t columnsWide = !grouped ? CK_PANEL : manyBlocks ? panel_columns_group(n, mcMax) : n;
+    int64_t panelColumns = (columnsWide + CK_PANEL - 1) / CK_PANEL * CK_PANEL;  // whole panels widened
+    int64_t span = grouped && manyBlocks ? widened_span(panelColumns, k) : kcMax;
+    float *wide = t && narrowed ? grow(&t->b, &t->capB, (size_t)(panelColumns * span)) : NULL;
+    if (ap && wide && grouped) {
+        int status = 0;
+        for (int64_t jg = 0; jg < n; jg += columnsWide) {
+            int64_t cols = n - jg < columnsWide ? n - jg : columnsWide;
+            for (int64_t p0 = 0; p0 < k; p0 += span) {
+                int64_t dk = k - p0 < span ? k - p0 : span;
+                for (int64_t jr = 0; jr < cols; jr += CK_PANEL)
+                    widen_panel(panels, format, k, j0 + jg + jr, p0, dk, widen, widen8, wide + jr * dk);
+                int s = ck_sgemm_panels_fused(m, cols, dk, a + (transA ? p0 * lda : p0), lda, transA, wide, CK_PANELS_FLOAT,
+                                              0, c + jg, ldc, alpha, p0 == 0 ? beta : 1.0f,
+                                              bias && p0 == 0 ? bias + jg : NULL,
+                                              residual && p0 + dk == k ? residual + jg : NULL, ldr);
+                if (s > status) status = s;
+            }
+        }
+        return status;
+    }
     if (!ap || (narrowed && !wide)) {  // out of memory for the buffers: the same chain, element by element
         if (bias) put_bias(c, ldc, m, n, bias);
         float beta0 = bias ? 1.0f : beta;
@@ -917,42 +961,33 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
     if (bias) beta = 1.0f;
     // Float panels need no packing, so the row blocks are the outer loop (inside groups of
     // columns, `panel_columns_group`): a block of C stays in L2 across the k blocks (the k loop
-    // outermost streamed all of C through memory once per k block). Narrowed panels keep the k
-    // loop outermost, widening each k block once for all rows.
-    int64_t group = narrowed ? m : mcMax;
+    // outermost streamed all of C through memory once per k block). Narrowed panels get here
+    // with one row block.
     int64_t columnGroup = narrowed ? n : panel_columns_group(n, mcMax);
     for (int64_t jg = 0; jg < n; jg += columnGroup) {
       int64_t jEnd = n - jg < columnGroup ? n : jg + columnGroup;
-      for (int64_t ig = 0; ig < m; ig += group) {  // one group: all rows (narrowed) or one row block
+      for (int64_t ic = 0; ic < m; ic += mcMax) {
+        int64_t mc = m - ic < mcMax ? m - ic : mcMax;
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
             int init = pc > 0 || bias ? 0 : (beta == 0.0f ? 1 : (beta == 1.0f ? 0 : 2));
             int last = pc + kc == k;
-            if (narrowed && widePanels > 1)
-                for (int64_t jr = 0; jr < n; jr += CK_PANEL)
-                    widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide + jr * kc);
-            int64_t iEnd = m - ig < group ? m : ig + group;
-            for (int64_t ic = ig; ic < iEnd; ic += mcMax) {
-                int64_t mc = iEnd - ic < mcMax ? iEnd - ic : mcMax;
-                a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
-                for (int64_t jr = jg; jr < jEnd; jr += CK_PANEL) {
-                    const float *bpanel;
-                    if (narrowed && widePanels > 1) {
-                        bpanel = wide + jr * kc;
-                    } else if (narrowed) {
-                        widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
-                        bpanel = wide;
-                    } else {
-                        bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
-                    }
-                    int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
-                    float *cc = c + ic * ldc + jr;
-                    if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
-                    for (int64_t sub = 0; sub < cols; sub += nr)
-                        column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, cc + sub, ldc,
-                                     cols - sub < nr ? cols - sub : nr, init, beta, tile);
-                    if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
+            a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
+            for (int64_t jr = jg; jr < jEnd; jr += CK_PANEL) {
+                const float *bpanel;
+                if (narrowed) {
+                    widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
+                    bpanel = wide;
+                } else {
+                    bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
                 }
+                int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
+                float *cc = c + ic * ldc + jr;
+                if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
+                for (int64_t sub = 0; sub < cols; sub += nr)
+                    column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, cc + sub, ldc,
+                                 cols - sub < nr ? cols - sub : nr, init, beta, tile);
+                if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
             }
         }
       }

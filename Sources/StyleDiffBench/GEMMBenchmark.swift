@@ -20,6 +20,10 @@ struct GEMMBenchmark: ParsableCommand {
             help: "Measure only this product instead of the table: MxNxK, on prepacked weights with a bias (the models' linear layers). Repeatable.")
     var shapes: [String] = []
 
+    @Flag(name: .customLong("halves"),
+          help: "With --shape, weights rounded to halves and held as half panels (as an F16 file's are).")
+    var halves = false
+
     func validate() throws {
         for shape in shapes where parse(shape) == nil {
             throw ValidationError("--shape \(shape): expected MxNxK with positive integers, e.g. 8192x2560x320")
@@ -61,12 +65,17 @@ struct GEMMBenchmark: ParsableCommand {
         var rows: [Row] = []
         for (m, n, k) in shapes.compactMap(parse) {
             let x = randomTensor([m, k], seed: 1), bias = randomTensor([n], seed: 3)
-            let w = try PackedMatrix(randomTensor([n, k], seed: 2))
+            var weight = randomTensor([n, k], seed: 2)
+            if halves {
+                let p = weight.mutablePointer()
+                for i in 0..<weight.count { p[i] = Float(Float16(p[i])) }
+            }
+            let w = try PackedMatrix(weight, halfMinimumCount: halves ? 0 : .max)
             for t in options.threadCounts {
                 Parallelism.setThreadCount(t)
                 let s = try medianSeconds(repeats: options.repeats) { _ = try x.linear(packed: w, bias: bias) }
                 let g = 2.0 * Double(m * n * k) / s * 1e-9
-                rows.append(Row(name: "prepacked + bias", m: m, n: n, k: k, threads: t, gflops: g,
+                rows.append(Row(name: halves ? "prepacked halves + bias" : "prepacked + bias", m: m, n: n, k: k, threads: t, gflops: g,
                                 percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: nil))
             }
         }

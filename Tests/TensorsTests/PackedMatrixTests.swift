@@ -19,12 +19,15 @@ import TestSupport
     /// kernel variant and thread count; shapes cross the 32-row panel edge, and (40, 96, 300) is
     /// wider than tall yet split by rows (prepacked weights); (260, 100, 520) and (450, 70, 300)
     /// have several row blocks and k blocks in one part (the panels' row-block-outer order);
-    /// (200, 1400, 280) also several groups of columns per row block (`panel_columns_group`).
+    /// (200, 1400, 280) also several groups of columns per row block (`panel_columns_group`);
+    /// with halves, (260, 100, 520) takes three spans of depth widened one k block at a time, and
+    /// (800, 64, 600) and (800, 700, 40), with many row blocks, spans of 256 (3) and column groups
+    /// (2), the widening budget made small for them (`ck_widened_span_floats`).
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300),
-                      (450, 70, 300), (200, 1400, 280)])
+                      (450, 70, 300), (200, 1400, 280), (800, 64, 600), (800, 700, 40)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
-        let original = ck_force_path(0)
-        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let original = ck_force_path(0), budget = ck_widened_span_floats(16_384)
+        defer { _ = ck_force_path(original); _ = ck_widened_span_floats(budget); Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 1), bias = randomTensor([outputs], seed: 2)
         let residual = randomTensor([rows, outputs], seed: 5)
         for weight in [halves([outputs, inputs], seed: 3), randomTensor([outputs, inputs], seed: 4)] {

@@ -26,6 +26,11 @@ void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, f
 /// The same bits as ck_online_softmax_rows on the untransposed chunk, on every variant.
 void ck_online_softmax_panels(float *s, int64_t queries, int64_t keys, float *runMax, float *runSum, float *rescale);
 
+/// The floats of half or int8 panels that ck_sgemm_panels widens at a time for products of many
+/// row blocks (1M); a positive `floats` sets it (tests make it small to reach several spans of
+/// depth on small products). Returns the previous value. Only speed depends on it.
+int64_t ck_widened_span_floats(int64_t floats);
+
 /// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols.
 void ck_transpose(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd);
 
