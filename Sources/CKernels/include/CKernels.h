@@ -15,7 +15,8 @@ void ck_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride);
 /// One chunk of an online softmax (flash attention): per row r, m = max(runMax[r], max of the
 /// row), the row becomes exp(x - m), rescale[r] = exp(runMax[r] - m) (0 while runMax[r] is -inf),
 /// runSum[r] = runSum[r] * rescale[r] + the row's sum, runMax[r] = m. Fixed-lane sums as
-/// ck_softmax_rows, with its exp; the same bits on every variant.
+/// ck_softmax_rows, with its exp; the same bits on every variant. Attention runs the transposed
+/// form, ck_online_softmax_panels; this row form is its reference in tests.
 void ck_online_softmax_rows(float *x, int64_t rows, int64_t n, int64_t stride, float *runMax, float *runSum,
                             float *rescale);
 
