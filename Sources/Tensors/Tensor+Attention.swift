@@ -109,7 +109,7 @@ extension Tensor {
     /// values transposed once and the probabilities used as the panels they are; O = (O^T)^T / sum
     /// at the end. Every product has the operands' fused multiply-add chains of the untransposed
     /// form (q k^T with the scale folded into q, P v), so the bits are those of that form, with
-    /// no padding of the head size to whole panels (head size 40: a fifth of P v's multiply-adds).
+    /// no padding of the head size to whole panels (head size 40 had 48 columns of P v work for 40).
     /// Each work item runs on one thread in a fixed order, so results do not depend on the thread
     /// count; they differ from the two-pass kernel in the last bits (another summation order).
     static func onlineAttention(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldk: Int,
