@@ -814,6 +814,25 @@ static void widen_panel(const void *panels, int format, int64_t k, int64_t col, 
     }
 }
 
+// Touches rows [pc, pc + kc) of the narrowed panel holding column `col` into the cache ahead of
+// its widening (a product of one row block runs through 16 KB of halves per panel and k block, a
+// new stream each time, which the hardware prefetcher picks up late).
+static void prefetch_panel(const void *panels, int format, int64_t k, int64_t col, int64_t pc, int64_t kc) {
+#if defined(__x86_64__)
+    const char *start, *end;
+    if (format == CK_PANELS_INT8) {
+        start = (const char *)panels + col / CK_PANEL * int8_panel_stride(k) + CK_PANEL * sizeof(float) + pc * CK_PANEL;
+        end = start + kc * CK_PANEL;
+    } else {
+        start = (const char *)((const uint16_t *)panels + col / CK_PANEL * CK_PANEL * k + pc * CK_PANEL);
+        end = start + kc * CK_PANEL * 2;
+    }
+    for (const char *p = start; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T0);
+#else
+    (void)panels; (void)format; (void)k; (void)col; (void)pc; (void)kc;
+#endif
+}
+
 static void widen_halves_u16(const uint16_t *src, float *dst, int64_t count) { ck_widen_halves(src, dst, count); }
 
 void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, float *w) {
@@ -976,6 +995,7 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
             for (int64_t jr = jg; jr < jEnd; jr += CK_PANEL) {
                 const float *bpanel;
                 if (narrowed) {
+                    if (jr + CK_PANEL < jEnd) prefetch_panel(panels, format, k, j0 + jr + CK_PANEL, pc, kc);
                     widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
                     bpanel = wide;
                 } else {
