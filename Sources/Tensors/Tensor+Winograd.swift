@@ -94,11 +94,11 @@ extension Tensor {
         let subBlock = max(12, (cin + cout > 256 ? 65_536 : 16_384) / (cin + cout))
         // The fused loop's V and M are each task's own sub-block scratch (~1 MB), reused from
         // sub-block to sub-block while it stays in L2, instead of the whole block's (up to 32 MB
-        // each); the three-pass loop's hold the whole block.
+        // each); the three-pass loop's hold the whole block (the fused loop's: no rows).
         let rowsHeld = fused ? 0 : min(block, tiles)
         let vStride = rowsHeld * cin + pad, mStride = rowsHeld * cout + pad
-        let v = TensorStorage(count: fused ? 1 : 16 * vStride, zeroed: false)
-        let m = TensorStorage(count: fused ? 1 : 16 * mStride, zeroed: false)
+        let v = TensorStorage(count: 16 * vStride, zeroed: false)
+        let m = TensorStorage(count: 16 * mStride, zeroed: false)
         let zeros = [Float](repeating: 0, count: cin)
         let biasPointer = bias?.pointer, residualPointer = residual?.pointer
         zeros.withUnsafeBufferPointer { zeroRow in
