@@ -848,6 +848,69 @@ void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, floa
     }
 }
 
+// Winograd F(2x2, 3x3) filters U = G g G^T from a prepacked convolution weight, one panel of 32
+// output channels and a range of input channels at a time: the taps' rows of the panel are
+// widened (as the GEMM widens them) CB channels at a time and transformed across the panel's 32
+// columns, in ck_winograd_filters' arithmetic (the same bits: each value is the same expression).
+enum { WF_CB = 16 };
+typedef float wf_vec __attribute__((vector_size(64)));  // 16 lanes: a 512-bit, two 256-bit or four 128-bit registers
+#define wf_load(p) ({ wf_vec v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define wf_store(p, v) do { wf_vec v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+static inline void winograd_filters_rows(const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu) {
+    const wf_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    for (int64_t i = 0; i < cn * CK_PANEL; i += 16) {
+        wf_vec gg[3][4];
+        for (int x = 0; x < 3; x++) {
+            wf_vec g0 = wf_load(g[x] + i), g1 = wf_load(g[3 + x] + i), g2 = wf_load(g[6 + x] + i);
+            gg[x][0] = g0;
+            gg[x][1] = (g0 + g1 + g2) * half;
+            gg[x][2] = (g0 - g1 + g2) * half;
+            gg[x][3] = g2;
+        }
+        for (int r = 0; r < 4; r++) {
+            wf_vec a0 = gg[0][r], a1 = gg[1][r], a2 = gg[2][r];
+            wf_store(u + (r * 4) * ldu + i, a0);
+            wf_store(u + (r * 4 + 1) * ldu + i, (a0 + a1 + a2) * half);
+            wf_store(u + (r * 4 + 2) * ldu + i, (a0 - a1 + a2) * half);
+            wf_store(u + (r * 4 + 3) * ldu + i, a2);
+        }
+    }
+}
+#if defined(__x86_64__) && defined(__clang__)
+__attribute__((target("avx512f,avx512dq,avx512vl,avx2"))) static void winograd_filters_rows_avx512(
+    const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu) {
+    winograd_filters_rows(g, cn, u, ldu);
+}
+__attribute__((target("avx2"))) static void winograd_filters_rows_avx2(const float g[9][WF_CB * CK_PANEL], int64_t cn,
+                                                                        float *u, int64_t ldu) {
+    winograd_filters_rows(g, cn, u, ldu);
+}
+#endif
+
+void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int64_t p, float *u, int64_t ldu) {
+    void (*widen)(const uint16_t *, float *, int64_t) = widen_base;
+    void (*widen8)(const int8_t *, const float *, float *, int64_t) = widen_int8_base;
+    void (*rows)(const float[9][WF_CB * CK_PANEL], int64_t, float *, int64_t) = winograd_filters_rows;
+#if defined(__x86_64__) && defined(__clang__)
+    int path = ck_force_path(0);
+    if (path == 3) { widen = widen_avx512; widen8 = widen_int8_avx512; rows = winograd_filters_rows_avx512; }
+    else if (path == 2) { widen8 = widen_int8_avx2; rows = winograd_filters_rows_avx2; if (has_f16c()) widen = widen_f16c; }
+#endif
+    float g[9][WF_CB * CK_PANEL] __attribute__((aligned(64)));
+    int64_t k = 9 * cin, col = p * CK_PANEL;
+    for (int64_t c = 0; c < cin; c += WF_CB) {
+        int64_t n = cin - c < WF_CB ? cin - c : WF_CB;
+        for (int t = 0; t < 9; t++) {
+            int64_t row = t * cin + c;
+            if (format == CK_PANELS_FLOAT)
+                memcpy(g[t], (const float *)panels + col * k + row * CK_PANEL, (size_t)(n * CK_PANEL) * sizeof(float));
+            else
+                widen_panel(panels, format, k, col, row, n, widen, widen8, g[t]);
+        }
+        rows(g, n, u + c * CK_PANEL, ldu);
+    }
+}
+
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,
                     int format, int64_t j0, float *c, int64_t ldc, float alpha, float beta) {
     return ck_sgemm_panels_fused(m, n, k, a, lda, transA, panels, format, j0, c, ldc, alpha, beta, NULL, NULL, 0);

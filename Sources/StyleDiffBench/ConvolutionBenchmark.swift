@@ -16,6 +16,12 @@ struct ConvolutionBenchmark: ParsableCommand {
 
     @OptionGroup var options: BenchmarkOptions
 
+    @Option(help: "Images per convolution.")
+    var batch = 1
+
+    @Flag(help: "Weights rounded to halves (kept as half panels, as an F16 file's).")
+    var halves = false
+
     @Option(help: "Shapes as HxWxCIN:COUT, comma-separated (default: the default model's decoders and SD 1.5 at 512 px).")
     var shapes: String?
 
@@ -51,8 +57,10 @@ struct ConvolutionBenchmark: ParsableCommand {
     func run() throws {
         var rows: [Row] = []
         for (h, w, cin, cout) in try parsedShapes() {
-            let x = randomTensor([1, h, w, cin], seed: 3)
-            let packed = try Tensor.packConvolutionWeight(randomTensor([cout, cin, 3, 3], seed: 4))
+            let x = randomTensor([batch, h, w, cin], seed: 3)
+            var raw = randomTensor([cout, cin, 3, 3], seed: 4)
+            if halves { raw = raw.mapElements { Float(Float16($0)) } }
+            let packed = try Tensor.packConvolutionWeight(raw)
             let weight = try PackedMatrix(try packed.reshaped([cout, 9 * cin]))
             let cached = 16 * cin * cout <= Conv2d.winogradCacheFloats
             let filters = cached ? try WinogradFilters(packedWeight: packed) : nil

@@ -5,7 +5,7 @@
 // im2col + GEMM, for extra transform passes (C kernels, one per instruction set).
 // `Tensor.winogradApplies` chooses by shape alone (`stylediff-bench conv` has the evidence):
 // layers that keep their transformed filters (`Conv2d`: up to 1M floats, e.g. 256 -> 256) from
-// 16x8 outputs, others (filters transformed per call) only on large maps. Up to 256 channels a
+// 16x8 outputs, others (filters transformed per call, straight from the packed weight) from 16x16. Up to 256 channels a
 // conv runs as one parallel loop in which each thread transforms, multiplies and transforms
 // back its own tiles (the default model's maps are too small for 18 separate loops); wider
 // ones as three passes over all tiles.
@@ -30,10 +30,28 @@ public struct WinogradFilters: @unchecked Sendable {
     public let outChannels: Int
     public let inChannels: Int
 
-    /// From a layer's prepacked weight matrix [Cout, 3 3 Cin] (int8: its dequantized values).
+    /// From a layer's prepacked weight matrix [Cout, 3 3 Cin] (halves and int8 widened as the GEMM
+    /// widens them): straight from its panels, the bits of `init(packedWeight:)` on it unpacked.
     public init(weight: PackedMatrix) throws {
-        try self.init(packedWeight: try weight.unpacked().reshaped([weight.rows, 3, 3, weight.columns / 9]))
+        let cin = weight.columns / 9
+        guard weight.columns == 9 * cin, cin % 8 == 0 else {
+            throw TensorError.shapeMismatch("Winograd filters: packed weight [\(weight.rows), \(weight.columns)] must be [Cout, 9 Cin] with Cin a multiple of 8")
+        }
+        outChannels = weight.rows
+        inChannels = cin
+        panelCount = Int(ck_panels_count(Int64(outChannels), Int64(inChannels)))
+        panels = TensorStorage(count: 16 * panelCount, zeroed: false)
+        let (count, dst, raw, format) = (panelCount, panels.pointer, UnsafeRawPointer(weight.storage.raw), weight.format.code)
+        Profiler.measure("winograd filter transform") {
+            Parallelism.forEachRange(count / (Int(CK_PANEL) * cin), minimumPerTask: 1) { range in
+                for p in range {
+                    ck_winograd_filters_panel(raw, format, Int64(cin), Int64(p), dst + p * Int(CK_PANEL) * cin, Int64(count))
+                }
+            }
+        }
+        withExtendedLifetime(weight) {}
     }
+
 
     /// From a packed weight [Cout, 3, 3, Cin] whose Cin is a multiple of 8.
     public init(packedWeight weight: Tensor) throws {
@@ -61,12 +79,15 @@ extension Tensor {
     /// Whether conv2d takes the Winograd path for this shape, measured with `stylediff-bench conv`:
     /// with the filters kept by the layer from 128 output pixels (16x8) and 32 channels, where it
     /// ran 1.4-3.2x faster than im2col at 1 thread, while at 8x8 it ties and at 4x4 it is 2x
-    /// slower; with the filters transformed per call (large layers) only on large maps, where
-    /// that transform is amortised.
+    /// slower; with the filters transformed per call (large layers) from 256 output pixels per
+    /// image (16x16): SD 1.5's 16x16 layers (320-2560 -> 320-1280 channels, half weights) ran
+    /// 1.4-1.6x / 1.2-1.3x faster at 1 / 2 threads for one image and 1.7-2.0x / 1.6-1.8x for two
+    /// (guidance), while at 16x8 one image ties at 1 thread and loses at 2 (0.81x) and 8x8 loses
+    /// (0.55-0.75x; two images tie).
     public static func winogradApplies(kernel: Int, stride: Int, padding: (top: Int, left: Int, bottom: Int, right: Int),
                                        outputPixels: Int, cin: Int, cout: Int, filtersKept: Bool) -> Bool {
         guard kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && winogradChannelsApply(cin: cin, cout: cout) else { return false }
-        return filtersKept ? outputPixels >= 128 : outputPixels >= 1024 && outputPixels * min(cin, cout) >= 262_144
+        return outputPixels >= (filtersKept ? 128 : 256)
     }
 
     /// [N, H, W, Cin] * filters U [16, Cout, Cin] (+ bias) -> [N, H, W, Cout], padding 1; then

@@ -68,6 +68,36 @@ import TestSupport
         #expect(mismatches == 0)
     }
 
+    /// Filters made straight from a layer's packed weight (float, half and int8 panels) are the
+    /// bytes of the scalar transform on that weight unpacked, on every kernel variant and at 1
+    /// and 3 threads: partial last panels (40, 72 outputs), input channels not a multiple of the
+    /// kernel's 16-channel block (24, 40).
+    @Test(arguments: [(40, 24), (72, 40), (64, 32)])
+    func filtersFromPanelsAreTheUnpackedWeightsBytes(cout: Int, cin: Int) throws {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let w = randomTensor([cout, 9 * cin], seed: 51, range: -0.2...0.2)
+        let matrices = [try PackedMatrix(w), try PackedMatrix(w.mapElements { Float(Float16($0)) }, halfMinimumCount: 0),
+                        try PackedMatrix(w, precision: .int8)]
+        #expect(matrices.map(\.format) == [.float, .half, .int8])
+        for matrix in matrices {
+            let reference = try WinogradFilters(packedWeight: matrix.unpacked().reshaped([cout, 3, 3, cin]))
+            let count = 16 * reference.panelCount
+            let expected = Array(UnsafeBufferPointer(start: reference.panels.pointer, count: count)).map(\.bitPattern)
+            for path: Int32 in [1, 2, 3] {
+                guard ck_force_path(path) >= 0 else { continue }
+                for threads in [1, 3] {
+                    Parallelism.setThreadCount(threads)
+                    let filters = try WinogradFilters(weight: matrix)
+                    #expect(filters.panelCount == reference.panelCount && filters.outChannels == cout && filters.inChannels == cin)
+                    #expect(Array(UnsafeBufferPointer(start: filters.panels.pointer, count: count)).map(\.bitPattern) == expected,
+                            "\(matrix.format), variant \(path), \(threads) threads")
+                }
+            }
+        }
+        #expect(throws: TensorError.self) { try WinogradFilters(weight: try PackedMatrix(randomTensor([8, 9 * 12], seed: 52))) }
+    }
+
     @Test func sameBytesAtEveryThreadCount() throws {
         defer { Parallelism.setThreadCount(0) }
         let x = randomTensor([2, 40, 40, 128], seed: 21)
@@ -159,8 +189,10 @@ import TestSupport
         #expect(!applies(16 * 16, 16, 32, kept: true) && !applies(16 * 16, 36, 32, kept: true))
         #expect(!applies(64 * 64, 320, 320, kept: true, stride: 2))
         #expect(!applies(64 * 64, 320, 320, kept: true, kernel: 1, padding: (0, 0, 0, 0)))
-        // Filters transformed per call (large layers): large maps only.
-        #expect(!applies(16 * 16, 1280, 1280, kept: false), "the per-call filter transform costs more than it saves")
+        // Filters transformed per call (large layers): from 16x16 outputs.
+        #expect(applies(16 * 16, 1280, 1280, kept: false) && applies(16 * 16, 320, 320, kept: false) && applies(8 * 32, 2560, 1280, kept: false))
+        #expect(!applies(16 * 8, 1280, 1280, kept: false) && !applies(8 * 8, 640, 640, kept: false),
+                "the per-call filter transform costs more than it saves")
         #expect(applies(64 * 64, 320, 320, kept: false) && applies(32 * 32, 640, 640, kept: false) && applies(512 * 512, 128, 128, kept: false))
     }
 }

@@ -69,6 +69,13 @@ void ck_winograd_output(const float *m, int64_t stride, int64_t h, int64_t w, in
 void ck_winograd_filters(const float *w, int64_t cout, int64_t cin, float *panels, int64_t panelCount, int64_t p0,
                          int64_t p1);
 
+/// The same filters from a prepacked convolution weight W [cout, 9 cin] (`panels` in `format`,
+/// k order (kh, kw, cin)), output panel p (CK_PANEL output channels) into u + e * ldu for the 16
+/// positions e: cin k-rows of CK_PANEL floats each, ck_pack_panels' layout (padding columns get
+/// the transform of W's zero padding, 0). Halves and int8 are widened as the GEMM widens them,
+/// so these are the bits of ck_winograd_filters on W unpacked; vectorised across the panel.
+void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int64_t p, float *u, int64_t ldu);
+
 /// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), within 4e-7 absolute (tested).
 void ck_erf(const float *x, float *y, int64_t n);
 
