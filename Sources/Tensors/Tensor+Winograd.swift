@@ -42,10 +42,15 @@ public struct WinogradFilters: @unchecked Sendable {
         panelCount = Int(ck_panels_count(Int64(outChannels), Int64(inChannels)))
         panels = TensorStorage(count: 16 * panelCount, zeroed: false)
         let (count, dst, raw, format) = (panelCount, panels.pointer, UnsafeRawPointer(weight.storage.raw), weight.format.code)
+        // Filters of 32 MB and more (SD 1.5's 1280-channel layers: 105 MB) go past the cache into
+        // memory, so they are stored without reading those lines in first (`streaming`): a 1280
+        // -> 1280 layer at 16x16 for two images, paired 0.953 / 0.952 at 1 / 2 threads
+        // (`stylediff-bench conv`, six rounds); on filters that fit in L3 it was neutral.
+        let streaming: Int32 = 16 * count >= 8 << 20 ? 1 : 0
         Profiler.measure("winograd filter transform") {
             Parallelism.forEachRange(count / (Int(CK_PANEL) * cin), minimumPerTask: 1) { range in
                 for p in range {
-                    ck_winograd_filters_panel(raw, format, Int64(cin), Int64(p), dst + p * Int(CK_PANEL) * cin, Int64(count))
+                    ck_winograd_filters_panel(raw, format, Int64(cin), Int64(p), dst + p * Int(CK_PANEL) * cin, Int64(count), streaming)
                 }
             }
         }

@@ -93,6 +93,14 @@ import TestSupport
                     #expect(Array(UnsafeBufferPointer(start: filters.panels.pointer, count: count)).map(\.bitPattern) == expected,
                             "\(matrix.format), variant \(path), \(threads) threads")
                 }
+                // Non-temporal stores (what filters of 32 MB and more use): the same bytes.
+                let streamed = TensorStorage(count: count, zeroed: false)
+                for p in 0..<(reference.panelCount / (Int(CK_PANEL) * cin)) {
+                    ck_winograd_filters_panel(UnsafeRawPointer(matrix.storage.raw), matrix.format.code, Int64(cin), Int64(p),
+                                              streamed.pointer + p * Int(CK_PANEL) * cin, Int64(reference.panelCount), 1)
+                }
+                #expect(Array(UnsafeBufferPointer(start: streamed.pointer, count: count)).map(\.bitPattern) == expected,
+                        "\(matrix.format), variant \(path), streaming stores")
             }
         }
         #expect(throws: TensorError.self) { try WinogradFilters(weight: try PackedMatrix(randomTensor([8, 9 * 12], seed: 52))) }
