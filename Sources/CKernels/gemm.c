@@ -858,7 +858,7 @@ typedef float wf_vec __attribute__((vector_size(64)));  // 16 lanes: a 512-bit, 
 // Non-temporal stores (u 64-byte aligned) for filters too large to stay in cache until their
 // products read them: no read-for-ownership of the lines they overwrite.
 #define wf_store(p, v) do { wf_vec v_ = (v); if (nt) __builtin_nontemporal_store(v_, (wf_vec *)(p)); else memcpy((p), &v_, sizeof v_); } while (0)
-static inline void winograd_filters_rows(const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu, int nt) {
+static inline __attribute__((always_inline)) void winograd_filters_rows(const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu, int nt) {
     const wf_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     for (int64_t i = 0; i < cn * CK_PANEL; i += 16) {
         wf_vec gg[3][4];
@@ -916,6 +916,102 @@ void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int6
     // filters before this one reports its part done.
     if (streaming) _mm_sfence();
 #endif
+}
+
+// 3x3 stride-1 padding-1 convolutions with 1-4 output channels (decoders' RGB outputs, a UNet's
+// latent output), one output row at a time: the three input rows it reads are held transposed,
+// [cin][x + 1] with zero borders, so 16 neighbouring outputs load as one vector per (tap,
+// channel); each output value is the chain im2col + GEMM computes for it (from the bias, one fma
+// per (ky, kx, c) in that order with padding read as 0, then + residual): the same bits.
+typedef float cn_vec __attribute__((vector_size(64)));
+enum { CN_CHUNK = 64 };  // outputs per pass: 4 vectors of 16
+static int64_t conv_narrow_width(int64_t w) { return (w + CN_CHUNK - 1) / CN_CHUNK * CN_CHUNK + 16; }
+int64_t ck_conv3x3_narrow_scratch(int64_t w, int64_t cin) { return 3 * cin * conv_narrow_width(w); }
+
+static inline __attribute__((always_inline)) void conv_narrow_row(const float *rows[3], int64_t w, int64_t cin, int64_t wp, const float *wt, const int cout,
+                                   const float *bias, const float *residual, float *y) {
+    int64_t k = 9 * cin;
+    for (int64_t x0 = 0; x0 < w; x0 += CN_CHUNK) {
+        cn_vec acc[4][4];
+        for (int o = 0; o < cout; o++)
+            for (int v = 0; v < 4; v++) {
+                float b = bias ? bias[o] : 0.0f;
+                acc[o][v] = (cn_vec){b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
+            }
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const float *src = rows[ky] + x0 + kx;
+                const float *wk = wt + (ky * 3 + kx) * cin;
+                for (int64_t c = 0; c < cin; c++, src += wp) {
+                    cn_vec a[4];
+                    for (int v = 0; v < 4; v++) memcpy(&a[v], src + 16 * v, sizeof(cn_vec));
+                    for (int o = 0; o < cout; o++) {
+                        float s = wk[o * k + c];
+                        cn_vec wv = (cn_vec){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
+                        for (int v = 0; v < 4; v++) acc[o][v] = __builtin_elementwise_fma(a[v], wv, acc[o][v]);
+                    }
+                }
+            }
+        int64_t n = w - x0 < CN_CHUNK ? w - x0 : CN_CHUNK;
+        for (int64_t i = 0; i < n; i++)
+            for (int o = 0; o < cout; o++) {
+                float value = acc[o][i / 16][i % 16];
+                if (residual) value += residual[(x0 + i) * cout + o];
+                y[(x0 + i) * cout + o] = value;
+            }
+    }
+}
+static inline __attribute__((always_inline)) void conv_narrow_rows(const float *x, int64_t h, int64_t w, int64_t cin, const float *wt, const int cout,
+                                    const float *bias, const float *residual, int64_t r0, int64_t r1, float *scratch,
+                                    float *y) {
+    int64_t wp = conv_narrow_width(w);
+    int64_t held[3] = {-2, -2, -2};  // the input row each slot holds (-2: none yet)
+    for (int64_t oy = r0; oy < r1; oy++) {
+        const float *rows[3];
+        for (int ky = 0; ky < 3; ky++) {
+            int64_t iy = oy + ky - 1, slot = (iy + 3) % 3;
+            float *t = scratch + slot * cin * wp;
+            if (held[slot] != iy) {
+                memset(t, 0, (size_t)(cin * wp) * sizeof(float));
+                if (iy >= 0 && iy < h)
+                    for (int64_t ix = 0; ix < w; ix++) {
+                        const float *p = x + (iy * w + ix) * cin;
+                        for (int64_t c = 0; c < cin; c++) t[c * wp + ix + 1] = p[c];
+                    }
+                held[slot] = iy;
+            }
+            rows[ky] = t;
+        }
+        conv_narrow_row(rows, w, cin, wp, wt, cout, bias, residual ? residual + oy * w * cout : NULL, y + oy * w * cout);
+    }
+}
+#define CONV_NARROW(SUFFIX, ATTR)                                                                                  \
+    ATTR static void conv_narrow_##SUFFIX(const float *x, int64_t h, int64_t w, int64_t cin, const float *wt,          \
+                                          int64_t cout, const float *bias, const float *residual, int64_t r0,         \
+                                          int64_t r1, float *scratch, float *y) {                                     \
+        switch (cout) {                                                                                              \
+        case 1: conv_narrow_rows(x, h, w, cin, wt, 1, bias, residual, r0, r1, scratch, y); break;                    \
+        case 2: conv_narrow_rows(x, h, w, cin, wt, 2, bias, residual, r0, r1, scratch, y); break;                    \
+        case 3: conv_narrow_rows(x, h, w, cin, wt, 3, bias, residual, r0, r1, scratch, y); break;                    \
+        default: conv_narrow_rows(x, h, w, cin, wt, 4, bias, residual, r0, r1, scratch, y); break;                   \
+        }                                                                                                            \
+    }
+#if defined(__x86_64__) && defined(__clang__)
+CONV_NARROW(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+CONV_NARROW(avx2, __attribute__((target("avx2,fma"))))
+#endif
+CONV_NARROW(base, )
+
+int ck_conv3x3_narrow(const float *x, int64_t h, int64_t w, int64_t cin, const float *wt, int64_t cout, const float *bias,
+                      const float *residual, int64_t r0, int64_t r1, float *scratch, float *y) {
+    if (cout < 1 || cout > 4 || h <= 0 || w <= 0 || cin <= 0 || r0 < 0 || r1 > h) return 1;
+#if defined(__x86_64__) && defined(__clang__)
+    int path = ck_force_path(0);
+    if (path == 3) { conv_narrow_avx512(x, h, w, cin, wt, cout, bias, residual, r0, r1, scratch, y); return 0; }
+    if (path == 2) { conv_narrow_avx2(x, h, w, cin, wt, cout, bias, residual, r0, r1, scratch, y); return 0; }
+#endif
+    conv_narrow_base(x, h, w, cin, wt, cout, bias, residual, r0, r1, scratch, y);
+    return 0;
 }
 
 int ck_sgemm_panels(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const void *panels,

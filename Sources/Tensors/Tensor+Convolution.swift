@@ -5,6 +5,8 @@
 // skip im2col. Output rows are processed in blocks so im2col memory stays bounded for large
 // images; GEMM rows do not depend on the block, so blocking changes no result.
 
+import CKernels
+
 /// How `conv2d` computes a 3x3 stride-1 padding-1 convolution: by shape (`automatic`, what
 /// models use), or one way for comparing them (`stylediff-bench conv`).
 public enum ConvolutionAlgorithm: Sendable {
@@ -114,6 +116,10 @@ extension Tensor {
             let filters = try winograd ?? WinogradFilters(weight: weight)
             return winogradConv3x3(filters: filters, bias: bias, residual: residual, relu: relu)
         }
+        if kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && cout <= 4 {
+            let out = narrowConv3x3(weight: weight, bias: bias, residual: residual)
+            return relu ? out.relu() : out
+        }
         let k = kernel * kernel * cin
         let rows = n * ho * wo
         var out = Tensor(uninitialized: [n, ho, wo, cout])
@@ -157,5 +163,36 @@ extension Tensor {
             start += count
         }
         return relu ? out.relu() : out
+    }
+
+    /// A 3x3 stride-1 padding-1 convolution with 1-4 output channels (a decoder's RGB output, a
+    /// UNet's latent output) straight from the map (`ck_conv3x3_narrow`): im2col + GEMM's bytes,
+    /// without the GEMM's 32-wide weight panel for 3 columns and the 9x-wide im2col copy. The
+    /// tiny decoder's 32 -> 3 output at 64x64, 2 threads: 0.4 ms that way (`fewstep --profile`).
+    func narrowConv3x3(weight: PackedMatrix, bias: Tensor?, residual: Tensor?) -> Tensor {
+        let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
+        let cout = weight.rows
+        let wt = weight.unpacked()  // [cout, 9 cin]: halves and int8 widened as the GEMM widens them
+        var out = Tensor(uninitialized: [n, h, w, cout])
+        let (src, dst, wp, bp, rp) = (pointer, out.mutablePointer(), wt.pointer, bias?.pointer, residual?.pointer)
+        let scratchCount = Int(ck_conv3x3_narrow_scratch(Int64(w), Int64(cin)))
+        Profiler.measure("conv (few outputs)") {
+            Parallelism.forEachRange(n * h, minimumPerTask: max(1, 4096 / max(w * cin, 1))) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+                defer { scratch.deallocate() }
+                var row = range.lowerBound
+                while row < range.upperBound {
+                    let (b, r0) = (row / h, row % h)
+                    let r1 = min(h, r0 + range.upperBound - row)
+                    let image = b * h * w
+                    let residualRows: UnsafePointer<Float>? = rp.map { $0 + image * cout }
+                    // Arguments in range by construction (1-4 outputs, rows inside the image): returns 0.
+                    _ = ck_conv3x3_narrow(src + image * cin, Int64(h), Int64(w), Int64(cin), wp, Int64(cout), bp, residualRows,
+                                          Int64(r0), Int64(r1), scratch, dst + image * cout)
+                    row += r1 - r0
+                }
+            }
+        }
+        return out
     }
 }

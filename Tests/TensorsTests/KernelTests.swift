@@ -80,6 +80,52 @@ import TestSupport
         #expect(err <= Self.tolerance * 10, "conv \(shape) -> \(cout), k\(kernel) s\(stride) p\(padding): max error \(err)")
     }
 
+    /// 3x3 convolutions with 1-4 outputs run straight from the map (`ck_conv3x3_narrow`): the
+    /// bytes of im2col + GEMM, taken from a wider layer whose first outputs are these (a GEMM's
+    /// columns do not depend on each other), with and without bias and residual, odd sizes and
+    /// batches, float / half / int8 weights, every kernel variant, 1-3 threads.
+    @Test(arguments: [([1, 7, 5, 8], 3), ([2, 64, 64, 32], 3), ([1, 9, 70, 20], 1), ([3, 5, 17, 12], 4), ([1, 1, 1, 5], 2),
+                      ([1, 2, 130, 3], 3)])
+    func narrowConvolutionIsTheGEMMChain(shape: [Int], cout: Int) throws {
+        let previous = ck_force_path(0)
+        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
+        let extra = 6, wide = cout + extra
+        let x = randomTensor(shape, seed: 61)
+        let weightWide = randomTensor([wide, 9 * cin], seed: 62, range: -0.3...0.3)
+        let biasWide = randomTensor([wide], seed: 63)
+        let residualWide = randomTensor([n, h, w, wide], seed: 64)
+        func firstRows(_ t: Tensor, _ rows: Int) throws -> Tensor {
+            try Tensor(shape: [rows, t.shape[1]], values: Array(UnsafeBufferPointer(start: t.pointer, count: rows * t.shape[1])))
+        }
+        func firstChannels(_ t: Tensor, _ c: Int) throws -> Tensor {
+            let last = t.shape[t.rank - 1], count = t.count / last
+            return try Tensor(shape: Array(t.shape.dropLast()) + [c], values: (0..<count).flatMap { i in (0..<c).map { t.pointer[i * last + $0] } })
+        }
+        let bias = try Tensor(shape: [cout], values: Array(UnsafeBufferPointer(start: biasWide.pointer, count: cout)))
+        let residual = try firstChannels(residualWide, cout)
+        let halves = weightWide.mapElements { Float(Float16($0)) }
+        for (values, precision, halfMinimum) in [(weightWide, WeightPrecision.stored, Int.max), (halves, .stored, 0), (weightWide, .int8, Int.max)] {
+            let matrixWide = try PackedMatrix(values, precision: precision, halfMinimumCount: halfMinimum)
+            let matrix = try PackedMatrix(try firstRows(values, cout), precision: precision, halfMinimumCount: halfMinimum)
+            #expect(matrix.format == matrixWide.format)
+            for (b, r) in [(biasWide, residualWide), (nil, nil)] as [(Tensor?, Tensor?)] {
+                let expected = try firstChannels(try x.conv2d(weight: matrixWide, kernel: 3, bias: b, stride: 1, padding: (1, 1, 1, 1),
+                                                              algorithm: .im2col, adding: r), cout)
+                for path: Int32 in [1, 2, 3] {
+                    guard ck_force_path(path) >= 0 else { continue }
+                    for threads in [1, 2, 3] {
+                        Parallelism.setThreadCount(threads)
+                        let got = try x.conv2d(weight: matrix, kernel: 3, bias: b == nil ? nil : bias, stride: 1, padding: (1, 1, 1, 1),
+                                               adding: r == nil ? nil : residual)
+                        #expect(got.shape == expected.shape)
+                        #expect(bytes(got) == bytes(expected), "\(matrix.format), bias \(b != nil), variant \(path), \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func asymmetricPaddingMatchesExplicitlyPaddedInput() throws {
         // diffusers' VAE downsampler: pad bottom and right by one, then stride-2 conv.
         let x = randomTensor([2, 6, 7, 3], seed: 13)

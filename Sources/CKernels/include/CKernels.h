@@ -120,6 +120,17 @@ int ck_sgemm_fused(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 void ck_sgemm_chain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int transA, const float *b,
                     int64_t ldb, int transB, float *c, int64_t ldc, float alpha, float beta);
 
+/// Floats of scratch ck_conv3x3_narrow needs for maps `w` wide with `cin` channels.
+int64_t ck_conv3x3_narrow_scratch(int64_t w, int64_t cin);
+
+/// A 3x3 stride-1 padding-1 convolution with 1-4 output channels, output rows [r0, r1) of one
+/// image: x [h, w, cin], wt [cout, 9 cin] floats ((ky, kx, c) order), bias (cout values) and
+/// residual (like y) optional, y [h, w, cout]. Each output value is the chain im2col + ck_sgemm
+/// compute for it (from the bias, one fma per (ky, kx, c), padding read as 0, then + residual):
+/// the same bits, on every variant. Returns 0, or 1 for arguments out of range (y untouched).
+int ck_conv3x3_narrow(const float *x, int64_t h, int64_t w, int64_t cin, const float *wt, int64_t cout, const float *bias,
+                      const float *residual, int64_t r0, int64_t r1, float *scratch, float *y);
+
 /// Columns per prepacked panel (the widest micro-kernel's NR).
 #define CK_PANEL 32
 
