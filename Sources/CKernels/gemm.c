@@ -855,10 +855,8 @@ void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, floa
 enum { WF_CB = 16 };
 typedef float wf_vec __attribute__((vector_size(64)));  // 16 lanes: a 512-bit, two 256-bit or four 128-bit registers
 #define wf_load(p) ({ wf_vec v_; memcpy(&v_, (p), sizeof v_); v_; })
-// Non-temporal stores (u 64-byte aligned) for filters too large to stay in cache until their
-// products read them: no read-for-ownership of the lines they overwrite.
-#define wf_store(p, v) do { wf_vec v_ = (v); if (nt) __builtin_nontemporal_store(v_, (wf_vec *)(p)); else memcpy((p), &v_, sizeof v_); } while (0)
-static inline __attribute__((always_inline)) void winograd_filters_rows(const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu, int nt) {
+#define wf_store(p, v) do { wf_vec v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+static inline __attribute__((always_inline)) void winograd_filters_rows(const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu) {
     const wf_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     for (int64_t i = 0; i < cn * CK_PANEL; i += 16) {
         wf_vec gg[3][4];
@@ -880,19 +878,19 @@ static inline __attribute__((always_inline)) void winograd_filters_rows(const fl
 }
 #if defined(__x86_64__) && defined(__clang__)
 __attribute__((target("avx512f,avx512dq,avx512vl,avx2"))) static void winograd_filters_rows_avx512(
-    const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu, int nt) {
-    winograd_filters_rows(g, cn, u, ldu, nt);
+    const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu) {
+    winograd_filters_rows(g, cn, u, ldu);
 }
 __attribute__((target("avx2"))) static void winograd_filters_rows_avx2(const float g[9][WF_CB * CK_PANEL], int64_t cn,
-                                                                        float *u, int64_t ldu, int nt) {
-    winograd_filters_rows(g, cn, u, ldu, nt);
+                                                                        float *u, int64_t ldu) {
+    winograd_filters_rows(g, cn, u, ldu);
 }
 #endif
 
-void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int64_t p, float *u, int64_t ldu, int streaming) {
+void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int64_t p, float *u, int64_t ldu) {
     void (*widen)(const uint16_t *, float *, int64_t) = widen_base;
     void (*widen8)(const int8_t *, const float *, float *, int64_t) = widen_int8_base;
-    void (*rows)(const float[9][WF_CB * CK_PANEL], int64_t, float *, int64_t, int) = winograd_filters_rows;
+    void (*rows)(const float[9][WF_CB * CK_PANEL], int64_t, float *, int64_t) = winograd_filters_rows;
 #if defined(__x86_64__) && defined(__clang__)
     int path = ck_force_path(0);
     if (path == 3) { widen = widen_avx512; widen8 = widen_int8_avx512; rows = winograd_filters_rows_avx512; }
@@ -909,13 +907,8 @@ void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int6
             else
                 widen_panel(panels, format, k, col, row, n, widen, widen8, g[t]);
         }
-        rows(g, n, u + c * CK_PANEL, ldu, streaming && (uintptr_t)u % 64 == 0 && ldu % 16 == 0);
+        rows(g, n, u + c * CK_PANEL, ldu);
     }
-#if defined(__x86_64__)
-    // Non-temporal stores are weakly ordered: visible to the threads that multiply by these
-    // filters before this one reports its part done.
-    if (streaming) _mm_sfence();
-#endif
 }
 
 // 3x3 stride-1 padding-1 convolutions with 1-4 output channels (decoders' RGB outputs, a UNet's

@@ -113,8 +113,8 @@ extension Tensor {
             useWinograd = true
         }
         if useWinograd {
-            let filters = try winograd ?? WinogradFilters(weight: weight)
-            return winogradConv3x3(filters: filters, bias: bias, residual: residual, relu: relu)
+            if let winograd { return winogradConv3x3(filters: winograd, bias: bias, residual: residual, relu: relu) }
+            return winogradConv3x3(weight: weight, bias: bias, residual: residual, relu: relu)
         }
         if kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && cout <= 4 {
             let out = narrowConv3x3(weight: weight, bias: bias, residual: residual)

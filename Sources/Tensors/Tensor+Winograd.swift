@@ -41,22 +41,12 @@ public struct WinogradFilters: @unchecked Sendable {
         inChannels = cin
         panelCount = Int(ck_panels_count(Int64(outChannels), Int64(inChannels)))
         panels = TensorStorage(count: 16 * panelCount, zeroed: false)
-        let (count, dst, raw, format) = (panelCount, panels.pointer, UnsafeRawPointer(weight.storage.raw), weight.format.code)
-        // Filters of 32 MB and more (SD 1.5's 1280-channel layers: 105 MB) go past the cache into
-        // memory, so they are stored without reading those lines in first (`streaming`): a 1280
-        // -> 1280 layer at 16x16 for two images, paired 0.953 / 0.952 at 1 / 2 threads
-        // (`stylediff-bench conv`, six rounds); on filters that fit in L3 it was neutral.
-        let streaming: Int32 = 16 * count >= 8 << 20 ? 1 : 0
-        Profiler.measure("winograd filter transform") {
-            Parallelism.forEachRange(count / (Int(CK_PANEL) * cin), minimumPerTask: 1) { range in
-                for p in range {
-                    ck_winograd_filters_panel(raw, format, Int64(cin), Int64(p), dst + p * Int(CK_PANEL) * cin, Int64(count), streaming)
-                }
-            }
-        }
-        withExtendedLifetime(weight) {}
+        Tensor.winogradFilters(weight, panels: 0..<(panelCount / (Int(CK_PANEL) * cin)), into: panels.pointer, positionStride: panelCount)
     }
 
+    init(panels: TensorStorage, panelCount: Int, outChannels: Int, inChannels: Int) {
+        (self.panels, self.panelCount, self.outChannels, self.inChannels) = (panels, panelCount, outChannels, inChannels)
+    }
 
     /// From a packed weight [Cout, 3, 3, Cin] whose Cin is a multiple of 8.
     public init(packedWeight weight: Tensor) throws {
@@ -73,6 +63,13 @@ public struct WinogradFilters: @unchecked Sendable {
 
     /// Position e's panels.
     func position(_ e: Int) -> UnsafeRawPointer { UnsafeRawPointer(panels.pointer + e * panelCount) }
+}
+
+/// Where a Winograd convolution's filters come from: made whole beforehand (kept by a layer, or
+/// made for one call), or made for one call a group of output panels at a time.
+enum WinogradFilterSource {
+    case made(WinogradFilters)
+    case perCall(PackedMatrix, groupPanels: Int)
 }
 
 extension Tensor {
@@ -99,8 +96,44 @@ extension Tensor {
     /// + residual and ReLU when asked, as each tile is written.
     func winogradConv3x3(filters: WinogradFilters, bias: Tensor?, residual: Tensor? = nil, relu: Bool = false,
                          fusedChannels: Int = 256) -> Tensor {
+        winogradConv3x3(source: .made(filters), bias: bias, residual: residual, relu: relu, fusedChannels: fusedChannels)
+    }
+
+    /// The same with the filters made in this call from the layer's packed weight [Cout, 9 Cin]
+    /// (Cin a multiple of 8): whole when they take at most `winogradGroupFloats`, else in equal
+    /// groups of output panels under it (`WinogradFilterSource.perCall`). The same bytes either way.
+    func winogradConv3x3(weight: PackedMatrix, bias: Tensor?, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+        let cin = weight.columns / 9, panels = (weight.rows + Int(CK_PANEL) - 1) / Int(CK_PANEL)
+        let most = max(1, Tensor.winogradGroupFloats / (16 * Int(CK_PANEL) * max(cin, 1)))
+        let groups = (panels + most - 1) / most, group = (panels + groups - 1) / groups  // equal groups
+        if groups <= 1 {
+            let whole = TensorStorage(count: 16 * panels * Int(CK_PANEL) * cin, zeroed: false)
+            Tensor.winogradFilters(weight, panels: 0..<panels, into: whole.pointer, positionStride: panels * Int(CK_PANEL) * cin)
+            let filters = WinogradFilters(panels: whole, panelCount: panels * Int(CK_PANEL) * cin, outChannels: weight.rows, inChannels: cin)
+            return winogradConv3x3(source: .made(filters), bias: bias, residual: residual, relu: relu, fusedChannels: 256)
+        }
+        return winogradConv3x3(source: .perCall(weight, groupPanels: group), bias: bias, residual: residual, relu: relu, fusedChannels: 0)
+    }
+
+    /// Most floats of per-call filters made at a time (32 MB). Made whole, SD 1.5's 16x16-level
+    /// filters are 52-210 MB, written to memory and read back in every call, and each size
+    /// missed `LargeBlockCache` and mapped fresh pages; in groups of output channels of at most
+    /// this, its F16 UNet at a 64x64 latent ran paired 0.922 at 2 threads (4 rounds; groups of
+    /// 16M floats 0.937, 4M 0.946) against whole filters with non-temporal stores, fp32 0.934.
+    /// In `stylediff-bench conv` alone, where whole filters reuse one cached block, the groups
+    /// are slower (each re-reads the transformed input): the evidence is the whole network.
+    /// Settable for tests (groups on small layers); it only changes speed.
+    nonisolated(unsafe) static var winogradGroupFloats = 8 << 20
+
+    private func winogradConv3x3(source: WinogradFilterSource, bias: Tensor?, residual: Tensor?, relu: Bool,
+                                 fusedChannels: Int) -> Tensor {
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
-        let cout = filters.outChannels
+        let cout: Int
+        let made: WinogradFilters?
+        switch source {
+        case .made(let filters): (cout, made) = (filters.outChannels, filters)
+        case .perCall(let weight, _): (cout, made) = (weight.rows, nil)
+        }
         let tilesY = (h + 1) / 2, tilesX = (w + 1) / 2
         let tiles = n * tilesY * tilesX
         var out = Tensor(uninitialized: [n, h, w, cout])
@@ -112,7 +145,7 @@ extension Tensor {
         let pad = 16
         // Small channel counts (the default model's decoders and UNet) take the fused loop below,
         // in sub-blocks of V and M of about 1 MB together: shape-determined, as every split here.
-        let fused = cin <= fusedChannels && cout <= fusedChannels
+        let fused = made != nil && cin <= fusedChannels && cout <= fusedChannels
         // Above 256 channels in and out together, 4x that (SD's VAE at 256 channels: 128 tiles,
         // V and M ~4 MB; each position's filters, 256 KB there, then serve 128 tiles per read
         // instead of 32: such a layer at 128x128-256x256 ran 4-5% faster at 1 and 2 threads,
@@ -142,7 +175,7 @@ extension Tensor {
             var start = 0
             while start < tiles {
                 let count = min(block, tiles - start)
-                if fused {
+                if fused, let filters = made {
                     // Each thread transforms its own tiles, multiplies their rows of V (the rows of
                     // a GEMM do not depend on how it is split) and transforms them back, in
                     // sub-blocks of `subBlock` tiles that stay in its L2: one parallel loop instead
@@ -176,9 +209,25 @@ extension Tensor {
                         }
                     }
                     // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
-                    for e in 0..<16 {
-                        GEMM.multiply(m: count, a: vp + e * vStride, lda: cin, panels: filters.position(e), format: CK_PANELS_FLOAT,
-                                      n: cout, k: cin, c: mp + e * mStride, ldc: cout)
+                    switch source {
+                    case .made(let filters):
+                        for e in 0..<16 {
+                            GEMM.multiply(m: count, a: vp + e * vStride, lda: cin, panels: filters.position(e),
+                                          format: CK_PANELS_FLOAT, n: cout, k: cin, c: mp + e * mStride, ldc: cout)
+                        }
+                    case .perCall(let weight, let group):
+                        // A group of output panels' filters at a time, multiplied for those columns of M.
+                        let width = Int(CK_PANEL), panels = (cout + width - 1) / width
+                        let stride = group * width * cin
+                        let u = TensorStorage(count: 16 * stride, zeroed: false)
+                        for p0 in Swift.stride(from: 0, to: panels, by: group) {
+                            let p1 = min(p0 + group, panels), columns = min(cout, p1 * width) - p0 * width
+                            Tensor.winogradFilters(weight, panels: p0..<p1, into: u.pointer, positionStride: stride)
+                            for e in 0..<16 {
+                                GEMM.multiply(m: count, a: vp + e * vStride, lda: cin, panels: UnsafeRawPointer(u.pointer + e * stride),
+                                              format: CK_PANELS_FLOAT, n: columns, k: cin, c: mp + e * mStride + p0 * width, ldc: cout)
+                            }
+                        }
                     }
                     Profiler.measure("winograd output transform") {
                         Parallelism.forEachRange(count, minimumPerTask: 8) {
@@ -190,6 +239,24 @@ extension Tensor {
             }
         }
         return out
+    }
+
+    /// U for output panels `panels` (32 output channels each) of a packed weight [Cout, 9 Cin]
+    /// into `dst` (position e at e positionStride, the first panel's at offset 0); threads take
+    /// whole panels.
+    static func winogradFilters(_ weight: PackedMatrix, panels: Range<Int>, into dst: UnsafeMutablePointer<Float>,
+                                positionStride: Int) {
+        let cin = weight.columns / 9, width = Int(CK_PANEL)
+        let (raw, format) = (UnsafeRawPointer(weight.storage.raw), weight.format.code)
+        Profiler.measure("winograd filter transform") {
+            Parallelism.forEachRange(panels.count, minimumPerTask: 1) { range in
+                for i in range {
+                    ck_winograd_filters_panel(raw, format, Int64(cin), Int64(panels.lowerBound + i), dst + i * width * cin,
+                                              Int64(positionStride))
+                }
+            }
+        }
+        withExtendedLifetime(weight) {}
     }
 
     /// U[e] = (G g G^T)[e] for each filter g = weight[o, :, :, c] (packed [Cout, 3, 3, Cin]),

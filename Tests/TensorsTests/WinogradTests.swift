@@ -93,17 +93,32 @@ import TestSupport
                     #expect(Array(UnsafeBufferPointer(start: filters.panels.pointer, count: count)).map(\.bitPattern) == expected,
                             "\(matrix.format), variant \(path), \(threads) threads")
                 }
-                // Non-temporal stores (what filters of 32 MB and more use): the same bytes.
-                let streamed = TensorStorage(count: count, zeroed: false)
-                for p in 0..<(reference.panelCount / (Int(CK_PANEL) * cin)) {
-                    ck_winograd_filters_panel(UnsafeRawPointer(matrix.storage.raw), matrix.format.code, Int64(cin), Int64(p),
-                                              streamed.pointer + p * Int(CK_PANEL) * cin, Int64(reference.panelCount), 1)
-                }
-                #expect(Array(UnsafeBufferPointer(start: streamed.pointer, count: count)).map(\.bitPattern) == expected,
-                        "\(matrix.format), variant \(path), streaming stores")
             }
         }
         #expect(throws: TensorError.self) { try WinogradFilters(weight: try PackedMatrix(randomTensor([8, 9 * 12], seed: 52))) }
+    }
+
+    /// Per-call filters made a group of output panels at a time (what layers over 8M filter
+    /// floats do; here the group budget is made small): the bytes of filters made whole, with
+    /// bias, residual and ReLU, a partial last panel, at 1 and 3 threads.
+    @Test func filtersMadeInGroupsGiveTheWholeFiltersBytes() throws {
+        let saved = Tensor.winogradGroupFloats
+        defer { Tensor.winogradGroupFloats = saved; Parallelism.setThreadCount(0) }
+        let (cin, cout) = (64, 136)  // five panels, the last with 8 outputs
+        let x = randomTensor([2, 17, 16, cin], seed: 71)
+        let matrix = try PackedMatrix(try Tensor.packConvolutionWeight(randomTensor([cout, cin, 3, 3], seed: 72, range: -0.1...0.1))
+            .reshaped([cout, 9 * cin]))
+        let bias = randomTensor([cout], seed: 73), residual = randomTensor([2, 17, 16, cout], seed: 74)
+        let whole = x.winogradConv3x3(filters: try WinogradFilters(weight: matrix), bias: bias, residual: residual, relu: true,
+                                      fusedChannels: 0)
+        for groupPanels in [1, 2, 4] {
+            Tensor.winogradGroupFloats = 16 * Int(CK_PANEL) * cin * groupPanels
+            for threads in [1, 3] {
+                Parallelism.setThreadCount(threads)
+                #expect(bytes(x.winogradConv3x3(weight: matrix, bias: bias, residual: residual, relu: true)) == bytes(whole),
+                        "groups of \(groupPanels) panels, \(threads) threads")
+            }
+        }
     }
 
     @Test func sameBytesAtEveryThreadCount() throws {

@@ -73,11 +73,8 @@ void ck_winograd_filters(const float *w, int64_t cout, int64_t cin, float *panel
 /// k order (kh, kw, cin)), output panel p (CK_PANEL output channels) into u + e * ldu for the 16
 /// positions e: cin k-rows of CK_PANEL floats each, ck_pack_panels' layout (padding columns get
 /// the transform of W's zero padding, 0). Halves and int8 are widened as the GEMM widens them,
-/// so these are the bits of ck_winograd_filters on W unpacked; vectorised across the panel. With
-/// `streaming` nonzero (and u 64-byte aligned, ldu a multiple of 16) the stores bypass the cache:
-/// for filters far larger than it, which would otherwise be read in before being overwritten.
-void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int64_t p, float *u, int64_t ldu,
-                               int streaming);
+/// so these are the bits of ck_winograd_filters on W unpacked; vectorised across the panel.
+void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int64_t p, float *u, int64_t ldu);
 
 /// erf of `n` floats: Eigen's rational fit (clamped to [-4, 4]), within 4e-7 absolute (tested).
 void ck_erf(const float *x, float *y, int64_t n);
