@@ -114,7 +114,7 @@ extension Tensor {
         }
         if useWinograd {
             if let winograd { return winogradConv3x3(filters: winograd, bias: bias, residual: residual, relu: relu) }
-            return winogradConv3x3(weight: weight, bias: bias, residual: residual, relu: relu)
+            return try winogradConv3x3(weight: weight, bias: bias, residual: residual, relu: relu)
         }
         if kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && cout <= 4 {
             let out = narrowConv3x3(weight: weight, bias: bias, residual: residual)
@@ -168,7 +168,8 @@ extension Tensor {
     /// A 3x3 stride-1 padding-1 convolution with 1-4 output channels (a decoder's RGB output, a
     /// UNet's latent output) straight from the map (`ck_conv3x3_narrow`): im2col + GEMM's bytes,
     /// without the GEMM's 32-wide weight panel for 3 columns and the 9x-wide im2col copy. The
-    /// tiny decoder's 32 -> 3 output at 64x64, 2 threads: 0.4 ms that way (`fewstep --profile`).
+    /// tiny decoder's 32 -> 3 output at 64x64, 2 threads: 0.5 ms as im2col + GEMM, 0.1 ms here
+    /// (`fewstep --profile`); the 512 px VAE's 128 -> 3 output 0.25 s -> 18 ms.
     func narrowConv3x3(weight: PackedMatrix, bias: Tensor?, residual: Tensor?) -> Tensor {
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
         let cout = weight.rows

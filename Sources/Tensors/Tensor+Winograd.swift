@@ -5,10 +5,10 @@
 // im2col + GEMM, for extra transform passes (C kernels, one per instruction set).
 // `Tensor.winogradApplies` chooses by shape alone (`stylediff-bench conv` has the evidence):
 // layers that keep their transformed filters (`Conv2d`: up to 1M floats, e.g. 256 -> 256) from
-// 16x8 outputs, others (filters transformed per call, straight from the packed weight) from 16x16. Up to 256 channels a
-// conv runs as one parallel loop in which each thread transforms, multiplies and transforms
-// back its own tiles (the default model's maps are too small for 18 separate loops); wider
-// ones as three passes over all tiles.
+// 16x8 outputs, others (filters made per call from the packed weight, in groups of output
+// channels above 32 MB) from 16x16. Up to 256 channels a conv runs as one parallel loop in
+// which each thread transforms, multiplies and transforms back its own tiles (the default
+// model's maps are too small for 18 separate loops); wider ones as three passes over all tiles.
 //
 // Results differ from im2col's in the last bits (another summation order), within 1e-4
 // relative (WinogradTests); they do not depend on the thread count or the loop form: transforms
@@ -42,10 +42,6 @@ public struct WinogradFilters: @unchecked Sendable {
         panelCount = Int(ck_panels_count(Int64(outChannels), Int64(inChannels)))
         panels = TensorStorage(count: 16 * panelCount, zeroed: false)
         Tensor.winogradFilters(weight, panels: 0..<(panelCount / (Int(CK_PANEL) * cin)), into: panels.pointer, positionStride: panelCount)
-    }
-
-    init(panels: TensorStorage, panelCount: Int, outChannels: Int, inChannels: Int) {
-        (self.panels, self.panelCount, self.outChannels, self.inChannels) = (panels, panelCount, outChannels, inChannels)
     }
 
     /// From a packed weight [Cout, 3, 3, Cin] whose Cin is a multiple of 8.
@@ -102,16 +98,11 @@ extension Tensor {
     /// The same with the filters made in this call from the layer's packed weight [Cout, 9 Cin]
     /// (Cin a multiple of 8): whole when they take at most `winogradGroupFloats`, else in equal
     /// groups of output panels under it (`WinogradFilterSource.perCall`). The same bytes either way.
-    func winogradConv3x3(weight: PackedMatrix, bias: Tensor?, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+    func winogradConv3x3(weight: PackedMatrix, bias: Tensor?, residual: Tensor? = nil, relu: Bool = false) throws -> Tensor {
         let cin = weight.columns / 9, panels = (weight.rows + Int(CK_PANEL) - 1) / Int(CK_PANEL)
         let most = max(1, Tensor.winogradGroupFloats / (16 * Int(CK_PANEL) * max(cin, 1)))
         let groups = (panels + most - 1) / most, group = (panels + groups - 1) / groups  // equal groups
-        if groups <= 1 {
-            let whole = TensorStorage(count: 16 * panels * Int(CK_PANEL) * cin, zeroed: false)
-            Tensor.winogradFilters(weight, panels: 0..<panels, into: whole.pointer, positionStride: panels * Int(CK_PANEL) * cin)
-            let filters = WinogradFilters(panels: whole, panelCount: panels * Int(CK_PANEL) * cin, outChannels: weight.rows, inChannels: cin)
-            return winogradConv3x3(source: .made(filters), bias: bias, residual: residual, relu: relu, fusedChannels: 256)
-        }
+        if groups <= 1 { return winogradConv3x3(filters: try WinogradFilters(weight: weight), bias: bias, residual: residual, relu: relu) }
         return winogradConv3x3(source: .perCall(weight, groupPanels: group), bias: bias, residual: residual, relu: relu, fusedChannels: 0)
     }
 
