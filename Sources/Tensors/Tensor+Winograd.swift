@@ -16,6 +16,7 @@
 // blocks are a function of the shape.
 
 import CKernels
+import Synchronization
 
 /// The transformed filters U = G g G^T of a 3x3 convolution, [16, Cout, Cin] (16/9 of the
 /// weight's floats), each position's [Cout, Cin] held as prepacked GEMM panels (`PackedMatrix`'s
@@ -100,7 +101,7 @@ extension Tensor {
     /// groups of output panels under it (`WinogradFilterSource.perCall`). The same bytes either way.
     func winogradConv3x3(weight: PackedMatrix, bias: Tensor?, residual: Tensor? = nil, relu: Bool = false) throws -> Tensor {
         let cin = weight.columns / 9, panels = (weight.rows + Int(CK_PANEL) - 1) / Int(CK_PANEL)
-        let most = max(1, Tensor.winogradGroupFloats / (16 * Int(CK_PANEL) * max(cin, 1)))
+        let most = max(1, Tensor.winogradGroupFloats.load(ordering: .relaxed) / (16 * Int(CK_PANEL) * max(cin, 1)))
         let groups = (panels + most - 1) / most, group = (panels + groups - 1) / groups  // equal groups
         if groups <= 1 { return winogradConv3x3(filters: try WinogradFilters(weight: weight), bias: bias, residual: residual, relu: relu) }
         return winogradConv3x3(source: .perCall(weight, groupPanels: group), bias: bias, residual: residual, relu: relu, fusedChannels: 0)
@@ -114,7 +115,7 @@ extension Tensor {
     /// In `stylediff-bench conv` alone, where whole filters reuse one cached block, the groups
     /// are slower (each re-reads the transformed input): the evidence is the whole network.
     /// Settable for tests (groups on small layers); it only changes speed.
-    nonisolated(unsafe) static var winogradGroupFloats = 8 << 20
+    static let winogradGroupFloats = Atomic<Int>(8 << 20)
 
     private func winogradConv3x3(source: WinogradFilterSource, bias: Tensor?, residual: Tensor?, relu: Bool,
                                  fusedChannels: Int) -> Tensor {

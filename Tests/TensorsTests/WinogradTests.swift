@@ -4,6 +4,7 @@
 // to im2col are the small ones.
 
 import CKernels
+import Synchronization
 import Testing
 import TestSupport
 @testable import Tensors
@@ -102,8 +103,8 @@ import TestSupport
     /// floats do; here the group budget is made small): the bytes of filters made whole, with
     /// bias, residual and ReLU, a partial last panel, at 1 and 3 threads.
     @Test func filtersMadeInGroupsGiveTheWholeFiltersBytes() throws {
-        let saved = Tensor.winogradGroupFloats
-        defer { Tensor.winogradGroupFloats = saved; Parallelism.setThreadCount(0) }
+        let saved = Tensor.winogradGroupFloats.load(ordering: .relaxed)
+        defer { Tensor.winogradGroupFloats.store(saved, ordering: .relaxed); Parallelism.setThreadCount(0) }
         let (cin, cout) = (64, 136)  // five panels, the last with 8 outputs
         let x = randomTensor([2, 17, 16, cin], seed: 71)
         let matrix = try PackedMatrix(try Tensor.packConvolutionWeight(randomTensor([cout, cin, 3, 3], seed: 72, range: -0.1...0.1))
@@ -112,7 +113,7 @@ import TestSupport
         let whole = x.winogradConv3x3(filters: try WinogradFilters(weight: matrix), bias: bias, residual: residual, relu: true,
                                       fusedChannels: 0)
         for groupPanels in [1, 2, 4] {
-            Tensor.winogradGroupFloats = 16 * Int(CK_PANEL) * cin * groupPanels
+            Tensor.winogradGroupFloats.store(16 * Int(CK_PANEL) * cin * groupPanels, ordering: .relaxed)
             for threads in [1, 3] {
                 Parallelism.setThreadCount(threads)
                 #expect(bytes(try x.winogradConv3x3(weight: matrix, bias: bias, residual: residual, relu: true)) == bytes(whole),
