@@ -848,31 +848,34 @@ void ck_unpack_panels(int64_t n, int64_t k, const void *panels, int format, floa
     }
 }
 
+// 16 floats: one 512-bit, two 256-bit or four 128-bit registers, per the variant compiling it;
+// loaded and stored at any alignment.
+typedef float f32x16 __attribute__((vector_size(64)));
+#define load16(p) ({ f32x16 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define store16(p, v) do { f32x16 v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+
 // Winograd F(2x2, 3x3) filters U = G g G^T from a prepacked convolution weight, one panel of 32
-// output channels and a range of input channels at a time: the taps' rows of the panel are
-// widened (as the GEMM widens them) CB channels at a time and transformed across the panel's 32
-// columns, in ck_winograd_filters' arithmetic (the same bits: each value is the same expression).
+// output channels at a time: the taps' rows of the panel are widened (as the GEMM widens them)
+// CB input channels at a time and transformed across the panel's 32 columns, in
+// ck_winograd_filters' arithmetic (the same bits: each value is the same expression).
 enum { WF_CB = 16 };
-typedef float wf_vec __attribute__((vector_size(64)));  // 16 lanes: a 512-bit, two 256-bit or four 128-bit registers
-#define wf_load(p) ({ wf_vec v_; memcpy(&v_, (p), sizeof v_); v_; })
-#define wf_store(p, v) do { wf_vec v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
 static inline __attribute__((always_inline)) void winograd_filters_rows(const float g[9][WF_CB * CK_PANEL], int64_t cn, float *u, int64_t ldu) {
-    const wf_vec half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    const f32x16 half = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     for (int64_t i = 0; i < cn * CK_PANEL; i += 16) {
-        wf_vec gg[3][4];
+        f32x16 gg[3][4];
         for (int x = 0; x < 3; x++) {
-            wf_vec g0 = wf_load(g[x] + i), g1 = wf_load(g[3 + x] + i), g2 = wf_load(g[6 + x] + i);
+            f32x16 g0 = load16(g[x] + i), g1 = load16(g[3 + x] + i), g2 = load16(g[6 + x] + i);
             gg[x][0] = g0;
             gg[x][1] = (g0 + g1 + g2) * half;
             gg[x][2] = (g0 - g1 + g2) * half;
             gg[x][3] = g2;
         }
         for (int r = 0; r < 4; r++) {
-            wf_vec a0 = gg[0][r], a1 = gg[1][r], a2 = gg[2][r];
-            wf_store(u + (r * 4) * ldu + i, a0);
-            wf_store(u + (r * 4 + 1) * ldu + i, (a0 + a1 + a2) * half);
-            wf_store(u + (r * 4 + 2) * ldu + i, (a0 - a1 + a2) * half);
-            wf_store(u + (r * 4 + 3) * ldu + i, a2);
+            f32x16 a0 = gg[0][r], a1 = gg[1][r], a2 = gg[2][r];
+            store16(u + (r * 4) * ldu + i, a0);
+            store16(u + (r * 4 + 1) * ldu + i, (a0 + a1 + a2) * half);
+            store16(u + (r * 4 + 2) * ldu + i, (a0 - a1 + a2) * half);
+            store16(u + (r * 4 + 3) * ldu + i, a2);
         }
     }
 }
@@ -916,7 +919,6 @@ void ck_winograd_filters_panel(const void *panels, int format, int64_t cin, int6
 // [cin][x + 1] with zero borders, so 16 neighbouring outputs load as one vector per (tap,
 // channel); each output value is the chain im2col + GEMM computes for it (from the bias, one fma
 // per (ky, kx, c) in that order with padding read as 0, then + residual): the same bits.
-typedef float cn_vec __attribute__((vector_size(64)));
 enum { CN_CHUNK = 64 };  // outputs per pass: 4 vectors of 16
 static int64_t conv_narrow_width(int64_t w) { return (w + CN_CHUNK - 1) / CN_CHUNK * CN_CHUNK + 16; }
 int64_t ck_conv3x3_narrow_scratch(int64_t w, int64_t cin) { return 3 * cin * conv_narrow_width(w); }
@@ -925,22 +927,22 @@ static inline __attribute__((always_inline)) void conv_narrow_row(const float *r
                                    const float *bias, const float *residual, float *y) {
     int64_t k = 9 * cin;
     for (int64_t x0 = 0; x0 < w; x0 += CN_CHUNK) {
-        cn_vec acc[4][4];
+        f32x16 acc[4][4];
         for (int o = 0; o < cout; o++)
             for (int v = 0; v < 4; v++) {
                 float b = bias ? bias[o] : 0.0f;
-                acc[o][v] = (cn_vec){b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
+                acc[o][v] = (f32x16){b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
             }
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++) {
                 const float *src = rows[ky] + x0 + kx;
                 const float *wk = wt + (ky * 3 + kx) * cin;
                 for (int64_t c = 0; c < cin; c++, src += wp) {
-                    cn_vec a[4];
-                    for (int v = 0; v < 4; v++) memcpy(&a[v], src + 16 * v, sizeof(cn_vec));
+                    f32x16 a[4];
+                    for (int v = 0; v < 4; v++) a[v] = load16(src + 16 * v);
                     for (int o = 0; o < cout; o++) {
                         float s = wk[o * k + c];
-                        cn_vec wv = (cn_vec){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
+                        f32x16 wv = (f32x16){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s};
                         for (int v = 0; v < 4; v++) acc[o][v] = __builtin_elementwise_fma(a[v], wv, acc[o][v]);
                     }
                 }

@@ -63,7 +63,7 @@ struct ConvolutionBenchmark: ParsableCommand {
             let packed = try Tensor.packConvolutionWeight(raw)
             let weight = try PackedMatrix(try packed.reshaped([cout, 9 * cin]))
             let cached = 16 * cin * cout <= Conv2d.winogradCacheFloats
-            let filters = cached ? try WinogradFilters(packedWeight: packed) : nil
+            let filters = cached ? try WinogradFilters(weight: weight) : nil  // as Conv2d keeps them
             let bias = randomTensor([cout], seed: 5)
             let chosen = Tensor.winogradApplies(kernel: 3, stride: 1, padding: (1, 1, 1, 1), outputPixels: h * w, cin: cin, cout: cout,
                                                 filtersKept: cached)
