@@ -1,7 +1,8 @@
 // LargeBlockCache: freed large blocks serve later requests of about their size, the cache stays
-// within its capacity, a request it cannot serve empties it first, and TensorStorage's zeroed
-// buffers are zero even when they reuse a dirty block.
+// within its capacity, a request it cannot serve empties it first, new blocks ask for huge pages,
+// and TensorStorage's zeroed buffers are zero even when they reuse a dirty block.
 
+import Foundation
 import Testing
 @testable import Tensors
 
@@ -38,6 +39,32 @@ import Testing
         #expect(cache.cachedBytes == 18_000)  // three of 6,000; the other two were freed
         cache.releaseAll()
     }
+
+    #if os(Linux)
+    /// New blocks from 2 MB ask for transparent huge pages: their mapping carries the "hg" flag
+    /// in /proc/self/smaps (madvise(MADV_HUGEPAGE)), unless the system has them off.
+    @Test func newBlocksAskForHugePages() throws {
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? "[never]"
+        guard !mode.contains("[never]") else { return }
+        let cache = LargeBlockCache(minimumBytes: 1024, capacityBytes: 0)
+        let block = cache.take(6 << 20)
+        defer { cache.give(block.pointer, bytes: block.bytes) }
+        let address = UInt(bitPattern: block.pointer)
+        // Read to the end: String(contentsOfFile:) stops after the first page of a /proc file.
+        let smaps = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/smaps")).readToEnd() ?? Data()
+        var inBlock = false, flags: String?
+        for line in String(decoding: smaps, as: UTF8.self).split(separator: "\n") {
+            if line.first?.isHexDigit == true, let range = line.split(separator: " ").first, range.contains("-") {
+                let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+                inBlock = bounds.count == 2 && bounds[0] <= address && address < bounds[1]
+            } else if inBlock, line.hasPrefix("VmFlags:") {
+                flags = String(line)
+            }
+        }
+        let found = try #require(flags)
+        #expect(found.split(separator: " ").contains("hg"))
+    }
+    #endif
 
     /// Through the shared cache: a zeroed tensor on a reused block reads zeros, an uninitialized
     /// one keeps the block, and both have the requested size.
