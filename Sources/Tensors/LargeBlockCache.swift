@@ -6,8 +6,10 @@
 // New blocks ask for transparent huge pages: the 512 px VAE decode, whose maps change size level
 // by level (32 to 256 MB) and so keep missing the cache, took 4.89 s with 4 KB pages and 4.34 s
 // with 2 MB ones (2 threads, median of 12 decodes in three interleaved rounds; the 64x64 UNet
-// step unchanged: paired 1.002; peak resident not higher). Blocks cut to size and grown with
-// mremap instead of unmapped on a miss mapped 35% fewer new bytes but decoded no faster here.
+// step unchanged: paired 1.002; peak resident not higher). Tried and not kept (decodes no
+// faster here): blocks cut to size and grown with mremap instead of unmapped on a miss (35% fewer
+// new bytes); blocks serving requests down to half their size; the decoder reading its upsampled
+// maps in place (the upsample copies went, but their new pages moved to the next group norms).
 //
 // Limits: blocks from 32 MB up; a request takes a block at most 1/8 larger than it; the cache
 // holds at most `capacityBytes`, and a request that finds no block first returns every cached
