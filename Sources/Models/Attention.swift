@@ -13,6 +13,7 @@ public struct Attention {
     /// multi-payload enum's tag in a reference's spare bits, which LeakSanitizer then no
     /// longer recognises as a pointer and reports as a leak.)
     let projection: Linear
+    /// [to_k; to_v] of a cross-attention layer (nil for self-attention).
     let keyValue: Linear?
     let toOut: Linear
     public let heads: Int
@@ -46,8 +47,18 @@ public struct Attention {
             }
             return try toOut(Tensor.attention(packedQKV: try projection(x), heads: heads), adding: residual)
         }
+        return try callAsFunction(x, keysValues: toKV(context ?? x), extra: extra, adding: residual)
+    }
+
+    /// Cross-attention over keys and values [B, Lc, 2 inner] made beforehand by `keyValue` (a
+    /// request's text tokens, the same for every step: `CrossAttentionContext.projected`).
+    public func callAsFunction(_ x: Tensor, keysValues: Tensor, extra: (key: Tensor, value: Tensor, scale: Float)? = nil,
+                               adding residual: Tensor? = nil) throws -> Tensor {
+        guard keyValue != nil else {
+            throw ModelError.invalidInput("attention: a self-attention layer was given keys and values")
+        }
         let q = try projection(x)
-        var h = try Tensor.attention(query: q, packedKeyValue: try toKV(context ?? x), heads: heads)
+        var h = try Tensor.attention(query: q, packedKeyValue: keysValues, heads: heads)
         if let extra {
             let e = try Tensor.attention(query: q, key: extra.key, value: extra.value, heads: heads)
             h = try h.scaledSum(1, e, extra.scale)

@@ -43,11 +43,15 @@ public struct BasicTransformerBlock {
         // Each residual is added inside the output projection (the bytes of h + f(h)).
         var h = try attn1(norm1(x), context: onlyCrossAttention ? context.text : nil, adding: x)
         let n2 = try norm2(h)
+        // The text's (and style tokens') keys and values, made at the context's first evaluation.
+        guard let toKV = attn2.keyValue else { throw ModelError.invalidInput("attn2 of \(prefix) has no key/value projection") }
+        let keysValues = try context.projected(.text, by: toKV)
         let scale = context.styleScale(forBlock: prefix)
-        if let style = context.style, scale != 0, let (styleKey, styleValue) = styleAdapter?.projections(for: prefix) {
-            h = try attn2(n2, context: context.text, extra: (styleKey(style), styleValue(style), scale), adding: h)
+        if context.style != nil, scale != 0, let (styleKey, styleValue) = styleAdapter?.projections(for: prefix) {
+            let extra = (try context.projected(.style, by: styleKey), try context.projected(.style, by: styleValue), scale)
+            h = try attn2(n2, keysValues: keysValues, extra: extra, adding: h)
         } else {
-            h = try attn2(n2, context: context.text, adding: h)
+            h = try attn2(n2, keysValues: keysValues, adding: h)
         }
         return try feedForwardOut(feedForwardIn(norm3(h)).geglu(), adding: h)
     }

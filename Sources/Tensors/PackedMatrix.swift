@@ -30,6 +30,10 @@ public struct PackedMatrix: @unchecked Sendable {
     /// Whether the panels hold halves (2 bytes a value).
     public var isHalf: Bool { format == .half }
 
+    /// The panels' identity: equal for copies of this matrix, distinct between matrices alive
+    /// at the same time.
+    public var identity: ObjectIdentifier { ObjectIdentifier(storage) }
+
     /// Matrices smaller than this stay floats even when their values are halves: widening costs
     /// a few percent of a small model's time (the default model's weights are all under it) and
     /// saves little memory; the same bits either way.

@@ -12,6 +12,7 @@ import Models
 import PNGIO
 @testable import Pipeline
 import SafeTensors
+import Schedulers
 import Tensors
 
 struct DefaultModelFixture: Decodable {
@@ -47,6 +48,36 @@ struct DefaultModelFixture: Decodable {
         try expectClose(eps, try o.tensor("unet_output").permuted([0, 2, 3, 1]), "UNet with style", tolerance: 1e-4)
         let decoded = try p.vae.decode(latents.slicingFirstAxis(0..<1).mapElements { $0 / p.vaeConfiguration.scalingFactor })
         try expectClose(decoded, try o.tensor("vae_decoded").permuted([0, 2, 3, 1]), "VAE decode", tolerance: 1e-4)
+    }
+
+    /// A context keeps each layer's keys and values of its text and style tokens for the next
+    /// evaluation (a request's steps): evaluations that reuse them give the bytes of fresh
+    /// contexts, and another UNet given the same context makes its own (unet/ and unet_lcm/
+    /// have the same layer names).
+    @Test func contextKeysAndValuesServeOnlyTheirLayers() throws {
+        let p = Self.pipeline
+        let unet = try p.unet, lcm = try #require(try p.consistencyUNet)
+        let text = try p.encodePrompt("folder icon, papirus style")
+        let adapter = try #require(unet.styleAdapter)
+        var generator = TorchGenerator(seed: 7)
+        let e = try #require(p.styleEmbeddingDimension)
+        let style = try adapter.tokens(Tensor(shape: [1, e], values: generator.randn(count: e)))
+        let latents = try generator.randnChannelsLast(batch: 1, channels: 4, height: 16, width: 16)
+        let w = try Tensor.guidanceScaleEmbedding([7], dimension: try #require(lcm.configuration.timeCondProjDim))
+        func fresh() -> CrossAttentionContext { CrossAttentionContext(text: text, style: style, styleScale: 0.7) }
+        let shared = fresh()
+        let outputs = [try unet(latents, timesteps: [500], conditioning: shared),
+                       try unet(latents, timesteps: [700], conditioning: shared),
+                       try lcm(latents, timesteps: [500], conditioning: shared, timestepCondition: w)]
+        let expected = [try unet(latents, timesteps: [500], conditioning: fresh()),
+                        try unet(latents, timesteps: [700], conditioning: fresh()),
+                        try lcm(latents, timesteps: [500], conditioning: fresh(), timestepCondition: w)]
+        for (i, (a, b)) in zip(outputs, expected).enumerated() {
+            let same = a.scalars == b.scalars
+            #expect(same, "evaluation \(i)")
+        }
+        let lcmDiffers = outputs[0].scalars != outputs[2].scalars
+        #expect(lcmDiffers)
     }
 
     @Test(arguments: ["txt2img", "image_style", "blend", "img2img", "preset", "snap"])
