@@ -84,8 +84,8 @@ public struct AutoencoderKL {
             throw ModelError.invalidInput("VAE input \(image.shape) must be [N, H, W, \(configuration.inChannels)] with H and W divisible by \(f)")
         }
         var h = try encoderConvIn(image)
-        for block in encoderBlocks { h = try block(h, timeEmbedding: nil, context: nil).0 }
-        h = try encoderMid(h, timeEmbedding: nil, context: nil)
+        for block in encoderBlocks { h = try block(h, time: nil, context: nil).0 }
+        h = try encoderMid(h, time: nil, context: nil)
         h = try encoderConvOut(encoderNormOut(h, silu: true))
         if let quantConv { h = try quantConv(h) }
         let parts = try h.splitLastAxis([configuration.latentChannels, configuration.latentChannels])
@@ -100,8 +100,8 @@ public struct AutoencoderKL {
         var h = latent
         if let postQuantConv { h = try postQuantConv(h) }
         h = try decoderConvIn(h)
-        h = try decoderMid(h, timeEmbedding: nil, context: nil)
-        for block in decoderBlocks { h = try block(h, skips: [], timeEmbedding: nil, context: nil) }
+        h = try decoderMid(h, time: nil, context: nil)
+        for block in decoderBlocks { h = try block(h, skips: [], time: nil, context: nil) }
         return try decoderConvOut(decoderNormOut(h, silu: true))
     }
 }

@@ -5,7 +5,10 @@ import Tensors
 
 public struct ResnetBlock2D {
     let norm1: GroupNorm, conv1: Conv2d
-    let timeEmbeddingProjection: Linear?
+    /// The block's weight prefix, when it has a time_emb_proj [out, T] (UNet resnets): the UNet
+    /// makes every resnet's projection in one product (`TimeConditioning`).
+    let timeProjectionPrefix: String?
+    let outChannels: Int
     let norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
     let outputScaleFactor: Float
@@ -16,9 +19,8 @@ public struct ResnetBlock2D {
     ) throws {
         norm1 = try GroupNorm(store, prefix + ".norm1", groups: groups, channels: inChannels, epsilon: epsilon)
         conv1 = try Conv2d(store, prefix + ".conv1", inChannels: inChannels, outChannels: outChannels, kernel: 3)
-        timeEmbeddingProjection = try timeEmbeddingChannels.map {
-            try Linear(store, prefix + ".time_emb_proj", inFeatures: $0, outFeatures: outChannels)
-        }
+        timeProjectionPrefix = timeEmbeddingChannels == nil ? nil : prefix
+        self.outChannels = outChannels
         norm2 = try GroupNorm(store, prefix + ".norm2", groups: groups, channels: outChannels, epsilon: epsilon)
         conv2 = try Conv2d(store, prefix + ".conv2", inChannels: outChannels, outChannels: outChannels, kernel: 3)
         shortcut = inChannels == outChannels ? nil
@@ -26,11 +28,12 @@ public struct ResnetBlock2D {
         self.outputScaleFactor = outputScaleFactor
     }
 
-    /// x [N, H, W, Cin], temb [N, T] (already the UNet's embedding) -> [N, H, W, Cout]
-    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?) throws -> Tensor {
+    /// x [N, H, W, Cin] -> [N, H, W, Cout]; `time` holds proj(silu(temb)) [N, Cout] for a block
+    /// with a time projection.
+    public func callAsFunction(_ x: Tensor, time: TimeConditioning?) throws -> Tensor {
         var h = try conv1(norm1(x, silu: true))
-        if let projection = timeEmbeddingProjection, let timeEmbedding {
-            h = try h.addingChannelVector(projection(timeEmbedding.silu()))
+        if let prefix = timeProjectionPrefix, let time {
+            h = try h.addingChannelVector(time.projection(forResnet: prefix))
         }
         // shortcut(x) + conv2(...), added where conv2 writes its values (the same bytes).
         let out = try conv2(norm2(h, silu: true), adding: shortcut.map { try $0(x) } ?? x)

@@ -12,6 +12,11 @@ public struct UNet2DConditionModel {
     let timeLinear1: Linear, timeLinear2: Linear
     /// time_embedding.cond_proj (no bias) when the config has time_cond_proj_dim.
     let timeConditionProjection: Linear?
+    /// Every resnet's time_emb_proj stacked into one layer (outputs in `timeProjectionResnets`
+    /// order), so an evaluation's projections are one product; nil without resnets.
+    let timeProjection: Linear?
+    /// The resnets `timeProjection` serves, by prefix, with their output widths.
+    let timeProjectionResnets: [(prefix: String, width: Int)]
     let downBlocks: [DownBlock]
     let midBlock: MidBlock?
     let upBlocks: [UpBlock]
@@ -129,6 +134,12 @@ public struct UNet2DConditionModel {
                                   crossAttention: settings(r, c.upBlockTypes[i] == "CrossAttnUpBlock2D"), addUpsample: i < n - 1))
         }
         upBlocks = up
+        timeProjectionResnets = (down.flatMap(\.resnets) + (midBlock?.resnets ?? []) + up.flatMap(\.resnets)).compactMap { r in
+            r.timeProjectionPrefix.map { ($0, r.outChannels) }
+        }
+        timeProjection = timeProjectionResnets.isEmpty ? nil : try Linear(
+            store, stacking: timeProjectionResnets.map { $0.prefix + ".time_emb_proj" }, inFeatures: timeChannels,
+            outFeatures: timeProjectionResnets.map(\.width), bias: true)
         normOut = try GroupNorm(store, "conv_norm_out", groups: c.normNumGroups, channels: channels[0], epsilon: c.normEps)
         convOut = try Conv2d(store, "conv_out", inChannels: channels[0], outChannels: c.outChannels, kernel: c.convOutKernel)
         try styleAdapter?.attach(crossAttentionLayers)
@@ -152,29 +163,64 @@ public struct UNet2DConditionModel {
     /// (diffusers' timestep_cond; without it the projection is skipped, as in diffusers).
     public func callAsFunction(_ sample: Tensor, timesteps: [Float], conditioning: CrossAttentionContext,
                                timestepCondition: Tensor? = nil) throws -> Tensor {
-        let context = conditioning.text
+        guard let time = try timeConditionings([timesteps], timestepCondition: timestepCondition).first else {
+            throw ModelError.invalidInput("UNet: no time conditioning was made")
+        }
+        return try callAsFunction(sample, time: time, conditioning: conditioning)
+    }
+
+    /// The time conditioning of evaluations at `timesteps[i]` (one timestep per batch item, the
+    /// same batch in each), made together: the embedding MLP and every resnet's projection are
+    /// one product each over all rows, and rows are independent in a product, so each
+    /// evaluation's values are those it would have alone. `timestepCondition` [N,
+    /// time_cond_proj_dim] applies to every evaluation.
+    public func timeConditionings(_ timesteps: [[Float]], timestepCondition: Tensor? = nil) throws -> [TimeConditioning] {
         let c = configuration
-        let scale = 1 << (c.blockOutChannels.count - 1)
-        guard sample.rank == 4, sample.shape[3] == c.inChannels, sample.shape[1] % scale == 0, sample.shape[2] % scale == 0 else {
-            throw ModelError.invalidInput("UNet sample \(sample.shape) must be [N, H, W, \(c.inChannels)] with H and W divisible by \(scale)")
+        guard let n = timesteps.first?.count, n > 0, timesteps.allSatisfy({ $0.count == n }) else {
+            throw ModelError.invalidInput("UNet: time conditioning needs one or more timesteps per evaluation, the same number in each")
         }
-        guard timesteps.count == sample.shape[0], context.rank == 3, context.shape[0] == sample.shape[0] else {
-            throw ModelError.invalidInput("UNet: \(timesteps.count) timesteps and context \(context.shape) for batch \(sample.shape[0])")
-        }
-        let tProj = try Tensor.timestepEmbedding(timesteps: timesteps, dimension: c.blockOutChannels[0],
+        let tProj = try Tensor.timestepEmbedding(timesteps: timesteps.flatMap { $0 }, dimension: c.blockOutChannels[0],
                                                  flipSinToCos: c.flipSinToCos, downscaleFrequencyShift: Float(c.freqShift))
         var timeInput = tProj
         if let condition = timestepCondition {
             guard let projection = timeConditionProjection, let width = c.timeCondProjDim else {
                 throw ModelError.invalidInput("a timestep condition was given but this UNet has no time_cond_proj_dim")
             }
-            guard condition.shape == [sample.shape[0], width] else {
-                throw ModelError.invalidInput("timestep condition \(condition.shape) must be [\(sample.shape[0]), \(width)]")
+            guard condition.shape == [n, width] else {
+                throw ModelError.invalidInput("timestep condition \(condition.shape) must be [\(n), \(width)]")
             }
-            timeInput = try tProj + projection(condition)
+            let rows = timesteps.count == 1 ? condition : try Tensor.concatenateFirstAxis(Array(repeating: condition, count: timesteps.count))
+            timeInput = try tProj + projection(rows)
         }
         let emb = try timeLinear2(timeLinear1(timeInput).silu())
+        guard let timeProjection else { return timesteps.map { _ in TimeConditioning(batch: n, projections: [:]) } }
+        let all = try timeProjection(emb.silu())  // [steps * n, sum of widths]
+        let total = all.shape[1], source = all.pointer
+        return timesteps.indices.map { step in
+            var projections: [String: Tensor] = [:]
+            var offset = 0
+            for (prefix, width) in timeProjectionResnets {
+                let start = offset
+                projections[prefix] = Tensor(shape: [n, width]) { dst in
+                    for i in 0..<n { (dst + i * width).update(from: source + (step * n + i) * total + start, count: width) }
+                }
+                offset += width
+            }
+            return TimeConditioning(batch: n, projections: projections)
+        }
+    }
 
+    /// The noise prediction with the time conditioning made beforehand (`timeConditionings`).
+    public func callAsFunction(_ sample: Tensor, time: TimeConditioning, conditioning: CrossAttentionContext) throws -> Tensor {
+        let context = conditioning.text
+        let c = configuration
+        let scale = 1 << (c.blockOutChannels.count - 1)
+        guard sample.rank == 4, sample.shape[3] == c.inChannels, sample.shape[1] % scale == 0, sample.shape[2] % scale == 0 else {
+            throw ModelError.invalidInput("UNet sample \(sample.shape) must be [N, H, W, \(c.inChannels)] with H and W divisible by \(scale)")
+        }
+        guard time.batch == sample.shape[0], context.rank == 3, context.shape[0] == sample.shape[0] else {
+            throw ModelError.invalidInput("UNet: \(time.batch) timesteps and context \(context.shape) for batch \(sample.shape[0])")
+        }
         if let style = conditioning.style {
             guard styleAdapter != nil else { throw ModelError.invalidInput("style tokens given but no style adapter is loaded") }
             guard style.rank == 3, style.shape[0] == sample.shape[0], style.shape[2] == context.shape[2] else {
@@ -184,15 +230,15 @@ public struct UNet2DConditionModel {
         var h = try convIn(c.centerInputSample ? sample.mapElements { 2 * $0 - 1 } : sample)
         var skips: [Tensor] = [h]
         for block in downBlocks {
-            let (out, states) = try block(h, timeEmbedding: emb, context: conditioning)
+            let (out, states) = try block(h, time: time, context: conditioning)
             h = out
             skips += states
         }
-        if let midBlock { h = try midBlock(h, timeEmbedding: emb, context: conditioning) }
+        if let midBlock { h = try midBlock(h, time: time, context: conditioning) }
         for block in upBlocks {
             let used = Array(skips.suffix(block.skipCount))
             skips.removeLast(block.skipCount)
-            h = try block(h, skips: used, timeEmbedding: emb, context: conditioning)
+            h = try block(h, skips: used, time: time, context: conditioning)
         }
         return try convOut(normOut(h, silu: true))
     }

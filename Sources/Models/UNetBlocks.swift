@@ -55,11 +55,11 @@ public struct DownBlock {
     var crossAttentionLayers: [(prefix: String, channels: Int)] { attentions.flatMap(\.crossAttentionLayers) }
 
     /// Returns the block output and the skip states (one per resnet, plus the downsampled one).
-    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> (Tensor, [Tensor]) {
+    public func callAsFunction(_ x: Tensor, time: TimeConditioning?, context: CrossAttentionContext?) throws -> (Tensor, [Tensor]) {
         var h = x
         var skips: [Tensor] = []
         for (i, resnet) in resnets.enumerated() {
-            h = try resnet(h, timeEmbedding: timeEmbedding)
+            h = try resnet(h, time: time)
             if i < attentions.count, let context { h = try attentions[i](h, context: context) }
             skips.append(h)
         }
@@ -115,14 +115,14 @@ public struct UpBlock {
     public var skipCount: Int { skipChannels.count }
 
     /// `skips` in the order the down path produced them; the last is used first.
-    public func callAsFunction(_ x: Tensor, skips: [Tensor], timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, skips: [Tensor], time: TimeConditioning?, context: CrossAttentionContext?) throws -> Tensor {
         var h = x
         var remaining = skips
         for (i, resnet) in resnets.enumerated() {
             if !skipChannels.isEmpty, let skip = remaining.popLast() {
                 h = try Tensor.concatenateLastAxis([h, skip])
             }
-            h = try resnet(h, timeEmbedding: timeEmbedding)
+            h = try resnet(h, time: time)
             if i < attentions.count, let context { h = try attentions[i](h, context: context) }
         }
         if let upsampler { h = try upsampler(h.upsampleNearest2x()) }
@@ -161,10 +161,10 @@ public struct MidBlock {
             : nil
     }
 
-    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: CrossAttentionContext?) throws -> Tensor {
-        var h = try resnets[0](x, timeEmbedding: timeEmbedding)
+    public func callAsFunction(_ x: Tensor, time: TimeConditioning?, context: CrossAttentionContext?) throws -> Tensor {
+        var h = try resnets[0](x, time: time)
         if let attention = crossAttentions.first, let context { h = try attention(h, context: context) }
         if let selfAttention { h = try selfAttention(h) }
-        return try resnets[1](h, timeEmbedding: timeEmbedding)
+        return try resnets[1](h, time: time)
     }
 }
