@@ -197,10 +197,14 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         return (width, height)
     }
 
-    /// Text embeddings [1, L, D] of a prompt (`clipSkip`: CLIPTextModel's, A1111's count).
+    /// Text embeddings [1, L, D] of a prompt (`clipSkip`: CLIPTextModel's, A1111's count); the
+    /// last `promptEncodings.capacity` prompts are kept, so a repeated prompt is not encoded again.
     public func encodePrompt(_ prompt: String, clipSkip: Int = 1) throws -> Tensor {
-        try textEncoder([tokenizer.ids(prompt)], clipSkip: clipSkip)
+        try promptEncodings.encoding(prompt, clipSkip: clipSkip) { try textEncoder([tokenizer.ids(prompt)], clipSkip: clipSkip) }
     }
+
+    /// Recent prompt encodings (a few hundred KB each for SD's 77 x 768).
+    let promptEncodings = PromptEncodingCache(capacity: 8)
 
     /// The style embedding [1, E] of weighted reference images (zero when there are none), each
     /// image's embedding snapped to the style presets first when `snap` > 0 (GenerationRequest.styleSnap).

@@ -80,6 +80,25 @@ struct DefaultModelFixture: Decodable {
         #expect(lcmDiffers)
     }
 
+    /// A repeated prompt reuses its encoding (the values the text encoder gives it), the last
+    /// eight are kept, no prompt is answered with another's, and clip skip is part of the key.
+    @Test func promptEncodingsAreKeptPerPromptAndClipSkip() throws {
+        let p = try StyleDiffusionPipeline(directory: TestPaths.shippedModel, deferModels: true)
+        let prompts = (0..<10).map { "icon number \($0), papirus style" }
+        let first = try prompts.map { try p.encodePrompt($0).scalars }
+        #expect(p.promptEncodings.count == 8)
+        for (q, f) in zip(prompts, first) {
+            let direct = try p.textEncoder([p.tokenizer.ids(q)]).scalars
+            #expect(f == direct, "\(q)")
+        }
+        for (q, f) in zip(prompts, first).reversed() {
+            let again = try p.encodePrompt(q).scalars
+            #expect(again == f, "\(q) again")
+        }
+        let skipped = try p.encodePrompt(prompts[0], clipSkip: 2).scalars
+        #expect(skipped != first[0])
+    }
+
     @Test(arguments: ["txt2img", "image_style", "blend", "img2img", "preset", "snap"])
     func pipelineMatchesReferenceSampler(name: String) throws {
         let c = try #require(Self.fixture.cases[name])
