@@ -374,23 +374,23 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
         }
         var state = SchedulerState()
         let total = scheduler.timesteps.count - start
-        // The steps' time conditioning, made for up to 32 steps at a time (one product each
-        // instead of one per resnet and step; the same values).
+        // The steps' time conditioning, made `chunk` steps at a time (one product each instead
+        // of one per resnet and step; the same values).
+        let chunk = 32
         var times: [TimeConditioning] = []
         for (i, index) in (start..<scheduler.timesteps.count).enumerated() {
-            let t = scheduler.timesteps[index]
-            if i % 32 == 0 {
-                let upcoming = scheduler.timesteps[index..<min(index + 32, scheduler.timesteps.count)]
+            if i % chunk == 0 {
+                let upcoming = scheduler.timesteps[index..<min(index + chunk, scheduler.timesteps.count)]
                 times = try unet.timeConditionings(upcoming.map { guided ? [$0, $0] : [$0] }, timestepCondition: timestepCondition)
             }
             let input = try scheduler.scaleModelInput(x, stepIndex: index)
             let output: Tensor
             if guided {
-                let eps = try unet(Tensor.concatenateFirstAxis([input, input]), time: times[i % 32], conditioning: conditioning)
+                let eps = try unet(Tensor.concatenateFirstAxis([input, input]), time: times[i % chunk], conditioning: conditioning)
                 let epsU = try eps.slicingFirstAxis(0..<1), epsC = try eps.slicingFirstAxis(1..<2)
                 output = try epsU.scaledSum(1, try epsC - epsU, request.guidanceScale)
             } else {
-                output = try unet(input, time: times[i % 32], conditioning: conditioning)
+                output = try unet(input, time: times[i % chunk], conditioning: conditioning)
             }
             x = try scheduler.step(modelOutput: output, stepIndex: index, sample: x, state: &state, generator: &generator)
             guard observe(DenoisingStep(step: i + 1, total: total, latents: x)) else { throw PipelineError.cancelled }
