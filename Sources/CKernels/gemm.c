@@ -416,6 +416,70 @@ typedef struct {
     int64_t lda;
 } a_block_t;
 
+#if defined(__x86_64__) && defined(__clang__)
+// Half panels of one row block on AVX-512: tiles read the narrowed panel (IEEE halves, CK_PANEL
+// per panel row) and widen each row of B in registers (exact), so every element is the chain it
+// is on a widened float panel, without the widening pass through L1 and its store of 2x the
+// bytes. One row block (the default UNet's batch-1 products, SD's 4x4 and 2x2 levels at a 16x16
+// latent) reuses a widened k block for at most 16 tiles, so the pass was 10-30% of such
+// products (`stylediff-bench gemm --halves`, 1 thread: 8 x 1280 x 11520 104-111 -> 146-151
+// GFLOPS, 32 x 1280 x 11520 186-188 -> 223-226); with more row blocks a widened block serves
+// them all and this is no faster (8192 x 2560 x 320 226-239 against 225-227). Lane masks and
+// A as in the edge kernels; VECS 2: 32 columns, 1: 16.
+#define HALF_LOAD_B(p)                                                                         \
+    _mm_prefetch((const char *)(bh + ((p) + 16) * bs), _MM_HINT_T0);                           \
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++)                          \
+        bv[v] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(bh + (p) * bs + 16 * v)));
+#define AVX512_HALF_KERNEL(NAME, ROWS, VECS)                                                    \
+    __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
+                                                            const uint16_t *bh, int64_t bs, float *c, \
+                                                            int64_t ldc, int init, float beta,  \
+                                                            int64_t rows, int64_t cols) {       \
+        __mmask16 mk[VECS];                                                                    \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                    \
+            int64_t left = cols - 16 * v;                                                      \
+            mk[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1); \
+        }                                                                                      \
+        __m512 acc[ROWS][VECS];                                                                \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                \
+                acc[r][v] = init == 1 || r >= rows ? _mm512_setzero_ps()                       \
+                                                   : _mm512_maskz_loadu_ps(mk[v], c + r * ldc + 16 * v); \
+                if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
+            }                                                                                  \
+        const int vecs = VECS;                                                                 \
+        __m512 bv[VECS];                                                                       \
+        A_LOOP_ROWS(ROWS, MR512, HALF_LOAD_B, EDGE_FMA)                                        \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
+            if (r < rows)                                                                      \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]); \
+    }
+AVX512_HALF_KERNEL(half_avx512_rows4, 4, 2)
+AVX512_HALF_KERNEL(half_avx512_rows8, 8, 2)
+AVX512_HALF_KERNEL(half_avx512_rows12, 12, 2)
+AVX512_HALF_KERNEL(half_avx512_narrow_rows4, 4, 1)
+AVX512_HALF_KERNEL(half_avx512_narrow_rows8, 8, 1)
+AVX512_HALF_KERNEL(half_avx512_narrow_rows12, 12, 1)
+
+typedef void (*half_fn)(int64_t, const float *, int64_t, const uint16_t *, int64_t, float *, int64_t, int, float,
+                        int64_t, int64_t);
+
+// One half panel's k block (kc rows of CK_PANEL halves at bh; `cols` of its columns) over the mc
+// rows of an A block: column_strip for half panels.
+static void half_strip_avx512(int64_t mc, int64_t kc, a_block_t a, const uint16_t *bh, float *c, int64_t ldc,
+                              int64_t cols, int init, float beta) {
+    static const half_fn wide[3] = {half_avx512_rows4, half_avx512_rows8, half_avx512_rows12};
+    static const half_fn narrow[3] = {half_avx512_narrow_rows4, half_avx512_narrow_rows8, half_avx512_narrow_rows12};
+    const half_fn *fns = cols <= 16 ? narrow : wide;
+    for (int64_t ir = 0; ir < mc; ir += MR512) {
+        int64_t rows = mc - ir < MR512 ? mc - ir : MR512;
+        const float *apanel = a.direct ? (rows == MR512 ? a.direct + ir * a.lda : a.ap) : a.ap + ir * kc;
+        int64_t ars = a.direct && rows == MR512 ? a.lda : 0;
+        fns[rows > 8 ? 2 : rows > 4 ? 1 : 0](kc, apanel, ars, bh, CK_PANEL, c + ir * ldc, ldc, init, beta, rows, cols);
+    }
+}
+#endif
+
 // One strip of at most NR columns over the MC rows of an A block: micro-tiles, edges through `tile`.
 static inline void column_strip(const variant_t *v, int64_t mc, int64_t kc, a_block_t a, const float *bpanel,
                                 int64_t bs, float *c, int64_t ldc, int64_t cols, int init, float beta, float *tile) {
@@ -1087,11 +1151,16 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
     // row blocks that is still the order (one k block of all columns at a time): the long spans
     // cost its 16x16 latent 2% there. With one row block, each panel's k block is widened as
     // used, while it stays in L1.
+    // Half panels of one row block on AVX-512 are read as halves by the tiles (half_strip_avx512).
+    int direct = 0;
+#if defined(__x86_64__) && defined(__clang__)
+    direct = half && path == 3 && m <= mcMax;
+#endif
     int grouped = narrowed && m > mcMax, manyBlocks = m >= 4 * mcMax;
     int64_t columnsWide = !grouped ? CK_PANEL : manyBlocks ? panel_columns_group(n, mcMax) : n;
     int64_t panelColumns = (columnsWide + CK_PANEL - 1) / CK_PANEL * CK_PANEL;  // whole panels widened
     int64_t span = grouped && manyBlocks ? widened_span(panelColumns, k) : kcMax;
-    float *wide = t && narrowed ? grow(&t->b, &t->capB, (size_t)(panelColumns * span)) : NULL;
+    float *wide = t && narrowed && !direct ? grow(&t->b, &t->capB, (size_t)(panelColumns * span)) : NULL;
     if (ap && wide && grouped) {
         int status = 0;
         for (int64_t jg = 0; jg < n; jg += columnsWide) {
@@ -1109,7 +1178,7 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
         }
         return status;
     }
-    if (!ap || (narrowed && !wide)) {  // out of memory for the buffers: the same chain, element by element
+    if (!ap || (narrowed && !direct && !wide)) {  // out of memory for the buffers: the same chain, element by element
         if (bias) put_bias(c, ldc, m, n, bias);
         float beta0 = bias ? 1.0f : beta;
         for (int64_t i = 0; i < m; i++)
@@ -1157,6 +1226,17 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
                 const float *bpanel;
                 if (narrowed) {
                     if (jr + CK_PANEL < jEnd) prefetch_panel(panels, format, k, j0 + jr + CK_PANEL, pc, kc);
+#if defined(__x86_64__) && defined(__clang__)
+                    if (direct) {
+                        int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
+                        float *cc = c + ic * ldc + jr;
+                        if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
+                        half_strip_avx512(mc, kc, ablock, (const uint16_t *)panels + (j0 + jr) / CK_PANEL * CK_PANEL * k + pc * CK_PANEL,
+                                          cc, ldc, cols, init, beta);
+                        if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
+                        continue;
+                    }
+#endif
                     widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
                     bpanel = wide;
                 } else {

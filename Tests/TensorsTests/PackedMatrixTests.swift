@@ -22,9 +22,11 @@ import TestSupport
     /// (200, 1400, 280) also several groups of columns per row block (`panel_columns_group`);
     /// with halves, (260, 100, 520) takes three spans of depth widened one k block at a time, and
     /// (800, 64, 600) and (800, 700, 40), with many row blocks, spans of 256 (3) and column groups
-    /// (2), the widening budget made small for them (`ck_widened_span_floats`).
+    /// (2), the widening budget made small for them (`ck_widened_span_floats`). Half panels of one
+    /// row block are read as halves by AVX-512 tiles: (14, 50, 70) ends on an 18-column panel and
+    /// (7, 20, 33) is one 20-column panel (both across the 16-column narrow-tile edge).
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300),
-                      (450, 70, 300), (200, 1400, 280), (800, 64, 600), (800, 700, 40)])
+                      (450, 70, 300), (200, 1400, 280), (800, 64, 600), (800, 700, 40), (14, 50, 70), (7, 20, 33)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
         let original = ck_force_path(0), budget = ck_widened_span_floats(16_384)
         defer { _ = ck_force_path(original); _ = ck_widened_span_floats(budget); Parallelism.setThreadCount(0) }
