@@ -34,10 +34,14 @@ public struct PackedMatrix: @unchecked Sendable {
     /// at the same time.
     public var identity: ObjectIdentifier { ObjectIdentifier(storage) }
 
-    /// Matrices smaller than this stay floats even when their values are halves: widening costs
-    /// a few percent of a small model's time (the default model's weights are all under it) and
-    /// saves little memory; the same bits either way.
-    public static let halfMinimumCount = 262_144
+    /// Matrices smaller than this stay floats even when their values are halves; the same bits
+    /// either way. With the AVX-512 kernels 0 (every exact matrix is halves): their tiles read
+    /// half panels of one row block as halves, which made halves as fast as floats on the default
+    /// model's products and, at half the weight memory (its two UNets 12 MB each instead of ~22),
+    /// 2% faster per image (1 and 2 threads, 20 DDIM steps and 4 LCM steps alike), SD 1.5's F16
+    /// UNet unchanged. Elsewhere 262,144: the narrower variants widen every panel before use,
+    /// which costs a few percent of a small model's time and saves little memory.
+    public static var halfMinimumCount: Int { ck_force_path(0) == 3 ? 0 : 262_144 }
 
     /// Packs `weight` [rows, columns]: with `.stored`, as halves when every value round-trips
     /// through fp16 exactly and it has at least `halfMinimumCount` values (`.max`: never), else
