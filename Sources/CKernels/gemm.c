@@ -417,28 +417,37 @@ typedef struct {
 } a_block_t;
 
 #if defined(__x86_64__) && defined(__clang__)
-// Half panels of one row block on AVX-512: tiles read the narrowed panel (IEEE halves, CK_PANEL
-// per panel row) and widen each row of B in registers (exact), so every element is the chain it
-// is on a widened float panel, without the widening pass through L1 and its store of 2x the
-// bytes. One row block (the default UNet's batch-1 products, SD's 4x4 and 2x2 levels at a 16x16
-// latent) reuses a widened k block for at most 16 tiles, so the pass was 10-30% of such
-// products (`stylediff-bench gemm --halves`, 1 thread: 8 x 1280 x 11520 104-111 -> 146-151
+// Narrowed panels (halves or int8) of one row block on AVX-512: tiles read the panel as stored
+// (CK_PANEL values per panel row) and widen each row of B in registers as the widening pass
+// does (halves exactly; int8 as q x its column's scale, the same product), so every element
+// is the chain it is on a widened float panel, without that pass through L1 and its store of
+// 2-4x the bytes. One row block (the default UNet's batch-1 products, SD's 4x4 and 2x2 levels
+// at a 16x16 latent) reuses a widened k block for at most 16 tiles, so the pass was 10-30% of
+// such products (`stylediff-bench gemm --halves`, 1 thread: 8 x 1280 x 11520 104-111 -> 146-151
 // GFLOPS, 32 x 1280 x 11520 186-188 -> 223-226); with more row blocks a widened block serves
 // them all and this is no faster (8192 x 2560 x 320 226-239 against 225-227). Lane masks and
 // A as in the edge kernels; VECS 2: 32 columns, 1: 16.
-#define HALF_LOAD_B(p)                                                                         \
-    _mm_prefetch((const char *)(bh + ((p) + 16) * bs), _MM_HINT_T0);                           \
-    _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++)                          \
-        bv[v] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(bh + (p) * bs + 16 * v)));
-#define AVX512_HALF_KERNEL(NAME, ROWS, VECS)                                                    \
+#define NARROWED_LOAD_B(p)                                                                     \
+    _mm_prefetch((const char *)b + ((p) + 16) * bs * (isInt8 ? 1 : 2), _MM_HINT_T0);             \
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) {                        \
+        if (isInt8)                                                                              \
+            bv[v] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(                     \
+                                      _mm_loadu_si128((const __m128i *)((const int8_t *)b + (p) * bs + 16 * v)))), \
+                                  sc[v]);                                                      \
+        else                                                                                   \
+            bv[v] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)b + (p) * bs + 16 * v))); \
+    }
+#define AVX512_NARROWED_KERNEL(NAME, ROWS, VECS, INT8)                                          \
     __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
-                                                            const uint16_t *bh, int64_t bs, float *c, \
-                                                            int64_t ldc, int init, float beta,  \
-                                                            int64_t rows, int64_t cols) {       \
+                                                            const void *b, const float *scales, \
+                                                            int64_t bs, float *c, int64_t ldc, int init, \
+                                                            float beta, int64_t rows, int64_t cols) { \
         __mmask16 mk[VECS];                                                                    \
+        __m512 sc[VECS];                                                                       \
         _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                    \
             int64_t left = cols - 16 * v;                                                      \
             mk[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1); \
+            sc[v] = INT8 ? _mm512_loadu_ps(scales + 16 * v) : _mm512_setzero_ps();             \
         }                                                                                      \
         __m512 acc[ROWS][VECS];                                                                \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
@@ -447,35 +456,45 @@ typedef struct {
                                                    : _mm512_maskz_loadu_ps(mk[v], c + r * ldc + 16 * v); \
                 if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
             }                                                                                  \
-        const int vecs = VECS;                                                                 \
+        const int vecs = VECS, isInt8 = INT8;                                                  \
         __m512 bv[VECS];                                                                       \
-        A_LOOP_ROWS(ROWS, MR512, HALF_LOAD_B, EDGE_FMA)                                        \
+        A_LOOP_ROWS(ROWS, MR512, NARROWED_LOAD_B, EDGE_FMA)                                    \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
             if (r < rows)                                                                      \
                 _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]); \
     }
-AVX512_HALF_KERNEL(half_avx512_rows4, 4, 2)
-AVX512_HALF_KERNEL(half_avx512_rows8, 8, 2)
-AVX512_HALF_KERNEL(half_avx512_rows12, 12, 2)
-AVX512_HALF_KERNEL(half_avx512_narrow_rows4, 4, 1)
-AVX512_HALF_KERNEL(half_avx512_narrow_rows8, 8, 1)
-AVX512_HALF_KERNEL(half_avx512_narrow_rows12, 12, 1)
+AVX512_NARROWED_KERNEL(half_avx512_rows4, 4, 2, 0)
+AVX512_NARROWED_KERNEL(half_avx512_rows8, 8, 2, 0)
+AVX512_NARROWED_KERNEL(half_avx512_rows12, 12, 2, 0)
+AVX512_NARROWED_KERNEL(half_avx512_narrow_rows4, 4, 1, 0)
+AVX512_NARROWED_KERNEL(half_avx512_narrow_rows8, 8, 1, 0)
+AVX512_NARROWED_KERNEL(half_avx512_narrow_rows12, 12, 1, 0)
+AVX512_NARROWED_KERNEL(int8_avx512_rows4, 4, 2, 1)
+AVX512_NARROWED_KERNEL(int8_avx512_rows8, 8, 2, 1)
+AVX512_NARROWED_KERNEL(int8_avx512_rows12, 12, 2, 1)
+AVX512_NARROWED_KERNEL(int8_avx512_narrow_rows4, 4, 1, 1)
+AVX512_NARROWED_KERNEL(int8_avx512_narrow_rows8, 8, 1, 1)
+AVX512_NARROWED_KERNEL(int8_avx512_narrow_rows12, 12, 1, 1)
 
-typedef void (*half_fn)(int64_t, const float *, int64_t, const uint16_t *, int64_t, float *, int64_t, int, float,
-                        int64_t, int64_t);
+typedef void (*narrowed_fn)(int64_t, const float *, int64_t, const void *, const float *, int64_t, float *, int64_t,
+                            int, float, int64_t, int64_t);
 
-// One half panel's k block (kc rows of CK_PANEL halves at bh; `cols` of its columns) over the mc
-// rows of an A block: column_strip for half panels.
-static void half_strip_avx512(int64_t mc, int64_t kc, a_block_t a, const uint16_t *bh, float *c, int64_t ldc,
-                              int64_t cols, int init, float beta) {
-    static const half_fn wide[3] = {half_avx512_rows4, half_avx512_rows8, half_avx512_rows12};
-    static const half_fn narrow[3] = {half_avx512_narrow_rows4, half_avx512_narrow_rows8, half_avx512_narrow_rows12};
-    const half_fn *fns = cols <= 16 ? narrow : wide;
+// One narrowed panel's k block (kc rows of CK_PANEL halves or int8 values at b; int8: with the
+// panel's column scales) for `cols` of its columns over the mc rows of an A block: column_strip
+// for narrowed panels.
+static void narrowed_strip_avx512(int int8, int64_t mc, int64_t kc, a_block_t a, const void *b, const float *scales,
+                                  float *c, int64_t ldc, int64_t cols, int init, float beta) {
+    static const narrowed_fn fns[2][2][3] = {
+        {{half_avx512_rows4, half_avx512_rows8, half_avx512_rows12},
+         {half_avx512_narrow_rows4, half_avx512_narrow_rows8, half_avx512_narrow_rows12}},
+        {{int8_avx512_rows4, int8_avx512_rows8, int8_avx512_rows12},
+         {int8_avx512_narrow_rows4, int8_avx512_narrow_rows8, int8_avx512_narrow_rows12}}};
+    const narrowed_fn *row = fns[int8 ? 1 : 0][cols <= 16 ? 1 : 0];
     for (int64_t ir = 0; ir < mc; ir += MR512) {
         int64_t rows = mc - ir < MR512 ? mc - ir : MR512;
         const float *apanel = a.direct ? (rows == MR512 ? a.direct + ir * a.lda : a.ap) : a.ap + ir * kc;
         int64_t ars = a.direct && rows == MR512 ? a.lda : 0;
-        fns[rows > 8 ? 2 : rows > 4 ? 1 : 0](kc, apanel, ars, bh, CK_PANEL, c + ir * ldc, ldc, init, beta, rows, cols);
+        row[rows > 8 ? 2 : rows > 4 ? 1 : 0](kc, apanel, ars, b, scales, CK_PANEL, c + ir * ldc, ldc, init, beta, rows, cols);
     }
 }
 #endif
@@ -1151,10 +1170,10 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
     // row blocks that is still the order (one k block of all columns at a time): the long spans
     // cost its 16x16 latent 2% there. With one row block, each panel's k block is widened as
     // used, while it stays in L1.
-    // Half panels of one row block on AVX-512 are read as halves by the tiles (half_strip_avx512).
+    // Narrowed panels of one row block on AVX-512 are read as stored by the tiles (narrowed_strip_avx512).
     int direct = 0;
 #if defined(__x86_64__) && defined(__clang__)
-    direct = half && path == 3 && m <= mcMax;
+    direct = narrowed && path == 3 && m <= mcMax;
 #endif
     int grouped = narrowed && m > mcMax, manyBlocks = m >= 4 * mcMax;
     int64_t columnsWide = !grouped ? CK_PANEL : manyBlocks ? panel_columns_group(n, mcMax) : n;
@@ -1230,9 +1249,17 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
                     if (direct) {
                         int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
                         float *cc = c + ic * ldc + jr;
+                        const void *b;
+                        const float *scales = NULL;
+                        if (int8) {
+                            const unsigned char *panel = (const unsigned char *)panels + (j0 + jr) / CK_PANEL * int8_panel_stride(k);
+                            scales = (const float *)panel;
+                            b = panel + CK_PANEL * sizeof(float) + pc * CK_PANEL;
+                        } else {
+                            b = (const uint16_t *)panels + (j0 + jr) / CK_PANEL * CK_PANEL * k + pc * CK_PANEL;
+                        }
                         if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
-                        half_strip_avx512(mc, kc, ablock, (const uint16_t *)panels + (j0 + jr) / CK_PANEL * CK_PANEL * k + pc * CK_PANEL,
-                                          cc, ldc, cols, init, beta);
+                        narrowed_strip_avx512(int8, mc, kc, ablock, b, scales, cc, ldc, cols, init, beta);
                         if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
                         continue;
                     }

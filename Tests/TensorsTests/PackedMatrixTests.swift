@@ -138,8 +138,10 @@ import TestSupport
     }
 
     /// int8 panels: the GEMM multiplies by the dequantized W (`unpacked()`), bit for bit on every
-    /// kernel variant and thread count; shapes cross the panel edge and the 256-deep k block.
-    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (13, 96, 520)])
+    /// kernel variant and thread count; shapes cross the panel edge and the 256-deep k block, and
+    /// (14, 50, 70) ends on an 18-column panel (AVX-512 tiles read int8 panels of one row block
+    /// as stored).
+    @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (13, 96, 520), (14, 50, 70)])
     func int8LinearIsItsDequantizedBytes(rows: Int, outputs: Int, inputs: Int) throws {
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
