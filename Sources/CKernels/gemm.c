@@ -428,9 +428,9 @@ typedef struct {
 // them all and this is no faster (8192 x 2560 x 320 226-239 against 225-227). Lane masks and
 // A as in the edge kernels; VECS 2: 32 columns, 1: 16.
 #define NARROWED_LOAD_B(p)                                                                     \
-    _mm_prefetch((const char *)b + ((p) + 16) * bs * (isInt8 ? 1 : 2), _MM_HINT_T0);             \
+    _mm_prefetch((const char *)b + ((p) + 16) * bs * (isInt8 ? 1 : 2), _MM_HINT_T0);           \
     _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) {                        \
-        if (isInt8)                                                                              \
+        if (isInt8)                                                                            \
             bv[v] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(                     \
                                       _mm_loadu_si128((const __m128i *)((const int8_t *)b + (p) * bs + 16 * v)))), \
                                   sc[v]);                                                      \
@@ -1169,8 +1169,7 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
     // latent: its 8192 x 2560 GEGLU product's 84 MB, twice; 3.7% of the evaluation). With 2-3
     // row blocks that is still the order (one k block of all columns at a time): the long spans
     // cost its 16x16 latent 2% there. With one row block, each panel's k block is widened as
-    // used, while it stays in L1.
-    // Narrowed panels of one row block on AVX-512 are read as stored by the tiles (narrowed_strip_avx512).
+    // used, while it stays in L1, or on AVX-512 read as stored by the tiles (narrowed_strip_avx512).
     int direct = 0;
 #if defined(__x86_64__) && defined(__clang__)
     direct = narrowed && path == 3 && m <= mcMax;
