@@ -162,10 +162,13 @@ static void pack_b(int64_t nr, int64_t nc, int64_t kc, int64_t p0, int64_t j0, c
     }
 
 #if defined(__x86_64__) && defined(__clang__)
-// The x86 kernels prefetch B 16 rows of k ahead (2 KB in a 32-column panel): on the Emerald
-// Rapids kind the first load of B in the inner loop took a quarter of the kernel's samples in
-// perf (prepacked weights streamed from L3), and a 4-step default-model image at 1 thread ran
-// 6-17% faster (8 rows ahead: 6%; 32: as 16). Prefetches change no bits.
+// The x86 kernels prefetch B ahead in k: on the Emerald Rapids kind the first load of B in the
+// inner loop took a quarter of the kernel's samples in perf (prepacked weights streamed from
+// L3), and 16 rows ahead made a 4-step default-model image at 1 thread 6-17% faster (8 rows: 6%;
+// 32: as 16). On Zen 5 (session 29), where SD's deep weights stream from memory, the AVX-512
+// float kernels prefetch 48 rows ahead (6 KB in a 32-column panel): SD 1.5's fp32 UNet at 16x16
+// paired 0.933 / 0.965 at 1 / 2 threads, at 64x64 0.997; 96 rows read as 48. The AVX2 kernel
+// keeps 16 (no AVX2 machine to measure). Prefetches change no bits.
 #define MR512 12
 #define NR512 32
 __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, const float *ap, int64_t ars,
@@ -188,8 +191,8 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int64_t kc, con
     }
     __m512 b0, b1;
 #define LOAD_B512(p)                                                                           \
-    _mm_prefetch((const char *)(bp + ((p) + 16) * bs), _MM_HINT_T0);                            \
-    _mm_prefetch((const char *)(bp + ((p) + 16) * bs + 16), _MM_HINT_T0);                       \
+    _mm_prefetch((const char *)(bp + ((p) + 48) * bs), _MM_HINT_T0);                            \
+    _mm_prefetch((const char *)(bp + ((p) + 48) * bs + 16), _MM_HINT_T0);                       \
     b0 = _mm512_loadu_ps(bp + (p) * bs); b1 = _mm512_loadu_ps(bp + (p) * bs + 16);
 #define FMA512(r, a)                                                                           \
     {                                                                                          \
@@ -216,7 +219,7 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
         if (init == 2) acc[r] = _mm512_mul_ps(acc[r], _mm512_set1_ps(beta));
     }
     __m512 b0;
-#define LOAD_B512N(p) _mm_prefetch((const char *)(bp + ((p) + 16) * bs), _MM_HINT_T0); b0 = _mm512_loadu_ps(bp + (p) * bs);
+#define LOAD_B512N(p) _mm_prefetch((const char *)(bp + ((p) + 48) * bs), _MM_HINT_T0); b0 = _mm512_loadu_ps(bp + (p) * bs);
 #define FMA512N(r, a) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a), b0, acc[r]);
     A_LOOP(MR512, LOAD_B512N, FMA512N)
 #pragma clang loop unroll(full)
@@ -232,7 +235,7 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
 // chain as in the 12-row kernel, so the bits do not change. VECS 2: 32 columns, 1: 16.
 #define EDGE_LOAD_B(p)                                                                         \
     _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) {                        \
-        _mm_prefetch((const char *)(bp + ((p) + 16) * bs + 16 * v), _MM_HINT_T0);              \
+        _mm_prefetch((const char *)(bp + ((p) + 48) * bs + 16 * v), _MM_HINT_T0);              \
         bv[v] = _mm512_loadu_ps(bp + (p) * bs + 16 * v);                                       \
     }
 #define EDGE_FMA(r, a)                                                                         \
@@ -425,10 +428,15 @@ typedef struct {
 // at a 16x16 latent) reuses a widened k block for at most 16 tiles, so the pass was 10-30% of
 // such products (`stylediff-bench gemm --halves`, 1 thread: 8 x 1280 x 11520 104-111 -> 146-151
 // GFLOPS, 32 x 1280 x 11520 186-188 -> 223-226); with more row blocks a widened block serves
-// them all and this is no faster (8192 x 2560 x 320 226-239 against 225-227). Lane masks and
-// A as in the edge kernels; VECS 2: 32 columns, 1: 16.
+// them all and this is no faster (8192 x 2560 x 320 226-239 against 225-227). They prefetch B 128
+// rows ahead (8 KB of halves; past the k block that is the panel's next one, still in L2 when
+// its turn comes): SD 1.5's F16 UNet at 16x16, whose 2x2 and 4x4 levels stream their weights from
+// memory, paired 0.89 / 0.93 at 1 / 2 threads against 16 rows (with the float kernels at 48;
+// 48 and 192 rows for halves read between);
+// `gemm --halves` 8 x 1280 x 11520 at 1 thread 142-146 -> 184-213 GFLOPS. Lane masks and A as
+// in the edge kernels; VECS 2: 32 columns, 1: 16.
 #define NARROWED_LOAD_B(p)                                                                     \
-    _mm_prefetch((const char *)b + ((p) + 16) * bs * (isInt8 ? 1 : 2), _MM_HINT_T0);           \
+    _mm_prefetch((const char *)b + ((p) + 128) * bs * (isInt8 ? 1 : 2), _MM_HINT_T0);           \
     _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) {                        \
         if (isInt8)                                                                            \
             bv[v] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(                     \
