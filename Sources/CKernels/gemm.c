@@ -243,11 +243,9 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
         __m512 av = _mm512_set1_ps(a);                                                         \
         _Pragma("clang loop unroll(full)") for (int v = 0; v < vecs; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
     }
-#define AVX512_EDGE_KERNEL(NAME, ROWS, VECS)                                                    \
-    __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
-                                                            const float *bp, int64_t bs, float *c, \
-                                                            int64_t ldc, int init, float beta,  \
-                                                            int64_t rows, int64_t cols) {       \
+// The body of a masked tile (the edge kernels and the narrowed ones below): C's first `rows` rows
+// and `cols` columns through lane masks, row p of B loaded into bv by LOAD(p).
+#define AVX512_MASKED_TILE(ROWS, VECS, LOAD)                                                   \
         __mmask16 mk[VECS];                                                                    \
         _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                    \
             int64_t left = cols - 16 * v;                                                      \
@@ -262,10 +260,16 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512_narrow(int64_t 
             }                                                                                  \
         const int vecs = VECS;                                                                 \
         __m512 bv[VECS];                                                                       \
-        A_LOOP_ROWS(ROWS, MR512, EDGE_LOAD_B, EDGE_FMA)                                        \
+        A_LOOP_ROWS(ROWS, MR512, LOAD, EDGE_FMA)                                               \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
             if (r < rows)                                                                      \
-                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]); \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]);
+#define AVX512_EDGE_KERNEL(NAME, ROWS, VECS)                                                    \
+    __attribute__((target("avx512f,fma"))) static void NAME(int64_t kc, const float *ap, int64_t ars, \
+                                                            const float *bp, int64_t bs, float *c, \
+                                                            int64_t ldc, int init, float beta,  \
+                                                            int64_t rows, int64_t cols) {       \
+        AVX512_MASKED_TILE(ROWS, VECS, EDGE_LOAD_B)                                            \
     }
 AVX512_EDGE_KERNEL(edge_avx512_rows4, 4, 2)
 AVX512_EDGE_KERNEL(edge_avx512_rows8, 8, 2)
@@ -450,39 +454,22 @@ typedef struct {
                                                             const void *b, const float *scales, \
                                                             int64_t bs, float *c, int64_t ldc, int init, \
                                                             float beta, int64_t rows, int64_t cols) { \
-        __mmask16 mk[VECS];                                                                    \
+        const int isInt8 = INT8;                                                               \
         __m512 sc[VECS];                                                                       \
-        _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                    \
-            int64_t left = cols - 16 * v;                                                      \
-            mk[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1); \
-            sc[v] = INT8 ? _mm512_loadu_ps(scales + 16 * v) : _mm512_setzero_ps();             \
-        }                                                                                      \
-        __m512 acc[ROWS][VECS];                                                                \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) {                \
-                acc[r][v] = init == 1 || r >= rows ? _mm512_setzero_ps()                       \
-                                                   : _mm512_maskz_loadu_ps(mk[v], c + r * ldc + 16 * v); \
-                if (init == 2) acc[r][v] = _mm512_mul_ps(acc[r][v], _mm512_set1_ps(beta));     \
-            }                                                                                  \
-        const int vecs = VECS, isInt8 = INT8;                                                  \
-        __m512 bv[VECS];                                                                       \
-        A_LOOP_ROWS(ROWS, MR512, NARROWED_LOAD_B, EDGE_FMA)                                    \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < ROWS; r++)                      \
-            if (r < rows)                                                                      \
-                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]); \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < VECS; v++)                      \
+            sc[v] = isInt8 ? _mm512_loadu_ps(scales + 16 * v) : _mm512_setzero_ps();           \
+        AVX512_MASKED_TILE(ROWS, VECS, NARROWED_LOAD_B)                                        \
     }
-AVX512_NARROWED_KERNEL(half_avx512_rows4, 4, 2, 0)
-AVX512_NARROWED_KERNEL(half_avx512_rows8, 8, 2, 0)
-AVX512_NARROWED_KERNEL(half_avx512_rows12, 12, 2, 0)
-AVX512_NARROWED_KERNEL(half_avx512_narrow_rows4, 4, 1, 0)
-AVX512_NARROWED_KERNEL(half_avx512_narrow_rows8, 8, 1, 0)
-AVX512_NARROWED_KERNEL(half_avx512_narrow_rows12, 12, 1, 0)
-AVX512_NARROWED_KERNEL(int8_avx512_rows4, 4, 2, 1)
-AVX512_NARROWED_KERNEL(int8_avx512_rows8, 8, 2, 1)
-AVX512_NARROWED_KERNEL(int8_avx512_rows12, 12, 2, 1)
-AVX512_NARROWED_KERNEL(int8_avx512_narrow_rows4, 4, 1, 1)
-AVX512_NARROWED_KERNEL(int8_avx512_narrow_rows8, 8, 1, 1)
-AVX512_NARROWED_KERNEL(int8_avx512_narrow_rows12, 12, 1, 1)
+// The six tiles of one format: 4, 8 and 12 rows, 32 and 16 columns.
+#define AVX512_NARROWED_KERNELS(FORMAT, INT8)                                                   \
+    AVX512_NARROWED_KERNEL(FORMAT##_avx512_rows4, 4, 2, INT8)                                   \
+    AVX512_NARROWED_KERNEL(FORMAT##_avx512_rows8, 8, 2, INT8)                                   \
+    AVX512_NARROWED_KERNEL(FORMAT##_avx512_rows12, 12, 2, INT8)                                 \
+    AVX512_NARROWED_KERNEL(FORMAT##_avx512_narrow_rows4, 4, 1, INT8)                            \
+    AVX512_NARROWED_KERNEL(FORMAT##_avx512_narrow_rows8, 8, 1, INT8)                            \
+    AVX512_NARROWED_KERNEL(FORMAT##_avx512_narrow_rows12, 12, 1, INT8)
+AVX512_NARROWED_KERNELS(half, 0)
+AVX512_NARROWED_KERNELS(int8, 1)
 
 typedef void (*narrowed_fn)(int64_t, const float *, int64_t, const void *, const float *, int64_t, float *, int64_t,
                             int, float, int64_t, int64_t);
