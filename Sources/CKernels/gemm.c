@@ -809,6 +809,19 @@ int ck_all_halves(const float *x, int64_t count) {
     return halves_base(x, count);
 }
 
+int64_t ck_first_not_half_finite(const float *x, int64_t count) {
+    // Blocks of 64 without early exit vectorise; the block with a bad value is searched again.
+    int64_t i = 0;
+    for (; i + 64 <= count; i += 64) {
+        int bad = 0;
+        for (int64_t j = 0; j < 64; j++) bad |= !(fabsf(x[i + j]) < 65520.0f);
+        if (bad) break;
+    }
+    for (; i < count; i++)
+        if (!(fabsf(x[i]) < 65520.0f)) return i;
+    return count;
+}
+
 // W[col, p] of int8 panels: q x scale (an exact int8 -> float, then one rounded product).
 static float int8_value(const void *panels, int64_t k, int64_t col, int64_t p) {
     const unsigned char *panel = (const unsigned char *)panels + col / CK_PANEL * int8_panel_stride(k);

@@ -48,8 +48,9 @@ public final class WeightStore {
     /// a convolution, all with the same trailing axes), stacked by rows and packed for GEMM as
     /// W [sum of out, in kh kw] with each row in (kh, kw, in) order: the panels of `packed` on the
     /// tensors read, repacked (Tensor.packConvolutionWeight) and concatenated. F16 tensors with
-    /// nothing fused into them are packed straight from the file at `.stored` precision (no
-    /// Float32 copies); the file's pages of them are released after.
+    /// nothing fused into them are packed straight from the file at `.stored` or `.f16`
+    /// precision (no Float32 copies; for halves the two are the same); the file's pages of them
+    /// are released after.
     public func packedMatrix(_ names: [String], shapes: [[Int]]) throws -> PackedMatrix {
         guard !names.isEmpty, names.count == shapes.count, let trailing = shapes.first?.dropFirst(),
               shapes.allSatisfy({ ($0.count == 2 || $0.count == 4) && $0.dropFirst() == trailing }) else {
@@ -59,7 +60,7 @@ public final class WeightStore {
         defer { for name in names { release(name) } }
         let columns = trailing.reduce(1, *), taps = trailing.dropFirst().reduce(1, *)
         let rows = shapes.reduce(0) { $0 + $1[0] }
-        if precision == .stored, entries.allSatisfy({ $0.dtype == .f16 && updates[$0.name] == nil }) {
+        if precision != .int8, entries.allSatisfy({ $0.dtype == .f16 && updates[$0.name] == nil }) {
             var blocks: [(halves: UnsafeRawPointer, rows: Int)] = []
             for (name, shape) in zip(names, shapes) {
                 let bytes = try file.rawBytes(name)

@@ -90,8 +90,9 @@ public final class StyleDiffusionPipeline: @unchecked Sendable {
     /// `ipAdapter`: for a Stable Diffusion folder, the public IP-Adapter (IPAdapterFolder: a
     /// folder with image_encoder/ and one ip-adapter*.safetensors, or that file) for style images.
     /// `loras`: LoRA files fused into the UNet and text encoder weights at load, in order.
-    /// `weights`: how the UNet(s) and text encoder hold their GEMM weights (int8: quantized per
-    /// output channel at load; the VAE and the image/style encoders stay as stored).
+    /// `weights`: how the UNet(s) and text encoder hold their GEMM weights (f16: rounded to
+    /// halves; int8: quantized per output channel; both at load; the VAE and the image/style
+    /// encoders stay as stored).
     /// `deferModels`: the default layout's unet/, unet_lcm/ and style encoder, and either
     /// layout's VAE, are checked up to their weights now (configs, and the weight files'
     /// headers against them) and built when a request first runs them (a one-image command

@@ -39,7 +39,7 @@ struct UNetBenchmark: ParsableCommand {
     @Option(help: "Seeded inputs at this latent side instead (64: a 512 px Stable Diffusion step).")
     var latentSize: Int?
 
-    @Option(help: "How the weights are held: stored or int8 (as stylediff --weights).")
+    @Option(help: "How the weights are held: stored, f16 or int8 (as stylediff --weights).")
     var weights: String = "stored"
 
     @Flag(help: "Also time each thread count with the parallel loops on Dispatch instead of the worker pool (interleaved run by run).")
@@ -62,7 +62,9 @@ struct UNetBenchmark: ParsableCommand {
 
     func run() throws {
         let loadStart = Date()
-        guard let precision = WeightPrecision(rawValue: weights) else { throw ValidationError("--weights must be stored or int8") }
+        guard let precision = WeightPrecision(rawValue: weights) else { 
+            throw ValidationError("--weights must be one of \(WeightPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         let unet = try UNet2DConditionModel(directory: model, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let c = unet.configuration

@@ -50,7 +50,11 @@ public struct Info: ParsableCommand {
             print("presets    \(p.stylePresets?.names.count ?? 0) (style embeddings a prompt can name)")
             let d = runner.samplingDefaults
             print("defaults   guidance \(d.guidanceScale), style strength with style images \(d.referenceStyleStrength) (\(SamplingDefaults.fileName))")
-            print("weights    " + (runner.weights == .int8 ? "int8 for the UNet and text encoder (--weights; the rest as stored)" : "as stored"))
+            switch runner.weights {
+            case .stored: print("weights    as stored")
+            case .f16: print("weights    halves for the UNet and text encoder (--weights f16; the rest as stored)")
+            case .int8: print("weights    int8 for the UNet and text encoder (--weights int8; the rest as stored)")
+            }
             print("threads    \(Parallelism.threadCount)")
             print("kernels    \(KernelVariant.current)")
         }

@@ -18,7 +18,7 @@ public struct ModelOptions: ParsableArguments {
             help: "A LoRA file (diffusers/PEFT or kohya safetensors) fused into the UNet and text encoder at load, PATH or PATH:SCALE (default scale 1); repeatable, applied in order.")
     public var loraArguments: [String] = []
 
-    @Option(help: "How the UNet and text encoder hold their weights: stored (as in the files: fp16 files stay fp16) or int8 (quantized per output channel at load; another image than stored, same bytes at any thread count).")
+    @Option(help: "How the UNet and text encoder hold their weights: stored (as in the files: fp16 files stay fp16), f16 (rounded to halves at load: an fp32 file at half the memory; for fp16 files the same as stored) or int8 (quantized per output channel at load). f16 and int8 give another image than stored from an fp32 file, the same bytes at any thread count.")
     public var weights: WeightPrecision?
 
     public init() {}

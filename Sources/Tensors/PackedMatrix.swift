@@ -3,16 +3,20 @@
 // repacks its weights. Held as IEEE halves when every value is exactly a half (weights stored as
 // F16 on disk), else as floats: halves are widened exactly while used, so either storage gives
 // the bits of `GEMM.multiply` on the unpacked W, at half the memory for F16 checkpoints.
+// With `WeightPrecision.f16` every value is rounded to the nearest half first (as torch's
+// `.half()`): an fp32 file at an F16 file's memory, with the bits of `.stored` on the rounded W.
 // With `WeightPrecision.int8` W is quantized instead (per row symmetric, seed section 3.1): the
 // GEMM then multiplies by the dequantized W (q x scale, the same floats on every variant), so
 // its bits are those of `GEMM.multiply` on `unpacked()`, at a quarter of fp32's memory.
 
 import CKernels
 
-/// How weights are held in memory: as stored (halves when the file has F16, else floats), or
-/// int8 with one scale per output channel.
+/// How weights are held in memory: as stored (halves when the file has F16, else floats),
+/// rounded to halves (f16: for an F16 file the same as stored), or int8 with one scale per
+/// output channel.
 public enum WeightPrecision: String, Sendable, CaseIterable, Codable {
     case stored
+    case f16
     case int8
 }
 
@@ -45,14 +49,27 @@ public struct PackedMatrix: @unchecked Sendable {
 
     /// Packs `weight` [rows, columns]: with `.stored`, as halves when every value round-trips
     /// through fp16 exactly and it has at least `halfMinimumCount` values (`.max`: never), else
-    /// floats; with `.int8`, quantized per row (non-finite weights are an error).
+    /// floats; with `.f16`, every value rounded to the nearest half (ties to even) and then as
+    /// `.stored` (a value that rounds to no finite half is an error); with `.int8`, quantized per
+    /// row (non-finite weights are an error).
     public init(_ weight: Tensor, precision: WeightPrecision = .stored, halfMinimumCount: Int = PackedMatrix.halfMinimumCount) throws {
         guard weight.rank == 2 else { throw TensorError.invalidShape("packed matrix: weight must be [rows, columns], got \(weight.shape)") }
         rows = weight.shape[0]
         columns = weight.shape[1]
-        if precision == .int8 {
+        var source = weight
+        switch precision {
+        case .int8:
             format = .int8
-        } else {
+        case .f16:
+            let index = Int(ck_first_not_half_finite(weight.pointer, Int64(weight.count)))
+            guard index == weight.count else {
+                throw TensorError.invalidArgument("f16 weights: the [\(rows), \(columns)] matrix holds \(weight.pointer[index]) "
+                                                  + "at [\(index / max(columns, 1)), \(index % max(columns, 1))], which no finite half approximates")
+            }
+            format = weight.count > 0 && weight.count >= halfMinimumCount ? .half : .float
+            // Half panels round while packing; float panels take the rounded values.
+            if format == .float { source = weight.mapElements { Float(Float16($0)) } }
+        case .stored:
             format = weight.count > 0 && weight.count >= halfMinimumCount
                 && ck_all_halves(weight.pointer, Int64(weight.count)) != 0 ? .half : .float
         }
@@ -63,7 +80,7 @@ public struct PackedMatrix: @unchecked Sendable {
                 throw TensorError.invalidArgument("int8 weights: the [\(rows), \(columns)] matrix holds a non-finite value")
             }
         case .half, .float:
-            packFloats(weight.pointer, rows: rows, at: 0)
+            packFloats(source.pointer, rows: rows, at: 0)
         }
     }
 

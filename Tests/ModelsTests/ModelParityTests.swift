@@ -28,6 +28,33 @@ func nhwc(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]) }
         }
     }
 
+    /// --weights f16 on a UNet: an F32 file's output moves by the rounding of its weights (within
+    /// 1e-2 of diffusers' fp32 output, relative to its largest value, and not equal to the stored
+    /// weights' bytes), the same bytes at 1 and 3 threads; an F16 file's is the stored one's.
+    @Test func unetWithF16PrecisionRoundsOnlyFloatFiles() throws {
+        defer { Parallelism.setThreadCount(0) }
+        for (variant, fromHalves) in [("unet_conv_int", false), ("unet_linear_list_f16", true)] {
+            let folder = TestPaths.fixtures + "/" + variant
+            let stored = try UNet2DConditionModel(directory: folder)
+            let f16 = try UNet2DConditionModel(directory: folder, precision: .f16)
+            let io = try SafetensorsFile(path: folder + "/io.safetensors")
+            let sample = try nhwc(io.tensor("sample")), context = try io.tensor("encoder_hidden_states")
+            let expected = try stored(sample, timesteps: [981, 981], context: context)
+            var outputs: [Tensor] = []
+            for threads in [1, 3] {
+                Parallelism.setThreadCount(threads)
+                outputs.append(try f16(sample, timesteps: [981, 981], context: context))
+            }
+            #expect(outputs[0].scalars == outputs[1].scalars, "\(variant): 1 and 3 threads differ")
+            if fromHalves {
+                #expect(outputs[0].scalars == expected.scalars, "\(variant): f16 of halves is not the stored weights")
+            } else {
+                #expect(outputs[0].scalars != expected.scalars, "\(variant): nothing was rounded")
+                try expectClose(outputs[0], try nhwc(io.tensor("output_t981")), "\(variant) f16", tolerance: 1e-2)
+            }
+        }
+    }
+
     /// LCM's guidance embedding (time_cond_proj_dim): the w embedding as the LCM pipelines
     /// compute it, and the UNet with it as timestep_cond.
     @Test func unetWithGuidanceEmbeddingMatchesDiffusers() throws {

@@ -55,4 +55,41 @@ import Tensors
         let q = try tensors[2].1.zipElements(update) { $0 + 0.5 * $1 }
         #expect(fused.scalars == (try Tensor.concatenateFirstAxis([q, tensors[3].1])).scalars)
     }
+
+    /// --weights f16: an F32 file's matrices rounded to the nearest half are packed as the same
+    /// file holding the rounded values packs them at `.stored` (values and panel format), a LoRA
+    /// update rounded after fusing; an F16 file packs the same at `.f16` as at `.stored`.
+    @Test func f16PrecisionPacksTheRoundedMatrices() throws {
+        let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tensors = [("conv.weight", randomTensor([40, 8, 3, 3], seed: 7)), ("q.weight", randomTensor([33, 24], seed: 8)),
+                       ("k.weight", randomTensor([7, 24], seed: 9))]
+        let rounded = try tensors.map { ($0.0, try Tensor(shape: $0.1.shape, values: $0.1.scalars.map { Float(Float16($0)) })) }
+        #expect(tensors[1].1.scalars != rounded[1].1.scalars)
+        try SafetensorsWriter.write(tensors, to: dir + "/f32.safetensors")
+        try SafetensorsWriter.write(rounded, to: dir + "/rounded.safetensors")
+        try SafetensorsWriter.write(tensors, to: dir + "/f16.safetensors", as: .f16)
+        let layers: [([String], [[Int]])] = [(["conv.weight"], [[40, 8, 3, 3]]), (["q.weight", "k.weight"], [[33, 24], [7, 24]])]
+        let f32 = try WeightStore(path: dir + "/f32.safetensors"), exact = try WeightStore(path: dir + "/rounded.safetensors")
+        let f16 = try WeightStore(path: dir + "/f16.safetensors"), f16Stored = try WeightStore(path: dir + "/f16.safetensors")
+        f32.precision = .f16
+        f16.precision = .f16
+        for (names, shapes) in layers {
+            let a = try f32.packedMatrix(names, shapes: shapes), b = try exact.packedMatrix(names, shapes: shapes)
+            #expect(a.format == b.format && a.byteCount == b.byteCount, "\(names)")
+            #expect(a.unpacked().scalars == b.unpacked().scalars, "\(names)")
+            let c = try f16.packedMatrix(names, shapes: shapes), d = try f16Stored.packedMatrix(names, shapes: shapes)
+            #expect(c.format == d.format && c.unpacked().scalars == d.unpacked().scalars, "\(names)")
+            #expect(c.unpacked().scalars == a.unpacked().scalars, "\(names)")
+        }
+        let lora = try WeightStore(path: dir + "/f32.safetensors")
+        lora.precision = .f16
+        let down = randomTensor([2, 24], seed: 10), up = randomTensor([33, 2], seed: 11)
+        try lora.addLowRankUpdate(to: "q.weight", down: down, up: up, scale: 0.5)
+        let fused = try lora.packedMatrix(["q.weight"], shapes: [[33, 24]]).unpacked()
+        let update = try up.linear(weight: down.permuted([1, 0]))
+        let q = try tensors[1].1.zipElements(update) { $0 + 0.5 * $1 }
+        #expect(fused.scalars == q.scalars.map { Float(Float16($0)) })
+    }
 }

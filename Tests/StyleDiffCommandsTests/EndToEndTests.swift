@@ -242,6 +242,27 @@ func sha256(_ path: String) throws -> String { try SHA256Digest.hex(file: path) 
         #expect(info.status == 0 && info.stdout.contains("weights    int8"), "\(info.stdout)")
     }
 
+    /// --weights f16 on the shipped model (F16 files: its weights are halves already): the stored
+    /// weights' pixels, recorded as f16 in the PNG and replayed with it; `info` names it.
+    @Test func f16WeightsOfAnF16FolderAreTheStoredPixels() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["generate", "folder icon", "--style", "papirus", "--scheduler", "ddim", "--seed", "7", "--steps", "6",
+                    "--model", Self.model]
+        let half = try stylediff(base + ["--weights", "f16", "--threads", "2", "-o", dir + "/h.png"])
+        let stored = try stylediff(base + ["-o", dir + "/s.png"])
+        #expect(half.status == 0 && stored.status == 0, "\(half.stderr) \(stored.stderr)")
+        let a = try PNGCodec.read(path: dir + "/h.png").image, b = try PNGCodec.read(path: dir + "/s.png").image
+        #expect(a.pixels == b.pixels)
+        let h = try record(dir + "/h.png")
+        #expect(h.weights == .f16 && h.parametersText.contains("Weights: f16"))
+        let replay = try stylediff(["replay", dir + "/h.png", "-o", dir + "/r.png", "--threads", "1", "--model", Self.model])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try sha256(dir + "/r.png") == sha256(dir + "/h.png"))
+        let info = try stylediff(["info", "--weights", "f16", "--model", Self.model])
+        #expect(info.status == 0 && info.stdout.contains("weights    halves"), "\(info.stdout)")
+    }
+
     /// --decoder tiny: the folder's vae_tiny/ (here the AutoencoderTiny parity fixture beside the
     /// shipped model's parts) decodes instead of the VAE: the same bytes at 1 and 2 threads, an
     /// image other than the VAE's, recorded, replayed byte for byte, shown by info; a folder

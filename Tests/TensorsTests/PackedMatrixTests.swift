@@ -188,6 +188,47 @@ import TestSupport
         #expect(throws: TensorError.self) { try PackedMatrix(w, precision: .int8) }
     }
 
+    /// `.f16`: every value rounded to the nearest half (ties to even, Swift's Float16 rounding),
+    /// held as half panels from `halfMinimumCount` values and as floats of the rounded values
+    /// below it, the GEMM's bytes those of the rounded W at every thread count; exact halves are
+    /// held as `.stored` holds them; a value no finite half approximates is an error naming
+    /// its place (65,519 rounds to 65,504, 65,520 overflows).
+    @Test func f16RoundsEveryValueToTheNearestHalf() throws {
+        defer { Parallelism.setThreadCount(0) }
+        var w = randomTensor([45, 70], seed: 21)
+        let p = w.mutablePointer()
+        p[3] = 65_519
+        p[4] = -1e-8  // below the smallest subnormal half's half: rounds to -0
+        p[5] = 3.0e-6  // a subnormal half
+        let rounded = try Tensor(shape: w.shape, values: w.scalars.map { Float(Float16($0)) })
+        #expect(rounded.pointer[3] == 65_504 && rounded.pointer[4].sign == .minus && rounded.pointer[4] == 0)
+        let x = randomTensor([9, 70], seed: 22)
+        for minimum in [0, Int.max] {
+            let packed = try PackedMatrix(w, precision: .f16, halfMinimumCount: minimum)
+            #expect(packed.format == (minimum == 0 ? .half : .float))
+            let same = bytes(packed.unpacked()) == bytes(rounded)
+            #expect(same, "minimum \(minimum): the panels are not the rounded values")
+            Parallelism.setThreadCount(1)
+            let reference = try x.linear(weight: rounded)
+            for threads in [1, 2, 3] {
+                Parallelism.setThreadCount(threads)
+                #expect(bytes(try x.linear(packed: packed)) == bytes(reference), "minimum \(minimum), \(threads) threads")
+            }
+        }
+        let exact = halves([40, 24], seed: 23)
+        #expect(bytes(try PackedMatrix(exact, precision: .f16, halfMinimumCount: 0).unpacked())
+                == bytes(try PackedMatrix(exact, halfMinimumCount: 0).unpacked()))
+        for bad: Float in [65_520, -70_000, .infinity, .nan] {
+            p[46] = bad
+            do {
+                _ = try PackedMatrix(w, precision: .f16)
+                Issue.record("\(bad) was packed as a half")
+            } catch {
+                #expect("\(error)".contains("[0, 46]") && "\(error)".contains("f16"), "\(error)")
+            }
+        }
+    }
+
     /// Convolutions with a prepacked weight (the models' path) equal the Tensor-weight path.
     @Test func packedConvolutionIsTheUnpackedBytes() throws {
         let x = randomTensor([2, 9, 7, 24], seed: 8)

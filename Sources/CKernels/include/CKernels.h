@@ -147,6 +147,10 @@ void ck_pack_panels_half(int64_t n, int64_t k, const float *w, uint16_t *dst);
 /// 1 when every value is exactly a half (an fp16 round trip gives the same bits), else 0.
 int ck_all_halves(const float *x, int64_t count);
 
+/// The index of the first value that rounds to no finite half (NaN, infinite, or |x| >= 65520),
+/// else count.
+int64_t ck_first_not_half_finite(const float *x, int64_t count);
+
 /// Panel storage formats: 32-bit floats, IEEE halves, or int8 with one float scale per row of W.
 #define CK_PANELS_FLOAT 0
 #define CK_PANELS_HALF 1
