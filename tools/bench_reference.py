@@ -5,7 +5,7 @@ peak resident memory of each engine (each runs in its own process), and the larg
 difference between their outputs.
 
   swift build -c release --product stylediff-bench
-  python3 tools/bench_reference.py unet --model /var/tmp/sd/sd15/unet --threads 1,2 --repeats 5
+  python3 tools/bench_reference.py unet --model /var/tmp/sd/sd15/unet --threads 1,2 --repeats 5 --rounds 5
   python3 tools/bench_reference.py pipeline --model Weights/default     # seconds per image
   python3 tools/bench_reference.py sd --model /var/tmp/sd15 --size 512 --steps 4 --rounds 3
       # a Stable Diffusion folder: diffusers' StableDiffusionPipeline and stylediff, interleaved
@@ -68,39 +68,60 @@ def torch_worker(model, threads, repeats, output, inputs_out, latent_size=None):
 
 
 def run_unet(args):
-    rows = []
+    """Rounds alternate the engines (each in a fresh process, PyTorch first); per thread count,
+    the median over rounds of each engine's median time and of the rounds' ratios."""
+    results = {}  # threads -> list of (pytorch s, stylediff s, pytorch MB, stylediff MB, diff)
+    threads = [int(x) for x in args.threads.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        for t in [int(x) for x in args.threads.split(",")]:
-            torch_out, swift_out = os.path.join(tmp, f"torch{t}.st"), os.path.join(tmp, f"swift{t}.st")
-            used_inputs = os.path.join(tmp, f"inputs{t}.st")
-            env = dict(os.environ, OMP_NUM_THREADS=str(t))
-            tr = subprocess.run([sys.executable, __file__, "torch-worker", "--model", args.model, "--threads", str(t),
-                                 "--repeats", str(args.repeats), "--output", torch_out, "--inputs-out", used_inputs]
-                                + (["--latent-size", str(args.latent_size)] if args.latent_size else []),
-                                capture_output=True, text=True, env=env)
-            if tr.returncode != 0:
-                sys.exit(f"PyTorch run failed:\n{tr.stderr}")
-            torch_res = json.loads(tr.stdout.strip().splitlines()[-1])
-            sr = subprocess.run([args.swift, "unet", args.model, "--threads", str(t), "--repeats", str(args.repeats),
-                                 "--json", "--output", swift_out, "--inputs", used_inputs, "--weights", args.weights],
-                                capture_output=True, text=True)
-            if sr.returncode != 0:
-                sys.exit(f"stylediff run failed:\n{sr.stderr}")
-            swift_res = json.loads(sr.stdout)
-            from safetensors.torch import load_file
-            a, b = load_file(torch_out)["output"], load_file(swift_out)["output"]
-            diff = (a - b).abs().max().item() / max(1.0, a.abs().max().item())
-            rows.append((t, torch_res["median"], swift_res["results"][0]["medianSeconds"],
-                         torch_res["peak_mb"], swift_res["peakResidentMB"], diff))
+        for r in range(args.rounds):
+            for t in threads:
+                torch_out, swift_out = os.path.join(tmp, f"torch{t}.st"), os.path.join(tmp, f"swift{t}.st")
+                used_inputs = os.path.join(tmp, f"inputs{t}.st")
+                env = dict(os.environ, OMP_NUM_THREADS=str(t))
+                tr = subprocess.run([sys.executable, __file__, "torch-worker", "--model", args.model, "--threads", str(t),
+                                     "--repeats", str(args.repeats), "--output", torch_out, "--inputs-out", used_inputs]
+                                    + (["--latent-size", str(args.latent_size)] if args.latent_size else []),
+                                    capture_output=True, text=True, env=env)
+                if tr.returncode != 0:
+                    sys.exit(f"PyTorch run failed:\n{tr.stderr}")
+                torch_res = json.loads(tr.stdout.strip().splitlines()[-1])
+                sr = subprocess.run([args.swift, "unet", args.model, "--threads", str(t), "--repeats", str(args.repeats),
+                                     "--json", "--output", swift_out, "--inputs", used_inputs, "--weights", args.weights],
+                                    capture_output=True, text=True)
+                if sr.returncode != 0:
+                    sys.exit(f"stylediff run failed:\n{sr.stderr}")
+                swift_res = json.loads(sr.stdout)
+                from safetensors.torch import load_file
+                a, b = load_file(torch_out)["output"], load_file(swift_out)["output"]
+                diff = (a - b).abs().max().item() / max(1.0, a.abs().max().item())
+                row = (torch_res["median"], swift_res["results"][0]["medianSeconds"], torch_res["peak_mb"],
+                       swift_res["peakResidentMB"], diff)
+                results.setdefault(t, []).append(row)
+                if args.rounds > 1:
+                    print(f"round {r + 1}, {t} threads: PyTorch {row[0]:.4f} s, stylediff {row[1]:.4f} s, "
+                          f"ratio {row[0] / row[1]:.2f}", flush=True)
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
     side = args.latent_size or 16
-    print(f"UNet {args.model}: one batch-2 evaluation at a {side}x{side} latent, median of {args.repeats}, "
-          f"stylediff weights {args.weights}")
+    print(f"UNet {args.model}: one batch-2 evaluation at a {side}x{side} latent, median of {args.repeats} "
+          f"per process, median of {args.rounds} interleaved round(s), stylediff weights {args.weights}")
     print("threads  PyTorch s  stylediff s  speed-up (PyTorch/stylediff)  peak MB PyTorch  peak MB stylediff  max rel diff")
-    for t, pt, sw, pm, sm, d in rows:
-        print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {pt / sw:28.2f}  {pm:15.0f}  {sm:17.0f}  {d:12.2e}")
+    summary = []
+    for t in threads:
+        rows = results[t]
+        pt, sw = median(r[0] for r in rows), median(r[1] for r in rows)
+        ratio = median(r[0] / r[1] for r in rows)
+        pm, sm, d = max(r[2] for r in rows), max(r[3] for r in rows), max(r[4] for r in rows)
+        summary.append(dict(threads=t, pytorch_s=pt, stylediff_s=sw, ratio=ratio, pytorch_peak_mb=pm,
+                            stylediff_peak_mb=sm, max_relative_difference=d,
+                            rounds=[dict(pytorch_s=r[0], stylediff_s=r[1]) for r in rows]))
+        print(f"{t:7d}  {pt:9.4f}  {sw:11.4f}  {ratio:28.2f}  {pm:15.0f}  {sm:17.0f}  {d:12.2e}")
+    if args.rounds > 1:
+        print("(speed-up: the median of the rounds' ratios; peak MB: the largest over rounds)")
     if args.json:
-        print(json.dumps([dict(threads=t, pytorch_s=pt, stylediff_s=sw, ratio=pt / sw, pytorch_peak_mb=pm,
-                               stylediff_peak_mb=sm, max_relative_difference=d) for t, pt, sw, pm, sm, d in rows]))
+        print(json.dumps(summary))
 
 
 def pipeline_worker(model, threads, repeats, steps, style_image):
@@ -223,10 +244,11 @@ def main():
     u.add_argument("--model", required=True)
     u.add_argument("--threads", default="1,2")
     u.add_argument("--repeats", type=int, default=5)
+    u.add_argument("--rounds", type=int, default=1, help="interleaved rounds (fresh processes for both engines each)")
     u.add_argument("--swift", default=DEFAULT_SWIFT)
     u.add_argument("--json", action="store_true")
     u.add_argument("--latent-size", type=int, help="seeded inputs at this latent side (64: a 512 px step) instead of bench_inputs")
-    u.add_argument("--weights", default="stored", choices=["stored", "int8"], help="stylediff's --weights (PyTorch keeps fp32)")
+    u.add_argument("--weights", default="stored", choices=["stored", "f16", "int8"], help="stylediff's --weights (PyTorch keeps fp32)")
     pl = sub.add_parser("pipeline")
     pl.add_argument("--model", required=True)
     pl.add_argument("--threads", default="1,2")
