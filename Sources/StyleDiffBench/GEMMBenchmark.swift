@@ -24,6 +24,10 @@ struct GEMMBenchmark: ParsableCommand {
           help: "With --shape, weights rounded to halves and held as half panels (as an F16 file's are).")
     var halves = false
 
+    @Flag(name: .customLong("cold"),
+          help: "With --shape, cycle through copies of the weights (at least 256 MB in all), so each product reads its weights from memory as a network evaluation does, not from the cache.")
+    var cold = false
+
     func validate() throws {
         for shape in shapes where parse(shape) == nil {
             throw ValidationError("--shape \(shape): expected MxNxK with positive integers, e.g. 8192x2560x320")
@@ -70,12 +74,20 @@ struct GEMMBenchmark: ParsableCommand {
                 let p = weight.mutablePointer()
                 for i in 0..<weight.count { p[i] = Float(Float16(p[i])) }
             }
-            let w = try PackedMatrix(weight, halfMinimumCount: halves ? 0 : .max)
+            let first = try PackedMatrix(weight, halfMinimumCount: halves ? 0 : .max)
+            let copies = cold ? max(2, (256 << 20) / max(first.byteCount, 1) + 1) : 1
+            let weights = [first] + (try (1..<copies).map { _ in try PackedMatrix(weight, halfMinimumCount: halves ? 0 : .max) })
             for t in options.threadCounts {
                 Parallelism.setThreadCount(t)
-                let s = try medianSeconds(repeats: options.repeats) { _ = try x.linear(packed: w, bias: bias) }
+                // Cold: each timed product reads the copy used longest ago (the others evicted it).
+                let perCall = copies > 1 ? copies : 1, timed = options.repeats * perCall
+                var next = 0
+                let s = try medianSeconds(repeats: timed) {
+                    _ = try x.linear(packed: weights[next % copies], bias: bias)
+                    next += 1
+                }
                 let g = 2.0 * Double(m * n * k) / s * 1e-9
-                rows.append(Row(name: halves ? "prepacked halves + bias" : "prepacked + bias", m: m, n: n, k: k, threads: t, gflops: g,
+                rows.append(Row(name: (halves ? "prepacked halves + bias" : "prepacked + bias") + (cold ? ", cold" : ""), m: m, n: n, k: k, threads: t, gflops: g,
                                 percentOfPeak: 100 * g / (peaks[t] ?? .nan), openBLASThreadedGFLOPS: nil))
             }
         }
