@@ -8,6 +8,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case missingTensor(file: String, tensor: String, expectedShape: [Int])
     case tensorShapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
     case unexpectedTensors(file: String, tensors: [String])
+    /// Values a tensor holds that its use cannot take (a weight past the half range with
+    /// `--weights f16`, a non-finite one with int8).
+    case invalidTensorValues(file: String, tensor: String, reason: String)
     case invalidInput(String)
 
     public var description: String {
@@ -23,6 +26,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .unexpectedTensors(let f, let ts):
             let shown = ts.prefix(5).joined(separator: ", ")
             return "\(f): \(ts.count) unexpected tensor(s): \(shown)\(ts.count > 5 ? ", ..." : "")"
+        case .invalidTensorValues(let f, let t, let r): return "\(f): tensor '\(t)': \(r)"
         case .invalidInput(let r): return "invalid input: \(r)"
         }
     }

@@ -41,7 +41,8 @@ public final class WeightStore {
         return fused
     }
 
-    /// A weight matrix [rows, columns] packed for GEMM at the store's precision.
+    /// A weight matrix [rows, columns] packed for GEMM at the store's precision (TensorError for
+    /// values it cannot hold).
     public func packed(_ matrix: Tensor) throws -> PackedMatrix { try PackedMatrix(matrix, precision: precision) }
 
     /// The weights `names`, each of `shapes` ([out, in] of a linear layer or [out, in, kh, kw] of
@@ -76,7 +77,14 @@ public final class WeightStore {
             let t = try tensor(name, shape: shape)
             matrices.append(try (shape.count == 4 ? Tensor.packConvolutionWeight(t) : t).reshaped([shape[0], columns]))
         }
-        return try packed(matrices.count == 1 ? matrices[0] : try Tensor.concatenateFirstAxis(matrices))
+        let matrix = matrices.count == 1 ? matrices[0] : try Tensor.concatenateFirstAxis(matrices)
+        do {
+            return try packed(matrix)
+        } catch let error as TensorError {
+            // A value the precision cannot hold: name the tensor (stacked ones by row ranges).
+            throw ModelError.invalidTensorValues(file: file.path, tensor: names.joined(separator: " + "),
+                                                 reason: "with --weights \(precision.rawValue): \(error)")
+        }
     }
 
     /// Registers W += scale x (up @ down) for tensor `name` (down [r, in], up [out, r], out x in

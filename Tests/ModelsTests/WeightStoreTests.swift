@@ -92,4 +92,32 @@ import Tensors
         let q = try tensors[1].1.zipElements(update) { $0 + 0.5 * $1 }
         #expect(fused.scalars == q.scalars.map { Float(Float16($0)) })
     }
+
+    /// A weight past the half range with `.f16` (or non-finite with `.int8`) is a ModelError
+    /// naming the file, tensor and place; `.stored` takes it.
+    @Test func valuesAPrecisionCannotHoldNameTheTensor() throws {
+        let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var big = randomTensor([8, 4], seed: 12)
+        big.mutablePointer()[9] = 70_000
+        try SafetensorsWriter.write([("big.weight", big)], to: dir + "/w.safetensors")
+        for (precision, value) in [(WeightPrecision.f16, "70000"), (.int8, "")] {
+            if precision == .int8 {
+                big.mutablePointer()[9] = .infinity
+                try SafetensorsWriter.write([("big.weight", big)], to: dir + "/w.safetensors")
+            }
+            let store = try WeightStore(path: dir + "/w.safetensors")
+            store.precision = precision
+            do {
+                _ = try store.packedMatrix(["big.weight"], shapes: [[8, 4]])
+                Issue.record("\(precision): packed")
+            } catch let e as ModelError {
+                let text = "\(e)"
+                #expect(text.contains("w.safetensors") && text.contains("'big.weight'") && text.contains(precision.rawValue), "\(text)")
+                if precision == .f16 { #expect(text.contains(value) && text.contains("[2, 1]"), "\(text)") }
+            }
+        }
+        _ = try WeightStore(path: dir + "/w.safetensors").packedMatrix(["big.weight"], shapes: [[8, 4]])
+    }
 }
