@@ -203,10 +203,8 @@ extension Tensor {
                     // M[e] = V[e] U[e]^T: [count, Cin] x [Cin, Cout] for each of the 16 positions.
                     switch source {
                     case .made(let filters):
-                        for e in 0..<16 {
-                            GEMM.multiply(m: count, a: vp + e * vStride, lda: cin, panels: filters.position(e),
-                                          format: CK_PANELS_FLOAT, n: cout, k: cin, c: mp + e * mStride, ldc: cout)
-                        }
+                        Self.winogradProducts(count: count, cin: cin, cout: cout, v: vp, vStride: vStride, filters: filters,
+                                              m: mp, mStride: mStride)
                     case .perCall(let weight, let group):
                         // A group of output panels' filters at a time, multiplied for those columns of M.
                         let width = Int(CK_PANEL), panels = (cout + width - 1) / width
@@ -231,6 +229,32 @@ extension Tensor {
             }
         }
         return out
+    }
+
+    /// M[e] = V[e] U[e]^T for the 16 positions: with a thread count that divides 16 (2, 4, ...),
+    /// whole positions per thread in one parallel loop, each product on one thread; otherwise
+    /// each product split among the threads in turn. The same bytes either way (a product's
+    /// rows never depend on how it is split); at SD's 16x16 level (128 tiles, 320 channels:
+    /// ~26 MFLOP a product) the 16 fork-joins cost more than the products' own imbalance.
+    static func winogradProducts(count: Int, cin: Int, cout: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
+                                 filters: WinogradFilters, m: UnsafeMutablePointer<Float>, mStride: Int) {
+        let threads = Parallelism.threadCount
+        guard threads > 1, 16 % threads == 0 else {
+            for e in 0..<16 {
+                GEMM.multiply(m: count, a: v + e * vStride, lda: cin, panels: filters.position(e),
+                              format: CK_PANELS_FLOAT, n: cout, k: cin, c: m + e * mStride, ldc: cout)
+            }
+            return
+        }
+        Profiler.measure(Profiler.byShape ? "gemm \(count)x\(cout)x\(cin) p, 16 at once" : "gemm") {
+            Parallelism.forEachRange(16, minimumPerTask: 16 / threads) { positions in
+                for e in positions {
+                    _ = ck_sgemm_panels_fused(Int64(count), Int64(cout), Int64(cin), v + e * vStride, Int64(cin), 0,
+                                              filters.position(e), CK_PANELS_FLOAT, 0, m + e * mStride, Int64(cout), 1, 0,
+                                              nil, nil, Int64(cout))
+                }
+            }
+        }
     }
 
     /// U for output panels `panels` (32 output channels each) of a packed weight [Cout, 9 Cin]
