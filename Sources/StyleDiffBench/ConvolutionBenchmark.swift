@@ -2,7 +2,8 @@
 // interleaved, at the shapes of the default model's VAE and tiny decoders and of Stable
 // Diffusion at 512 px, with the path `conv2d` chooses by shape: the evidence for that rule.
 // Both take prepacked weights; Winograd's filters are transformed once beforehand where a layer
-// keeps them (`Conv2d.winograd`, small filters) and per call otherwise, as layers run.
+// keeps them (`Conv2d.keepsWinogradFilters`: small filters, or larger ones at few tiles) and per
+// call otherwise, as layers run.
 
 import ArgumentParser
 import Foundation
@@ -62,7 +63,7 @@ struct ConvolutionBenchmark: ParsableCommand {
             if halves { raw = raw.mapElements { Float(Float16($0)) } }
             let packed = try Tensor.packConvolutionWeight(raw)
             let weight = try PackedMatrix(try packed.reshaped([cout, 9 * cin]))
-            let cached = 16 * cin * cout <= Conv2d.winogradCacheFloats
+            let cached = Conv2d.keepsWinogradFilters(inChannels: cin, outChannels: cout, tiles: batch * ((h + 1) / 2) * ((w + 1) / 2))
             let filters = cached ? try WinogradFilters(weight: weight) : nil  // as Conv2d keeps them
             let bias = randomTensor([cout], seed: 5)
             let chosen = Tensor.winogradApplies(kernel: 3, stride: 1, padding: (1, 1, 1, 1), outputPixels: h * w, cin: cin, cout: cout,

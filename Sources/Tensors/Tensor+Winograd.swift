@@ -82,10 +82,14 @@ extension Tensor {
     /// image (16x16): SD 1.5's 16x16 layers (320-2560 -> 320-1280 channels, half weights) ran
     /// 1.4-1.6x / 1.2-1.3x faster at 1 / 2 threads for one image and 1.7-2.0x / 1.6-1.8x for two
     /// (guidance), while at 16x8 one image ties at 1 thread and loses at 2 (0.81x) and 8x8 loses
-    /// (0.55-0.75x; two images tie).
+    /// (0.55-0.75x; two images tie). Kept filters of 320 channels or more in and out (SD's, which
+    /// `Conv2d` keeps after calls with few tiles) from 64 output pixels: at 8x8, 320-1920 -> 640
+    /// channels with F16 weights ran 1.65-2.26x faster than im2col at 1 and 2 threads, one image
+    /// or two (4x4: 0.83x).
     public static func winogradApplies(kernel: Int, stride: Int, padding: (top: Int, left: Int, bottom: Int, right: Int),
                                        outputPixels: Int, cin: Int, cout: Int, filtersKept: Bool) -> Bool {
         guard kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && winogradChannelsApply(cin: cin, cout: cout) else { return false }
+        if filtersKept && cin >= 320 && cout >= 320 { return outputPixels >= 64 }
         return outputPixels >= (filtersKept ? 128 : 256)
     }
 

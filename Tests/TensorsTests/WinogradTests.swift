@@ -210,6 +210,9 @@ import TestSupport
         // Kept filters (small layers): from 16x8 outputs and 32 channels.
         #expect(applies(16 * 16, 32, 32, kept: true) && applies(16 * 8, 128, 128, kept: true) && applies(64 * 64, 64, 32, kept: true))
         #expect(!applies(8 * 8, 128, 128, kept: true), "8x8: a tie at 1 thread, slower at 2")
+        // Kept filters of 320 channels or more (SD's, kept after calls with few tiles): from 8x8.
+        #expect(applies(8 * 8, 640, 640, kept: true) && applies(8 * 8, 320, 640, kept: true) && applies(8 * 8, 1920, 640, kept: true))
+        #expect(!applies(8 * 8, 256, 640, kept: true) && !applies(4 * 4, 1280, 1280, kept: true) && !applies(8 * 4, 640, 640, kept: true))
         #expect(!applies(16 * 16, 16, 32, kept: true) && !applies(16 * 16, 36, 32, kept: true))
         #expect(!applies(64 * 64, 320, 320, kept: true, stride: 2))
         #expect(!applies(64 * 64, 320, 320, kept: true, kernel: 1, padding: (0, 0, 0, 0)))
