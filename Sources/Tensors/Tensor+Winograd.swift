@@ -4,9 +4,10 @@
 // transformed filters U = G g G^T, then Y = A^T M A. About 2.25x fewer multiplies than
 // im2col + GEMM, for extra transform passes (C kernels, one per instruction set).
 // `Tensor.winogradApplies` chooses by shape alone (`stylediff-bench conv` has the evidence):
-// layers that keep their transformed filters (`Conv2d`: up to 1M floats, e.g. 256 -> 256) from
-// 16x8 outputs, others (filters made per call from the packed weight, in groups of output
-// channels above 32 MB) from 16x16. Up to 256 channels a conv runs as one parallel loop in
+// layers that keep their transformed filters (`Conv2d`: up to 1M floats, e.g. 256 -> 256, and
+// up to 20M after a call with few tiles) from 16x8 outputs (from 8x8 with 320 channels or
+// more), others (filters made per call from the packed weight, in groups of output channels
+// above 32 MB) from 16x16. Up to 256 channels a conv runs as one parallel loop in
 // which each thread transforms, multiplies and transforms back its own tiles (the default
 // model's maps are too small for 18 separate loops); wider ones as three passes over all tiles.
 //
