@@ -686,6 +686,18 @@ int64_t ck_panels_bytes(int64_t n, int64_t k, int format) {
 // Bytes from one int8 panel to the next: CK_PANEL float scales, then k x CK_PANEL values.
 static int64_t int8_panel_stride(int64_t k) { return CK_PANEL * ((int64_t)sizeof(float) + k); }
 
+// Row pc of the narrowed panel holding column `col` (CK_PANEL halves or int8 values a row); for
+// int8 panels *scales is set to the panel's CK_PANEL column scales (stored before its rows).
+static const unsigned char *narrowed_row(const void *panels, int format, int64_t k, int64_t col, int64_t pc,
+                                         const unsigned char **scales) {
+    if (format == CK_PANELS_INT8) {
+        const unsigned char *panel = (const unsigned char *)panels + col / CK_PANEL * int8_panel_stride(k);
+        if (scales) *scales = panel;
+        return panel + CK_PANEL * sizeof(float) + pc * CK_PANEL;
+    }
+    return (const unsigned char *)((const uint16_t *)panels + col / CK_PANEL * CK_PANEL * k + pc * CK_PANEL);
+}
+
 int ck_pack_panels_int8(int64_t n, int64_t k, const float *w, void *dst) {
     for (int64_t jp = 0; jp < n; jp += CK_PANEL) {
         unsigned char *panel = (unsigned char *)dst + jp / CK_PANEL * int8_panel_stride(k);
@@ -824,11 +836,11 @@ int64_t ck_first_not_half_finite(const float *x, int64_t count) {
 
 // W[col, p] of int8 panels: q x scale (an exact int8 -> float, then one rounded product).
 static float int8_value(const void *panels, int64_t k, int64_t col, int64_t p) {
-    const unsigned char *panel = (const unsigned char *)panels + col / CK_PANEL * int8_panel_stride(k);
+    const unsigned char *scales = NULL;
+    const int8_t *q = (const int8_t *)narrowed_row(panels, CK_PANELS_INT8, k, col, p, &scales);
     float scale;
-    memcpy(&scale, panel + (col % CK_PANEL) * sizeof(float), sizeof scale);
-    const int8_t *q = (const int8_t *)(panel + CK_PANEL * sizeof(float));
-    return (float)q[p * CK_PANEL + col % CK_PANEL] * scale;
+    memcpy(&scale, scales + (col % CK_PANEL) * sizeof(float), sizeof scale);
+    return (float)q[col % CK_PANEL] * scale;
 }
 
 // Rows of one int8 panel widened to floats: q x scale of its column (the same product on every variant).
@@ -895,13 +907,14 @@ void ck_widen_halves(const void *src, float *dst, int64_t count) {
 static void widen_panel(const void *panels, int format, int64_t k, int64_t col, int64_t pc, int64_t kc,
                         void (*widen)(const uint16_t *, float *, int64_t),
                         void (*widen8)(const int8_t *, const float *, float *, int64_t), float *dst) {
+    const unsigned char *stored = NULL;
+    const unsigned char *rows = narrowed_row(panels, format, k, col, pc, &stored);
     if (format == CK_PANELS_INT8) {
-        const unsigned char *panel = (const unsigned char *)panels + col / CK_PANEL * int8_panel_stride(k);
         float scales[CK_PANEL];
-        memcpy(scales, panel, sizeof scales);
-        widen8((const int8_t *)(panel + sizeof scales) + pc * CK_PANEL, scales, dst, kc);
+        memcpy(scales, stored, sizeof scales);
+        widen8((const int8_t *)rows, scales, dst, kc);
     } else {
-        widen((const uint16_t *)panels + col / CK_PANEL * CK_PANEL * k + pc * CK_PANEL, dst, kc * CK_PANEL);
+        widen((const uint16_t *)rows, dst, kc * CK_PANEL);
     }
 }
 
@@ -910,15 +923,9 @@ static void widen_panel(const void *panels, int format, int64_t k, int64_t col, 
 // new stream each time, which the hardware prefetcher picks up late).
 static void prefetch_panel(const void *panels, int format, int64_t k, int64_t col, int64_t pc, int64_t kc) {
 #if defined(__x86_64__)
-    const char *start, *end;
-    if (format == CK_PANELS_INT8) {
-        start = (const char *)panels + col / CK_PANEL * int8_panel_stride(k) + CK_PANEL * sizeof(float) + pc * CK_PANEL;
-        end = start + kc * CK_PANEL;
-    } else {
-        start = (const char *)((const uint16_t *)panels + col / CK_PANEL * CK_PANEL * k + pc * CK_PANEL);
-        end = start + kc * CK_PANEL * 2;
-    }
-    for (const char *p = start; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T0);
+    const unsigned char *start = narrowed_row(panels, format, k, col, pc, NULL);
+    const unsigned char *end = start + kc * CK_PANEL * (format == CK_PANELS_INT8 ? 1 : 2);
+    for (const unsigned char *p = start; p < end; p += 64) _mm_prefetch((const char *)p, _MM_HINT_T0);
 #else
     (void)panels; (void)format; (void)k; (void)col; (void)pc; (void)kc;
 #endif
@@ -1249,42 +1256,31 @@ int ck_sgemm_panels_fused(int64_t m, int64_t n, int64_t k, const float *a, int64
             int last = pc + kc == k;
             a_block_t ablock = a_block(mr, mc, kc, ic, pc, a, lda, transA, alpha, m, n, ap);
             for (int64_t jr = jg; jr < jEnd; jr += CK_PANEL) {
-                const float *bpanel;
-                if (narrowed) {
-                    // The tiles reading as stored prefetch their own rows far enough ahead; touching
-                    // the next panel's k block as well made SD's 16x16 UNet no faster at 2 threads
-                    // and 3-6% slower at 1 (five interleaved rounds).
-                    if (!direct && jr + CK_PANEL < jEnd) prefetch_panel(panels, format, k, j0 + jr + CK_PANEL, pc, kc);
-#if defined(__x86_64__) && defined(__clang__)
-                    if (direct) {
-                        int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
-                        float *cc = c + ic * ldc + jr;
-                        const void *b;
-                        const float *scales = NULL;
-                        if (int8) {
-                            const unsigned char *panel = (const unsigned char *)panels + (j0 + jr) / CK_PANEL * int8_panel_stride(k);
-                            scales = (const float *)panel;
-                            b = panel + CK_PANEL * sizeof(float) + pc * CK_PANEL;
-                        } else {
-                            b = (const uint16_t *)panels + (j0 + jr) / CK_PANEL * CK_PANEL * k + pc * CK_PANEL;
-                        }
-                        if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
-                        narrowed_strip_avx512(int8, mc, kc, ablock, b, scales, cc, ldc, cols, init, beta);
-                        if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
-                        continue;
-                    }
-#endif
-                    widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
-                    bpanel = wide;
-                } else {
-                    bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
-                }
                 int64_t cols = n - jr < CK_PANEL ? n - jr : CK_PANEL;
                 float *cc = c + ic * ldc + jr;
                 if (bias && pc == 0) ep.bias(cc, ldc, mc, cols, bias + jr);
-                for (int64_t sub = 0; sub < cols; sub += nr)
-                    column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, cc + sub, ldc,
-                                 cols - sub < nr ? cols - sub : nr, init, beta, tile);
+                if (direct) {
+#if defined(__x86_64__) && defined(__clang__)
+                    // The tiles prefetch their own rows far enough ahead; touching the next panel's
+                    // k block as well (below) made SD's 16x16 UNet no faster at 2 threads and 3-6%
+                    // slower at 1 (five interleaved rounds).
+                    const unsigned char *scales = NULL;
+                    const unsigned char *b = narrowed_row(panels, format, k, j0 + jr, pc, &scales);
+                    narrowed_strip_avx512(int8, mc, kc, ablock, b, (const float *)scales, cc, ldc, cols, init, beta);
+#endif
+                } else {
+                    const float *bpanel;
+                    if (narrowed) {
+                        if (jr + CK_PANEL < jEnd) prefetch_panel(panels, format, k, j0 + jr + CK_PANEL, pc, kc);
+                        widen_panel(panels, format, k, j0 + jr, pc, kc, widen, widen8, wide);
+                        bpanel = wide;
+                    } else {
+                        bpanel = (const float *)panels + ((j0 + jr) / CK_PANEL) * CK_PANEL * k + pc * CK_PANEL;
+                    }
+                    for (int64_t sub = 0; sub < cols; sub += nr)
+                        column_strip(&v, mc, kc, ablock, bpanel + sub, CK_PANEL, cc + sub, ldc,
+                                     cols - sub < nr ? cols - sub : nr, init, beta, tile);
+                }
                 if (residual && last) ep.residual(cc, ldc, mc, cols, residual + ic * ldr + jr, ldr);
             }
         }
