@@ -80,9 +80,8 @@ struct GEMMBenchmark: ParsableCommand {
             for t in options.threadCounts {
                 Parallelism.setThreadCount(t)
                 // Cold: each timed product reads the copy used longest ago (the others evicted it).
-                let perCall = copies > 1 ? copies : 1, timed = options.repeats * perCall
                 var next = 0
-                let s = try medianSeconds(repeats: timed) {
+                let s = try medianSeconds(repeats: options.repeats * copies) {
                     _ = try x.linear(packed: weights[next % copies], bias: bias)
                     next += 1
                 }

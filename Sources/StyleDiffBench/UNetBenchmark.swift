@@ -62,7 +62,7 @@ struct UNetBenchmark: ParsableCommand {
 
     func run() throws {
         let loadStart = Date()
-        guard let precision = WeightPrecision(rawValue: weights) else { 
+        guard let precision = WeightPrecision(rawValue: weights) else {
             throw ValidationError("--weights must be one of \(WeightPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let unet = try UNet2DConditionModel(directory: model, precision: precision)

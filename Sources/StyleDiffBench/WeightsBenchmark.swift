@@ -21,6 +21,9 @@ struct WeightsBenchmark: ParsableCommand {
     @Option(help: "The precision compared with the stored weights: int8 or f16.")
     var precision: String = "int8"
 
+    /// --precision as parsed (validate() refuses anything else).
+    var compared: WeightPrecision { WeightPrecision(rawValue: precision) ?? .int8 }
+
     @Option(help: "Denoising steps (DDIM with the model's guidance).")
     var steps = 20
 
@@ -47,7 +50,7 @@ struct WeightsBenchmark: ParsableCommand {
         guard steps >= 1, threads >= 1, (prompts ?? 1) >= 1, (size ?? 8) >= 8 else {
             throw ValidationError("--steps, --threads and --prompts must be positive, --size at least 8")
         }
-        guard let p = WeightPrecision(rawValue: precision), p != .stored else {
+        guard WeightPrecision(rawValue: precision).map({ $0 != .stored }) ?? false else {
             throw ValidationError("--precision must be int8 or f16 (compared with stored), got \(precision)")
         }
     }
@@ -73,7 +76,7 @@ struct WeightsBenchmark: ParsableCommand {
             return (value, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
         let (stored, storedLoad) = try time { try StyleDiffusionPipeline(directory: model) }
-        let (other, otherLoad) = try time { try StyleDiffusionPipeline(directory: model, weights: WeightPrecision(rawValue: precision) ?? .int8) }
+        let (other, otherLoad) = try time { try StyleDiffusionPipeline(directory: model, weights: compared) }
         var set = Self.promptSet(stored)
         if let prompts { set = Array(set.prefix(prompts)) }
         var images: [Image] = [], storedTimes: [Double] = [], otherTimes: [Double] = []
@@ -103,11 +106,10 @@ struct WeightsBenchmark: ParsableCommand {
             return
         }
         for image in images { print(String(format: "%6.2f dB  seed %2d  %@", image.psnr, Int(image.seed), image.prompt)) }
-        let name = precision
         print(String(format: "%@: %d images, %d DDIM steps, %d threads: PSNR %@ vs stored mean %.2f dB, median %.2f, min %.2f",
-                     model, images.count, steps, threads, name, report.meanPSNR, report.medianPSNR, report.minPSNR))
+                     model, images.count, steps, threads, precision, report.meanPSNR, report.medianPSNR, report.minPSNR))
         print(String(format: "seconds per image (medians): stored %.3f, %@ %.3f (%@ / stored %.2f); load %.2f s / %.2f s",
-                     report.storedSeconds, name, report.otherSeconds, name, report.otherSeconds / max(report.storedSeconds, 1e-9),
+                     report.storedSeconds, precision, report.otherSeconds, precision, report.otherSeconds / max(report.storedSeconds, 1e-9),
                      storedLoad, otherLoad))
     }
 }
