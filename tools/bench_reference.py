@@ -24,6 +24,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SWIFT = os.path.join(HERE, "..", ".build", "release", "stylediff-bench")
 
 
+def median(values):
+    """The middle value (the upper one of an even count), as the Swift benchmarks report it."""
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def peak_resident_mb():
     """VmHWM of this process image (ru_maxrss would include a parent's peak across exec)."""
     with open("/proc/self/status") as f:
@@ -101,9 +107,6 @@ def run_unet(args):
                     print(f"round {r + 1}, {t} threads: PyTorch {row[0]:.4f} s, stylediff {row[1]:.4f} s, "
                           f"ratio {row[0] / row[1]:.2f}", flush=True)
 
-    def median(values):
-        values = sorted(values)
-        return values[len(values) // 2]
     side = args.latent_size or 16
     print(f"UNet {args.model}: one batch-2 evaluation at a {side}x{side} latent, median of {args.repeats} "
           f"per process, median of {args.rounds} interleaved round(s), stylediff weights {args.weights}")
@@ -223,11 +226,8 @@ def run_sd(args):
                            "peak_mb": res["peakResidentMB"]})
         print(f"round {r + 1}: PyTorch {torch_rows[-1]}, stylediff {swift_rows[-1]}", flush=True)
 
-    def median(rows, key):
-        values = sorted(row[key] for row in rows)
-        return values[len(values) // 2]
-    pt_step, sw_step = median(torch_rows, "step"), median(swift_rows, "step")
-    pt_image, sw_image = median(torch_rows, "median"), median(swift_rows, "median")
+    pt_step, sw_step = median(r["step"] for r in torch_rows), median(r["step"] for r in swift_rows)
+    pt_image, sw_image = median(r["median"] for r in torch_rows), median(r["median"] for r in swift_rows)
     pt_mb, sw_mb = max(r["peak_mb"] for r in torch_rows), max(r["peak_mb"] for r in swift_rows)
     print(f"{args.model}: {args.size}x{args.size}, {args.steps} steps, batch 2 (CFG 7.5), {args.threads} threads, "
           f"median of {args.rounds} interleaved rounds")
