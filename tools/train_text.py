@@ -7,6 +7,8 @@ the shipped UNet was trained to read.
   python3 tools/train_text.py tokenizer --phrases P --work W          # W/tokenizer.model (vocab 8192)
   python3 tools/train_text.py teacher --phrases P --work W            # W/teacher.pt (teacher embeddings)
   python3 tools/train_text.py train --phrases P --work W --init Weights/default --minutes 30   # resumes W/text.pt
+  python3 tools/train_text.py targets --phrases P --work W                                     # W/targets.pt (caption map)
+  python3 tools/train_text.py train --map --phrases P --work W --minutes 40                    # caption-map regression
   python3 tools/train_text.py probe --phrases P --work W --init Weights/default               # plain-word retrieval
   python3 tools/train_text.py export --work W --init Weights/default --out O   # O = init with the new text side
 
@@ -32,6 +34,20 @@ Loss per step (AdamW, lr 1e-3, warm-up 200 steps, batch 256 phrases + 128 captio
             new states at the end of each word, at the eos and at the pads after it, against the
             shipped encoder's states at the same places (MSE over their variance), so the shipped
             UNet reads the new encoder as it read the old one.
+
+Caption map (session 31; `targets`, then `train --map`): the teacher's word knowledge carried into
+the text space the shipped UNet was trained on, so that UNet reads the student without retraining
+(measured in RECIPE stage 5: it keeps the style rows but draws plain words no better). `targets` gives
+every corpus phrase a caption the UNet knows: a caption variant of one training content (P's
+captions.json) maps to that content's dataset caption; any other phrase to the caption of the
+content whose caption or variant is nearest to it under the teacher (cosine of the normalised
+embeddings); a phrase's ", <style> style" suffix is kept. `train --map` then regresses the
+student's 16 output states (all positions: the UNet's cross-attention reads them all) onto the
+shipped encoder's states of that target text (MSE over their variance), for a batch of corpus
+phrases whose target the teacher chose at cosine >= --min-cosine (0.5: about two thirds) plus a
+batch of dataset captions mapped to themselves. The held-out plain words of
+Prompts/plain_words.json never choose a target: only the teacher does, over phrases that are
+general word knowledge (WordNet, CLDR) and the training captions.
 """
 import argparse
 import copy
@@ -139,6 +155,66 @@ def teacher(args):
     full[torch.tensor(order)] = emb
     torch.save(dict(phrases=phrases, embeddings=full), os.path.join(args.work, "teacher.pt"))
     print(f"teacher: {len(phrases)} phrases in {time.time() - start:.0f} s")
+
+
+# ----------------------------------------------------------------------------- caption map
+
+def content_captions(data):
+    """{content: its dataset caption without the style}, over the training split."""
+    caption = {}
+    for line in open(os.path.join(data, "manifest.jsonl")):
+        r = json.loads(line)
+        if r["split"] == "train":
+            caption.setdefault(r["content"], strip_style(r["prompt"]))
+    return caption
+
+
+@torch.no_grad()
+def targets(args):
+    """W/targets.pt: each corpus phrase's target text (module doc, "Caption map")."""
+    t = torch.load(os.path.join(args.work, "teacher.pt"), weights_only=False)
+    phrases, emb = t["phrases"], t["embeddings"].float()
+    index = {p: i for i, p in enumerate(phrases)}
+    caption = content_captions(args.data)
+    variants = json.load(open(os.path.join(args.phrases, "captions.json")))
+    contents = sorted(caption)
+    owner, gallery, g_content = {}, [], []  # variant text -> the contents it is a variant of
+    for ci, c in enumerate(contents):
+        for v in dict.fromkeys([caption[c]] + variants.get(c, [])):
+            owner.setdefault(v, []).append(ci)
+            gallery.append(v); g_content.append(ci)
+    parts = [strip_style(p) for p in phrases]
+    missing = sorted({x for x in gallery + parts if x not in index})
+    if missing:  # texts the corpus lacks (a caption whose variants were all held out, say)
+        from transformers import AutoModel, AutoTokenizer
+        folder = teacher_folder(args.work)
+        tok, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+        extra = teacher_embed(model, tok, missing).float()
+        for k, x in enumerate(missing):
+            index[x] = len(emb) + k
+        emb = torch.cat([emb, extra])
+    g_emb = emb[torch.tensor([index[v] for v in gallery])]
+    g_content = torch.tensor(g_content)
+    chosen, cosine, how = [], [], {"variant": 0, "teacher": 0}
+    for start in range(0, len(phrases), 4096):
+        batch = parts[start:start + 4096]
+        sims = emb[torch.tensor([index[x] for x in batch])] @ g_emb.T
+        best, arg = sims.max(1)
+        for k, x in enumerate(batch):
+            own = owner.get(x)
+            if own and len(own) == 1:
+                chosen.append(own[0]); cosine.append(1.0); how["variant"] += 1
+            else:
+                chosen.append(int(g_content[arg[k]])); cosine.append(float(best[k])); how["teacher"] += 1
+    texts = [caption[contents[c]] + p[len(x):] for c, p, x in zip(chosen, phrases, parts)]
+    torch.save(dict(phrases=phrases, targets=texts, content=chosen, cosine=cosine, contents=contents),
+               os.path.join(args.work, "targets.pt"))
+    cs = sorted(cosine)
+    print(f"targets: {len(phrases)} phrases ({how['variant']} variants of one content, {how['teacher']} by the "
+          f"teacher's nearest caption or variant among {len(gallery)}); teacher cosine quartiles "
+          + " / ".join(f"{cs[int(q * (len(cs) - 1))]:.2f}" for q in (0.25, 0.5, 0.75)))
+    for p, x in list(zip(phrases, texts))[:8]:
+        print(f"  {p!r} -> {x!r}")
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -266,6 +342,14 @@ def anchor_loss(student, old, ids_new, ids_old, pairs, scale):
     return F.mse_loss(hn[b, pn], ho[b, po]) / scale
 
 
+def map_loss(student, old, sp_new, sp_old, texts, target_texts, scale):
+    """Caption map: the student's 16 states of each text against the shipped encoder's states of
+    its target text, MSE over the shipped states' variance."""
+    with torch.no_grad():
+        ho = states(old, encode(sp_old, target_texts)[0])
+    return F.mse_loss(states(student, encode(sp_new, texts)[0]), ho) / scale
+
+
 def anchor_batch(sp_new, sp_old, captions):
     ids_new, pieces_new = encode(sp_new, captions)
     ids_old, pieces_old = encode(sp_old, captions)
@@ -291,7 +375,17 @@ def train(args):
     sp_old = spm.SentencePieceProcessor(model_file=os.path.join(args.init, "tokenizer", "tokenizer.model"))
     t = torch.load(os.path.join(args.work, "teacher.pt"), weights_only=False)
     phrases, targets = t["phrases"], t["embeddings"].float()
+    mapped = None
+    if args.map:
+        m = torch.load(os.path.join(args.work, "targets.pt"), weights_only=False)
+        if m["phrases"] != phrases:
+            raise SystemExit("targets.pt was made from another teacher.pt: rerun `targets`")
+        mapped = m["targets"]
     train_idx, held_idx = split(phrases)
+    if mapped:  # phrases the teacher placed near no caption teach nothing the UNet can draw
+        train_idx = [i for i in train_idx if m["cosine"][i] >= args.min_cosine]
+        held_idx = [i for i in held_idx if m["cosine"][i] >= args.min_cosine]
+        print(f"caption map: {len(train_idx)} phrases at teacher cosine >= {args.min_cosine}", flush=True)
     captions = dataset_captions(args.data)
     old = load_text_encoder(args.init).requires_grad_(False)
     state = TextState(args, sp_new, sp_old)
@@ -305,11 +399,18 @@ def train(args):
     while not stop.requested and time.time() - start < args.minutes * 60 and (args.max_steps is None or state.step < args.max_steps):
         state.student.train()
         pi = random.sample(train_idx, args.batch)
-        ids, _ = encode(sp_new, [phrases[i] for i in pi])
-        distill, relation = distill_losses(state.student, state.heads, ids, targets[pi])
-        ids_new, ids_old, pairs = anchor_batch(sp_new, sp_old, random.sample(captions, args.anchor_batch))
-        anchor = anchor_loss(state.student, old, ids_new, ids_old, pairs, scale)
-        loss = distill + args.relation_weight * relation + args.anchor_weight * anchor
+        if mapped:
+            chosen = random.sample(captions, args.anchor_batch)
+            distill = map_loss(state.student, old, sp_new, sp_old, [phrases[i] for i in pi] + chosen,
+                               [mapped[i] for i in pi] + chosen, scale)
+            relation = anchor = torch.zeros(())
+            loss = distill
+        else:
+            ids, _ = encode(sp_new, [phrases[i] for i in pi])
+            distill, relation = distill_losses(state.student, state.heads, ids, targets[pi])
+            ids_new, ids_old, pairs = anchor_batch(sp_new, sp_old, random.sample(captions, args.anchor_batch))
+            anchor = anchor_loss(state.student, old, ids_new, ids_old, pairs, scale)
+            loss = distill + args.relation_weight * relation + args.anchor_weight * anchor
         state.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -322,12 +423,20 @@ def train(args):
         if now - last > args.log_seconds or state.step == 1:
             state.elapsed += now - last; last = now
             d, r, a = [sum(x) / len(x) for x in zip(*log[-100:])]
-            print(f"step {state.step} distill {d:.4f} relation {r:.5f} anchor {a:.4f} "
-                  f"trained {state.elapsed / 60:.1f} min", flush=True)
+            print(f"step {state.step} " + (f"map {d:.4f}" if mapped else f"distill {d:.4f} relation {r:.5f} anchor {a:.4f}")
+                  + f" trained {state.elapsed / 60:.1f} min", flush=True)
         if now - last_save > args.save_minutes * 60:
             state.save(args); last_save = now
     state.elapsed += time.time() - last
     state.save(args)
+    if mapped:
+        held = held_idx[:2000]
+        with torch.no_grad():
+            state.student.eval()
+            err = map_loss(state.student, old, sp_new, sp_old, [phrases[i] for i in held], [mapped[i] for i in held], scale)
+        print(f"stopped at step {state.step} ({state.elapsed / 60:.1f} min); held-out phrases: state error "
+              f"{err.item():.4f} of the variance", flush=True)
+        return
     held_cos = evaluate(state, sp_new, phrases, targets, held_idx)
     print(f"stopped at step {state.step} ({state.elapsed / 60:.1f} min); held-out phrases: cosine to the teacher "
           f"{held_cos:.3f}", flush=True)
@@ -349,7 +458,8 @@ def probe(args):
     """Plain-word retrieval by text alone: each held-out word's pooled state against those of
     every training content's caption (style-less dataset prompt); a hit when the nearest caption
     (top-5) belongs to one of the word's contents. For the student (eos and mean states), the
-    shipped encoder and the teacher."""
+    shipped encoder and the teacher; and, what the UNet reads, all 16 states of the word against
+    the shipped encoder's 16 states of every caption (nearest in squared distance)."""
     import sentencepiece as spm
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
     caption = {}
@@ -360,8 +470,10 @@ def probe(args):
     queries = [w["prompt"] for w in words]
     wanted = [set(w["contents"]) for w in words]
 
-    def score(q, g, name):
-        sims = F.normalize(q, dim=-1) @ F.normalize(g, dim=-1).T
+    def cosines(q, g):
+        return F.normalize(q, dim=-1) @ F.normalize(g, dim=-1).T
+
+    def score(sims, name):
         top = sims.topk(5, dim=1).indices
         h1 = sum(contents[top[i, 0]] in wanted[i] for i in range(len(queries))) / len(queries)
         h5 = sum(any(contents[j] in wanted[i] for j in top[i].tolist()) for i in range(len(queries))) / len(queries)
@@ -370,16 +482,21 @@ def probe(args):
     sp_old = spm.SentencePieceProcessor(model_file=os.path.join(args.init, "tokenizer", "tokenizer.model"))
     old = load_text_encoder(args.init)
     gallery = [caption[c] for c in contents]
+    shipped_gallery = states(old, encode(sp_old, gallery)[0]).flatten(1)
     for name, model, sp in [("shipped encoder", old, sp_old)] + (
             [("student", load_student(args.work), spm.SentencePieceProcessor(
                 model_file=os.path.join(args.work, "tokenizer.model")))] if os.path.exists(os.path.join(args.work, "text.pt")) else []):
         qi, _ = encode(sp, queries); gi, _ = encode(sp, gallery)
         (qe, qm), (ge, gm) = pooled(states(model, qi), qi), pooled(states(model, gi), gi)
-        score(qe, ge, f"{name}, eos state"); score(qm, gm, f"{name}, mean state")
+        score(cosines(qe, ge), f"{name}, eos state"); score(cosines(qm, gm), f"{name}, mean state")
+        # What the UNet reads: all 16 states, against the shipped encoder's states of the captions
+        # (nearest by squared distance, as one flattened vector).
+        q = states(model, qi).flatten(1)
+        score(-torch.cdist(q, shipped_gallery), f"{name}, states vs shipped")
     from transformers import AutoModel, AutoTokenizer
     folder = teacher_folder(args.work)
     tok, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
-    score(teacher_embed(model, tok, queries).float(), teacher_embed(model, tok, gallery).float(), "teacher")
+    score(cosines(teacher_embed(model, tok, queries).float(), teacher_embed(model, tok, gallery).float()), "teacher")
 
 
 def load_student(work):
@@ -404,7 +521,7 @@ def export(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["tokenizer", "teacher", "train", "probe", "export"])
+    ap.add_argument("command", choices=["tokenizer", "teacher", "targets", "train", "probe", "export"])
     ap.add_argument("--phrases", help="the folder of tools/build_phrases.py")
     ap.add_argument("--data", default="/var/tmp/sd/data", help="the dataset (its manifest's captions)")
     ap.add_argument("--work", required=True)
@@ -422,12 +539,18 @@ def main():
     ap.add_argument("--anchor-weight", type=float, default=1.0)
     ap.add_argument("--tail", action="store_true",
                     help="also distil (and relate) the mean of the eos and pad states, which the UNet reads most")
+    ap.add_argument("--map", action="store_true",
+                    help="train: regress the states onto the shipped encoder's states of each phrase's target "
+                         "caption (W/targets.pt) instead of distilling the teacher")
+    ap.add_argument("--min-cosine", type=float, default=0.5,
+                    help="train --map: only phrases whose target the teacher chose at least this close")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
-    {"tokenizer": tokenizer, "teacher": teacher, "train": train, "probe": probe, "export": export}[args.command](args)
+    {"tokenizer": tokenizer, "teacher": teacher, "targets": targets, "train": train, "probe": probe,
+     "export": export}[args.command](args)
 
 
 if __name__ == "__main__":
