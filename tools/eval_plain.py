@@ -14,6 +14,9 @@ style in place of the generation (the measure's ceiling), and one of another wor
 the word's contents in that style (style removed; the word itself when the style has none in the
 train split) instead of the word: how much content the UNet draws when the text side is perfect,
 the ceiling of any text encoder that maps the word to what the model was trained on.
+--training-contents N does the same for N random training contents in place of the words: how
+much of its own training data the model reproduces (the generation's own training drawing is in
+the gallery).
 
   python3 tools/eval_plain.py --model Weights/default --data D --judges J --out O [--real]
 Writes O/summary.json and O/sheet.png (one row per word: per generation a real drawing of the
@@ -58,11 +61,20 @@ def main():
     ap.add_argument("--real", action="store_true", help="also judge real drawings in place of generations (ceiling, floor)")
     ap.add_argument("--caption-oracle", action="store_true",
                     help="prompt with a training caption of one of the word's contents in the style instead of the word")
+    ap.add_argument("--training-contents", type=int, metavar="N",
+                    help="instead of the plain words: N random training contents (Random(0)), each prompted with "
+                         "its own training caption in styles it was trained in (implies --caption-oracle): how "
+                         "much of what it was trained on the model reproduces")
     ap.add_argument("--stylediff", default=os.path.join(HERE, "..", ".build", "release", "stylediff"))
     ap.add_argument("--threads", type=int)
     args = ap.parse_args()
-    words = json.load(open(args.prompts))["prompts"]
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
+    if args.training_contents:
+        trained = sorted({r["content"] for r in recs if r["split"] == "train"})
+        words = [dict(prompt=c, contents=[c]) for c in random.Random(0).sample(trained, args.training_contents)]
+        args.caption_oracle = True
+    else:
+        words = json.load(open(args.prompts))["prompts"]
     by_style = {}
     for r in recs:
         by_style.setdefault(r["style"], []).append(r)
