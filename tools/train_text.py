@@ -159,12 +159,12 @@ def teacher(args):
 
 # ----------------------------------------------------------------------------- caption map
 
-def content_captions(data):
-    """{content: its dataset caption without the style}, over the training split."""
+def content_captions(data, train_only=True):
+    """{content: its dataset caption without the style}, over the training split (or all)."""
     caption = {}
     for line in open(os.path.join(data, "manifest.jsonl")):
         r = json.loads(line)
-        if r["split"] == "train":
+        if r["split"] == "train" or not train_only:
             caption.setdefault(r["content"], strip_style(r["prompt"]))
     return caption
 
@@ -461,10 +461,7 @@ def probe(args):
     shipped encoder and the teacher; and, what the UNet reads, all 16 states of the word against
     the shipped encoder's 16 states of every caption (nearest in squared distance)."""
     import sentencepiece as spm
-    recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
-    caption = {}
-    for r in recs:
-        caption.setdefault(r["content"], strip_style(r["prompt"]))
+    caption = content_captions(args.data, train_only=False)
     contents = sorted(caption)
     words = json.load(open(os.path.join(HERE, "..", "Prompts", "plain_words.json")))["prompts"]
     queries = [w["prompt"] for w in words]
