@@ -251,6 +251,11 @@ def train(args):
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
     recs, images, latents = cache["records"], cache["images"].to(dev), cache["latents"].to(dev)
     train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
+    if args.only_contents:
+        # The contents eval_plain.py --training-contents N judges (same draw): a fitting probe.
+        chosen = set(random.Random(0).sample(sorted({recs[i]["content"] for i in train_idx}), args.only_contents))
+        train_idx = [i for i in train_idx if recs[i]["content"] in chosen]
+        print(f"--only-contents {args.only_contents}: {len(train_idx)} training drawings", flush=True)
     by_style = {}
     for i in train_idx:
         by_style.setdefault(recs[i]["style"], []).append(i)
@@ -338,6 +343,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=120)
     ap.add_argument("--save-minutes", type=float, default=10)
     ap.add_argument("--max-steps", type=int, help="train: stop at this step count in all (a reproducible length, e.g. for smoke tests)")
+    ap.add_argument("--only-contents", type=int, metavar="N",
+                    help="train: only the drawings of the N training contents that eval_plain.py --training-contents N "
+                         "judges (a probe of how fast the UNet fits a content, not a recipe step)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--seed", type=int, default=0)
