@@ -8,9 +8,13 @@
 # Run from the repository root with the dataset packed by tools/pack_data.py in $PACKED and the
 # caption variants of tools/build_phrases.py in $PHRASES (captions.json):
 #   PACKED=.gpu/data PHRASES=.gpu/phrases INIT=.gpu/init OUT=$OUT MIN=7 bash tools/gpu_plain.sh
+# With PHRASES empty the prompts are the dataset's own captions: the content-fitting run RECIPE
+# stage 5 (session 32) calls for, from the shipped model with its text encoder frozen, so the
+# caption-map student (tools/train_text.py --map) stays valid for the result:
+#   PACKED=.gpu/data PHRASES= INIT=Weights/default OUT=$OUT MIN=8 bash tools/gpu_plain.sh
 set -u
 T0=$(date +%s)
-PY=${PY:-python3}; DEV=${DEV:-cuda}; INIT=${INIT:-.gpu/init}; PACKED=${PACKED:-.gpu/data}; PHRASES=${PHRASES:-.gpu/phrases}
+PY=${PY:-python3}; DEV=${DEV:-cuda}; INIT=${INIT:-.gpu/init}; PACKED=${PACKED:-.gpu/data}; PHRASES=${PHRASES-.gpu/phrases}
 MIN=${MIN:-7}; BATCH=${BATCH:-256}; LR=${LR:-2e-4}
 W=${WORK:-/tmp/w}; O=${OUT:-/tmp/out}; mkdir -p $W $O
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
@@ -18,7 +22,7 @@ fail() { log "FAILED: $*"; tail -25 $O/plain.log; exit 1; }
 $PY tools/pack_data.py unpack --packed $PACKED --data $W/data || fail unpack
 $PY tools/train_model.py prepare --data $W/data --vae $INIT/vae --work $W/s2 --init $INIT --device $DEV > $O/plain.log 2>&1 || fail prepare
 log prepared
-$PY tools/train_model.py train --work $W/s2 --init $INIT --captions $PHRASES --freeze text style --snr-gamma 1 \
+$PY tools/train_model.py train --work $W/s2 --init $INIT ${PHRASES:+--captions $PHRASES} --freeze text style --snr-gamma 1 \
     --minutes $MIN --batch $BATCH --lr $LR --save-minutes 100 --threads 6 --device $DEV >> $O/plain.log 2>&1 || fail train
 $PY tools/train_model.py export --work $W/s2 --vae $INIT/vae --out $W/export --device $DEV >> $O/plain.log 2>&1 || fail export
 tar czf $O/plain.tgz -C $W/export . || fail pack
