@@ -253,7 +253,10 @@ def train(args):
     train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
     if args.only_contents:
         # The contents eval_plain.py --training-contents N judges (same draw): a fitting probe.
-        chosen = set(random.Random(0).sample(sorted({recs[i]["content"] for i in train_idx}), args.only_contents))
+        contents = sorted({recs[i]["content"] for i in train_idx})
+        if not 0 < args.only_contents <= len(contents):
+            raise SystemExit(f"--only-contents {args.only_contents}: the cache has {len(contents)} training contents")
+        chosen = set(random.Random(0).sample(contents, args.only_contents))
         train_idx = [i for i in train_idx if recs[i]["content"] in chosen]
         print(f"--only-contents {args.only_contents}: {len(train_idx)} training drawings", flush=True)
     by_style = {}
