@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from judge import embed, load_images, load_judges, predict_styles  # noqa: E402
-from stylediff_model import strip_style  # noqa: E402
+from stylediff_model import strip_style, training_contents_sample  # noqa: E402
 
 
 def retrieval(query_z, gallery_z, gallery_names, wanted):
@@ -69,9 +69,8 @@ def main():
     ap.add_argument("--threads", type=int)
     args = ap.parse_args()
     recs = [json.loads(l) for l in open(os.path.join(args.data, "manifest.jsonl"))]
-    if args.training_contents:
-        trained = sorted({r["content"] for r in recs if r["split"] == "train"})
-        words = [dict(prompt=c, contents=[c]) for c in random.Random(0).sample(trained, args.training_contents)]
+    if args.training_contents is not None:
+        words = [dict(prompt=c, contents=[c]) for c in training_contents_sample(recs, args.training_contents)]
         args.caption_oracle = True
     else:
         words = json.load(open(args.prompts))["prompts"]

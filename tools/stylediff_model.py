@@ -9,6 +9,7 @@ own loaders read the export (check_diffusers_loads). Architecture notes: train_m
 import copy
 import json
 import os
+import random
 
 import torch
 import torch.nn as nn
@@ -118,6 +119,16 @@ def tokenize(sp, prompts):
 
 def strip_style(prompt):
     return prompt.rsplit(",", 1)[0] if prompt.endswith(" style") else prompt
+
+
+def training_contents_sample(records, n):
+    """n contents of the train split (dataset records), drawn by random.Random(0) from their sorted
+    names: the set eval_plain.py --training-contents judges and train_model.py --only-contents
+    trains on."""
+    contents = sorted({r["content"] for r in records if r["split"] == "train"})
+    if not 0 < n <= len(contents):
+        raise SystemExit(f"{n} training contents asked for; the data has {len(contents)}")
+    return random.Random(0).sample(contents, n)
 
 
 @torch.no_grad()

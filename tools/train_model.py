@@ -40,7 +40,7 @@ from train_text import distill_losses, split as text_split
 from stylediff_model import (  # noqa: F401  (the model definition; re-exported for older imports)
     CROSS_DIM, EMBED_DIM, MAX_TOKENS, SCHEDULE, STYLE_CONFIG, STYLE_TOKENS, TEXT_CONFIG, UNET_CONFIG, Models,
     StyleEncoder, check_diffusers_loads, export_models, exported_style_config, exported_style_encoder, exported_text_config, load_exported,
-    load_exported_style, make_unet, pixels_to_unit, set_style_scale, strip_style, tokenize, unet_forward, write_presets)
+    load_exported_style, make_unet, pixels_to_unit, set_style_scale, strip_style, tokenize, training_contents_sample, unet_forward, write_presets)
 
 def shift_images(x, n):
     """Each image of x [B, 3, H, W] moved by up to n pixels in x and y, edges repeated."""
@@ -251,12 +251,8 @@ def train(args):
     sp = spm.SentencePieceProcessor(model_file=os.path.join(args.work, "tokenizer.model"))
     recs, images, latents = cache["records"], cache["images"].to(dev), cache["latents"].to(dev)
     train_idx = [i for i, r in enumerate(recs) if r["split"] == "train"]
-    if args.only_contents:
-        # The contents eval_plain.py --training-contents N judges (same draw): a fitting probe.
-        contents = sorted({recs[i]["content"] for i in train_idx})
-        if not 0 < args.only_contents <= len(contents):
-            raise SystemExit(f"--only-contents {args.only_contents}: the cache has {len(contents)} training contents")
-        chosen = set(random.Random(0).sample(contents, args.only_contents))
+    if args.only_contents is not None:  # a fitting probe, not a recipe step
+        chosen = set(training_contents_sample(recs, args.only_contents))
         train_idx = [i for i in train_idx if recs[i]["content"] in chosen]
         print(f"--only-contents {args.only_contents}: {len(train_idx)} training drawings", flush=True)
     by_style = {}
