@@ -20,6 +20,8 @@ import Tensors
     /// the 32-row panel edge; every tensor counts as used, shape errors name the tensor, and a
     /// LoRA update on an F16 weight (the widened path) is in the packed matrix.
     @Test func f16WeightsPackAsTheirFloats() throws {
+        // Compares panel formats of two loads, which follow the kernel variant.
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -60,6 +62,8 @@ import Tensors
     /// file holding the rounded values packs them at `.stored` (values and panel format), a LoRA
     /// update rounded after fusing; an F16 file packs the same at `.f16` as at `.stored`.
     @Test func f16PrecisionPacksTheRoundedMatrices() throws {
+        // Compares panel formats of two loads, which follow the kernel variant.
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

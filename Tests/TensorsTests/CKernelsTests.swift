@@ -65,6 +65,7 @@ import TestSupport
             }
             return out.map(\.bitPattern)
         }
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
         for (rows, c) in [(1, 1), (7, 3), (8, 64), (9, 128), (17, 320), (77, 128), (40, 768)] {
@@ -88,6 +89,7 @@ import TestSupport
     /// rows' chains do not mix), for row counts around the group of four and lengths around the
     /// 16 lanes, with -inf, on every variant.
     @Test func softmaxRowsSideBySideEqualARowAtATime() {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         for n in [1, 3, 16, 17, 77, 81, 256, 1000] {
@@ -115,6 +117,7 @@ import TestSupport
     /// the same bits on every variant, and a row of -inf
     /// but one value gives exactly 1 there.
     @Test func onlineSoftmaxMatchesTheDoubleSoftmax() {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         for n in [1, 17, 300, 1030] {
@@ -154,6 +157,7 @@ import TestSupport
     /// and -0 scores, a first chunk (running max -inf) and a later one.
     @Test(arguments: [(1, 1), (5, 17), (16, 512), (37, 300), (100, 1030), (128, 512)])
     func panelSoftmaxIsTheRowKernelBits(queries: Int, keys: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         let panel = Int(CK_PANEL), padded = (queries + panel - 1) / panel * panel
@@ -190,6 +194,7 @@ import TestSupport
     /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
     /// the 16-lane boundary and rows holding -inf (causal masking).
     @Test func variantsGiveIdenticalBits() throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         for n in [1, 3, 15, 16, 17, 31, 77, 256, 1000] {
@@ -269,6 +274,7 @@ import TestSupport
             }
             return mean + rstd
         }
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         var results: [[Float]] = []
@@ -291,6 +297,7 @@ import TestSupport
 @Suite(.serialized) struct CKernelsElementwiseVariantTests {
     /// Runs `kernel` on every variant the CPU has and returns each result.
     func onEveryVariant(_ kernel: () -> [Float]) -> [[Float]] {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous) }
         var results: [[Float]] = []

@@ -74,6 +74,7 @@ import TestSupport
     /// Attention over 1,024 keys and more (online softmax) gives the same bytes at every thread
     /// count and on every kernel variant.
     @Test func onlineAttentionIsBitIdenticalAtEveryThreadCountAndVariant() throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
         let q = randomTensor([2, 260, 80], seed: 11, range: -2...2), k = randomTensor([2, 1100, 80], seed: 12, range: -2...2)
@@ -91,6 +92,7 @@ import TestSupport
     /// The whole chain (convolutions, norms, attention, linears) gives the same bytes on every
     /// instruction-set variant of the C kernels this CPU has.
     @Test func sameBytesOnEveryKernelVariant() throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original) }
         let reference = bytes(try chain())

@@ -38,6 +38,7 @@ import TestSupport
         (16, 64, 40), (20, 48, 70), (8, 16, 9), (28, 96, 300), (2, 32, 7),
     ])
     func gemmIsItsChainBitForBitOnEveryVariant(m: Int, n: Int, k: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
         let big = m * n * k > 10_000_000
@@ -87,6 +88,7 @@ import TestSupport
     @Test(arguments: [([1, 7, 5, 8], 3), ([2, 64, 64, 32], 3), ([1, 9, 70, 20], 1), ([3, 5, 17, 12], 4), ([1, 1, 1, 5], 2),
                       ([1, 2, 130, 3], 3)])
     func narrowConvolutionIsTheGEMMChain(shape: [Int], cout: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])

@@ -28,6 +28,7 @@ import TestSupport
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300),
                       (450, 70, 300), (200, 1400, 280), (800, 64, 600), (800, 700, 40), (14, 50, 70), (7, 20, 33)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let original = ck_force_path(0), budget = ck_widened_span_floats(16_384)
         defer { _ = ck_force_path(original); _ = ck_widened_span_floats(budget); Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 1), bias = randomTensor([outputs], seed: 2)
@@ -92,6 +93,7 @@ import TestSupport
         #expect(!(try PackedMatrix(edge, halfMinimumCount: 0)).isHalf)
         // By default small matrices stay floats (same bits) unless the AVX-512 kernels run, which
         // read small half panels as halves; large ones of halves are halves everywhere.
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original) }
         for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
@@ -143,6 +145,7 @@ import TestSupport
     /// as stored).
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (13, 96, 520), (14, 50, 70)])
     func int8LinearIsItsDequantizedBytes(rows: Int, outputs: Int, inputs: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let original = ck_force_path(0)
         defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 11), bias = randomTensor([outputs], seed: 12)

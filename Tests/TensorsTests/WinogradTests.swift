@@ -75,6 +75,7 @@ import TestSupport
     /// kernel's 16-channel block (24, 40).
     @Test(arguments: [(40, 24), (72, 40), (64, 32)])
     func filtersFromPanelsAreTheUnpackedWeightsBytes(cout: Int, cin: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
         let w = randomTensor([cout, 9 * cin], seed: 51, range: -0.2...0.2)
@@ -140,6 +141,7 @@ import TestSupport
     /// the reference; kept filters equal per-call ones.
     @Test(arguments: [([1, 17, 19, 64], 48), ([2, 16, 16, 32], 32), ([1, 40, 36, 128], 256)])
     func fusedLoopGivesTheThreePassBytes(shape: [Int], cout: Int) throws {
+        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
         let previous = ck_force_path(0)
         defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
         let x = randomTensor(shape, seed: 31)

@@ -178,3 +178,13 @@ public func request(_ c: PipelineCase, images: String) throws -> GenerationReque
     r.styleBlockScales = try c.style_blocks.map { try StyleBlockScales(json: $0) }
     return r
 }
+
+/// The kernel variant (`ck_force_path`) is one setting for the whole process, and suites run
+/// side by side: every test that forces a variant, or compares how two loads packed a matrix
+/// (whether small half matrices stay halves follows the variant), holds this lock for its whole
+/// body, taken before the variant is read so the restoring `defer` runs first.
+public enum KernelVariantLock {
+    private static let mutex = NSLock()
+    public static func lock() { mutex.lock() }
+    public static func unlock() { mutex.unlock() }
+}
