@@ -86,7 +86,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["Tensors", "Pipeline", "PNGIO", "Schedulers", "SafeTensors"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensors", "CKernels", "Pipeline", "PNGIO", "Schedulers", "SafeTensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["TestSupport", "Tensors", "CKernels"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["TestSupport", "SafeTensors", "Tensors"]),
         // Fixtures shared by several test targets live in Tests/Fixtures (found via #filePath).

@@ -21,7 +21,7 @@ import Tensors
     /// LoRA update on an F16 weight (the widened path) is in the packed matrix.
     @Test func f16WeightsPackAsTheirFloats() throws {
         // Compares panel formats of two loads, which follow the kernel variant.
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -63,7 +63,7 @@ import Tensors
     /// update rounded after fusing; an F16 file packs the same at `.f16` as at `.stored`.
     @Test func f16PrecisionPacksTheRoundedMatrices() throws {
         // Compares panel formats of two loads, which follow the kernel variant.
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         let dir = NSTemporaryDirectory() + "weight-store-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

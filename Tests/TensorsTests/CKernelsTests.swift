@@ -65,9 +65,8 @@ import TestSupport
             }
             return out.map(\.bitPattern)
         }
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         for (rows, c) in [(1, 1), (7, 3), (8, 64), (9, 128), (17, 320), (77, 128), (40, 768)] {
             let x = randomTensor([rows, c], seed: UInt64(rows * c), range: -6...6)
             let g = randomTensor([c], seed: 2), b = randomTensor([c], seed: 3)
@@ -89,9 +88,7 @@ import TestSupport
     /// rows' chains do not mix), for row counts around the group of four and lengths around the
     /// 16 lanes, with -inf, on every variant.
     @Test func softmaxRowsSideBySideEqualARowAtATime() {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         for n in [1, 3, 16, 17, 77, 81, 256, 1000] {
             for rows in [1, 3, 4, 5, 9] {
                 let x = randomTensor([rows, n], seed: UInt64(rows * 1000 + n), range: -30...30)
@@ -117,9 +114,7 @@ import TestSupport
     /// the same bits on every variant, and a row of -inf
     /// but one value gives exactly 1 there.
     @Test func onlineSoftmaxMatchesTheDoubleSoftmax() {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         for n in [1, 17, 300, 1030] {
             let x = randomTensor([n], seed: UInt64(n), range: -60...30)
             var input = Array(UnsafeBufferPointer(start: x.pointer, count: n))
@@ -157,9 +152,7 @@ import TestSupport
     /// and -0 scores, a first chunk (running max -inf) and a later one.
     @Test(arguments: [(1, 1), (5, 17), (16, 512), (37, 300), (100, 1030), (128, 512)])
     func panelSoftmaxIsTheRowKernelBits(queries: Int, keys: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         let panel = Int(CK_PANEL), padded = (queries + panel - 1) / panel * panel
         let scores = randomTensor([padded * keys], seed: UInt64(queries * 7 + keys), range: -12...6)
         var panels = Array(UnsafeBufferPointer(start: scores.pointer, count: scores.count))
@@ -194,9 +187,7 @@ import TestSupport
     /// Every variant the CPU has gives the same bits as the portable one, for row lengths around
     /// the 16-lane boundary and rows holding -inf (causal masking).
     @Test func variantsGiveIdenticalBits() throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         for n in [1, 3, 15, 16, 17, 31, 77, 256, 1000] {
             var x = randomTensor([5, n], seed: UInt64(n), range: -30...30)
             let p = x.mutablePointer()
@@ -274,9 +265,7 @@ import TestSupport
             }
             return mean + rstd
         }
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         var results: [[Float]] = []
         for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
             results.append(stats([(0, groups)]))
@@ -297,9 +286,7 @@ import TestSupport
 @Suite(.serialized) struct CKernelsElementwiseVariantTests {
     /// Runs `kernel` on every variant the CPU has and returns each result.
     func onEveryVariant(_ kernel: () -> [Float]) -> [[Float]] {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         var results: [[Float]] = []
         for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 { results.append(kernel()) }
         return results

@@ -74,9 +74,8 @@ import TestSupport
     /// Attention over 1,024 keys and more (online softmax) gives the same bytes at every thread
     /// count and on every kernel variant.
     @Test func onlineAttentionIsBitIdenticalAtEveryThreadCountAndVariant() throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let original = ck_force_path(0)
-        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         let q = randomTensor([2, 260, 80], seed: 11, range: -2...2), k = randomTensor([2, 1100, 80], seed: 12, range: -2...2)
         let v = randomTensor([2, 1100, 80], seed: 13)
         Parallelism.setThreadCount(1)
@@ -92,9 +91,7 @@ import TestSupport
     /// The whole chain (convolutions, norms, attention, linears) gives the same bytes on every
     /// instruction-set variant of the C kernels this CPU has.
     @Test func sameBytesOnEveryKernelVariant() throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let original = ck_force_path(0)
-        defer { _ = ck_force_path(original) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         let reference = bytes(try chain())
         for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
             #expect(bytes(try chain()) == reference, "kernel variant \(path) differs")

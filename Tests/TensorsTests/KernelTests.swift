@@ -38,9 +38,8 @@ import TestSupport
         (16, 64, 40), (20, 48, 70), (8, 16, 9), (28, 96, 300), (2, 32, 7),
     ])
     func gemmIsItsChainBitForBitOnEveryVariant(m: Int, n: Int, k: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let original = ck_force_path(0)
-        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         let big = m * n * k > 10_000_000
         for (ta, tb) in big ? [(false, true)] : [(false, false), (false, true), (true, false), (true, true)] {
             for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 0.25)] {
@@ -88,9 +87,8 @@ import TestSupport
     @Test(arguments: [([1, 7, 5, 8], 3), ([2, 64, 64, 32], 3), ([1, 9, 70, 20], 1), ([3, 5, 17, 12], 4), ([1, 1, 1, 5], 2),
                       ([1, 2, 130, 3], 3)])
     func narrowConvolutionIsTheGEMMChain(shape: [Int], cout: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         let (n, h, w, cin) = (shape[0], shape[1], shape[2], shape[3])
         let extra = 6, wide = cout + extra
         let x = randomTensor(shape, seed: 61)

@@ -28,9 +28,9 @@ import TestSupport
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (9, 1280, 600), (260, 100, 520), (40, 96, 300),
                       (450, 70, 300), (200, 1400, 280), (800, 64, 600), (800, 700, 40), (14, 50, 70), (7, 20, 33)])
     func packedLinearIsTheUnpackedBytes(rows: Int, outputs: Int, inputs: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let original = ck_force_path(0), budget = ck_widened_span_floats(16_384)
-        defer { _ = ck_force_path(original); _ = ck_widened_span_floats(budget); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        let budget = ck_widened_span_floats(16_384)
+        defer { _ = ck_widened_span_floats(budget); Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 1), bias = randomTensor([outputs], seed: 2)
         let residual = randomTensor([rows, outputs], seed: 5)
         for weight in [halves([outputs, inputs], seed: 3), randomTensor([outputs, inputs], seed: 4)] {
@@ -93,9 +93,7 @@ import TestSupport
         #expect(!(try PackedMatrix(edge, halfMinimumCount: 0)).isHalf)
         // By default small matrices stay floats (same bits) unless the AVX-512 kernels run, which
         // read small half panels as halves; large ones of halves are halves everywhere.
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let original = ck_force_path(0)
-        defer { _ = ck_force_path(original) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
         for path: Int32 in [1, 2, 3] where ck_force_path(path) >= 0 {
             #expect(try PackedMatrix(halves([64, 4095], seed: 10)).isHalf == (path == 3), "path \(path)")
             #expect(try PackedMatrix(halves([64, 4096], seed: 10)).isHalf, "path \(path)")
@@ -145,9 +143,8 @@ import TestSupport
     /// as stored).
     @Test(arguments: [(1, 1, 1), (5, 33, 17), (77, 64, 300), (300, 70, 40), (13, 96, 520), (14, 50, 70)])
     func int8LinearIsItsDequantizedBytes(rows: Int, outputs: Int, inputs: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let original = ck_force_path(0)
-        defer { _ = ck_force_path(original); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         let x = randomTensor([rows, inputs], seed: 11), bias = randomTensor([outputs], seed: 12)
         let packed = try PackedMatrix(randomTensor([outputs, inputs], seed: 13), precision: .int8)
         #expect(packed.format == .int8)

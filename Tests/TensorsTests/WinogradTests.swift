@@ -75,9 +75,8 @@ import TestSupport
     /// kernel's 16-channel block (24, 40).
     @Test(arguments: [(40, 24), (72, 40), (64, 32)])
     func filtersFromPanelsAreTheUnpackedWeightsBytes(cout: Int, cin: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         let w = randomTensor([cout, 9 * cin], seed: 51, range: -0.2...0.2)
         let matrices = [try PackedMatrix(w), try PackedMatrix(w.mapElements { Float(Float16($0)) }, halfMinimumCount: 0),
                         try PackedMatrix(w, precision: .int8)]
@@ -141,9 +140,8 @@ import TestSupport
     /// the reference; kept filters equal per-call ones.
     @Test(arguments: [([1, 17, 19, 64], 48), ([2, 16, 16, 32], 32), ([1, 40, 36, 128], 256)])
     func fusedLoopGivesTheThreePassBytes(shape: [Int], cout: Int) throws {
-        KernelVariantLock.lock(); defer { KernelVariantLock.unlock() }
-        let previous = ck_force_path(0)
-        defer { _ = ck_force_path(previous); Parallelism.setThreadCount(0) }
+        let variant = KernelVariantLock.hold(); defer { variant.release() }
+        defer { Parallelism.setThreadCount(0) }
         let x = randomTensor(shape, seed: 31)
         let weight = randomTensor([cout, shape[3], 3, 3], seed: 32, range: -0.1...0.1)
         let packed = try Tensor.packConvolutionWeight(weight)
@@ -172,7 +170,7 @@ import TestSupport
                         == bytes(reluAfterAdd), "variant \(path), \(threads) threads")
             }
         }
-        _ = ck_force_path(previous)
+        variant.restore()
         let matrix = try PackedMatrix(try packed.reshaped([cout, 9 * shape[3]]))
         let perCall = try x.conv2d(weight: matrix, kernel: 3, bias: bias, stride: 1, padding: (1, 1, 1, 1), algorithm: .winograd)
         #expect(bytes(perCall) == bytes(threePass))

@@ -1,7 +1,9 @@
 // What the test targets share: the package's paths, one tolerance check that prints the max
 // difference (llm.c's validate_result), seeded random tensors, and the reference-sampler cases
-// of tools/make_fixtures.py with their mapping to a GenerationRequest.
+// of tools/make_fixtures.py with their mapping to a GenerationRequest, and the lock around the
+// process-wide kernel variant.
 
+import CKernels
 import Foundation
 import PNGIO
 import Pipeline
@@ -182,9 +184,25 @@ public func request(_ c: PipelineCase, images: String) throws -> GenerationReque
 /// The kernel variant (`ck_force_path`) is one setting for the whole process, and suites run
 /// side by side: every test that forces a variant, or compares how two loads packed a matrix
 /// (whether small half matrices stay halves follows the variant), holds this lock for its whole
-/// body, taken before the variant is read so the restoring `defer` runs first.
+/// body: `let variant = KernelVariantLock.hold(); defer { variant.release() }`.
 public enum KernelVariantLock {
     private static let mutex = NSLock()
-    public static func lock() { mutex.lock() }
-    public static func unlock() { mutex.unlock() }
+
+    /// Takes the lock, notes the variant in force and sets the automatic choice (0).
+    public static func hold() -> Held {
+        mutex.lock()
+        return Held(saved: ck_force_path(0))
+    }
+
+    /// The variant in force when the lock was taken.
+    public struct Held: Sendable {
+        let saved: Int32
+        /// Puts the noted variant back (the lock stays held).
+        public func restore() { _ = ck_force_path(saved) }
+        /// Puts the noted variant back, then unlocks: the variant is never left forced unlocked.
+        public func release() {
+            restore()
+            KernelVariantLock.mutex.unlock()
+        }
+    }
 }
