@@ -8,7 +8,8 @@
 #   refA.tgz, refB.tgz (or expB.tgz when stage 3 on B did not finish), vae.tgz and the logs.
 # Run from the repository root, with the dataset packed by tools/pack_data.py in $PACKED:
 #   PACKED=.gpu/data OUT=$OUT A_MIN=2.75 B_MIN=2.5 V_MIN=6 bash tools/gpu_continue.sh
-# (the wheels of diffusers and its missing dependencies installed first where the GPU image lacks them)
+# (.gpu/ from `bash tools/gpu_prepare.sh pack DATA`: the packed data, and the wheels of diffusers and its
+# missing dependencies, installed first where the GPU image lacks them)
 set -u
 T0=$(date +%s)
 PY=${PY:-python3}; DEV=${DEV:-cuda}; INIT=${INIT:-Weights/default}; PACKED=${PACKED:-.gpu/data}
@@ -17,6 +18,7 @@ A_ANNEAL=${A_ANNEAL:+--anneal}  # A_ANNEAL=1: anneal segment A too (a run with n
 W=${WORK:-/tmp/w}; O=${OUT:-/tmp/out}; mkdir -p $W $O
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 fail() { log "FAILED: $*"; for f in $O/*.log; do echo "== $f"; tail -25 $f; done; kill $(jobs -p) 2>/dev/null; exit 1; }
+PY=$PY bash tools/gpu_prepare.sh install > $O/wheels.log 2>&1 || { cat $O/wheels.log; fail wheels; }
 $PY tools/pack_data.py unpack --packed $PACKED --data $W/data || fail unpack
 log unpacked
 if [ "$V" != 0 ]; then

@@ -4,7 +4,7 @@
 # batch. Continues $RESUME (a lcm.pt from the CPU run, optional) for MIN minutes, then exports
 # unet_lcm/ and leaves in $OUT: lcm.tgz (the export), lcm.pt (the checkpoint, to go on with on
 # the CPU) and lcm.log. Run from the repository root with the dataset packed by
-# tools/pack_data.py in $PACKED:
+# tools/gpu_prepare.sh pack in $PACKED:
 #   PACKED=.gpu/data OUT=$OUT MIN=7 RESUME=.gpu/lcm.pt bash tools/gpu_lcm.sh
 set -u
 T0=$(date +%s)
@@ -13,6 +13,7 @@ MIN=${MIN:-7}; BATCH=${BATCH:-256}; LR=${LR:-5e-5}
 W=${WORK:-/tmp/w}; O=${OUT:-/tmp/out}; mkdir -p $W/lcm $O
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 fail() { log "FAILED: $*"; tail -25 $O/lcm.log; exit 1; }
+PY=$PY bash tools/gpu_prepare.sh install > $O/wheels.log 2>&1 || { cat $O/wheels.log; fail wheels; }
 $PY tools/pack_data.py unpack --packed $PACKED --data $W/data || fail unpack
 $PY tools/train_model.py prepare --data $W/data --vae $INIT/vae --work $W/s2 --init $INIT --device $DEV > $O/lcm.log 2>&1 || fail prepare
 ln -sf $W/s2/cache.pt $W/lcm/cache.pt

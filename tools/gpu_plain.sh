@@ -5,7 +5,7 @@
 # an earlier run of this script), for MIN minutes, then the export, left in $OUT as plain.tgz
 # with plain.log. The teacher embeddings (290 MB) do not travel, so the text encoder is frozen
 # here (--freeze text style) instead of trained with the distillation regulariser as on the CPU.
-# Run from the repository root with the dataset packed by tools/pack_data.py in $PACKED and the
+# Run from the repository root with the dataset packed in $PACKED (tools/gpu_prepare.sh pack) and the
 # caption variants of tools/build_phrases.py in $PHRASES (captions.json):
 #   PACKED=.gpu/data PHRASES=.gpu/phrases INIT=.gpu/init OUT=$OUT MIN=7 bash tools/gpu_plain.sh
 # With PHRASES empty the prompts are the dataset's own captions: the content-fitting run RECIPE
@@ -19,6 +19,7 @@ MIN=${MIN:-7}; BATCH=${BATCH:-256}; LR=${LR:-2e-4}
 W=${WORK:-/tmp/w}; O=${OUT:-/tmp/out}; mkdir -p $W $O
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 fail() { log "FAILED: $*"; tail -25 $O/plain.log; exit 1; }
+PY=$PY bash tools/gpu_prepare.sh install > $O/wheels.log 2>&1 || { cat $O/wheels.log; fail wheels; }
 $PY tools/pack_data.py unpack --packed $PACKED --data $W/data || fail unpack
 $PY tools/train_model.py prepare --data $W/data --vae $INIT/vae --work $W/s2 --init $INIT --device $DEV > $O/plain.log 2>&1 || fail prepare
 log prepared
