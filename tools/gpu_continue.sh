@@ -6,10 +6,8 @@
 #   annealed -> export B -> stage 3 on B; beside it all, the VAE decoder fine-tuned from
 #   $INIT/vae for V_MIN minutes (0: skip). Results land in $OUT as they finish, at most 8 files:
 #   refA.tgz, refB.tgz (or expB.tgz when stage 3 on B did not finish), vae.tgz and the logs.
-# Run from the repository root, with the dataset packed by tools/pack_data.py in $PACKED:
+# Run from the repository root, with the dataset packed by tools/gpu_prepare.sh pack in $PACKED:
 #   PACKED=.gpu/data OUT=$OUT A_MIN=2.75 B_MIN=2.5 V_MIN=6 bash tools/gpu_continue.sh
-# (.gpu/ from `bash tools/gpu_prepare.sh pack DATA`: the packed data, and the wheels of diffusers and its
-# missing dependencies, installed first where the GPU image lacks them)
 set -u
 T0=$(date +%s)
 PY=${PY:-python3}; DEV=${DEV:-cuda}; INIT=${INIT:-Weights/default}; PACKED=${PACKED:-.gpu/data}

@@ -2,7 +2,7 @@
 # What a lent GPU run needs that its machine lacks (no network there; the device tool carries a
 # working tree of at most 64 MiB), in .gpu/ (ignored by git; pass `carry: [".gpu"]`):
 #   bash tools/gpu_prepare.sh pack DATA    # here: DATA packed by tools/pack_data.py into .gpu/data
-#                                          # (21 MB) and the wheels below into .gpu/whl (~5 MB)
+#                                          # (21 MB) and the wheels below into .gpu/whl (6.2 MB)
 #   bash tools/gpu_prepare.sh install      # there (tools/gpu_*.sh run it first): the wheels,
 #                                          # only when $PY cannot import diffusers
 # The wheels are the ones session 6 found missing on the GPU image (PyTorch and transformers were
